@@ -1,0 +1,1 @@
+"""The .mesh grammar, shipped inside the meshc package as `meshc.grammar`."""

@@ -1,0 +1,432 @@
+"""The typed IR: what a policy means, independent of how it was written.
+
+Frozen pydantic models; every node carries the span it came from. Values are
+typed (values.py) and validated when the IR is built, so checks and backends
+work on names that are DNS labels, regexes RE2 accepts, durations of at least
+1 ms and percentages within 0–100. `schemas/meshc-ir.schema.json` is
+generated from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
+
+from .source import Span
+from .values import (
+    Address, CookieName, DnsLabel, HeaderName, Hostname, HttpMethod, HttpStatus, IstioVersion, LabelKey,
+    LabelValue, Milliseconds, Percentage, PortNumber, check_regex,
+)
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Spans come from the parser, never from users: not worth validating.
+    span: SkipValidation[Span]
+
+
+class Name(Node):
+    value: DnsLabel
+
+
+class Duration(Node):
+    ms: Milliseconds
+
+
+class Percent(Node):
+    value: Percentage
+
+
+class LabelPair(Node):
+    key: LabelKey
+    value: LabelValue
+
+
+# ------------------------------------------------------------------ fleet
+class Cluster(Node):
+    name: Name
+    region: Optional[Name] = None
+    zone: Optional[Name] = None
+    network: Optional[Name] = None
+    gateway: Optional[Address] = None
+    istio: Optional[IstioVersion] = None
+
+
+class Fleet(Node):
+    name: Name
+    clusters: tuple[Cluster, ...]
+
+
+# ------------------------------------------------------------- matching
+class StringMatch(BaseModel):
+    """exact (`=`), prefix (`^=`) or RE2 full-match regex (`~`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Literal["exact", "prefix", "regex"]
+    value: str
+
+    @model_validator(mode="after")
+    def _regex_is_re2(self) -> "StringMatch":
+        if self.op == "regex":
+            check_regex(self.value)
+        return self
+
+
+class HeaderCondition(Node):
+    kind: Literal["header"] = "header"
+    name: HeaderName
+    match: StringMatch
+
+
+class HeaderAbsentCondition(Node):
+    kind: Literal["header-absent"] = "header-absent"
+    name: HeaderName
+
+
+class CookieCondition(Node):
+    kind: Literal["cookie"] = "cookie"
+    name: CookieName
+    value: str
+
+
+class PathCondition(Node):
+    kind: Literal["path"] = "path"
+    match: StringMatch
+
+
+class MethodCondition(Node):
+    kind: Literal["method"] = "method"
+    method: HttpMethod
+
+
+class QueryCondition(Node):
+    kind: Literal["query"] = "query"
+    name: str
+    match: StringMatch
+
+
+class PortCondition(Node):
+    kind: Literal["port"] = "port"
+    port: PortNumber
+
+
+class SourceLabelCondition(Node):
+    kind: Literal["source-label"] = "source-label"
+    label: LabelPair
+
+
+class SourceNamespaceCondition(Node):
+    kind: Literal["source-namespace"] = "source-namespace"
+    namespace: Name
+
+
+Condition = Annotated[
+    Union[
+        HeaderCondition, HeaderAbsentCondition, CookieCondition, PathCondition, MethodCondition,
+        QueryCondition, PortCondition, SourceLabelCondition, SourceNamespaceCondition,
+    ],
+    Field(discriminator="kind"),
+]
+
+
+class Match(Node):
+    """Conditions that must all hold (`and`); a route's matches are `or`ed."""
+
+    conditions: tuple[Condition, ...]
+
+
+# ----------------------------------------------------------- destinations
+class SubsetTarget(Node):
+    kind: Literal["subset"] = "subset"
+    subset: Name
+
+
+class ServiceTarget(Node):
+    """Another service (or this one without a subset): `service NAME [in NS] [subset S] [port N]`."""
+
+    kind: Literal["service"] = "service"
+    service: Name
+    namespace: Optional[Name] = None
+    subset: Optional[Name] = None
+    port: Optional[PortNumber] = None
+
+
+Target = Annotated[Union[SubsetTarget, ServiceTarget], Field(discriminator="kind")]
+
+
+class Destination(Node):
+    target: Target
+    weight: Optional[Percent] = None
+    rest: bool = False
+
+
+class Forward(Node):
+    kind: Literal["forward"] = "forward"
+    destinations: tuple[Destination, ...]
+
+
+class SuccessRateGate(Node):
+    kind: Literal["success-rate"] = "success-rate"
+    minimum: Percent
+
+
+class LatencyGate(Node):
+    kind: Literal["latency"] = "latency"
+    quantile: Literal["p50", "p75", "p90", "p95", "p99", "p999"]
+    maximum: Duration
+
+
+Gate = Annotated[Union[SuccessRateGate, LatencyGate], Field(discriminator="kind")]
+
+
+class Canary(Node):
+    """Baseline → candidate through `steps`; step `at` (0 = baseline) is live."""
+
+    kind: Literal["canary"] = "canary"
+    baseline: Name
+    candidate: Name
+    steps: tuple[Percent, ...]
+    at: int = Field(default=0, ge=0)
+    at_span: Optional[Span] = None
+    pauses: tuple[Duration, ...] = ()
+    gates: tuple[Gate, ...] = ()
+
+
+class BlueGreen(Node):
+    kind: Literal["blue-green"] = "blue-green"
+    active: Name
+    preview: Name
+
+
+Action = Annotated[Union[Forward, Canary, BlueGreen], Field(discriminator="kind")]
+
+
+class Mirror(Node):
+    target: Target
+    percent: Optional[Percent] = None
+
+
+# ---------------------------------------------------------- route options
+class Retry(Node):
+    """`retry N [per-try D] [on ...]`; `retry off` is attempts 0."""
+
+    attempts: int = Field(ge=0)
+    per_try: Optional[Duration] = None
+    on: tuple[str, ...] = ()
+
+
+class FaultDelay(Node):
+    delay: Duration
+    percent: Percent
+
+
+class FaultAbort(Node):
+    status: HttpStatus
+    percent: Percent
+
+
+class Rewrite(Node):
+    path: str
+
+
+class Cors(Node):
+    origins: tuple[str, ...] = ()
+    methods: tuple[HttpMethod, ...] = ()
+    headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: Optional[Duration] = None
+    credentials: bool = False
+
+
+class Options(Node):
+    """Route options as written in one block (a route, a service, an override)."""
+
+    timeout: Optional[Duration] = None
+    retry: Optional[Retry] = None
+    delay: Optional[FaultDelay] = None
+    abort: Optional[FaultAbort] = None
+    rewrite: Optional[Rewrite] = None
+    cors: Optional[Cors] = None
+
+
+# ------------------------------------------------------ destination policy
+class Ejection(Node):
+    consecutive: int = Field(ge=1)
+    errors: Literal["5xx", "gateway-errors"]
+    interval: Optional[Duration] = None
+    base_time: Optional[Duration] = None
+    max_percent: Optional[Percent] = None
+
+
+class CircuitBreaker(Node):
+    max_connections: Optional[int] = Field(default=None, ge=1)
+    connect_timeout: Optional[Duration] = None
+    max_pending: Optional[int] = Field(default=None, ge=1)
+    max_requests: Optional[int] = Field(default=None, ge=1)
+    max_requests_per_connection: Optional[int] = Field(default=None, ge=0)
+    max_retries: Optional[int] = Field(default=None, ge=0)
+    idle_timeout: Optional[Duration] = None
+    eject: Optional[Ejection] = None
+
+
+class SimpleLb(Node):
+    kind: Literal["simple"] = "simple"
+    algorithm: Literal["round-robin", "random", "least-request", "passthrough"]
+
+
+class HashLb(Node):
+    kind: Literal["hash"] = "hash"
+    on: Literal["header", "cookie", "source-ip", "query"]
+    name: Optional[str] = None
+    ttl: Optional[Duration] = None
+
+
+LoadBalancer = Annotated[Union[SimpleLb, HashLb], Field(discriminator="kind")]
+
+
+class Tls(Node):
+    mode: Literal["istio-mutual", "disable", "simple"]
+
+
+class FailoverPair(Node):
+    source: Name
+    target: Name
+
+
+class Failover(Node):
+    pairs: tuple[FailoverPair, ...]
+
+
+class LocalityWeight(Node):
+    locality: str
+    percent: Percent
+
+
+class Distribute(Node):
+    source: str
+    targets: tuple[LocalityWeight, ...]
+
+
+class Policy(Node):
+    """Destination policy as written in one block."""
+
+    circuit_breaker: Optional[CircuitBreaker] = None
+    lb: Optional[LoadBalancer] = None
+    tls: Optional[Tls] = None
+    failover: Optional[Failover] = None
+    distribute: tuple[Distribute, ...] = ()
+
+
+# ---------------------------------------------------------------- routes
+class Override(Node):
+    """`on CLUSTER { ... }`: what differs in one cluster."""
+
+    cluster: Name
+    options: Options
+    policy: Optional[Policy] = None
+
+
+class Route(Node):
+    name: Name
+    matches: tuple[Match, ...] = ()
+    action: Optional[Action] = None
+    mirrors: tuple[Mirror, ...] = ()
+    options: Options
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def is_catch_all(self) -> bool:
+        return not self.matches
+
+
+# -------------------------------------------------------------- services
+class Port(Node):
+    number: PortNumber
+    protocol: Literal["http", "http2", "grpc", "https", "tcp", "tls"]
+    policy: Optional[Policy] = None
+
+
+class Subset(Node):
+    name: Name
+    labels: tuple[LabelPair, ...] = ()
+    policy: Optional[Policy] = None
+
+
+class Expose(Node):
+    gateway: Name
+    host: Hostname
+    matches: tuple[Match, ...] = ()
+
+
+class Service(Node):
+    name: Name
+    is_global: bool = False
+    placement: tuple[Name, ...] = ()
+    ports: tuple[Port, ...] = ()
+    subsets: tuple[Subset, ...] = ()
+    options: Options
+    policy: Policy
+    routes: tuple[Route, ...] = ()
+    exposes: tuple[Expose, ...] = ()
+    overrides: tuple[Override, ...] = ()
+
+
+# ------------------------------------------------- namespace and security
+class Mtls(Node):
+    mode: Literal["strict", "permissive", "disable"]
+    workload: Optional[Name] = None
+
+
+class AllowRule(Node):
+    workload: Name
+    principals: tuple[str, ...] = ()
+    namespaces: tuple[Name, ...] = ()
+    methods: tuple[HttpMethod, ...] = ()
+    paths: tuple[str, ...] = ()
+
+
+class GatewayServer(Node):
+    protocol: Literal["https", "http"]
+    port: PortNumber
+    credential: Optional[str] = None
+    redirect: bool = False
+
+
+class Gateway(Node):
+    name: Name
+    hosts: tuple[Hostname, ...] = ()
+    servers: tuple[GatewayServer, ...] = ()
+    selector: tuple[LabelPair, ...] = ()
+
+
+class ExternalPort(Node):
+    number: PortNumber
+    protocol: Literal["http", "http2", "grpc", "https", "tcp", "tls"]
+
+
+class External(Node):
+    hosts: tuple[Hostname, ...]
+    ports: tuple[ExternalPort, ...]
+
+
+class Namespace(Node):
+    name: Name
+    mtls: tuple[Mtls, ...] = ()
+    allows: tuple[AllowRule, ...] = ()
+    defaults: Optional[Policy] = None
+    services: tuple[Service, ...] = ()
+    gateways: tuple[Gateway, ...] = ()
+    externals: tuple[External, ...] = ()
+
+
+class MeshPolicy(BaseModel):
+    """A whole policy: the files of one directory compiled together."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    files: tuple[str, ...]
+    fleet: Optional[Fleet] = None
+    namespaces: tuple[Namespace, ...] = ()

@@ -1,0 +1,528 @@
+"""Syntax trees → IR.
+
+Lowering gathers the statements of each block into the fields of its IR node
+and converts literal text (`10s`, `90%`, `"..."`) into values. Whatever the
+IR cannot hold is reported here: a statement that may appear once appearing
+twice, and values the IR types reject (names, regexes, ranges). The whole
+policy is validated in one `model_validate` call; its errors come back as
+diagnostics at the span of the innermost node they concern.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Optional, Sequence
+
+from pydantic import ValidationError
+
+from . import ir
+from . import syntax as s
+from .codes import BY_NAME, diagnostic
+from .diagnostics import Diagnostic, Label
+from .source import Span
+
+_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+_OPS = {"=": "exact", "^=": "prefix", "~": "regex"}
+
+
+def lower(files: Sequence[s.File]) -> tuple[Optional[ir.MeshPolicy], list[Diagnostic]]:
+    """Lower the files of one policy; files are taken in path order, so the
+    result does not depend on the order they were given in."""
+    lowering = _Lowering()
+    data = lowering.policy(sorted(files, key=lambda f: f.path))
+    if lowering.diagnostics:
+        return None, lowering.diagnostics
+    try:
+        return ir.MeshPolicy.model_validate(data), []
+    except ValidationError as err:
+        return None, [_validation_diagnostic(data, e) for e in err.errors(include_url=False)]
+
+
+# ----------------------------------------------------------- literals
+def string(word: s.Word) -> str:
+    """A string literal's value: `\\"` and `\\\\` are the only escapes, so
+    regexes such as `"\\d+"` reach RE2 as written."""
+    body = word.text[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in '"\\':
+            out.append(body[i + 1])
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def duration_ms(text: str) -> float:
+    unit = "ms" if text.endswith("ms") else text[-1]
+    return float(text[: -len(unit)]) * _UNITS_MS[unit]
+
+
+def percent(text: str) -> float:
+    return float(text[:-1])
+
+
+def _value(word: s.Word) -> str:
+    return string(word) if word.text.startswith('"') else word.text
+
+
+def _name(word: s.Word) -> dict:
+    return {"span": word.span, "value": word.text}
+
+
+def _duration(word: Optional[s.Word]) -> Optional[dict]:
+    return None if word is None else {"span": word.span, "ms": duration_ms(word.text)}
+
+
+def _percent(word: Optional[s.Word]) -> Optional[dict]:
+    return None if word is None else {"span": word.span, "value": percent(word.text)}
+
+
+def _label(span: Span, key: s.Word, value: s.Word) -> dict:
+    return {"span": span, "key": key.text, "value": _value(value)}
+
+
+class _Lowering:
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    # ------------------------------------------------------- once-only
+    def _once(self, seen: dict, key: str, node: Any, what: str, where: str) -> bool:
+        """Record `node` as the one `key` statement of a block; report a repeat."""
+        if key in seen:
+            self.diagnostics.append(diagnostic(
+                "duplicate-setting",
+                f"{what} is set twice in {where}",
+                node.span,
+                labels=[Label(seen[key].span, "first set here")],
+                help="keep one of them",
+            ))
+            return False
+        seen[key] = node
+        return True
+
+    # --------------------------------------------------------- top level
+    def policy(self, files: Sequence[s.File]) -> dict:
+        fleet = None
+        namespaces: dict[str, list[s.Namespace]] = defaultdict(list)
+        for file in files:
+            for item in file.items:
+                if isinstance(item, s.Fleet):
+                    if fleet is not None:
+                        self.diagnostics.append(diagnostic(
+                            "duplicate-name", "a policy has one fleet; this is a second",
+                            item.span, labels=[Label(fleet.span, "the first fleet")],
+                            help="list every cluster in one `fleet` block"))
+                        continue
+                    fleet = item
+                else:
+                    namespaces[item.name.text].append(item)
+        return {
+            "files": tuple(f.path for f in files),
+            "fleet": None if fleet is None else self.fleet(fleet),
+            "namespaces": tuple(self.namespace(blocks) for blocks in namespaces.values()),
+        }
+
+    def fleet(self, node: s.Fleet) -> dict:
+        clusters = []
+        for c in node.clusters:
+            seen: dict = {}
+            fields: dict = {"span": c.span, "name": _name(c.name)}
+            for attr in c.attrs:
+                if self._once(seen, attr.key, attr, f"`{attr.key}`", f"cluster `{c.name.text}`"):
+                    is_name = attr.key in ("region", "zone", "network")
+                    fields[attr.key] = _name(attr.value) if is_name else attr.value.text
+            clusters.append(fields)
+        return {"span": node.span, "name": _name(node.name), "clusters": tuple(clusters)}
+
+    def namespace(self, blocks: list[s.Namespace]) -> dict:
+        first = blocks[0]
+        out: dict = {"span": first.span, "name": _name(first.name)}
+        mtls, allows, services, gateways, externals = [], [], [], [], []
+        seen: dict = {}
+        for block in blocks:
+            for stmt in block.body:
+                if isinstance(stmt, s.Mtls):
+                    mtls.append({"span": stmt.span, "mode": stmt.mode.text,
+                                 "workload": stmt.workload and _name(stmt.workload)})
+                elif isinstance(stmt, s.Allow):
+                    allows.append(self.allow(stmt))
+                elif isinstance(stmt, s.Defaults):
+                    if self._once(seen, "defaults", stmt, "`defaults`", f"namespace `{first.name.text}`"):
+                        out["defaults"] = self.policy_block(stmt.span, stmt.body, "`defaults`")
+                elif isinstance(stmt, s.Service):
+                    services.append(self.service(stmt))
+                elif isinstance(stmt, s.Gateway):
+                    gateways.append(self.gateway(stmt))
+                else:
+                    externals.append({
+                        "span": stmt.span,
+                        "hosts": tuple(h.text for h in stmt.hosts),
+                        "ports": tuple({"span": p.span, "number": int(p.number.text), "protocol": p.protocol.text}
+                                       for p in stmt.ports),
+                    })
+        out.update(mtls=tuple(mtls), allows=tuple(allows), services=tuple(services),
+                   gateways=tuple(gateways), externals=tuple(externals))
+        return out
+
+    def allow(self, node: s.Allow) -> dict:
+        out: dict = {"span": node.span, "workload": _name(node.workload)}
+        if node.source is not None:
+            if node.source.kind == "principal":
+                out["principals"] = tuple(string(w) for w in node.source.values)
+            else:
+                out["namespaces"] = tuple(_name(w) for w in node.source.values)
+        if node.to is not None:
+            out["methods"] = tuple(w.text for w in node.to.methods)
+            out["paths"] = tuple(string(w) for w in node.to.paths)
+        return out
+
+    def gateway(self, node: s.Gateway) -> dict:
+        out: dict = {"span": node.span, "name": _name(node.name)}
+        seen: dict = {}
+        servers, selector = [], []
+        where = f"gateway `{node.name.text}`"
+        for stmt in node.body:
+            if isinstance(stmt, s.GatewayHosts):
+                if self._once(seen, "hosts", stmt, "`hosts`", where):
+                    out["hosts"] = tuple(h.text for h in stmt.hosts)
+            elif isinstance(stmt, s.GatewayServer):
+                default_port = 443 if stmt.protocol == "https" else 80
+                servers.append({
+                    "span": stmt.span, "protocol": stmt.protocol,
+                    "port": int(stmt.port.text) if stmt.port else default_port,
+                    "credential": stmt.credential and stmt.credential.text,
+                })
+            elif isinstance(stmt, s.RedirectHttp):
+                servers.append({"span": stmt.span, "protocol": "http", "port": 80, "redirect": True})
+            else:
+                selector.append(_label(stmt.span, stmt.key, stmt.value))
+        out.update(servers=tuple(servers), selector=tuple(selector))
+        return out
+
+    # ----------------------------------------------------------- service
+    def service(self, node: s.Service) -> dict:
+        where = f"service `{node.name.text}`"
+        seen: dict = {}
+        ports, routes, exposes, overrides, subsets, subset_policies = [], [], [], [], [], []
+        options: list = []
+        policy: list = []
+        placement: tuple = ()
+        for stmt in node.body:
+            if isinstance(stmt, s.Port):
+                ports.append({
+                    "span": stmt.span, "number": int(stmt.number.text), "protocol": stmt.protocol.text,
+                    "policy": None if stmt.policy is None else self.policy_block(
+                        stmt.span, stmt.policy, f"port {stmt.number.text}"),
+                })
+            elif isinstance(stmt, s.SubsetsBy):
+                subsets.extend({"span": value.span, "name": _name(value),
+                                "labels": (_label(value.span, stmt.key, value),)} for value in stmt.names)
+            elif isinstance(stmt, s.Subset):
+                labels = tuple(_label(x.span, x.key, x.value) for x in stmt.body if isinstance(x, s.Label))
+                body = [x for x in stmt.body if not isinstance(x, s.Label)]
+                entry = {"span": stmt.span, "name": _name(stmt.name), "labels": labels,
+                         "policy": self.policy_block(stmt.span, body, f"subset `{stmt.name.text}`") if body else None}
+                (subsets if labels else subset_policies).append(entry)
+            elif isinstance(stmt, s.Route):
+                routes.append(self.route(stmt))
+            elif isinstance(stmt, s.Expose):
+                exposes.append({"span": stmt.span, "gateway": _name(stmt.gateway), "host": stmt.host.text,
+                                "matches": self.matches(stmt.condition)})
+            elif isinstance(stmt, s.Placement):
+                if self._once(seen, "in", stmt, "`in`", where):
+                    placement = tuple(_name(c) for c in stmt.clusters)
+            elif isinstance(stmt, s.Override):
+                overrides.append(self.override(stmt, allow_policy=True))
+            elif isinstance(stmt, _POLICY_TYPES):
+                policy.append(stmt)
+            else:
+                options.append(stmt)
+        return {
+            "span": node.span,
+            "name": _name(node.name),
+            "is_global": node.is_global,
+            "placement": placement,
+            "ports": tuple(ports),
+            "subsets": _attach_subset_policies(subsets, subset_policies),
+            "options": self.options(node.span, options, where),
+            "policy": self.policy_block(node.span, policy, where),
+            "routes": tuple(routes),
+            "exposes": tuple(exposes),
+            "overrides": tuple(overrides),
+        }
+
+    def override(self, node: s.Override, allow_policy: bool) -> dict:
+        where = f"`on {node.cluster.text}`"
+        options = [x for x in node.body if not isinstance(x, _POLICY_TYPES)]
+        policy = [x for x in node.body if isinstance(x, _POLICY_TYPES)]
+        return {
+            "span": node.span,
+            "cluster": _name(node.cluster),
+            "options": self.options(node.span, options, where),
+            "policy": self.policy_block(node.span, policy, where) if allow_policy and policy else None,
+        }
+
+    # ------------------------------------------------------------- route
+    def route(self, node: s.Route) -> dict:
+        where = f"route `{node.name.text}`"
+        seen: dict = {}
+        out: dict = {"span": node.span, "name": _name(node.name)}
+        options, mirrors, overrides = [], [], []
+        action_node = None
+        for stmt in node.body:
+            if isinstance(stmt, s.When):
+                if self._once(seen, "when", stmt, "`when`", where):
+                    out["matches"] = self.matches(stmt.condition)
+            elif isinstance(stmt, (s.Forward, s.Canary, s.BlueGreen)):
+                if action_node is not None:
+                    self.diagnostics.append(diagnostic(
+                        "multiple-actions",
+                        f"{where} says twice where its traffic goes",
+                        stmt.span,
+                        labels=[Label(action_node.span, "first said here")],
+                        help="keep one of `to`, `canary` and `blue-green`",
+                    ))
+                    continue
+                action_node = stmt
+                out["action"] = self.action(stmt)
+            elif isinstance(stmt, s.Mirror):
+                mirrors.append({"span": stmt.span, "target": self.target(stmt.target),
+                                "percent": _percent(stmt.percent)})
+            elif isinstance(stmt, s.Override):
+                overrides.append(self.override(stmt, allow_policy=False))
+            else:
+                options.append(stmt)
+        out.update(mirrors=tuple(mirrors), overrides=tuple(overrides),
+                   options=self.options(node.span, options, where))
+        return out
+
+    def matches(self, node: Optional[s.Disjunction]) -> tuple:
+        if node is None:
+            return ()
+        return tuple(
+            {"span": conj.span, "conditions": tuple(self.condition(c) for c in conj.conditions)}
+            for conj in node.alternatives
+        )
+
+    def condition(self, c) -> dict:
+        span = c.span
+        if isinstance(c, s.HeaderMatch):
+            return {"span": span, "kind": "header", "name": c.name.text,
+                    "match": {"op": _OPS[c.op], "value": string(c.value)}}
+        if isinstance(c, s.HeaderAbsent):
+            return {"span": span, "kind": "header-absent", "name": c.name.text}
+        if isinstance(c, s.CookieMatch):
+            return {"span": span, "kind": "cookie", "name": c.name.text, "value": string(c.value)}
+        if isinstance(c, s.PathMatch):
+            return {"span": span, "kind": "path", "match": {"op": _OPS[c.op], "value": string(c.value)}}
+        if isinstance(c, s.MethodMatch):
+            return {"span": span, "kind": "method", "method": c.method.text}
+        if isinstance(c, s.QueryMatch):
+            return {"span": span, "kind": "query", "name": c.name.text,
+                    "match": {"op": _OPS[c.op], "value": string(c.value)}}
+        if isinstance(c, s.PortMatch):
+            return {"span": span, "kind": "port", "port": int(c.port.text)}
+        if isinstance(c, s.SourceLabel):
+            return {"span": span, "kind": "source-label", "label": _label(span, c.key, c.value)}
+        return {"span": span, "kind": "source-namespace", "namespace": _name(c.namespace)}
+
+    def target(self, t) -> dict:
+        if isinstance(t, s.SubsetRef):
+            return {"span": t.span, "kind": "subset", "subset": _name(t.name)}
+        return {
+            "span": t.span, "kind": "service", "service": _name(t.name),
+            "namespace": t.namespace and _name(t.namespace),
+            "subset": t.subset and _name(t.subset),
+            "port": t.port and int(t.port.text),
+        }
+
+    def action(self, stmt) -> dict:
+        if isinstance(stmt, s.Forward):
+            return {"span": stmt.span, "kind": "forward", "destinations": tuple(
+                {"span": d.span, "target": self.target(d.target),
+                 "weight": None if d.weight is None or d.weight.text == "rest" else _percent(d.weight),
+                 "rest": d.weight is not None and d.weight.text == "rest"}
+                for d in stmt.destinations)}
+        if isinstance(stmt, s.Canary):
+            return {
+                "span": stmt.span, "kind": "canary",
+                "baseline": _name(stmt.baseline), "candidate": _name(stmt.candidate),
+                "steps": tuple(_percent(w) for w in stmt.steps),
+                "at": int(stmt.at.text) if stmt.at else 0,
+                "at_span": stmt.at.span if stmt.at else None,
+                "pauses": tuple(_duration(w) for w in stmt.pauses),
+                "gates": tuple(self.gate(g) for g in stmt.gates),
+            }
+        return {"span": stmt.span, "kind": "blue-green",
+                "active": _name(stmt.active), "preview": _name(stmt.preview)}
+
+    @staticmethod
+    def gate(g) -> dict:
+        if isinstance(g, s.SuccessRateGate):
+            return {"span": g.span, "kind": "success-rate", "minimum": _percent(g.threshold)}
+        return {"span": g.span, "kind": "latency", "quantile": g.quantile.text, "maximum": _duration(g.threshold)}
+
+    # ----------------------------------------------------------- options
+    def options(self, span: Span, stmts: Iterable, where: str) -> dict:
+        out: dict = {"span": span}
+        seen: dict = {}
+        for stmt in stmts:
+            if isinstance(stmt, s.Timeout):
+                if self._once(seen, "timeout", stmt, "`timeout`", where):
+                    out["timeout"] = _duration(stmt.duration)
+            elif isinstance(stmt, (s.Retry, s.RetryOff)):
+                if self._once(seen, "retry", stmt, "`retry`", where):
+                    out["retry"] = {"span": stmt.span, "attempts": 0} if isinstance(stmt, s.RetryOff) else {
+                        "span": stmt.span, "attempts": int(stmt.attempts.text),
+                        "per_try": _duration(stmt.per_try), "on": tuple(w.text for w in stmt.on)}
+            elif isinstance(stmt, s.FaultDelay):
+                if self._once(seen, "delay", stmt, "`fault delay`", where):
+                    out["delay"] = {"span": stmt.span, "delay": _duration(stmt.delay),
+                                    "percent": _percent(stmt.percent)}
+            elif isinstance(stmt, s.FaultAbort):
+                if self._once(seen, "abort", stmt, "`fault abort`", where):
+                    out["abort"] = {"span": stmt.span, "status": int(stmt.status.text),
+                                    "percent": _percent(stmt.percent)}
+            elif isinstance(stmt, s.Rewrite):
+                if self._once(seen, "rewrite", stmt, "`rewrite`", where):
+                    out["rewrite"] = {"span": stmt.span, "path": string(stmt.path)}
+            elif isinstance(stmt, s.Cors):
+                if self._once(seen, "cors", stmt, "`cors`", where):
+                    out["cors"] = self.cors(stmt)
+        return out
+
+    def cors(self, node: s.Cors) -> dict:
+        out: dict = {"span": node.span}
+        seen: dict = {}
+        fields = {"origins": "origins", "methods": "methods", "headers": "headers",
+                  "expose-headers": "expose_headers"}
+        for part in node.parts:
+            if not self._once(seen, part.key, part, f"`{part.key}`", "`cors`"):
+                continue
+            if part.key in fields:
+                out[fields[part.key]] = tuple(_value(w) for w in part.values)
+            elif part.key == "max-age":
+                out["max_age"] = _duration(part.values[0])
+            else:
+                out["credentials"] = True
+        return out
+
+    # ------------------------------------------------------------ policy
+    def policy_block(self, span: Span, stmts: Iterable, where: str) -> dict:
+        out: dict = {"span": span}
+        seen: dict = {}
+        distribute = []
+        for stmt in stmts:
+            if isinstance(stmt, s.CircuitBreaker):
+                if self._once(seen, "circuit-breaker", stmt, "`circuit-breaker`", where):
+                    out["circuit_breaker"] = self.circuit_breaker(stmt)
+            elif isinstance(stmt, (s.LbSimple, s.LbHash)):
+                first = seen.get("lb")
+                if first is not None and type(first) is not type(stmt):
+                    self.diagnostics.append(diagnostic(
+                        "conflicting-load-balancers",
+                        f"two load-balancer kinds in {where}: `{_lb_text(first)}` and `{_lb_text(stmt)}`",
+                        stmt.span,
+                        labels=[Label(first.span, "the other kind")],
+                        help="Istio takes a simple algorithm or a consistent hash, not both; keep one",
+                    ))
+                elif self._once(seen, "lb", stmt, "`lb`", where):
+                    out["lb"] = self.lb(stmt)
+            elif isinstance(stmt, s.Tls):
+                if self._once(seen, "tls", stmt, "`tls`", where):
+                    out["tls"] = {"span": stmt.span, "mode": stmt.mode.text}
+            elif isinstance(stmt, s.Failover):
+                if self._once(seen, "failover", stmt, "`failover`", where):
+                    out["failover"] = {"span": stmt.span, "pairs": tuple(
+                        {"span": p.span, "source": _name(p.source), "target": _name(p.target)} for p in stmt.pairs)}
+            else:
+                distribute.append({"span": stmt.span, "source": stmt.source.text, "targets": tuple(
+                    {"span": t.span, "locality": t.locality.text, "percent": _percent(t.percent)}
+                    for t in stmt.targets)})
+        out["distribute"] = tuple(distribute)
+        return out
+
+    def circuit_breaker(self, node: s.CircuitBreaker) -> dict:
+        out: dict = {"span": node.span}
+        seen: dict = {}
+        for setting in node.settings:
+            if isinstance(setting, s.Eject):
+                if self._once(seen, "eject", setting, "`eject`", "`circuit-breaker`"):
+                    out["eject"] = {
+                        "span": setting.span, "consecutive": int(setting.count.text), "errors": setting.errors.text,
+                        "interval": _duration(setting.interval), "base_time": _duration(setting.base_time),
+                        "max_percent": _percent(setting.max_percent),
+                    }
+            elif self._once(seen, setting.key, setting, f"`{setting.key}`", "`circuit-breaker`"):
+                field = setting.key.replace("-", "_")
+                text = setting.value.text
+                out[field] = _duration(setting.value) if not text.isdigit() else int(text)
+        return out
+
+    @staticmethod
+    def lb(stmt) -> dict:
+        if isinstance(stmt, s.LbSimple):
+            return {"span": stmt.span, "kind": "simple", "algorithm": stmt.algorithm.text}
+        return {"span": stmt.span, "kind": "hash", "on": stmt.kind,
+                "name": stmt.name and stmt.name.text, "ttl": _duration(stmt.ttl)}
+
+
+def _attach_subset_policies(declared: list[dict], policies: list[dict]) -> tuple:
+    """A label-less `subset X { policy }` gives policy to the subset X declared
+    with labels (here or by `subsets by`). One that cannot attach (no such
+    subset, or it has a policy already) stays an entry of its own, so that
+    the name checks report it."""
+    by_name = {}
+    for entry in declared:
+        by_name.setdefault(entry["name"]["value"], entry)
+    leftover = []
+    for entry in policies:
+        target = by_name.get(entry["name"]["value"])
+        if target is not None and target.get("policy") is None:
+            target["policy"] = entry["policy"]
+        else:
+            leftover.append(entry)
+    return tuple(declared) + tuple(leftover)
+
+
+_POLICY_TYPES = (s.CircuitBreaker, s.LbSimple, s.LbHash, s.Tls, s.Failover, s.Distribute)
+
+
+def _lb_text(stmt) -> str:
+    if isinstance(stmt, s.LbSimple):
+        return f"lb {stmt.algorithm.text}"
+    return f"lb hash {stmt.kind}"
+
+
+# --------------------------------------------------- validation errors
+def _validation_diagnostic(data: dict, error: dict) -> Diagnostic:
+    span = _innermost_span(data, error["loc"])
+    ctx = error.get("ctx") or {}
+    code = BY_NAME.get(error["type"])
+    if code is not None:
+        return diagnostic(code.name, error["msg"], span, help=ctx.get("help"))
+    field = next((str(x) for x in reversed(error["loc"]) if isinstance(x, str)), "value")
+    message = error["msg"][0].lower() + error["msg"][1:]
+    return diagnostic("value-out-of-range", f"`{field.replace('_', '-')}`: {message}", span)
+
+
+def _innermost_span(data: Any, loc: tuple) -> Span:
+    node, span = data, None
+    for key in loc:
+        if isinstance(node, dict) and "span" in node and node["span"] is not None:
+            span = node["span"]
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, (list, tuple)) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        elif isinstance(node, dict):
+            continue  # a union's tag in the location, not a key of the data
+        else:
+            break
+    if isinstance(node, dict) and node.get("span") is not None:
+        span = node["span"]
+    if span is None:
+        span = Span(data["files"][0] if data.get("files") else "<policy>", 1, 1, 1, 1, 0, 0)
+    return span
