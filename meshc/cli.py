@@ -1,0 +1,100 @@
+"""The `meshc` command: a click group whose subcommands load on demand.
+
+Each subcommand lives in meshc/commands/<name>.py and is imported only when
+run, so `meshc check` does not pay for the backends' imports. Exit codes:
+0 clean, 1 diagnostics (or a check that would change files), 2 usage, I/O
+or internal error. No traceback reaches users unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+
+import click
+
+from . import __version__
+
+_COMMANDS = {
+    "check": "Check policies and report diagnostics.",
+    "fmt": "Format .mesh files in the canonical layout.",
+    "render": "Render Istio manifests, one directory per cluster.",
+    "explain": "Explain a diagnostic code.",
+    "promote": "Move a canary to its next step.",
+    "rollback": "Move a canary back to its baseline.",
+    "status": "Show every canary and its live split.",
+    "gate": "Query Prometheus for a canary's health gates.",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in _COMMANDS if _module_exists(name)]
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name not in _COMMANDS or not _module_exists(name):
+            return None
+        module = importlib.import_module(f"meshc.commands.{name}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _module_exists(name: str) -> bool:
+    return os.path.exists(os.path.join(os.path.dirname(__file__), "commands", f"{name}.py"))
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="meshc")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Compile .mesh traffic policies to Istio manifests."""
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run meshc and exit with its code; internal errors never show a
+    traceback unless --debug is given."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = cli.main(args=args, prog_name="meshc", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = 2 if exc.exit_code in (1, 2) else exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        code = 2
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        code = _internal_error(exc, "--debug" in args)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    where = ""
+    try:
+        fd, path = tempfile.mkstemp(prefix="meshc-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"meshc {__version__}\nargs: {sys.argv[1:]}\n\n{trace}")
+        where = f" (details in {path})"
+    except OSError:
+        pass
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    click.echo(f"internal error: {message}; please report{where}", err=True)
+    if debug:
+        click.echo(trace, err=True)
+    return 2

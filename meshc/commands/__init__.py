@@ -1,0 +1,1 @@
+"""One module per `meshc` subcommand, each exposing `command`."""

@@ -1,0 +1,124 @@
+"""From paths on the command line to a checked IR.
+
+A policy is the set of .mesh files directly inside one directory. A directory
+argument stands for every policy under it; a file argument stands for the
+policy of its directory, so that pre-commit, which passes only changed files,
+still resolves names defined in the other files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence
+
+from . import ir
+from .codes import diagnostic
+from .diagnostics import Diagnostic, has_errors, sanitize
+from .source import SourceFile, display_path
+
+SUFFIX = ".mesh"
+_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
+
+
+class InputError(Exception):
+    """A path that cannot be read: a usage or I/O error (exit 2), not a diagnostic."""
+
+
+@dataclass
+class Compiled:
+    sources: dict[str, SourceFile]
+    policy: Optional[ir.MeshPolicy] = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.policy is not None and not has_errors(self.diagnostics)
+
+
+def discover(paths: Iterable[str]) -> list[list[str]]:
+    """Group the .mesh files named by `paths` into policies (one per directory)."""
+    policies: dict[str, set[str]] = {}
+    for path in paths:
+        if os.path.isdir(path):
+            found = False
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+                mesh = [os.path.join(root, f) for f in files if f.endswith(SUFFIX)]
+                if mesh:
+                    found = True
+                    policies.setdefault(os.path.normpath(root), set()).update(mesh)
+            if not found:
+                raise InputError(f"{display_path(path)}: no {SUFFIX} files in this directory")
+        elif os.path.isfile(path):
+            directory = os.path.dirname(path) or "."
+            siblings = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(SUFFIX)]
+            policies.setdefault(os.path.normpath(directory), set()).update(siblings + [path])
+        else:
+            raise InputError(f"{display_path(path)}: no such file or directory")
+    return [sorted({os.path.normpath(f) for f in files}, key=display_path) for _, files in sorted(policies.items())]
+
+
+def read_source(path: str) -> tuple[SourceFile, list[Diagnostic]]:
+    """Read one file; text that is not UTF-8 becomes a diagnostic, not a crash."""
+    shown = display_path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise InputError(f"{shown}: {err.strerror or err}") from None
+    return decode(shown, data)
+
+
+def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        prefix = data[: err.start].decode("utf-8", "replace")
+        source = SourceFile(shown, data.decode("utf-8", "replace"))
+        return source, [diagnostic(
+            "invalid-encoding",
+            f"byte 0x{data[err.start]:02x} at offset {err.start} is not valid UTF-8",
+            source.span_at(len(prefix), 1),
+            help="save the file as UTF-8",
+        )]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return SourceFile(shown, text), []
+
+
+def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = ()) -> Compiled:
+    """Parse, lower and check one policy. Each stage runs only when the one
+    before it succeeded, so that one mistake is reported once."""
+    from .checks import run_checks
+    from .lower import lower
+    from .parse import parse
+
+    compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
+    if has_errors(compiled.diagnostics):
+        compiled.diagnostics = sanitize(compiled.diagnostics)
+        return compiled
+    files = []
+    for src in sources:
+        tree, diags = parse(src)
+        compiled.diagnostics.extend(diags)
+        if tree is not None:
+            files.append(tree)
+    if not has_errors(compiled.diagnostics):
+        policy, diags = lower(files)
+        compiled.diagnostics.extend(diags)
+        if policy is not None:
+            compiled.diagnostics.extend(run_checks(policy))
+            compiled.policy = policy
+    compiled.diagnostics = sanitize(compiled.diagnostics)
+    return compiled
+
+
+def compile_paths(paths: Sequence[str]) -> Compiled:
+    """Read and compile the given files as one policy."""
+    sources, diags = [], []
+    for path in paths:
+        src, d = read_source(path)
+        sources.append(src)
+        diags.extend(d)
+    return compile_sources(sources, diags)

@@ -1,0 +1,169 @@
+"""What the IR means once defaults, overrides and inheritance are applied.
+
+Checks and backends both ask "what is the timeout of this route in that
+cluster?" or "which outlier detection applies to this subset?"; the answers
+live here, once. Inheritance is explicit and setting by setting: a subset or
+port policy inherits every setting it does not set itself (unlike Istio's
+own subset and port-level settings, which replace whole messages), and a
+service inherits its namespace's `defaults`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterator, Optional, TypeVar
+
+from . import ir
+
+DEFAULT_CLUSTER = "default"
+CLUSTER_DOMAIN = "svc.cluster.local"
+
+N = TypeVar("N", bound=ir.Node)
+
+
+def merge(base: Optional[N], over: Optional[N]) -> Optional[N]:
+    """`over` on top of `base`: the settings `over` sets win, nested blocks
+    (circuit-breaker, eject) merge setting by setting."""
+    if base is None:
+        return over
+    if over is None:
+        return base
+    update = {}
+    for name in type(over).model_fields:
+        if name == "span":
+            continue
+        value = getattr(over, name)
+        if value is None or value == ():
+            continue
+        current = getattr(base, name)
+        if isinstance(value, (ir.CircuitBreaker, ir.Ejection)) and isinstance(current, type(value)):
+            value = merge(current, value)
+        update[name] = value
+    update["span"] = over.span
+    return base.model_copy(update=update)
+
+
+def host(namespace: str, service: ir.Service) -> str:
+    """The host a service is reached by: its cluster-local name, or
+    `NAME.global` for a global service (reachable fleet-wide)."""
+    if service.is_global:
+        return f"{service.name.value}.global"
+    return f"{service.name.value}.{namespace}.{CLUSTER_DOMAIN}"
+
+
+def clusters(policy: ir.MeshPolicy) -> list[str]:
+    if policy.fleet is None:
+        return [DEFAULT_CLUSTER]
+    return [c.name.value for c in policy.fleet.clusters]
+
+
+def override_for(overrides: tuple[ir.Override, ...], cluster: str) -> Optional[ir.Override]:
+    return next((o for o in overrides if o.cluster.value == cluster), None)
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A service with the namespace it lives in."""
+
+    namespace: ir.Namespace
+    service: ir.Service
+
+    @property
+    def host(self) -> str:
+        return host(self.namespace.name.value, self.service)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace.name.value, self.service.name.value
+
+    def subset(self, name: str) -> Optional[ir.Subset]:
+        return next((s for s in self.service.subsets if s.name.value == name and s.labels), None)
+
+    def policy(self, cluster: str) -> ir.Policy:
+        """The service's destination policy in one cluster."""
+        over = override_for(self.service.overrides, cluster)
+        policy = merge(self.namespace.defaults, self.service.policy)
+        return merge(policy, over.policy if over else None)
+
+    def options(self, route: Optional[ir.Route], cluster: str) -> ir.Options:
+        """A route's options in one cluster: service, then the service's
+        override, then the route, then the route's override."""
+        svc_over = override_for(self.service.overrides, cluster)
+        options = merge(self.service.options, svc_over.options if svc_over else None)
+        if route is not None:
+            options = merge(options, route.options)
+            route_over = override_for(route.overrides, cluster)
+            options = merge(options, route_over.options if route_over else None)
+        return options
+
+
+class Index:
+    """Name lookups over a whole policy."""
+
+    def __init__(self, policy: ir.MeshPolicy):
+        self.policy = policy
+
+    @cached_property
+    def services(self) -> dict[tuple[str, str], ServiceInfo]:
+        out: dict[tuple[str, str], ServiceInfo] = {}
+        for ns in self.policy.namespaces:
+            for svc in ns.services:
+                out.setdefault((ns.name.value, svc.name.value), ServiceInfo(ns, svc))
+        return out
+
+    @cached_property
+    def gateways(self) -> dict[str, tuple[ir.Namespace, ir.Gateway]]:
+        out: dict[str, tuple[ir.Namespace, ir.Gateway]] = {}
+        for ns in self.policy.namespaces:
+            for gw in ns.gateways:
+                out.setdefault(gw.name.value, (ns, gw))
+        return out
+
+    @cached_property
+    def clusters(self) -> dict[str, ir.Cluster]:
+        if self.policy.fleet is None:
+            return {}
+        out: dict[str, ir.Cluster] = {}
+        for c in self.policy.fleet.clusters:
+            out.setdefault(c.name.value, c)
+        return out
+
+    def all_services(self) -> Iterator[ServiceInfo]:
+        for ns in self.policy.namespaces:
+            for svc in ns.services:
+                yield ServiceInfo(ns, svc)
+
+    def target_service(self, info: ServiceInfo, target: ir.Target) -> Optional[ServiceInfo]:
+        """The service a destination target points at (the route's own for a subset)."""
+        if isinstance(target, ir.SubsetTarget):
+            return info
+        namespace = target.namespace.value if target.namespace else info.namespace.name.value
+        return self.services.get((namespace, target.service.value))
+
+
+def route_targets(route: ir.Route) -> Iterator[ir.Target]:
+    """Every target a route sends (or mirrors) traffic to."""
+    action = route.action
+    if isinstance(action, ir.Forward):
+        for d in action.destinations:
+            yield d.target
+    for m in route.mirrors:
+        yield m.target
+
+
+def canary_split(canary: ir.Canary) -> tuple[int, int]:
+    """(baseline %, candidate %) of the live step; `at 0` is all baseline."""
+    if canary.at == 0 or canary.at > len(canary.steps):
+        return 100, 0
+    candidate = int(canary.steps[canary.at - 1].value)
+    return 100 - candidate, candidate
+
+
+def weights(forward: ir.Forward) -> list[int]:
+    """The integer weight of each destination, `rest` filled in."""
+    given = [d.weight.value if d.weight is not None else None for d in forward.destinations]
+    if len(given) == 1:
+        return [100]
+    taken = sum(w for w in given if w is not None)
+    return [int(w) if w is not None else int(100 - taken) for w in given]
