@@ -7,7 +7,6 @@ work on names that are DNS labels, regexes RE2 accepts, durations of at least
 generated from these models.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
@@ -21,7 +20,7 @@ from .values import (
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     # Spans come from the parser, never from users: not worth validating.
     span: SkipValidation[Span]
@@ -63,7 +62,7 @@ class Fleet(Node):
 class StringMatch(BaseModel):
     """exact (`=`), prefix (`^=`) or RE2 full-match regex (`~`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     op: Literal["exact", "prefix", "regex"]
     value: str
@@ -425,7 +424,7 @@ class Namespace(Node):
 class MeshPolicy(BaseModel):
     """A whole policy: the files of one directory compiled together."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     files: tuple[str, ...]
     fleet: Optional[Fleet] = None

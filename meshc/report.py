@@ -29,7 +29,7 @@ def render(
         return "".join(_github(d) + "\n" for d in diagnostics)
     if fmt == "concise":
         return "".join(_concise(d, color) + "\n" for d in diagnostics)
-    return "".join(_full(d, sources, color) + "\n" for d in diagnostics)
+    return "".join(_full(d, sources, color) + "\n\n" for d in diagnostics)
 
 
 def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:

@@ -17,6 +17,8 @@ from typing import Iterator, Optional, TypeVar
 from . import ir
 
 DEFAULT_CLUSTER = "default"
+# Istio's root namespace: policy there applies mesh-wide.
+ROOT_NAMESPACE = "istio-system"
 CLUSTER_DOMAIN = "svc.cluster.local"
 
 N = TypeVar("N", bound=ir.Node)
@@ -167,3 +169,16 @@ def weights(forward: ir.Forward) -> list[int]:
         return [100]
     taken = sum(w for w in given if w is not None)
     return [int(w) if w is not None else int(100 - taken) for w in given]
+
+
+def effective_mtls(policy: ir.MeshPolicy, namespace: str, workload: str) -> Optional[ir.Mtls]:
+    """The `mtls` that governs a workload: its own, else its namespace's,
+    else the mesh-wide one in the root namespace."""
+    by_scope: dict[tuple[str, Optional[str]], ir.Mtls] = {}
+    for ns in policy.namespaces:
+        for m in ns.mtls:
+            by_scope.setdefault((ns.name.value, m.workload.value if m.workload else None), m)
+    for scope in ((namespace, workload), (namespace, None), (ROOT_NAMESPACE, None)):
+        if scope in by_scope:
+            return by_scope[scope]
+    return None

@@ -5,8 +5,32 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import MeshPolicy
+from .ingress import check_gateways, check_mtls
+from .names import check_clusters, check_duplicate_names, check_hosts, check_references
+from .policy import check_locality, check_placement, check_tls
+from .routing import (
+    check_canaries, check_conditions, check_default_route, check_exposes, check_reachability,
+    check_rewrites, check_weights,
+)
 
-CHECKS: tuple = ()
+CHECKS = (
+    check_duplicate_names,
+    check_hosts,
+    check_references,
+    check_clusters,
+    check_weights,
+    check_canaries,
+    check_conditions,
+    check_reachability,
+    check_default_route,
+    check_rewrites,
+    check_exposes,
+    check_placement,
+    check_locality,
+    check_tls,
+    check_gateways,
+    check_mtls,
+)
 
 
 def run_checks(policy: MeshPolicy) -> list[Diagnostic]:

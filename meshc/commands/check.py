@@ -33,6 +33,7 @@ def command(paths: tuple[str, ...], output_format: str, color: str, strict: bool
     text = report.render(diagnostics, sources, output_format, use_color(color))
     if output_format == "json" or text:
         sys.stdout.write(text)
+        sys.stdout.flush()
     if output_format in ("full", "concise"):
         click.echo(report.summary(diagnostics, len(sources)), err=True)
     failing = any(d.is_error or strict for d in diagnostics)

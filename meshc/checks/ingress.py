@@ -1,0 +1,48 @@
+"""Gateways and mTLS statements."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..codes import diagnostic
+from ..diagnostics import Diagnostic, Label
+from .names import duplicates
+
+
+def check_gateways(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """A gateway serves at least one host on at least one port, each port once."""
+    out: list[Diagnostic] = []
+    for ns in policy.namespaces:
+        for gw in ns.gateways:
+            if not gw.hosts or not gw.servers:
+                missing = "hosts" if not gw.hosts else "server (`https credential ...`, `http` or `redirect-http`)"
+                out.append(diagnostic(
+                    "gateway-without-server",
+                    f"gateway `{gw.name.value}` has no {missing}",
+                    gw.name.span,
+                    help="a gateway needs `hosts ...` and at least one of `https credential NAME`, `http`, "
+                         "`redirect-http`",
+                ))
+            out += duplicates(gw.servers, lambda s: f"port {s.port}", lambda s: s.span, "server on",
+                              f"gateway `{gw.name.value}`")
+    return out
+
+
+def check_mtls(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """One `mtls` per namespace and per workload."""
+    out: list[Diagnostic] = []
+    for ns in policy.namespaces:
+        first: dict = {}
+        for m in ns.mtls:
+            scope = m.workload.value if m.workload else None
+            if scope in first:
+                what = f"workload `{scope}`" if scope else f"namespace `{ns.name.value}`"
+                out.append(diagnostic(
+                    "duplicate-mtls",
+                    f"mTLS for {what} is set twice",
+                    m.span,
+                    labels=[Label(first[scope].span, "first set here")],
+                    help="keep one `mtls` statement per scope",
+                ))
+            else:
+                first[scope] = m
+    return out

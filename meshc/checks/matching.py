@@ -1,0 +1,95 @@
+"""What `when` conditions say about each other: contradiction, repetition
+and implication. Shared by the reachability checks; no diagnostics here."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import re2
+
+from .. import ir
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False
+
+
+def slot(cond: ir.Condition) -> str:
+    """The part of an Istio match a condition fills. Two conditions of one
+    `and` in the same slot cannot be rendered as one HTTPMatchRequest."""
+    if isinstance(cond, (ir.HeaderCondition, ir.HeaderAbsentCondition)):
+        return f"header `{cond.name}`"
+    if isinstance(cond, ir.CookieCondition):
+        return "header `cookie`"
+    if isinstance(cond, ir.PathCondition):
+        return "path"
+    if isinstance(cond, ir.MethodCondition):
+        return "method"
+    if isinstance(cond, ir.QueryCondition):
+        return f"query `{cond.name}`"
+    if isinstance(cond, ir.PortCondition):
+        return "port"
+    if isinstance(cond, ir.SourceLabelCondition):
+        return f"source label `{cond.label.key}`"
+    return "source namespace"
+
+
+def _strings(a: ir.StringMatch, b: ir.StringMatch) -> tuple[bool, bool]:
+    """(a implies b, a and b can both hold) for two matches of one value."""
+    if a == b:
+        return True, True
+    if a.op == "exact":
+        holds = (b.op == "exact" and a.value == b.value) or (
+            b.op == "prefix" and a.value.startswith(b.value)) or (
+            b.op == "regex" and _fullmatch(b.value, a.value))
+        return holds, holds
+    if b.op == "exact":
+        _, both = _strings(b, a)
+        return False, both
+    if a.op == "prefix" and b.op == "prefix":
+        return a.value.startswith(b.value), a.value.startswith(b.value) or b.value.startswith(a.value)
+    return False, True  # regexes against prefixes or regexes: undecided, so assume they can overlap
+
+
+def _fullmatch(pattern: str, value: str) -> bool:
+    try:
+        return re2.compile(pattern, _OPTIONS).fullmatch(value) is not None
+    except re2.error:
+        return False
+
+
+def _values(cond: ir.Condition) -> Optional[ir.StringMatch]:
+    if isinstance(cond, (ir.HeaderCondition, ir.PathCondition, ir.QueryCondition)):
+        return cond.match
+    return None
+
+
+def implies(a: ir.Condition, b: ir.Condition) -> bool:
+    """Every request that satisfies `a` satisfies `b` (conservative: False
+    when unsure)."""
+    if slot(a) != slot(b) or type(a) is not type(b):
+        return False
+    va, vb = _values(a), _values(b)
+    if va is not None and vb is not None:
+        return _strings(va, vb)[0]
+    return a.model_dump(exclude={"span"}) == b.model_dump(exclude={"span"})
+
+
+def compatible(a: ir.Condition, b: ir.Condition) -> bool:
+    """Some request can satisfy both conditions (same slot assumed)."""
+    absent = (ir.HeaderAbsentCondition,)
+    if isinstance(a, absent) != isinstance(b, absent):
+        return False
+    if type(a) is not type(b):
+        return True
+    va, vb = _values(a), _values(b)
+    if va is not None and vb is not None:
+        return _strings(va, vb)[1]
+    if isinstance(a, ir.CookieCondition):
+        return a.name != b.name or a.value == b.value
+    return a.model_dump(exclude={"span"}) == b.model_dump(exclude={"span"})
+
+
+def covers(earlier: ir.Match, later: ir.Match) -> bool:
+    """`earlier` matches every request `later` matches: each of its
+    conditions is implied by one of `later`'s."""
+    return all(any(implies(b, a) for b in later.conditions) for a in earlier.conditions)

@@ -1,0 +1,221 @@
+"""Names: duplicates in one scope, and references to things that do not exist."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Iterable, Optional, TypeVar
+
+from .. import ir
+from ..codes import diagnostic
+from ..diagnostics import Diagnostic, Label
+from ..resolve import Index, ServiceInfo, host, route_targets
+
+T = TypeVar("T")
+
+
+def duplicates(
+    items: Iterable[T], key: Callable[[T], str], span: Callable[[T], ir.Span], what: str, where: str
+) -> list[Diagnostic]:
+    """One diagnostic per repeat of a name in one scope, pointing at the first."""
+    first: dict[str, T] = {}
+    out = []
+    for item in items:
+        name = key(item)
+        if name in first:
+            out.append(diagnostic(
+                "duplicate-name",
+                f"{what} `{name}` is declared twice in {where}",
+                span(item),
+                labels=[Label(span(first[name]), "first declared here")],
+                help="rename or remove one of them",
+            ))
+        else:
+            first[name] = item
+    return out
+
+
+def _name_span(node) -> ir.Span:
+    return node.name.span
+
+
+def check_duplicate_names(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    if policy.fleet:
+        out += duplicates(policy.fleet.clusters, lambda c: c.name.value, _name_span, "cluster",
+                          f"fleet `{policy.fleet.name.value}`")
+    gateways = [gw for ns in policy.namespaces for gw in ns.gateways]
+    out += duplicates(gateways, lambda g: g.name.value, _name_span, "gateway", "the policy")
+    for ns in policy.namespaces:
+        out += duplicates(ns.services, lambda s: s.name.value, _name_span, "service",
+                          f"namespace `{ns.name.value}`")
+        for svc in ns.services:
+            where = f"service `{svc.name.value}`"
+            out += duplicates(svc.routes, lambda r: r.name.value, _name_span, "route", where)
+            out += duplicates(svc.subsets, lambda s: s.name.value, _name_span, "subset", where)
+            out += duplicates(svc.ports, lambda p: str(p.number), lambda p: p.span, "port", where)
+            out += duplicates(svc.overrides, lambda o: o.cluster.value, lambda o: o.cluster.span,
+                              "override for cluster", where)
+            for route in svc.routes:
+                out += duplicates(route.overrides, lambda o: o.cluster.value, lambda o: o.cluster.span,
+                                  "override for cluster", f"route `{route.name.value}`")
+    return out
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> Optional[str]:
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Diagnostic]:
+    if info.subset(name.value) is not None:
+        return None
+    declared = [s.name.value for s in info.service.subsets if s.labels]
+    svc = info.service.name.value
+    if any(s.name.value == name.value for s in info.service.subsets):
+        message = f"subset `{name.value}` of service `{svc}` has no labels"
+        hint = f"give it labels (`subset {name.value} {{ version = \"{name.value}\" }}`) or list it in `subsets by`"
+    else:
+        message = f"{role} `{name.value}` is not a subset of service `{svc}`"
+        hint = _did_you_mean(name.value, declared) or (
+            f"declared subsets: {', '.join(declared)}" if declared
+            else f"declare it, e.g. `subsets by version {name.value}`")
+    return diagnostic("unknown-subset", message, name.span, help=hint)
+
+
+def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target) -> list[Diagnostic]:
+    if isinstance(target, ir.SubsetTarget):
+        d = _unknown_subset(info, target.subset, "destination")
+        return [d] if d else []
+    other = index.target_service(info, target)
+    if other is None:
+        ns = target.namespace.value if target.namespace else info.namespace.name.value
+        known = [k[1] for k in index.services if k[0] == ns]
+        return [diagnostic(
+            "unknown-service",
+            f"service `{target.service.value}` is not declared in namespace `{ns}`",
+            target.service.span,
+            help=_did_you_mean(target.service.value, known)
+            or f"declare it: `service {target.service.value} {{ port 80 http }}` in namespace `{ns}`",
+        )]
+    out = []
+    if target.subset is not None:
+        d = _unknown_subset(other, target.subset, "destination")
+        if d:
+            out.append(d)
+    ports = [p.number for p in other.service.ports]
+    if target.port is not None and ports and target.port not in ports:
+        out.append(diagnostic(
+            "unknown-port",
+            f"service `{target.service.value}` has no port {target.port}",
+            target.span,
+            help="declared ports: " + ", ".join(map(str, ports)),
+        ))
+    return out
+
+
+def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """Subsets, services, ports and gateways that routes refer to exist."""
+    index = Index(policy)
+    out: list[Diagnostic] = []
+    for info in index.all_services():
+        svc = info.service
+        for subset in svc.subsets:
+            if not subset.labels:
+                d = _unknown_subset(info, subset.name, "subset")
+                if d:
+                    out.append(d)
+        for route in svc.routes:
+            action = route.action
+            for target in route_targets(route):
+                out += _target_diagnostics(index, info, target)
+            if isinstance(action, ir.Canary):
+                for name, role in ((action.baseline, "baseline"), (action.candidate, "candidate")):
+                    d = _unknown_subset(info, name, f"canary {role}")
+                    if d:
+                        out.append(d)
+            elif isinstance(action, ir.BlueGreen):
+                for name, role in ((action.active, "active"), (action.preview, "preview")):
+                    d = _unknown_subset(info, name, f"blue-green {role}")
+                    if d:
+                        out.append(d)
+            out += _port_conditions(info, route.matches)
+        for expose in svc.exposes:
+            out += _port_conditions(info, expose.matches)
+            if expose.gateway.value not in index.gateways:
+                out.append(diagnostic(
+                    "unknown-gateway",
+                    f"gateway `{expose.gateway.value}` is not declared",
+                    expose.gateway.span,
+                    help=_did_you_mean(expose.gateway.value, index.gateways)
+                    or "declare it in a namespace: `gateway NAME { hosts ... https credential ... }`",
+                ))
+    return out
+
+
+def _port_conditions(info: ServiceInfo, matches: tuple[ir.Match, ...]) -> list[Diagnostic]:
+    ports = [p.number for p in info.service.ports]
+    out = []
+    for match in matches:
+        for cond in match.conditions:
+            if isinstance(cond, ir.PortCondition) and ports and cond.port not in ports:
+                out.append(diagnostic(
+                    "unknown-port",
+                    f"service `{info.service.name.value}` has no port {cond.port}; this match never applies",
+                    cond.span,
+                    help="declared ports: " + ", ".join(map(str, ports)),
+                ))
+    return out
+
+
+def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """`on CLUSTER` and `in CLUSTER` name clusters of the fleet."""
+    index = Index(policy)
+    known = index.clusters
+    out: list[Diagnostic] = []
+
+    def unknown(name: ir.Name, what: str) -> None:
+        if name.value in known:
+            return
+        if policy.fleet is None:
+            hint = "there is no fleet: declare `fleet NAME { cluster ... }` to render per cluster"
+        else:
+            hint = _did_you_mean(name.value, known) or "fleet clusters: " + ", ".join(known)
+        out.append(diagnostic("unknown-cluster", f"{what} `{name.value}` is not a cluster of the fleet",
+                              name.span, help=hint))
+
+    for info in index.all_services():
+        for override in info.service.overrides:
+            unknown(override.cluster, "override for")
+        for route in info.service.routes:
+            for override in route.overrides:
+                unknown(override.cluster, "override for")
+        for name in info.service.placement:
+            unknown(name, "placement in")
+    return out
+
+
+def check_hosts(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """No two services (or external entries) claim one host."""
+    claimed: dict[str, tuple[ir.Span, str]] = {}
+    out = []
+
+    def claim(name: str, span: ir.Span, what: str) -> None:
+        if name in claimed:
+            first_span, first_what = claimed[name]
+            out.append(diagnostic(
+                "duplicate-host",
+                f"host `{name}` is claimed by {what} and by {first_what}",
+                span,
+                labels=[Label(first_span, f"{first_what} claims it here")],
+                help="one host has one VirtualService; rename one of them",
+            ))
+        else:
+            claimed[name] = (span, what)
+
+    for ns in policy.namespaces:
+        for svc in ns.services:
+            claim(host(ns.name.value, svc), svc.name.span, f"service `{svc.name.value}`")
+        for ext in ns.externals:
+            for h in ext.hosts:
+                claim(h, ext.span, f"external `{h}`")
+    return out
