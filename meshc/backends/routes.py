@@ -1,0 +1,273 @@
+"""VirtualServices: a service's routes for mesh traffic, and the routes of
+the hosts it exposes on gateways."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+from .. import ir
+from ..codes import diagnostic
+from ..diagnostics import Diagnostic
+from ..resolve import Index, ServiceInfo, canary_split, weights
+from .documents import Document, document, duration, number, slug
+from .targets import IstioTarget
+
+# A blue-green route sends requests with this header to the preview subset.
+PREVIEW_HEADER = "x-preview"
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def cookie_regex(name: str, value: str) -> str:
+    """A full-match RE2 regex for the `cookie` header that holds when the
+    cookie `name` has exactly `value`, wherever it sits in the header:
+    `a=1; canary=true; b=2` yes, `xcanary=true` and `canary=truex` no."""
+    return f"(.*;\\s*)?{_re2_escape(name)}={_re2_escape(value)}(\\s*;.*)?"
+
+
+def _re2_escape(text: str) -> str:
+    return _RE2_SPECIAL.sub(r"\\\1", text)
+
+
+class RouteBuilder:
+    """Builds `http` routes of VirtualServices for one cluster."""
+
+    def __init__(self, index: Index, cluster: str, target: IstioTarget):
+        self.index = index
+        self.cluster = cluster
+        self.target = target
+        self.diagnostics: list[Diagnostic] = []
+
+    # ---------------------------------------------------------- documents
+    def service_virtual_service(self, info: ServiceInfo) -> Optional[Document]:
+        """The mesh VirtualService of a service, if it routes or sets options."""
+        svc = info.service
+        if not svc.routes and not _has_options(info.options(None, self.cluster)):
+            return None
+        http = []
+        for route in svc.routes or (None,):
+            http += self.http_routes(info, route, ())
+        spec = {"hosts": [info.host], "http": http}
+        return document(self.target.networking, "VirtualService", info.namespace.name.value,
+                        svc.name.value, spec, _sources(info))
+
+    def gateway_virtual_services(self) -> list[Document]:
+        """One VirtualService per (gateway, host) with every exposure of that
+        host, most specific first."""
+        exposed: dict[tuple[str, str], list[tuple[ServiceInfo, ir.Expose]]] = {}
+        for info in self.index.all_services():
+            for expose in info.service.exposes:
+                exposed.setdefault((expose.gateway.value, expose.host), []).append((info, expose))
+        out = []
+        for (gw_name, host), entries in sorted(exposed.items()):
+            gw_ns, _ = self.index.gateways[gw_name]
+            entries.sort(key=lambda e: (_specificity(e[1]), e[0].key))
+            http = []
+            for info, expose in entries:
+                for route in info.service.routes or (None,):
+                    http += self.http_routes(info, route, expose.matches, prefix=f"{info.service.name.value}-")
+            spec = {"hosts": [host], "gateways": [f"{gw_ns.name.value}/{gw_name}"], "http": http}
+            nodes = [e for _, e in entries] + [i.service for i, _ in entries]
+            out.append(document(self.target.networking, "VirtualService", gw_ns.name.value,
+                                f"{gw_name}-{slug(host)}", spec, nodes))
+        return out
+
+    # -------------------------------------------------------------- routes
+    def http_routes(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
+                    prefix: str = "") -> list[dict]:
+        """The HTTP routes for one .mesh route (two for blue-green: preview
+        first); `outer` are the matches of a gateway exposure, ANDed in."""
+        name = prefix + (route.name.value if route else "default")
+        matches = _combine(outer, route.matches if route else ())
+        options = self._options(info, route)
+        action = route.action if route else None
+        out = []
+        if isinstance(action, ir.BlueGreen):
+            preview = ir.HeaderCondition(span=action.span, name=PREVIEW_HEADER,
+                                         match=ir.StringMatch(op="exact", value="true"))
+            preview_matches = _combine(matches, (ir.Match(span=action.span, conditions=(preview,)),))
+            out.append(self._http(info, f"{name}-preview", preview_matches,
+                                  [self._destination(info, info.host, action.preview.value, None)], route, options))
+        out.append(self._http(info, name, matches, self._destinations(info, action), route, options))
+        return out
+
+    def _http(self, info: ServiceInfo, name: str, matches: tuple[ir.Match, ...], destinations: list[dict],
+              route: Optional[ir.Route], options: dict) -> dict:
+        http: dict = {"name": name}
+        if matches:
+            http["match"] = [_match(m) for m in matches]
+        http["route"] = destinations
+        if route is not None and route.mirrors:
+            http.update(self._mirrors(info, route))
+        http.update(options)
+        return http
+
+    def _destinations(self, info: ServiceInfo, action: Optional[ir.Action]) -> list[dict]:
+        if action is None:
+            return [{"destination": {"host": info.host}}]
+        if isinstance(action, ir.BlueGreen):
+            return [self._destination(info, info.host, action.active.value, None)]
+        if isinstance(action, ir.Canary):
+            baseline, candidate = canary_split(action)
+            return [
+                self._destination(info, info.host, action.baseline.value, baseline),
+                self._destination(info, info.host, action.candidate.value, candidate),
+            ]
+        shares = weights(action)
+        many = len(action.destinations) > 1
+        return [
+            self._target(info, d.target, share if many else None)
+            for d, share in zip(action.destinations, shares)
+        ]
+
+    def _target(self, info: ServiceInfo, target: ir.Target, weight: Optional[int]) -> dict:
+        if isinstance(target, ir.SubsetTarget):
+            return self._destination(info, info.host, target.subset.value, weight)
+        other = self.index.target_service(info, target)
+        out = self._destination(info, other.host, target.subset.value if target.subset else None, weight)
+        if target.port is not None:
+            out["destination"]["port"] = {"number": target.port}
+        return out
+
+    @staticmethod
+    def _destination(info: ServiceInfo, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
+        dest: dict = {"host": host}
+        if subset is not None:
+            dest["subset"] = subset
+        out: dict = {"destination": dest}
+        if weight is not None:
+            out["weight"] = weight
+        return out
+
+    def _mirrors(self, info: ServiceInfo, route: ir.Route) -> dict:
+        mirrors = route.mirrors
+        if len(mirrors) == 1:
+            m = mirrors[0]
+            return {"mirror": self._mirror_destination(info, m), "mirrorPercentage": {"value": _percent(m)}}
+        if not self.target.supports("mirrors"):
+            self.diagnostics.append(diagnostic(
+                "unsupported-by-istio-version",
+                f"route `{route.name.value}`: {self.target.requirement('mirrors')}, "
+                f"and cluster `{self.cluster}` runs Istio {self.target.version}",
+                mirrors[1].span,
+                help="keep one mirror, or upgrade the cluster and set `istio` in the fleet",
+            ))
+        return {"mirrors": [{"destination": self._mirror_destination(info, m), "percentage": {"value": _percent(m)}}
+                            for m in mirrors]}
+
+    def _mirror_destination(self, info: ServiceInfo, mirror: ir.Mirror) -> dict:
+        return self._target(info, mirror.target, None)["destination"]
+
+    def _options(self, info: ServiceInfo, route: Optional[ir.Route]) -> dict:
+        return options_fields(info.options(route, self.cluster))
+
+
+def _percent(mirror: ir.Mirror):
+    return number(mirror.percent.value) if mirror.percent is not None else 100
+
+
+def options_fields(o: ir.Options) -> dict:
+    """Route options as HTTPRoute fields, in output order."""
+    out: dict = {}
+    if o.rewrite is not None:
+        out["rewrite"] = {"uri": o.rewrite.path}
+    if o.timeout is not None:
+        out["timeout"] = duration(o.timeout)
+    if o.retry is not None:
+        out["retries"] = _retries(o.retry)
+    fault = {}
+    if o.delay is not None:
+        fault["delay"] = {"fixedDelay": duration(o.delay.delay), "percentage": {"value": number(o.delay.percent.value)}}
+    if o.abort is not None:
+        fault["abort"] = {"httpStatus": o.abort.status, "percentage": {"value": number(o.abort.percent.value)}}
+    if fault:
+        out["fault"] = fault
+    if o.cors is not None:
+        out["corsPolicy"] = _cors(o.cors)
+    return out
+
+
+def _retries(r: ir.Retry) -> dict:
+    out: dict = {"attempts": r.attempts}
+    if r.per_try is not None:
+        out["perTryTimeout"] = duration(r.per_try)
+    if r.on:
+        out["retryOn"] = ",".join(r.on)
+    return out
+
+
+def _cors(c: ir.Cors) -> dict:
+    out: dict = {}
+    if c.origins:
+        out["allowOrigins"] = [{"exact": o} for o in c.origins]
+    if c.methods:
+        out["allowMethods"] = list(c.methods)
+    if c.headers:
+        out["allowHeaders"] = list(c.headers)
+    if c.expose_headers:
+        out["exposeHeaders"] = list(c.expose_headers)
+    if c.max_age is not None:
+        out["maxAge"] = duration(c.max_age)
+    if c.credentials:
+        out["allowCredentials"] = True
+    return out
+
+
+def _has_options(o: ir.Options) -> bool:
+    return any(getattr(o, f) is not None for f in ("timeout", "retry", "delay", "abort", "rewrite", "cors"))
+
+
+def _combine(outer: Iterable[ir.Match], inner: Iterable[ir.Match]) -> tuple[ir.Match, ...]:
+    """Every pairing of an outer and an inner alternative, conditions joined."""
+    outer, inner = tuple(outer), tuple(inner)
+    if not outer:
+        return inner
+    if not inner:
+        return outer
+    return tuple(ir.Match(span=o.span, conditions=o.conditions + i.conditions) for o in outer for i in inner)
+
+
+def _string_match(m: ir.StringMatch) -> dict:
+    return {m.op: m.value}
+
+
+def _match(m: ir.Match) -> dict:
+    """One HTTPMatchRequest; the checks guarantee one condition per slot."""
+    out: dict = {}
+    for c in m.conditions:
+        if isinstance(c, ir.PathCondition):
+            out["uri"] = _string_match(c.match)
+        elif isinstance(c, ir.HeaderCondition):
+            out.setdefault("headers", {})[c.name] = _string_match(c.match)
+        elif isinstance(c, ir.CookieCondition):
+            out.setdefault("headers", {})["cookie"] = {"regex": cookie_regex(c.name, c.value)}
+        elif isinstance(c, ir.HeaderAbsentCondition):
+            out.setdefault("withoutHeaders", {})[c.name] = {}
+        elif isinstance(c, ir.MethodCondition):
+            out["method"] = {"exact": c.method}
+        elif isinstance(c, ir.QueryCondition):
+            out.setdefault("queryParams", {})[c.name] = _string_match(c.match)
+        elif isinstance(c, ir.PortCondition):
+            out["port"] = c.port
+        elif isinstance(c, ir.SourceLabelCondition):
+            out.setdefault("sourceLabels", {})[c.label.key] = c.label.value
+        else:
+            out["sourceNamespace"] = c.namespace.value
+    return out
+
+
+def _specificity(expose: ir.Expose) -> tuple[int, int]:
+    """Exposures of one host are tried most specific first: exact paths,
+    then longer path prefixes, then other conditions, catch-alls last."""
+    ranks = []
+    for alt in expose.matches or (ir.Match(span=expose.span, conditions=()),):
+        paths = [c.match for c in alt.conditions if isinstance(c, ir.PathCondition)]
+        if paths:
+            ranks.append(({"exact": 0, "prefix": 1, "regex": 2}[paths[0].op], -len(paths[0].value)))
+        else:
+            ranks.append((2 if alt.conditions else 3, 0))
+    return min(ranks)
+
+
+def _sources(info: ServiceInfo) -> list[ir.Node]:
+    return [info.service]
