@@ -503,9 +503,14 @@ def _validation_diagnostic(data: dict, error: dict) -> Diagnostic:
     code = BY_NAME.get(error["type"])
     if code is not None:
         return diagnostic(code.name, error["msg"], span, help=ctx.get("help"))
-    field = next((str(x) for x in reversed(error["loc"]) if isinstance(x, str)), "value")
-    message = error["msg"][0].lower() + error["msg"][1:]
-    return diagnostic("value-out-of-range", f"`{field.replace('_', '-')}`: {message}", span)
+    field = next((str(x) for x in reversed(error["loc"]) if isinstance(x, str)), "value").replace("_", "-")
+    bounds = {"greater_than_equal": "at least {ge}", "less_than_equal": "at most {le}",
+              "greater_than": "more than {gt}", "less_than": "less than {lt}"}
+    if error["type"] in bounds:
+        message = f"`{field}` must be " + bounds[error["type"]].format(**ctx)
+    else:
+        message = f"`{field}`: " + error["msg"][0].lower() + error["msg"][1:]
+    return diagnostic("value-out-of-range", message, span)
 
 
 def _innermost_span(data: Any, loc: tuple) -> Span:

@@ -1,0 +1,50 @@
+"""Rendered documents → the text of every output file.
+
+`OUT/CLUSTER/NAMESPACE/KIND-NAME.yaml` per document and
+`OUT/CLUSTER/kustomization.yaml` listing them. A document shared by several
+clusters (backends/istio.py) is serialised once.
+"""
+
+from __future__ import annotations
+
+from . import __version__, emit
+from .backends.documents import Document
+from .backends.istio import Rendering
+
+KUSTOMIZATION = "kustomization.yaml"
+
+
+class _Texts:
+    """Each document's file text, computed once per document object."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Document, str]] = {}
+
+    def __call__(self, doc: Document) -> str:
+        hit = self._cache.get(id(doc))
+        if hit is None:
+            hit = (doc, emit.header(list(doc.sources), __version__) + emit.dump(doc.body))
+            self._cache[id(doc)] = hit  # the document is kept alive, so its id stays unique
+        return hit[1]
+
+
+def files(rendering: Rendering, sources: list[str]) -> dict[str, str]:
+    """`{relative path: text}` for every cluster directory."""
+    text = _Texts()
+    out: dict[str, str] = {}
+    for cluster, docs in rendering.clusters.items():
+        for doc in docs:
+            out[f"{cluster}/{doc.path}"] = text(doc)
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [doc.path for doc in docs],
+        }
+        out[f"{cluster}/{KUSTOMIZATION}"] = emit.header(sources, __version__) + emit.dump(kustomization)
+    return out
+
+
+def stream(docs: list[Document]) -> str:
+    """One multi-document stream (for `--stdout`), each with its header."""
+    text = _Texts()
+    return "---\n".join(text(doc) for doc in docs)
