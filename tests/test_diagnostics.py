@@ -8,38 +8,17 @@ tests/diagnostics/MESHnnn_name.txt holds the exact full-format output
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from helpers import diagnose, expectations
 
 from meshc import report
-from meshc.backends.istio import render
 from meshc.codes import CODES
-from meshc.diagnostics import Severity, sanitize
-from meshc.pipeline import compile_paths
+from meshc.diagnostics import Severity
 
 HERE = Path(__file__).parent / "diagnostics"
 FIXTURES = sorted(HERE.glob("MESH*.mesh"))
-_EXPECT = re.compile(r"# expect: ((?:MESH\d{3}\s*)+)")
-
-
-def diagnose(path: Path):
-    compiled = compile_paths([str(path.relative_to(HERE.parent.parent))])
-    found = list(compiled.diagnostics)
-    if compiled.ok:
-        found += render(compiled.policy).diagnostics
-    return compiled, sanitize(found)
-
-
-def expectations(path: Path) -> list[tuple[int, str]]:
-    text = path.read_bytes().decode("utf-8", "replace")
-    return [
-        (number, code)
-        for number, line in enumerate(text.splitlines(), start=1)
-        for m in _EXPECT.finditer(line)
-        for code in m.group(1).split()
-    ]
 
 
 def test_every_code_has_a_fixture():

@@ -213,7 +213,11 @@ def check_hosts(policy: ir.MeshPolicy) -> list[Diagnostic]:
             claimed[name] = (span, what)
 
     for ns in policy.namespaces:
+        declared = set()
         for svc in ns.services:
+            if svc.name.value in declared:
+                continue  # a repeated declaration: check_duplicate_names reports it
+            declared.add(svc.name.value)
             claim(host(ns.name.value, svc), svc.name.span, f"service `{svc.name.value}`")
         for ext in ns.externals:
             for h in ext.hosts:
