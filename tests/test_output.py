@@ -1,0 +1,449 @@
+"""output.py: writing OUT atomically, never touching what meshc did not write."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from meshc import output
+from meshc.emit import MARKER, header
+from meshc.output import OutputError, WriteReport, diff_tree, write_tree
+
+HEAD = header(["p.mesh"], "0.1.0")
+
+
+def meshc_file(body: str) -> str:
+    return HEAD + body
+
+
+def snapshot(root) -> dict:
+    """Everything observable about a tree without following symlinks:
+    type, mode, inode, mtime and content of every entry."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                content = os.readlink(path)
+            elif stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    content = f.read()
+            else:
+                content = None
+            found[os.path.relpath(path, root)] = (st.st_mode, st.st_ino, st.st_mtime_ns, content)
+    st = os.lstat(root)
+    found["."] = (st.st_mode, st.st_ino)
+    return found
+
+
+def siblings(out) -> list[str]:
+    """What sits next to OUT: a leftover staging directory would show here."""
+    return sorted(os.listdir(os.path.dirname(out)))
+
+
+@pytest.fixture(autouse=True)
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.fixture
+def out(tmp_path):
+    return str(tmp_path / "deploy" / "out")
+
+
+FILES = {
+    "hangzhou/kustomization.yaml": meshc_file("resources:\n- production/vs.yaml\n"),
+    "hangzhou/production/vs.yaml": meshc_file("kind: VirtualService\n"),
+    "beijing/kustomization.yaml": meshc_file("resources: []\n"),
+}
+
+
+def read(out, rel) -> str:
+    with open(os.path.join(out, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def test_fresh_write_creates_out_and_parents(out):
+    report = write_tree(out, FILES)
+    assert report == WriteReport(written=tuple(sorted(FILES)), unchanged=(), removed=())
+    for rel, text in FILES.items():
+        assert read(out, rel) == text
+        assert mode(os.path.join(out, rel)) == 0o644
+    for rel in ("", "hangzhou", "hangzhou/production", "beijing"):
+        assert mode(os.path.join(out, rel)) == 0o755
+    assert siblings(out) == ["out"]
+
+
+def test_rewrite_removes_stale_files_and_their_empty_directories(out):
+    write_tree(out, FILES)
+    new = {
+        "hangzhou/kustomization.yaml": meshc_file("resources: []\n"),
+        "shanghai/kustomization.yaml": meshc_file("resources: []\n"),
+    }
+    report = write_tree(out, new)
+    assert report == WriteReport(
+        written=("hangzhou/kustomization.yaml", "shanghai/kustomization.yaml"),
+        unchanged=(),
+        removed=("beijing/kustomization.yaml", "hangzhou/production/vs.yaml"),
+    )
+    assert sorted(os.listdir(out)) == ["hangzhou", "shanghai"]
+    assert os.listdir(os.path.join(out, "hangzhou")) == ["kustomization.yaml"]
+    assert read(out, "hangzhou/kustomization.yaml") == new["hangzhou/kustomization.yaml"]
+    assert siblings(out) == ["out"]
+
+
+def test_unchanged_files_are_reported_as_unchanged(out):
+    write_tree(out, FILES)
+    report = write_tree(out, FILES)
+    assert report == WriteReport(written=(), unchanged=tuple(sorted(FILES)), removed=())
+    for rel, text in FILES.items():
+        assert read(out, rel) == text
+
+
+def test_writing_nothing_empties_out_of_meshc_files(out):
+    write_tree(out, FILES)
+    assert write_tree(out, {}).removed == tuple(sorted(FILES))
+    assert os.listdir(out) == []
+
+
+def test_a_file_replaces_a_directory_of_stale_meshc_files(out):
+    write_tree(out, {"a/b.yaml": meshc_file("x: 1\n")})
+    report = write_tree(out, {"a": meshc_file("x: 2\n")})
+    assert report.removed == ("a/b.yaml",) and read(out, "a") == meshc_file("x: 2\n")
+
+
+def test_out_keeps_its_own_mode(out):
+    os.makedirs(out, mode=0o750)
+    os.chmod(out, 0o750)
+    write_tree(out, FILES)
+    assert mode(out) == 0o750
+
+
+# ---------------------------------------------------------------- foreign entries
+
+
+def make_foreign(out) -> None:
+    """A README, a sub-tree of notes, an unmarked file inside a cluster
+    directory, a read-only directory, an empty directory and a binary file."""
+    os.makedirs(os.path.join(out, "notes", "deep"))
+    os.makedirs(os.path.join(out, "hangzhou"), exist_ok=True)
+    os.makedirs(os.path.join(out, "empty"))
+    for rel, data in {
+        "README.md": b"hand written\n",
+        "notes/deep/n.txt": b"note\n",
+        "hangzhou/patch.yaml": b"# my patch\nkind: x\n",
+        "blob.bin": bytes(range(256)),
+        "locked/file": b"locked\n",
+    }.items():
+        os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
+        with open(os.path.join(out, rel), "wb") as f:
+            f.write(data)
+    os.chmod(os.path.join(out, "README.md"), 0o600)
+    os.chmod(os.path.join(out, "hangzhou/patch.yaml"), 0o755)
+    os.chmod(os.path.join(out, "locked"), 0o555)
+
+
+FOREIGN = ["README.md", "notes/deep/n.txt", "hangzhou/patch.yaml", "blob.bin", "locked/file"]
+
+
+def test_foreign_entries_survive_unchanged_as_the_same_inodes(out):
+    make_foreign(out)
+    before = snapshot(out)
+    write_tree(out, FILES)
+    after = snapshot(out)
+    for rel in FOREIGN:
+        assert after[rel] == before[rel], rel  # content, mode, inode, mtime
+    for rel in ("notes", "notes/deep", "hangzhou", "empty", "locked"):
+        assert stat.S_IMODE(after[rel][0]) == stat.S_IMODE(before[rel][0]), rel
+    write_tree(out, {})
+    assert {rel: snapshot(out)[rel] for rel in FOREIGN} == {rel: before[rel] for rel in FOREIGN}
+    assert os.listdir(os.path.join(out, "hangzhou")) == ["patch.yaml"]
+    assert siblings(out) == ["out"]
+
+
+def test_foreign_entries_are_copied_when_they_cannot_be_linked(out, monkeypatch):
+    make_foreign(out)
+    os.symlink("README.md", os.path.join(out, "link"))
+    before = snapshot(out)
+
+    def no_links(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(output.os, "link", no_links)
+    write_tree(out, FILES)
+    after = snapshot(out)
+    for rel in FOREIGN:
+        mode_, inode, mtime, content = after[rel]
+        assert (mode_, mtime, content) == (before[rel][0], before[rel][2], before[rel][3]), rel
+        assert inode != before[rel][1]
+    assert os.readlink(os.path.join(out, "link")) == "README.md"
+    assert siblings(out) == ["out"]
+
+
+def test_files_with_the_marker_are_meshcs_anywhere_in_out(out):
+    os.makedirs(os.path.join(out, "x", "y"))
+    with open(os.path.join(out, "x", "y", "old.yaml"), "w") as f:
+        f.write(f"{MARKER} 0.0.1 from old.mesh; do not edit.\nkind: old\n")
+    assert write_tree(out, {}).removed == ("x/y/old.yaml",)
+    assert os.listdir(out) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_files_are_foreign(out):
+    os.makedirs(out)
+    path = os.path.join(out, "secret.yaml")
+    with open(path, "w") as f:
+        f.write(meshc_file("kind: x\n"))
+    os.chmod(path, 0)
+    write_tree(out, {})
+    assert os.path.exists(path)
+
+
+# ---------------------------------------------------------------- collisions
+
+
+@pytest.mark.parametrize(
+    ("setup", "target", "named"),
+    [
+        ("file", "hangzhou/kustomization.yaml", "hangzhou/kustomization.yaml"),
+        ("file", "hangzhou/kustomization.yaml/deeper.yaml", "hangzhou/kustomization.yaml"),
+        ("dir", "hangzhou", "hangzhou/kustomization.yaml"),
+        ("empty-dir", "hangzhou/kustomization.yaml", "hangzhou/kustomization.yaml"),
+    ],
+)
+def test_a_foreign_entry_in_the_way_is_refused_with_out_untouched(out, setup, target, named):
+    os.makedirs(os.path.join(out, "hangzhou"))
+    if setup == "empty-dir":
+        os.makedirs(os.path.join(out, named))
+    else:
+        with open(os.path.join(out, named), "w") as f:
+            f.write("apiVersion: v1  # mine\n")
+    write_tree(out, {"beijing/k.yaml": meshc_file("a: 1\n")})
+    before, around = snapshot(out), siblings(out)
+    with pytest.raises(OutputError) as err:
+        write_tree(out, {target: meshc_file("b: 2\n"), "beijing/k.yaml": meshc_file("a: 2\n")})
+    assert os.path.join(out, named) in str(err.value)
+    assert "move it away or choose another output directory" in str(err.value)
+    assert snapshot(out) == before and siblings(out) == around
+
+
+@pytest.mark.parametrize("path", ["../x", "/etc/x", "a//b", "a/./b", "a\\b", "", ".", "a/", "a/../b", "x/..", "a\0b"])
+def test_path_escapes_are_rejected_before_anything_is_touched(out, path):
+    with pytest.raises(OutputError) as err:
+        write_tree(out, {"fine.yaml": meshc_file(""), path: meshc_file("")})
+    assert repr(path) in str(err.value)
+    assert not os.path.exists(os.path.dirname(out))
+    with pytest.raises(OutputError):
+        diff_tree(out, {path: meshc_file("")})
+
+
+def test_a_path_cannot_be_both_a_file_and_a_directory(out):
+    with pytest.raises(OutputError, match="both a file and a directory"):
+        write_tree(out, {"a": meshc_file(""), "a/b": meshc_file("")})
+
+
+# ---------------------------------------------------------------- symlinks
+
+
+def test_symlink_inside_out_is_neither_followed_nor_removed(tmp_path, out):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "looks-like-meshc.yaml").write_text(meshc_file("kind: theirs\n"))
+    os.makedirs(out)
+    os.symlink(outside, os.path.join(out, "cluster"))
+    os.symlink(outside / "looks-like-meshc.yaml", os.path.join(out, "stale.yaml"))
+    outside_before = snapshot(outside)
+
+    assert write_tree(out, {"ok.yaml": meshc_file("")}).removed == ()
+    assert os.readlink(os.path.join(out, "cluster")) == str(outside)
+    assert os.readlink(os.path.join(out, "stale.yaml")) == str(outside / "looks-like-meshc.yaml")
+
+    with pytest.raises(OutputError, match="cluster"):
+        write_tree(out, {"cluster/vs.yaml": meshc_file("")})
+    with pytest.raises(OutputError, match="stale.yaml"):
+        write_tree(out, {"stale.yaml": meshc_file("")})
+    assert snapshot(outside) == outside_before
+
+
+def test_a_symlinked_out_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "out")
+    with pytest.raises(OutputError, match="symbolic link"):
+        write_tree(str(tmp_path / "out"), FILES)
+    assert os.listdir(real) == []
+
+
+# ---------------------------------------------------------------- failures and the swap
+
+
+def failing_after(calls: int, real):
+    """`real`, raising from its `calls`-th call on."""
+    count = 0
+
+    def fail(*args, **kwargs):
+        nonlocal count
+        count += 1
+        if count >= calls:
+            raise RuntimeError("disk on fire")
+        return real(*args, **kwargs)
+
+    return fail
+
+
+@pytest.mark.parametrize("name", ["_write_file", "_carry", "_swap"])
+def test_a_failure_before_the_swap_leaves_out_untouched_and_no_temp_dirs(out, monkeypatch, name):
+    write_tree(out, FILES)
+    make_foreign(out)
+    before, around = snapshot(out), siblings(out)
+    monkeypatch.setattr(output, name, failing_after(2 if name != "_swap" else 1, getattr(output, name)))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_tree(out, {**FILES, "hangzhou/kustomization.yaml": meshc_file("changed: true\n"), "new.yaml": meshc_file("")})
+    assert snapshot(out) == before
+    assert siblings(out) == around
+
+
+def test_an_os_error_becomes_an_output_error(out, monkeypatch):
+    write_tree(out, FILES)
+    before = snapshot(out)
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "_write_file", full)
+    with pytest.raises(OutputError, match="No space left on device.*left as it was"):
+        write_tree(out, FILES)
+    assert snapshot(out) == before and siblings(out) == ["out"]
+
+
+def test_the_two_rename_swap_works_where_exchange_is_unavailable(out, monkeypatch):
+    monkeypatch.setattr(output, "_exchange", lambda a, b: False)
+    make_foreign(out)
+    write_tree(out, FILES)
+    write_tree(out, {"only.yaml": meshc_file("")})
+    assert sorted(os.listdir(out)) == sorted(["README.md", "notes", "hangzhou", "blob.bin", "locked", "empty", "only.yaml"])
+    assert siblings(out) == ["out"]
+
+
+def test_a_failing_second_rename_puts_the_old_tree_back(out, monkeypatch):
+    write_tree(out, FILES)
+    before = snapshot(out)
+    monkeypatch.setattr(output, "_exchange", lambda a, b: False)
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if src.endswith(os.sep + "new"):
+            raise OSError(5, "Input/output error")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    with pytest.raises(OutputError, match="left as it was"):
+        write_tree(out, {"x.yaml": meshc_file("")})
+    assert snapshot(out) == before and siblings(out) == ["out"]
+
+
+def test_if_the_old_tree_cannot_be_put_back_it_is_kept_and_named(out, monkeypatch):
+    write_tree(out, FILES)
+    before = snapshot(out)
+    monkeypatch.setattr(output, "_exchange", lambda a, b: False)
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if src.endswith((os.sep + "new", os.sep + "old")):
+            raise OSError(5, "Input/output error")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    with pytest.raises(OutputError, match="it is missing, and its previous contents are in .*old") as err:
+        write_tree(out, {"x.yaml": meshc_file("")})
+    kept = str(err.value).rsplit(" ", 1)[-1]
+    assert not os.path.exists(out) and snapshot(kept) == before
+    monkeypatch.undo()
+    with pytest.raises(OutputError, match="interrupted meshc run"):
+        write_tree(out, FILES)
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux", reason="renameat2 is Linux only")
+def test_on_linux_out_is_exchanged_in_one_step_and_never_missing(out, monkeypatch):
+    write_tree(out, FILES)
+    real_rename = os.rename
+
+    def rename(src, dst):
+        assert src != out, "OUT was renamed aside"
+        real_rename(src, dst)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    write_tree(out, {"x.yaml": meshc_file("")})
+    assert os.listdir(out) == ["x.yaml"] and siblings(out) == ["out"]
+
+
+def test_an_interrupted_swap_is_noticed_and_not_forgotten(out):
+    """A kill between the two renames leaves OUT missing and its old tree
+    in the hidden staging directory; the next run must not bury it."""
+    old = os.path.join(os.path.dirname(out), ".out.meshc-abc123", "old")
+    os.makedirs(old)
+    with open(os.path.join(old, "README.md"), "w") as f:
+        f.write("precious\n")
+    with pytest.raises(OutputError, match=r"out is missing and .*\.out\.meshc-abc123/old holds its previous contents"):
+        write_tree(out, FILES)
+    assert not os.path.exists(out)
+
+
+# ---------------------------------------------------------------- diff
+
+
+def test_diff_tree_shows_added_changed_and_removed_files(out):
+    write_tree(out, {"a.yaml": meshc_file("x: 1\ny: 2\n"), "gone.yaml": meshc_file("z: 3\n")})
+    os.makedirs(os.path.join(out, "mine"))
+    with open(os.path.join(out, "mine", "notes.txt"), "w") as f:
+        f.write("foreign, ignored\n")
+    diff = diff_tree(out, {"a.yaml": meshc_file("x: 1\ny: 20\n"), "new/b.yaml": meshc_file("w: 4\n")})
+    assert diff == (
+        "--- a/a.yaml\n"
+        "+++ b/a.yaml\n"
+        "@@ -1,3 +1,3 @@\n"
+        f" {HEAD}"
+        " x: 1\n"
+        "-y: 2\n"
+        "+y: 20\n"
+        "--- a/gone.yaml\n"
+        "+++ /dev/null\n"
+        "@@ -1,2 +0,0 @@\n"
+        f"-{HEAD}"
+        "-z: 3\n"
+        "--- /dev/null\n"
+        "+++ b/new/b.yaml\n"
+        "@@ -0,0 +1,2 @@\n"
+        f"+{HEAD}"
+        "+w: 4\n"
+    )
+
+
+def test_diff_tree_is_empty_when_out_matches(out):
+    write_tree(out, FILES)
+    assert diff_tree(out, FILES) == ""
+
+
+def test_diff_tree_of_a_missing_out_adds_everything(out):
+    diff = diff_tree(out, {"a.yaml": meshc_file("x: 1\n")})
+    assert diff.startswith("--- /dev/null\n+++ b/a.yaml\n@@ -0,0 +1,2 @@\n")
+    assert not os.path.exists(out)
+
+
+def test_diff_tree_marks_a_missing_final_newline(out):
+    write_tree(out, {"a.yaml": meshc_file("x: 1")})
+    assert diff_tree(out, {"a.yaml": meshc_file("x: 1\n")}).endswith(
+        "-x: 1\n\\ No newline at end of file\n+x: 1\n"
+    )
