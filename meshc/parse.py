@@ -8,6 +8,7 @@ reaches users: `syntax_error` words every failure.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from typing import Optional
 
@@ -22,6 +23,8 @@ from .syntax_errors import syntax_error
 
 @functools.lru_cache(maxsize=None)
 def parser() -> Lark:
+    """The parser, with the syntax-tree builder applied as it parses (no
+    intermediate Lark tree: that halves the cost of parsing)."""
     grammar = resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
     # cache=True keeps the LALR tables in the temp directory, keyed by the
     # grammar's hash: building them costs more than the rest of `meshc check`.
@@ -29,21 +32,25 @@ def parser() -> Lark:
         grammar,
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
         maybe_placeholders=True,
+        keep_all_tokens=True,
+        transformer=_Build(),
         cache=True,
     )
 
 
 def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
     """Parse one file; on a syntax error return no tree and one diagnostic."""
+    lark = parser()
+    # The builder is shared by the cached parser; it learns which file it is
+    # building for here (parsing is single-threaded).
+    lark.options.transformer.path = source.path
     try:
-        tree = parser().parse(source.text)
+        file = lark.parse(source.text)
     except UnexpectedInput as err:
-        return None, [syntax_error(parser(), source, err)]
-    file = _Build(source.path).transform(tree)
+        return None, [syntax_error(lark, source, err)]
     comments = tuple(s.Comment(_token_span(source.path, c), str(c)) for c in _comments(source.text))
-    return s.File(file.span, file.path, file.items, comments), []
+    return s.File(file.span, source.path, file.items, comments), []
 
 
 def _comments(text: str) -> list[Token]:
@@ -89,39 +96,70 @@ def _token_span(path: str, tok: Token) -> Span:
     return Span(path, tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
 
 
-def _meta_span(path: str, meta) -> Span:
-    return Span(path, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
+def _edges(children: list) -> Optional[tuple]:
+    """The first and last positioned thing among a rule's children: tokens,
+    syntax nodes, or tuples of them (rules that return several values)."""
+    items = [x for x in children if x is not None and x != ()]
+    if not items:
+        return None
+    first, last = items[0], items[-1]
+    while isinstance(first, tuple):
+        first = first[0]
+    while isinstance(last, tuple):
+        last = last[-1]
+    return first, last
 
 
-@v_args(meta=True)
+def _bounds(path: str, children: list) -> Span:
+    edges = _edges(children)
+    if edges is None:
+        return Span(path, 1, 1, 1, 1, 0, 0)
+    first, last = edges
+    a = first if isinstance(first, Span) else (first.span if not isinstance(first, Token) else _token_span(path, first))
+    b = last if isinstance(last, Span) else (last.span if not isinstance(last, Token) else _token_span(path, last))
+    return Span(path, a.line, a.column, b.end_line, b.end_column, a.start, b.end)
+
+
+def _spanned(method, _rule, children, _meta=None):
+    """Call a builder method with the rule's span and its meaningful
+    children: keywords and punctuation (anonymous tokens) only give the span."""
+    builder = method.base_func.__self__  # lark hands over its wrapper of the bound method
+    span = _bounds(builder.path, children)
+    kept = [builder.word(x) if isinstance(x, Token) else x
+            for x in children if not (isinstance(x, Token) and x.type in builder.anonymous)]
+    return method(span, kept)
+
+
+@v_args(wrapper=_spanned)
 class _Build(Transformer):
-    """Lark tree → syntax nodes. Positions only; no checks (see lower.py)."""
+    """Lark's reductions → syntax nodes, as the parser goes. Positions only;
+    no checks (see lower.py)."""
 
-    def __init__(self, path: str):
-        super().__init__(visit_tokens=True)
-        self.path = path
+    path = "<input>"
 
-    def __default_token__(self, tok: Token) -> s.Word:
+    @functools.cached_property
+    def anonymous(self) -> frozenset:
+        """Terminals that stand for keywords and punctuation."""
+        grammar = resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
+        named = set(re.findall(r"^([A-Z_]+)(?:\.\d+)?\s*:", grammar, re.M))
+        return frozenset(t.name for t in parser().terminals if t.name not in named)
+
+    def word(self, tok: Token) -> s.Word:
         return s.Word(_token_span(self.path, tok), str(tok))
 
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
-            return Span(self.path, 1, 1, 1, 1, 0, 0)
-        return _meta_span(self.path, meta)
-
     # ---------------------------------------------------------- top level
-    def start(self, meta, items):
-        return s.File(self._span(meta), self.path, tuple(items))
+    def start(self, span, items):
+        return s.File(span, self.path, tuple(items))
 
-    def fleet(self, meta, c):
-        return s.Fleet(self._span(meta), c[0], tuple(c[1:]))
+    def fleet(self, span, c):
+        return s.Fleet(span, c[0], tuple(c[1:]))
 
-    def cluster(self, meta, c):
-        return s.Cluster(self._span(meta), c[0], tuple(c[1:]))
+    def cluster(self, span, c):
+        return s.Cluster(span, c[0], tuple(c[1:]))
 
     def _attr(key):  # noqa: N805 - a factory used in the class body
-        def build(self, meta, c):
-            return s.ClusterAttr(self._span(meta), key, c[0])
+        def build(self, span, c):
+            return s.ClusterAttr(span, key, c[0])
         return build
 
     region = _attr("region")
@@ -130,190 +168,197 @@ class _Build(Transformer):
     cluster_gateway = _attr("gateway")
     istio_version = _attr("istio")
 
-    def namespace(self, meta, c):
-        return s.Namespace(self._span(meta), c[0], tuple(c[1:]))
+    def namespace(self, span, c):
+        return s.Namespace(span, c[0], tuple(c[1:]))
 
-    def mtls(self, meta, c):
-        return s.Mtls(self._span(meta), c[0], c[1])
+    def mtls(self, span, c):
+        return s.Mtls(span, c[0], c[1])
 
-    def allow(self, meta, c):
-        return s.Allow(self._span(meta), c[0], c[1], c[2])
+    def _value(self, span, c):
+        """An optional clause (`for NAME`, `port N`, `per-try D`, ...): its value."""
+        return c[0]
 
-    def from_principals(self, meta, c):
-        return s.AllowFrom(self._span(meta), "principal", tuple(c))
+    mtls_for = port_clause = expose_when = ref_namespace = ref_subset = per_try = _value
+    eject_interval = eject_time = eject_max = cookie_ttl = _value
 
-    def from_namespaces(self, meta, c):
-        return s.AllowFrom(self._span(meta), "namespace", tuple(c))
+    def allow(self, span, c):
+        return s.Allow(span, c[0], c[1], c[2])
 
-    def allow_to(self, meta, c):
+    def from_principals(self, span, c):
+        return s.AllowFrom(span, "principal", tuple(c))
+
+    def from_namespaces(self, span, c):
+        return s.AllowFrom(span, "namespace", tuple(c))
+
+    def allow_to(self, span, c):
         methods = tuple(w for w in c if not w.text.startswith('"'))
         paths = tuple(w for w in c if w.text.startswith('"'))
-        return s.AllowTo(self._span(meta), methods, paths)
+        return s.AllowTo(span, methods, paths)
 
-    def defaults(self, meta, c):
-        return s.Defaults(self._span(meta), tuple(c))
+    def defaults(self, span, c):
+        return s.Defaults(span, tuple(c))
 
-    def gateway(self, meta, c):
-        return s.Gateway(self._span(meta), c[0], tuple(c[1:]))
+    def gateway(self, span, c):
+        return s.Gateway(span, c[0], tuple(c[1:]))
 
-    def gateway_hosts(self, meta, c):
-        return s.GatewayHosts(self._span(meta), tuple(c))
+    def gateway_hosts(self, span, c):
+        return s.GatewayHosts(span, tuple(c))
 
-    def gateway_https(self, meta, c):
-        return s.GatewayServer(self._span(meta), "https", c[0], c[1])
+    def gateway_https(self, span, c):
+        return s.GatewayServer(span, "https", c[0], c[1])
 
-    def gateway_http(self, meta, c):
-        return s.GatewayServer(self._span(meta), "http", c[0], None)
+    def gateway_http(self, span, c):
+        return s.GatewayServer(span, "http", c[0], None)
 
-    def redirect_http(self, meta, c):
-        return s.RedirectHttp(self._span(meta))
+    def redirect_http(self, span, c):
+        return s.RedirectHttp(span)
 
-    def gateway_selector(self, meta, c):
-        return s.GatewaySelector(self._span(meta), c[0], c[1])
+    def gateway_selector(self, span, c):
+        return s.GatewaySelector(span, c[0], c[1])
 
-    def external(self, meta, c):
+    def external(self, span, c):
         hosts = tuple(x for x in c if isinstance(x, s.Word))
         ports = tuple(x for x in c if isinstance(x, s.PortDecl))
-        return s.External(self._span(meta), hosts, ports)
+        return s.External(span, hosts, ports)
 
-    def port_decl(self, meta, c):
-        return s.PortDecl(self._span(meta), c[0], c[1])
+    def port_decl(self, span, c):
+        return s.PortDecl(span, c[0], c[1])
 
     # ------------------------------------------------------------ service
-    def service(self, meta, c):
-        return s.Service(self._span(meta), c[0], c[1] is not None, tuple(c[2:]))
+    def service(self, span, c):
+        return s.Service(span, c[0], c[1] is not None, tuple(c[2:]))
 
-    def port(self, meta, c):
-        return s.Port(self._span(meta), c[0], c[1], c[2])
+    def port(self, span, c):
+        return s.Port(span, c[0], c[1], c[2])
 
-    def port_policy(self, meta, c):
+    def port_policy(self, span, c):
         return tuple(c)
 
-    def subsets_by(self, meta, c):
-        return s.SubsetsBy(self._span(meta), c[0], tuple(c[1:]))
+    def subsets_by(self, span, c):
+        return s.SubsetsBy(span, c[0], tuple(c[1:]))
 
-    def subset(self, meta, c):
-        return s.Subset(self._span(meta), c[0], tuple(c[1:]))
+    def subset(self, span, c):
+        return s.Subset(span, c[0], tuple(c[1:]))
 
-    def label(self, meta, c):
-        return s.Label(self._span(meta), c[0], c[1])
+    def label(self, span, c):
+        return s.Label(span, c[0], c[1])
 
-    def placement(self, meta, c):
-        return s.Placement(self._span(meta), tuple(c))
+    def placement(self, span, c):
+        return s.Placement(span, tuple(c))
 
-    def expose(self, meta, c):
-        return s.Expose(self._span(meta), c[0], c[1], c[2])
+    def expose(self, span, c):
+        return s.Expose(span, c[0], c[1], c[2])
 
-    def override(self, meta, c):
-        return s.Override(self._span(meta), c[1], tuple(c[2:]))
+    def override(self, span, c):
+        return s.Override(span, c[1], tuple(c[2:]))
 
     route_override = override
 
     # ------------------------------------------------------------- routes
-    def route(self, meta, c):
-        return s.Route(self._span(meta), c[0], tuple(c[1:]))
+    def route(self, span, c):
+        return s.Route(span, c[0], tuple(c[1:]))
 
-    def when(self, meta, c):
-        return s.When(self._span(meta), c[0])
+    def when(self, span, c):
+        return s.When(span, c[0])
 
-    def disjunction(self, meta, c):
-        return s.Disjunction(self._span(meta), tuple(c))
+    def disjunction(self, span, c):
+        return s.Disjunction(span, tuple(c))
 
-    def conjunction(self, meta, c):
-        return s.Conjunction(self._span(meta), tuple(c))
+    def conjunction(self, span, c):
+        return s.Conjunction(span, tuple(c))
 
-    def header_match(self, meta, c):
-        return s.HeaderMatch(self._span(meta), c[0], c[1].text, c[2])
+    def header_match(self, span, c):
+        return s.HeaderMatch(span, c[0], c[1].text, c[2])
 
-    def header_absent(self, meta, c):
-        return s.HeaderAbsent(self._span(meta), c[0])
+    def header_absent(self, span, c):
+        return s.HeaderAbsent(span, c[0])
 
-    def cookie_match(self, meta, c):
-        return s.CookieMatch(self._span(meta), c[0], c[1])
+    def cookie_match(self, span, c):
+        return s.CookieMatch(span, c[0], c[1])
 
-    def path_match(self, meta, c):
-        return s.PathMatch(self._span(meta), c[0].text, c[1])
+    def path_match(self, span, c):
+        return s.PathMatch(span, c[0].text, c[1])
 
-    def method_match(self, meta, c):
-        return s.MethodMatch(self._span(meta), c[0])
+    def method_match(self, span, c):
+        return s.MethodMatch(span, c[0])
 
-    def query_match(self, meta, c):
-        return s.QueryMatch(self._span(meta), c[0], c[1].text, c[2])
+    def query_match(self, span, c):
+        return s.QueryMatch(span, c[0], c[1].text, c[2])
 
-    def port_match(self, meta, c):
-        return s.PortMatch(self._span(meta), c[0])
+    def port_match(self, span, c):
+        return s.PortMatch(span, c[0])
 
-    def source_label(self, meta, c):
-        return s.SourceLabel(self._span(meta), c[0], c[1])
+    def source_label(self, span, c):
+        return s.SourceLabel(span, c[0], c[1])
 
-    def source_namespace(self, meta, c):
-        return s.SourceNamespace(self._span(meta), c[0])
+    def source_namespace(self, span, c):
+        return s.SourceNamespace(span, c[0])
 
-    def forward(self, meta, c):
-        return s.Forward(self._span(meta), tuple(c))
+    def forward(self, span, c):
+        return s.Forward(span, tuple(c))
 
-    def destination(self, meta, c):
-        return s.Destination(self._span(meta), c[0], c[1])
+    def destination(self, span, c):
+        return s.Destination(span, c[0], c[1])
 
-    def subset_ref(self, meta, c):
-        return s.SubsetRef(self._span(meta), c[0])
+    def subset_ref(self, span, c):
+        return s.SubsetRef(span, c[0])
 
-    def service_ref(self, meta, c):
-        return s.ServiceRef(self._span(meta), c[0], c[1], c[2], c[3])
+    def service_ref(self, span, c):
+        return s.ServiceRef(span, c[0], c[1], c[2], c[3])
 
-    def canary(self, meta, c):
+    def canary(self, span, c):
         baseline, candidate, *steps, at, pauses, gates = c
-        return s.Canary(self._span(meta), baseline, candidate, tuple(steps), at, pauses or (), gates or ())
+        return s.Canary(span, baseline, candidate, tuple(steps), at, pauses or (), gates or ())
 
-    def canary_at(self, meta, c):
+    def canary_at(self, span, c):
         return c[0]
 
-    def canary_pause(self, meta, c):
+    def canary_pause(self, span, c):
         return tuple(c)
 
-    def canary_analysis(self, meta, c):
+    def canary_analysis(self, span, c):
         return tuple(c)
 
-    def success_rate_gate(self, meta, c):
-        return s.SuccessRateGate(self._span(meta), c[0])
+    def success_rate_gate(self, span, c):
+        return s.SuccessRateGate(span, c[0])
 
-    def latency_gate(self, meta, c):
-        return s.LatencyGate(self._span(meta), c[0], c[1])
+    def latency_gate(self, span, c):
+        return s.LatencyGate(span, c[0], c[1])
 
-    def blue_green(self, meta, c):
-        return s.BlueGreen(self._span(meta), c[0], c[1])
+    def blue_green(self, span, c):
+        return s.BlueGreen(span, c[0], c[1])
 
-    def mirror(self, meta, c):
-        return s.Mirror(self._span(meta), c[0], c[1])
+    def mirror(self, span, c):
+        return s.Mirror(span, c[0], c[1])
 
     # ------------------------------------------------------------ options
-    def timeout(self, meta, c):
-        return s.Timeout(self._span(meta), c[0])
+    def timeout(self, span, c):
+        return s.Timeout(span, c[0])
 
-    def retry(self, meta, c):
-        return s.Retry(self._span(meta), c[0], c[1], c[2] or ())
+    def retry(self, span, c):
+        return s.Retry(span, c[0], c[1], c[2] or ())
 
-    def retry_on(self, meta, c):
+    def retry_on(self, span, c):
         return tuple(c)
 
-    def retry_off(self, meta, c):
-        return s.RetryOff(self._span(meta))
+    def retry_off(self, span, c):
+        return s.RetryOff(span)
 
-    def fault_delay(self, meta, c):
-        return s.FaultDelay(self._span(meta), c[0], c[1])
+    def fault_delay(self, span, c):
+        return s.FaultDelay(span, c[0], c[1])
 
-    def fault_abort(self, meta, c):
-        return s.FaultAbort(self._span(meta), c[0], c[1])
+    def fault_abort(self, span, c):
+        return s.FaultAbort(span, c[0], c[1])
 
-    def rewrite(self, meta, c):
-        return s.Rewrite(self._span(meta), c[0])
+    def rewrite(self, span, c):
+        return s.Rewrite(span, c[0])
 
-    def cors(self, meta, c):
-        return s.Cors(self._span(meta), tuple(c))
+    def cors(self, span, c):
+        return s.Cors(span, tuple(c))
 
     def _cors(key):  # noqa: N805 - a factory used in the class body
-        def build(self, meta, c):
-            return s.CorsPart(self._span(meta), key, tuple(c))
+        def build(self, span, c):
+            return s.CorsPart(span, key, tuple(c))
         return build
 
     cors_origins = _cors("origins")
@@ -324,12 +369,12 @@ class _Build(Transformer):
     cors_credentials = _cors("credentials")
 
     # ------------------------------------------------------------- policy
-    def circuit_breaker(self, meta, c):
-        return s.CircuitBreaker(self._span(meta), tuple(c))
+    def circuit_breaker(self, span, c):
+        return s.CircuitBreaker(span, tuple(c))
 
     def _setting(key):  # noqa: N805 - a factory used in the class body
-        def build(self, meta, c):
-            return s.BreakerSetting(self._span(meta), key, c[0])
+        def build(self, span, c):
+            return s.BreakerSetting(span, key, c[0])
         return build
 
     max_connections = _setting("max-connections")
@@ -340,40 +385,40 @@ class _Build(Transformer):
     max_retries = _setting("max-retries")
     idle_timeout = _setting("idle-timeout")
 
-    def eject(self, meta, c):
-        return s.Eject(self._span(meta), *c)
+    def eject(self, span, c):
+        return s.Eject(span, *c)
 
-    def lb_simple(self, meta, c):
-        return s.LbSimple(self._span(meta), c[0])
+    def lb_simple(self, span, c):
+        return s.LbSimple(span, c[0])
 
-    def lb_hash(self, meta, c):
+    def lb_hash(self, span, c):
         return c[0]
 
-    def hash_header(self, meta, c):
-        return s.LbHash(self._span(meta), "header", c[0])
+    def hash_header(self, span, c):
+        return s.LbHash(span, "header", c[0])
 
-    def hash_cookie(self, meta, c):
-        return s.LbHash(self._span(meta), "cookie", c[0], c[1])
+    def hash_cookie(self, span, c):
+        return s.LbHash(span, "cookie", c[0], c[1])
 
-    def hash_source_ip(self, meta, c):
-        return s.LbHash(self._span(meta), "source-ip")
+    def hash_source_ip(self, span, c):
+        return s.LbHash(span, "source-ip")
 
-    def hash_query(self, meta, c):
-        return s.LbHash(self._span(meta), "query", c[0])
+    def hash_query(self, span, c):
+        return s.LbHash(span, "query", c[0])
 
-    def tls(self, meta, c):
-        return s.Tls(self._span(meta), c[0])
+    def tls(self, span, c):
+        return s.Tls(span, c[0])
 
-    def failover(self, meta, c):
-        return s.Failover(self._span(meta), tuple(c))
+    def failover(self, span, c):
+        return s.Failover(span, tuple(c))
 
-    def failover_pair(self, meta, c):
-        return s.FailoverPair(self._span(meta), c[0], c[1])
+    def failover_pair(self, span, c):
+        return s.FailoverPair(span, c[0], c[1])
 
-    def distribute(self, meta, c):
-        return s.Distribute(self._span(meta), c[0], tuple(c[1:]))
+    def distribute(self, span, c):
+        return s.Distribute(span, c[0], tuple(c[1:]))
 
-    def locality_weight(self, meta, c):
-        return s.LocalityWeight(self._span(meta), c[0], c[1])
+    def locality_weight(self, span, c):
+        return s.LocalityWeight(span, c[0], c[1])
 
     del _attr, _cors, _setting
