@@ -7,6 +7,7 @@ reaches users: `syntax_error` words every failure.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from importlib import resources
@@ -96,27 +97,27 @@ def _token_span(path: str, tok: Token) -> Span:
     return Span(path, tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
 
 
-def _edges(children: list) -> Optional[tuple]:
-    """The first and last positioned thing among a rule's children: tokens,
-    syntax nodes, or tuples of them (rules that return several values)."""
-    items = [x for x in children if x is not None and x != ()]
-    if not items:
-        return None
-    first, last = items[0], items[-1]
-    while isinstance(first, tuple):
-        first = first[0]
-    while isinstance(last, tuple):
-        last = last[-1]
-    return first, last
+class _Group(tuple):
+    """The values of a rule that returns several (`{ policy... }`, `pause D...`),
+    with the span of the whole clause so that enclosing spans reach its `}`."""
+
+    span: Span
+
+
+def _group(span: Span, items) -> _Group:
+    group = _Group(items)
+    group.span = span
+    return group
 
 
 def _bounds(path: str, children: list) -> Span:
-    edges = _edges(children)
-    if edges is None:
+    """From the first to the last positioned child (a token, or anything
+    with a span); rules with no children get an empty span at the start."""
+    items = [x for x in children if x is not None and x != ()]
+    if not items:
         return Span(path, 1, 1, 1, 1, 0, 0)
-    first, last = edges
-    a = first if isinstance(first, Span) else (first.span if not isinstance(first, Token) else _token_span(path, first))
-    b = last if isinstance(last, Span) else (last.span if not isinstance(last, Token) else _token_span(path, last))
+    a, b = (x if not isinstance(x, Token) else _token_span(path, x) for x in (items[0], items[-1]))
+    a, b = getattr(a, "span", a), getattr(b, "span", b)
     return Span(path, a.line, a.column, b.end_line, b.end_column, a.start, b.end)
 
 
@@ -232,7 +233,7 @@ class _Build(Transformer):
         return s.Port(span, c[0], c[1], c[2])
 
     def port_policy(self, span, c):
-        return tuple(c)
+        return _group(span, c)
 
     def subsets_by(self, span, c):
         return s.SubsetsBy(span, c[0], tuple(c[1:]))
@@ -314,10 +315,10 @@ class _Build(Transformer):
         return c[0]
 
     def canary_pause(self, span, c):
-        return tuple(c)
+        return _group(span, c)
 
     def canary_analysis(self, span, c):
-        return tuple(c)
+        return _group(span, c)
 
     def success_rate_gate(self, span, c):
         return s.SuccessRateGate(span, c[0])
@@ -339,7 +340,7 @@ class _Build(Transformer):
         return s.Retry(span, c[0], c[1], c[2] or ())
 
     def retry_on(self, span, c):
-        return tuple(c)
+        return _group(span, c)
 
     def retry_off(self, span, c):
         return s.RetryOff(span)
@@ -392,7 +393,7 @@ class _Build(Transformer):
         return s.LbSimple(span, c[0])
 
     def lb_hash(self, span, c):
-        return c[0]
+        return dataclasses.replace(c[0], span=span)
 
     def hash_header(self, span, c):
         return s.LbHash(span, "header", c[0])

@@ -15,10 +15,9 @@ from typing import Iterable, Optional, Sequence
 from . import ir
 from .codes import diagnostic
 from .diagnostics import Diagnostic, has_errors, sanitize
+from .files import SUFFIX, walk
 from .source import SourceFile, display_path
 
-SUFFIX = ".mesh"
-_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
 
 
 class InputError(Exception):
@@ -41,15 +40,11 @@ def discover(paths: Iterable[str]) -> list[list[str]]:
     policies: dict[str, set[str]] = {}
     for path in paths:
         if os.path.isdir(path):
-            found = False
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-                mesh = [os.path.join(root, f) for f in files if f.endswith(SUFFIX)]
-                if mesh:
-                    found = True
-                    policies.setdefault(os.path.normpath(root), set()).update(mesh)
+            found = walk(path)
             if not found:
                 raise InputError(f"{display_path(path)}: no {SUFFIX} files in this directory")
+            for file in found:
+                policies.setdefault(os.path.normpath(os.path.dirname(file)), set()).add(file)
         elif os.path.isfile(path):
             directory = os.path.dirname(path) or "."
             siblings = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(SUFFIX)]

@@ -1,0 +1,494 @@
+"""`meshc fmt`: print a .mesh file in one canonical layout, keeping its comments.
+
+The layout is a stability policy: the same input always formats the same
+way, and a change to any rule below changes users' files, so it is made on
+purpose and reviewed with its golden tests (tests/test_fmt.py).
+
+Layout
+  1. Two-space indentation and one statement per line. A block opens with
+     `header {` on the header's line and closes with `}` on a line of its own.
+  2. A block whose body is exactly one statement, when that statement is a
+     single line with no block of its own, no comment is involved (none
+     inside the braces, none trailing the block) and the result fits in 100
+     columns, is printed on one line: `on beijing { timeout 20s }`. A
+     comment from the block's header does not count: rule 7 moves it out.
+     A block that is empty in the source (no statements, no comments)
+     prints as `header {}`. Every other block is printed over several lines.
+  3. Tokens are separated by one space; a `,` sticks to the token before it
+     (`to v1 90%, v2 10%`).
+  4. A canary's `pause` and `analysis` clauses go on continuation lines,
+     indented two more spaces than `canary`.
+  5. Label values (`key = value` in a subset, `source key = value`,
+     `selector key = value`) are printed as string literals, so a bare
+     `blue` becomes `"blue"`. Every other token is printed exactly as
+     written: numbers, durations, percentages and strings keep their
+     spelling and escapes.
+  6. Top-level items (`fleet`, `namespace`) are followed by one blank line
+     when anything comes after them. Elsewhere, one blank line is kept
+     wherever the source had at least one between two entries (statements
+     or own-line comments); never right after `{` or right before `}`.
+     Blank lines inside a statement are dropped.
+  7. Comments. An own-line comment stays on its own line, indented like the
+     statement (or `}`) that follows it. A trailing comment (code before it
+     on its line) stays at the end of that statement's last printed line,
+     two spaces after it; one after a block's `{` stays after the `{`. A
+     comment inside a statement (between its tokens, or in a block's header
+     before `{`) moves to its own line just before the statement. Comments at
+     the end of a block stay inside it, before `}`; those at the end of the
+     file stay at the end. Trailing whitespace is removed from comments.
+  8. The output uses `\\n` line endings (`\\r\\n` input included), has no
+     trailing whitespace and ends with exactly one newline; an input with no
+     statements and no comments formats to the empty string.
+
+Safety
+  Like black's `assert_equivalent` and `assert_stable`, `format_text`
+  re-parses its own output and raises `InternalFormatError` unless the
+  syntax tree is unchanged (label values compared unquoted), the IR is
+  unchanged when the input lowers cleanly (spans aside), every comment is
+  still there, and formatting the output again changes nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any, Callable, Optional, Sequence, Union
+
+from . import syntax as s
+from .diagnostics import Diagnostic
+from .lower import lower, string
+from .parse import parse
+from .source import SourceFile
+
+INDENT = "  "
+LINE_WIDTH = 100
+
+
+class FormatError(Exception):
+    """The input has syntax errors, so there is nothing to format; the
+    diagnostics say where, for the command to print."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]):
+        super().__init__(diagnostics[0].message if diagnostics else "syntax error")
+        self.diagnostics = list(diagnostics)
+
+
+class InternalFormatError(Exception):
+    """The formatter broke one of its guarantees: a bug in meshc, never a
+    fault of the input, so the file must be left as it was."""
+
+
+def format_text(text: str, path: str) -> str:
+    """`text` in the canonical layout; `path` only names it in diagnostics.
+
+    Raises FormatError when the text does not parse and InternalFormatError
+    when the result fails the safety checks.
+    """
+    tree, diagnostics = parse(SourceFile(path, text))
+    if tree is None:
+        raise FormatError(diagnostics)
+    formatted = _format_tree(tree, text)
+    _check_safe(tree, formatted)
+    return formatted
+
+
+def print_tree(tree: s.File) -> str:
+    """A syntax tree in the canonical layout, without comments or blank lines.
+
+    For trees that have no source text, such as generated ones in tests.
+    """
+    return _render_file(_Body([_plain(item) for item in tree.items]))
+
+
+def _format_tree(tree: s.File, text: str) -> str:
+    body, _ = _Layout(text, tree.comments).body(tree.items, 0)
+    return _render_file(body)
+
+
+# ------------------------------------------------------------- layout
+@dataclass
+class _Stmt:
+    """A statement with the comments that travel with it."""
+
+    node: Any
+    leading: list[str] = field(default_factory=list)  # moved here from inside it
+    trailing: Optional[str] = None
+    body: Optional[_Body] = None  # set exactly for block statements
+    blank_before: bool = False
+
+
+@dataclass
+class _Note:
+    """An own-line comment between statements."""
+
+    text: str
+    blank_before: bool = False
+
+
+@dataclass
+class _Body:
+    entries: list[Union[_Stmt, _Note]]
+    opener: Optional[str] = None  # a comment on the `{` line, after the `{`
+
+
+def _plain(node: Any) -> _Stmt:
+    block = _block(node)
+    return _Stmt(node, body=None if block is None else _Body([_plain(child) for child in block[1]]))
+
+
+class _Layout:
+    """Files each comment of a source with the statement it belongs to, and
+    notes where the source had blank lines (rules 6 and 7).
+
+    The gaps between statements hold only whitespace and comments, which is
+    what makes a comment's position within a gap enough to place it.
+    """
+
+    def __init__(self, text: str, comments: Sequence[s.Comment]):
+        self.text = text
+        self.comments = sorted(comments, key=lambda c: c.span.start)
+        self.starts = [c.span.start for c in self.comments]
+        self.ends = {c.span.start: c.span.end for c in self.comments}
+
+    def body(self, nodes: Sequence[Any], lo: int) -> tuple[_Body, int]:
+        """The statements `nodes`, which follow offset lo (just inside a
+        block's `{`, or the start of the file), and the offset where the body
+        stops: the block's `}`, or the end of the file."""
+        body = _Body([])
+        end, previous = lo, None
+        for node in nodes:
+            start = self._code_start(end)
+            end = self._gap(body, previous, end, start)
+            previous, stop = self._stmt(node, start)
+            previous.blank_before = bool(body.entries) and self._blank(end, start)
+            body.entries.append(previous)
+            end = stop
+        close = self._code_start(end)
+        self._gap(body, previous, end, close)
+        return body, close
+
+    def _stmt(self, node: Any, start: int) -> tuple[_Stmt, int]:
+        """The statement that starts at offset `start`, and where it ends.
+
+        Offsets come from the text, not only from the node's span, because a
+        span covers what the node holds: LbHash's starts after `lb hash`, and
+        Port's stops at its last policy statement, before the `}`.
+        """
+        block = _block(node)
+        if block is None:
+            return _Stmt(node, leading=self._texts(start, node.span.end)), node.span.end
+        brace = self._brace(start)
+        body, close = self.body(block[1], brace + 1)
+        if self.text[close : close + 1] != "}":
+            raise InternalFormatError(f"no `}}` where the block at offset {start} should close")
+        return _Stmt(node, leading=self._texts(start, brace), body=body), close + 1
+
+    def _gap(self, body: _Body, previous: Optional[_Stmt], end: int, start: int) -> int:
+        """File the comments between offsets end and start, which follow
+        `previous` (or the opening `{` when None); return where the last of
+        them ends."""
+        for comment in self._between(end, start):
+            text = _comment_text(comment)
+            if not self._after_code(comment):
+                body.entries.append(_Note(text, bool(body.entries) and self._blank(end, comment.span.start)))
+            elif previous is None:
+                body.opener = text
+            else:
+                previous.trailing = text
+            end = comment.span.end
+        return end
+
+    def _between(self, lo: int, hi: int) -> list[s.Comment]:
+        return self.comments[bisect.bisect_left(self.starts, lo) : bisect.bisect_left(self.starts, hi)]
+
+    def _texts(self, lo: int, hi: int) -> list[str]:
+        return [_comment_text(c) for c in self._between(lo, hi)]
+
+    def _code_start(self, pos: int) -> int:
+        """The first offset from pos on that is neither whitespace nor comment."""
+        while pos < len(self.text):
+            if self.text[pos] in " \t\f\r\n":
+                pos += 1
+            elif pos in self.ends:
+                pos = self.ends[pos]
+            else:
+                break
+        return pos
+
+    def _brace(self, pos: int) -> int:
+        """The `{` of the block whose header starts at pos; a header holds
+        no strings, so any `#` before the brace starts a comment."""
+        while self.text[pos] != "{":
+            pos = self.ends.get(pos, pos + 1)
+        return pos
+
+    def _after_code(self, comment: s.Comment) -> bool:
+        line_start = self.text.rfind("\n", 0, comment.span.start) + 1
+        return self.text[line_start : comment.span.start].strip() != ""
+
+    def _blank(self, end: int, start: int) -> bool:
+        return self.text.count("\n", end, start) >= 2
+
+
+def _comment_text(comment: s.Comment) -> str:
+    return comment.text.rstrip()
+
+
+# ------------------------------------------------------------- render
+def _render_file(body: _Body) -> str:
+    return "".join(line + "\n" for line in _render_entries(body.entries, 0, top_level=True))
+
+
+def _render_entries(entries: Sequence[Union[_Stmt, _Note]], depth: int, top_level: bool = False) -> list[str]:
+    lines: list[str] = []
+    for i, entry in enumerate(entries):
+        follows_item = top_level and i > 0 and isinstance(entries[i - 1], _Stmt)
+        if entry.blank_before or follows_item:
+            lines.append("")
+        lines.extend(_render(entry, depth))
+    return lines
+
+
+def _render(entry: Union[_Stmt, _Note], depth: int) -> list[str]:
+    pad = INDENT * depth
+    if isinstance(entry, _Note):
+        return [pad + entry.text]
+    if entry.body is None:
+        first, *rest = _leaf_lines(entry.node)
+        lines = [pad + first] + [pad + INDENT + line for line in rest]
+    else:
+        lines = _render_block(entry, depth)
+    if entry.trailing is not None:
+        lines[-1] += "  " + entry.trailing
+    return [pad + text for text in entry.leading] + lines
+
+
+def _render_block(stmt: _Stmt, depth: int) -> list[str]:
+    pad = INDENT * depth
+    header = _block(stmt.node)[0]
+    body = stmt.body
+    if not body.entries and body.opener is None:
+        return [f"{pad}{header} {{}}"]
+    one_line = _one_line(stmt, header)
+    if one_line is not None and len(pad) + len(one_line) <= LINE_WIDTH:
+        return [pad + one_line]
+    opener = "" if body.opener is None else "  " + body.opener
+    return [f"{pad}{header} {{{opener}"] + _render_entries(body.entries, depth + 1) + [pad + "}"]
+
+
+def _one_line(stmt: _Stmt, header: str) -> Optional[str]:
+    """`header { statement }`, if rule 2 lets the block sit on one line
+    (the width aside, which depends on the indentation)."""
+    body = stmt.body
+    # A comment from the header (stmt.leading) is printed before the block,
+    # so it does not count: once moved it is no longer inside.
+    if stmt.trailing is not None or body.opener is not None or len(body.entries) != 1:
+        return None
+    inner = body.entries[0]
+    if not isinstance(inner, _Stmt) or inner.body is not None or inner.leading or inner.trailing is not None:
+        return None
+    lines = _leaf_lines(inner.node)
+    return f"{header} {{ {lines[0]} }}" if len(lines) == 1 else None
+
+
+# ------------------------------------------------------------- blocks
+def _block(node: Any) -> Optional[tuple[str, tuple]]:
+    """The header and statements of a node printed as `header { ... }`;
+    None for a statement without a block."""
+    if isinstance(node, s.Port):
+        return None if node.policy is None else (_join("port", node.number, node.protocol), node.policy)
+    describe = _BLOCKS.get(type(node))
+    return None if describe is None else describe(node)
+
+
+_BLOCKS: dict[type, Callable[[Any], tuple[str, tuple]]] = {
+    s.Fleet: lambda n: (_join("fleet", n.name), n.clusters),
+    s.Namespace: lambda n: (_join("namespace", n.name), n.body),
+    s.Defaults: lambda n: ("defaults", n.body),
+    s.Gateway: lambda n: (_join("gateway", n.name), n.body),
+    s.Service: lambda n: (_join("service", n.name, "global" if n.is_global else None), n.body),
+    s.Subset: lambda n: (_join("subset", n.name), n.body),
+    s.Route: lambda n: (_join("route", n.name), n.body),
+    s.Override: lambda n: (_join("on", n.cluster), n.body),
+    s.CircuitBreaker: lambda n: ("circuit-breaker", n.settings),
+}
+
+
+# ------------------------------------------------------------- tokens
+Part = Union[None, str, s.Word, Sequence[s.Word]]
+
+
+def _join(*parts: Part) -> str:
+    """Tokens separated by one space; None stands for an absent optional part."""
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, s.Word):
+            out.append(part.text)
+        elif part is not None:
+            out.extend(word.text for word in part)
+    return " ".join(out)
+
+
+def _opt(keyword: str, value: Part) -> Optional[str]:
+    """`keyword value` when the optional value was written (a word or a
+    non-empty list of them)."""
+    return _join(keyword, value) if value else None
+
+
+def _label_value(word: s.Word) -> str:
+    """Rule 5: a NAME never needs escaping, so quoting it keeps its value."""
+    return word.text if word.text.startswith('"') else f'"{word.text}"'
+
+
+def _listing(items: Sequence[str]) -> str:
+    return ", ".join(items)
+
+
+def _condition(node: s.Disjunction) -> str:
+    return " or ".join(" and ".join(_CONDITIONS[type(c)](c) for c in conj.conditions) for conj in node.alternatives)
+
+
+_CONDITIONS: dict[type, Callable[[Any], str]] = {
+    s.HeaderMatch: lambda n: _join("header", n.name, n.op, n.value),
+    s.HeaderAbsent: lambda n: _join("header", n.name, "absent"),
+    s.CookieMatch: lambda n: _join("cookie", n.name, "=", n.value),
+    s.PathMatch: lambda n: _join("path", n.op, n.value),
+    s.MethodMatch: lambda n: _join("method", "=", n.method),
+    s.QueryMatch: lambda n: _join("query", n.name, n.op, n.value),
+    s.PortMatch: lambda n: _join("port", n.port),
+    s.SourceLabel: lambda n: _join("source", n.key, "=", _label_value(n.value)),
+    s.SourceNamespace: lambda n: _join("from", "namespace", n.namespace),
+}
+
+
+def _target(node: Union[s.SubsetRef, s.ServiceRef]) -> str:
+    if isinstance(node, s.SubsetRef):
+        return node.name.text
+    return _join("service", node.name, _opt("in", node.namespace), _opt("subset", node.subset), _opt("port", node.port))
+
+
+def _gate(node: Union[s.SuccessRateGate, s.LatencyGate]) -> str:
+    if isinstance(node, s.SuccessRateGate):
+        return _join("success-rate", ">=", node.threshold)
+    return _join(node.quantile, "<=", node.threshold)
+
+
+def _canary(node: s.Canary) -> list[str]:
+    """Rule 4: the pause and analysis clauses are continuation lines."""
+    lines = [_join("canary", node.baseline, "->", node.candidate, "steps", node.steps, _opt("at", node.at))]
+    if node.pauses:
+        lines.append(_join("pause", node.pauses))
+    if node.gates:
+        lines.append(_join("analysis", *(_gate(g) for g in node.gates)))
+    return lines
+
+
+def _leaf_lines(node: Any) -> list[str]:
+    """A statement without a block: one line, or a canary's several."""
+    if isinstance(node, s.Canary):
+        return _canary(node)
+    return [_LEAVES[type(node)](node)]
+
+
+_LEAVES: dict[type, Callable[[Any], str]] = {
+    # fleet and namespace
+    s.Cluster: lambda n: _join("cluster", n.name, *(_join(a.key, a.value) for a in n.attrs)),
+    s.Mtls: lambda n: _join("mtls", n.mode, _opt("for", n.workload)),
+    s.Allow: lambda n: _join(
+        "allow", n.workload,
+        n.source and _join("from", n.source.kind, n.source.values),
+        n.to and _join("to", n.to.methods, n.to.paths),
+    ),
+    s.GatewayHosts: lambda n: _join("hosts", n.hosts),
+    s.GatewayServer: lambda n: _join(n.protocol, _opt("port", n.port), _opt("credential", n.credential)),
+    s.RedirectHttp: lambda n: "redirect-http",
+    s.GatewaySelector: lambda n: _join("selector", n.key, "=", _label_value(n.value)),
+    s.External: lambda n: _join("external", n.hosts, *(_join("port", p.number, p.protocol) for p in n.ports)),
+    # service
+    s.Port: lambda n: _join("port", n.number, n.protocol),
+    s.SubsetsBy: lambda n: _join("subsets", "by", n.key, n.names),
+    s.Label: lambda n: _join(n.key, "=", _label_value(n.value)),
+    s.Placement: lambda n: _join("in", n.clusters),
+    s.Expose: lambda n: _join("expose", "via", n.gateway, "host", n.host,
+                              n.condition and _join("when", _condition(n.condition))),
+    # routes
+    s.When: lambda n: _join("when", _condition(n.condition)),
+    s.Forward: lambda n: "to " + _listing([_join(_target(d.target), d.weight) for d in n.destinations]),
+    s.BlueGreen: lambda n: _join("blue-green", "active", n.active, "preview", n.preview),
+    s.Mirror: lambda n: _join("mirror", _target(n.target), n.percent),
+    # options
+    s.Timeout: lambda n: _join("timeout", n.duration),
+    s.Retry: lambda n: _join("retry", n.attempts, _opt("per-try", n.per_try), _opt("on", n.on)),
+    s.RetryOff: lambda n: "retry off",
+    s.FaultDelay: lambda n: _join("fault", "delay", n.delay, n.percent),
+    s.FaultAbort: lambda n: _join("fault", "abort", n.status, n.percent),
+    s.Rewrite: lambda n: _join("rewrite", "path", n.path),
+    s.Cors: lambda n: _join("cors", *(_join(p.key, p.values) for p in n.parts)),
+    # destination policy
+    s.BreakerSetting: lambda n: _join(n.key, n.value),
+    s.Eject: lambda n: _join(
+        "eject", n.count, "consecutive", n.errors,
+        _opt("every", n.interval), _opt("for", n.base_time), _opt("max", n.max_percent),
+    ),
+    s.LbSimple: lambda n: _join("lb", n.algorithm),
+    s.LbHash: lambda n: _join("lb", "hash", n.kind, n.name, _opt("ttl", n.ttl)),
+    s.Tls: lambda n: _join("tls", n.mode),
+    s.Failover: lambda n: "failover " + _listing([_join(p.source, "->", p.target) for p in n.pairs]),
+    s.Distribute: lambda n: _join(
+        "distribute", n.source, "->", _listing([_join(t.locality, t.percent) for t in n.targets]),
+    ),
+}
+
+
+# ------------------------------------------------------------- safety
+def _check_safe(tree: s.File, formatted: str) -> None:
+    """Black's assert_equivalent and assert_stable for .mesh: raise
+    InternalFormatError if formatting changed what the file says or would
+    change it again (a formatter that bounces between layouts hides bugs)."""
+    again, diagnostics = parse(SourceFile(tree.path, formatted))
+    if again is None:
+        raise InternalFormatError(f"the formatted {tree.path} does not parse: {diagnostics[0].message}")
+    if normalised(again) != normalised(tree):
+        raise InternalFormatError(f"formatting changed the syntax tree of {tree.path}")
+    if _comment_texts(again) != _comment_texts(tree):
+        raise InternalFormatError(f"formatting lost or added comments in {tree.path}")
+    before, problems = lower([tree])
+    if before is not None and not problems:
+        after, _ = lower([again])
+        if after is None or without_spans(after.model_dump()) != without_spans(before.model_dump()):
+            raise InternalFormatError(f"formatting changed the IR of {tree.path}")
+    if _format_tree(again, formatted) != formatted:
+        raise InternalFormatError(f"formatting {tree.path} a second time changes it again")
+
+
+_LABELLED = (s.Label, s.SourceLabel, s.GatewaySelector)
+
+
+def normalised(node: Any) -> Any:
+    """A syntax tree with label values unquoted. Formatting quotes bare
+    label values (rule 5), so trees before and after formatting are equal
+    only under this."""
+    if isinstance(node, tuple):
+        return tuple(normalised(item) for item in node)
+    if not is_dataclass(node):
+        return node
+    if isinstance(node, _LABELLED) and node.value.text.startswith('"'):
+        node = replace(node, value=s.Word(node.value.span, string(node.value)))
+    return replace(node, **{f.name: normalised(getattr(node, f.name)) for f in fields(node) if f.compare})
+
+
+def without_spans(data: Any) -> Any:
+    """A model_dump() without its `span`/`at_span` keys: where things were
+    written is all formatting may change in the IR."""
+    if isinstance(data, dict):
+        return {k: without_spans(v) for k, v in data.items() if k not in ("span", "at_span")}
+    if isinstance(data, (list, tuple)):
+        return [without_spans(item) for item in data]
+    return data
+
+
+def _comment_texts(tree: s.File) -> Counter:
+    return Counter(_comment_text(c) for c in tree.comments)
