@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validat
 from .source import Span
 from .values import (
     Address, CookieName, DnsLabel, HeaderName, Hostname, HttpMethod, HttpStatus, IstioVersion, LabelKey,
-    LabelValue, Milliseconds, Percentage, PortNumber, check_regex,
+    LabelValue, Milliseconds, Percentage, PortNumber, RetryCondition, check_regex,
 )
 
 
@@ -214,7 +214,7 @@ class Retry(Node):
 
     attempts: int = Field(ge=0)
     per_try: Optional[Duration] = None
-    on: tuple[str, ...] = ()
+    on: tuple[RetryCondition, ...] = ()
 
 
 class FaultDelay(Node):

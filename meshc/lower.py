@@ -11,6 +11,7 @@ diagnostics at the span of the innermost node they concern.
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any, Iterable, Optional, Sequence
 
 from pydantic import ValidationError
@@ -55,8 +56,9 @@ def string(word: s.Word) -> str:
 
 
 def duration_ms(text: str) -> float:
+    """Milliseconds, computed in decimal so that `1.001s` is exactly 1001."""
     unit = "ms" if text.endswith("ms") else text[-1]
-    return float(text[: -len(unit)]) * _UNITS_MS[unit]
+    return float(Decimal(text[: -len(unit)]) * _UNITS_MS[unit])
 
 
 def percent(text: str) -> float:

@@ -33,7 +33,6 @@ added after OUT was read would be deleted with the old tree.
 
 from __future__ import annotations
 
-import difflib
 import os
 import posixpath
 import shutil
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from .emit import MARKER
+from .files import unified_diff
 
 _MARKER_BYTES = MARKER.encode()
 _AT_FDCWD = -100
@@ -394,16 +394,9 @@ def _unified(path: str, old: Optional[bytes], new: Optional[bytes]) -> str:
     """One file's part of the diff, git style."""
     before = "/dev/null" if old is None else f"a/{path}"
     after = "/dev/null" if new is None else f"b/{path}"
-    lines = list(difflib.unified_diff(_lines(old), _lines(new), before, after))
-    if not lines:  # an empty file added or removed: no hunk to show
-        lines = [f"--- {before}\n", f"+++ {after}\n"]
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    diff = unified_diff(_text(old), _text(new), before, after)
+    return diff or f"--- {before}\n+++ {after}\n"  # an empty file added or removed has no hunk
 
 
-def _lines(data: Optional[bytes]) -> list[str]:
-    """Lines split at `\\n` only (not at the other characters Python
-    treats as line ends), each keeping its newline."""
-    if not data:
-        return []
-    parts = data.decode("utf-8", errors="replace").split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+def _text(data: Optional[bytes]) -> str:
+    return "" if data is None else data.decode("utf-8", errors="replace")

@@ -130,6 +130,12 @@ def _status(value: int) -> int:
     return value
 
 
+def _retry_condition(value: str) -> str:
+    if value.isdigit() and not 100 <= int(value) <= 599:
+        raise _fail("invalid-status", "HTTP status {value} is outside 100–599", value=value)
+    return value
+
+
 def _percentage(value: float) -> float:
     if not 0 <= value <= 100:
         raise _fail("percent-out-of-range", "{value}% is outside 0–100 %", value=_num(value))
@@ -166,6 +172,7 @@ LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 Re2Regex = Annotated[str, AfterValidator(check_regex)]
 HttpMethod = Annotated[str, AfterValidator(_method)]
+RetryCondition = Annotated[str, AfterValidator(_retry_condition)]
 PortNumber = Annotated[int, AfterValidator(_port)]
 HttpStatus = Annotated[int, AfterValidator(_status)]
 Percentage = Annotated[float, AfterValidator(_percentage)]

@@ -15,6 +15,7 @@ from .. import ir
 from ..codes import diagnostic
 from ..diagnostics import Diagnostic, Label
 from ..resolve import Index, ServiceInfo, clusters
+from .alerts import canary_alerts
 from .destinations import defaults_destination_rule, service_destination_rule
 from .documents import Document
 from .entries import cross_network_gateway, external_entry, global_entry, ingress_gateway
@@ -64,7 +65,9 @@ class _Backend:
         for info in self.index.all_services():
             key = ("service", info.key, target.version, _override_key(info.service, cluster))
             docs += self._once(key, lambda info=info: self._service(info, cluster, target))
-        docs += self._once(("ingress", target.version), lambda: self._ingress(cluster, target))
+        exposed = [i.service for i in self.index.all_services() if i.service.exposes]
+        overridden = next((c for c in map(lambda svc: _override_key(svc, cluster), exposed) if c), None)
+        docs += self._once(("ingress", target.version, overridden), lambda: self._ingress(cluster, target))
         return docs
 
     def _mesh_wide(self, target: IstioTarget) -> list[Document]:
@@ -89,6 +92,7 @@ class _Backend:
         docs = [routes.service_virtual_service(info), service_destination_rule(info, cluster, target)]
         if info.service.is_global and self.policy.fleet is not None:
             docs.append(global_entry(self.index, info, target))
+        docs.append(canary_alerts(info))
         self.diagnostics += routes.diagnostics
         return [d for d in docs if d is not None]
 

@@ -10,7 +10,7 @@ from .names import check_clusters, check_duplicate_names, check_hosts, check_ref
 from .policy import check_locality, check_placement, check_tls
 from .routing import (
     check_canaries, check_conditions, check_default_route, check_exposes, check_reachability,
-    check_rewrites, check_weights,
+    check_retries, check_rewrites, check_weights,
 )
 
 CHECKS = (
@@ -20,6 +20,7 @@ CHECKS = (
     check_clusters,
     check_weights,
     check_canaries,
+    check_retries,
     check_conditions,
     check_reachability,
     check_default_route,

@@ -98,7 +98,15 @@ def _pairs_and_weights(policy: ir.MeshPolicy, block: ir.Policy) -> list[Diagnost
                         name.span,
                         help="fleet regions: " + ", ".join(sorted(regions)),
                     ))
+    ejection = block.circuit_breaker.eject if block.circuit_breaker else None
+    if ejection is not None and ejection.max_percent is not None and not _whole(ejection.max_percent):
+        out.append(diagnostic("fractional-weight",
+                              f"maximum ejection {ejection.max_percent.value:g}% is not a whole percentage",
+                              ejection.max_percent.span, help="Istio takes a whole percentage here"))
     for dist in block.distribute:
+        out += [diagnostic("fractional-weight", f"locality share {t.percent.value:g}% is not a whole percentage",
+                           t.percent.span, help="Istio takes whole percentages here")
+                for t in dist.targets if not _whole(t.percent)]
         total = sum(t.percent.value for t in dist.targets)
         if abs(total - 100) > 1e-9:
             out.append(diagnostic(
@@ -110,11 +118,24 @@ def _pairs_and_weights(policy: ir.MeshPolicy, block: ir.Policy) -> list[Diagnost
     return out
 
 
+def _whole(p: ir.Percent) -> bool:
+    return p.value == int(p.value)
+
+
 def check_tls(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """No plain or one-way TLS towards a workload that requires mutual TLS."""
     out: list[Diagnostic] = []
     for info, p, what in _effective_policies(policy):
         if p.tls is None or p.tls.mode == "istio-mutual":
+            continue
+        if info is not None and info.service.is_global:
+            out.append(diagnostic(
+                "global-needs-mutual-tls",
+                f"`tls {p.tls.mode}` for {what}, which is global and reached through east-west gateways",
+                p.tls.span,
+                labels=[Label(info.service.name.span, "global service")],
+                help="east-west gateways only pass Istio mutual TLS: use `tls istio-mutual` or drop `tls`",
+            ))
             continue
         scopes = [(ns, svc) for ns in policy.namespaces for svc in ns.services] if info is None else [
             (info.namespace, info.service)]

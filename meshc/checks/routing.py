@@ -86,6 +86,23 @@ def _forward_weights(route: str, forward: ir.Forward) -> list[Diagnostic]:
     return out
 
 
+def check_retries(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """`retry 0` with settings that need attempts."""
+    out = []
+    blocks = []
+    for info in Index(policy).all_services():
+        svc = info.service
+        blocks += [svc.options] + [o.options for o in svc.overrides]
+        blocks += [o for r in svc.routes for o in [r.options] + [x.options for x in r.overrides]]
+    for options in blocks:
+        retry = options.retry
+        if retry is not None and retry.attempts == 0 and (retry.per_try is not None or retry.on):
+            out.append(diagnostic(
+                "retry-without-attempts", "`retry 0` with `per-try` or `on` retries nothing",
+                retry.span, help="write `retry off` to disable retries, or give a number of attempts"))
+    return out
+
+
 def check_canaries(policy: ir.MeshPolicy) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for _, route in _routes(policy):

@@ -7,7 +7,6 @@ unchanged.`) so that stdout carries only formatted text or a diff.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import click
 from .. import report
 from ..diagnostics import Diagnostic
 from ..fmt import FormatError, InternalFormatError, format_text
-from ..files import walk, write_atomically
+from ..files import unified_diff, walk, write_atomically
 from ..pipeline import InputError, decode, read_source
 from ..source import SourceFile, display_path
 
@@ -75,7 +74,7 @@ def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
         tally.unchanged()
         return
     if diff:
-        sys.stdout.write(_unified_diff(source.text, formatted, source.path))
+        sys.stdout.write(unified_diff(source.text, formatted, f"{source.path} (original)", f"{source.path} (formatted)"))
     if not (check or diff):
         try:
             write_atomically(path, formatted)
@@ -93,7 +92,7 @@ def _format_stdin(tally: _Tally, check: bool, diff: bool) -> None:
     if formatted is None:
         return
     if diff and formatted != source.text:
-        sys.stdout.write(_unified_diff(source.text, formatted, STDIN))
+        sys.stdout.write(unified_diff(source.text, formatted, f"{STDIN} (original)", f"{STDIN} (formatted)"))
     if not (check or diff):
         sys.stdout.write(formatted)
     if formatted == source.text:
@@ -115,20 +114,6 @@ def _formatted(source: SourceFile, diagnostics: list[Diagnostic], tally: _Tally)
     except InternalFormatError as err:
         tally.failed(f"internal error: cannot format {source.path}: {err}; please report")
     return None
-
-
-def _unified_diff(before: str, after: str, shown: str) -> str:
-    """A diff without timestamps, so that it is the same on every run."""
-    lines = difflib.unified_diff(_lines(before), _lines(after), f"{shown} (original)", f"{shown} (formatted)")
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-
-
-def _lines(text: str) -> list[str]:
-    """Lines split at `\\n` only: str.splitlines would also split inside a
-    comment at a form feed or U+2028, which the formatter keeps."""
-    lines = [line + "\n" for line in text.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    return lines if lines[-1] else lines[:-1]
 
 
 @dataclass

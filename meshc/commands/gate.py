@@ -1,0 +1,65 @@
+"""`meshc gate FILE SERVICE --prometheus URL`: measure a canary's health gates.
+
+The verdict is for a CI job deciding whether to promote (docs/canary.md):
+0 every gate passes, 1 a gate fails, 2 the gates could not be measured
+(no data, Prometheus unreachable or erroring, no gates at all, no such
+canary). Exit 2 is never a pass: a candidate nobody measured is not a
+healthy one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import gates
+from .options import color, output_format
+from .promote import DEFAULT_TIMEOUT, canary_arguments, check_url, open_canary
+
+
+def _time(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return gates.parse_time(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@click.command("gate")
+@canary_arguments
+@click.option("--prometheus", "url", required=True, metavar="URL",
+              help="The Prometheus HTTP API to query, e.g. http://prometheus.istio-system:9090.")
+@click.option("--time", "at", callback=_time, metavar="TIME",
+              help="Evaluate at this time (RFC 3339 or unix seconds) instead of now.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS", help="How long to wait for each Prometheus query.")
+@output_format
+@color
+def command(file, service, route, url, at, timeout, output_format, color) -> None:
+    """Measure the `analysis` gates of the canary of SERVICE (NAME or
+    NAMESPACE/NAME) in FILE: the candidate's success rate and latency over
+    the pause before the next step (5m without one).
+
+    Prints each gate with its measured value, threshold and verdict. Exits 0
+    when all pass, 1 when one fails, 2 when one has no data, Prometheus
+    cannot answer, the canary has no gates, or it cannot be found (the
+    policy has errors, the service or canary is missing or ambiguous).
+    """
+    check_url(url, "--prometheus")
+    # Exit 1 says "unhealthy" (a job may roll back on it): a canary that
+    # cannot be found or read gets no verdict instead.
+    _, live = open_canary(file, service, route, output_format, color, refused=2)
+    if not live.canary.gates:
+        click.echo(f"{live.namespace}/{live.name} has no `analysis` gates: nothing to measure, so no verdict "
+                   "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)", err=True)
+        sys.exit(2)
+    try:
+        results = gates.evaluate(live, url, at, timeout)
+    except gates.PrometheusError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    sys.stdout.write(gates.table(live, results))
+    click.echo(gates.verdict_line(results), err=True)
+    sys.exit(gates.exit_code(results))

@@ -1,0 +1,267 @@
+"""Health gates: a canary's `analysis` as PromQL, measured in Prometheus.
+
+`analysis success-rate >= 99% p99 <= 500ms` is a promise about the
+candidate, so it is measured on Istio's standard metrics as reported by the
+candidate's own sidecars (`reporter="destination"`), for the candidate's
+version only, over the time the live step is meant to run: the pause before
+the next step, 5m without one. `measure` builds that PromQL, once, for both
+`meshc gate` and the PrometheusRule alerts (backends/alerts.py), so an alert
+fires on exactly what the gate would refuse.
+
+A gate without data never passes: no answer, an error, a timeout or an
+empty result all end in exit 2, not 0.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional, Sequence
+
+from . import __version__, ir
+from .backends.documents import duration, number
+from .canary import LiveCanary, pause_before_next
+from .resolve import ServiceInfo
+
+DEFAULT_WINDOW = "5m"
+QUANTILES = {"p50": "0.5", "p75": "0.75", "p90": "0.9", "p95": "0.95", "p99": "0.99", "p999": "0.999"}
+VERSION_LABEL = "version"
+
+PASS, FAIL, NO_DATA = "pass", "fail", "no data"
+
+
+def window(canary: ir.Canary) -> str:
+    """The range gates measure over (and alerts wait for): the pause before
+    the next step, 5m when there is none."""
+    pause = pause_before_next(canary)
+    return duration(pause) if pause is not None else DEFAULT_WINDOW
+
+
+def candidate_version(info: ServiceInfo, canary: ir.Canary) -> str:
+    """The `destination_version` Istio reports for the candidate: the value
+    of its subset's `version` label, which Istio copies from the pod's
+    `version` label. A subset selected by other labels has no such value in
+    the policy; its name stands in, so such pods need `version: SUBSET`."""
+    subset = info.subset(canary.candidate.value)
+    labels = {label.key: label.value for label in subset.labels} if subset is not None else {}
+    return labels.get(VERSION_LABEL, canary.candidate.value)
+
+
+def measure(gate: ir.Gate, host: str, version: str, range_: str) -> str:
+    """PromQL for what a gate measures on the candidate over `range_`: its
+    success rate (a ratio, 0–1) or a latency quantile (milliseconds). Hosts
+    and versions are validated DNS names and label values: no quoting needed."""
+    labels = f'reporter="destination",destination_service="{host}",destination_version="{version}"'
+    if isinstance(gate, ir.SuccessRateGate):
+        return (f'sum(rate(istio_requests_total{{{labels},response_code!~"5.."}}[{range_}]))'
+                f" / sum(rate(istio_requests_total{{{labels}}}[{range_}]))")
+    return (f"histogram_quantile({QUANTILES[gate.quantile]}, sum by (le) "
+            f"(rate(istio_request_duration_milliseconds_bucket{{{labels}}}[{range_}])))")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate of one canary, with its PromQL."""
+
+    gate: ir.Gate
+    expr: str
+
+    @property
+    def title(self) -> str:
+        return "success-rate" if isinstance(self.gate, ir.SuccessRateGate) else f"{self.gate.quantile} latency"
+
+    @property
+    def threshold(self) -> float:
+        """In the unit `expr` measures: a ratio, or milliseconds."""
+        if isinstance(self.gate, ir.SuccessRateGate):
+            return self.gate.minimum.value / 100
+        return self.gate.maximum.ms
+
+    @property
+    def condition(self) -> str:
+        if isinstance(self.gate, ir.SuccessRateGate):
+            return f">= {number(self.gate.minimum.value)}%"
+        return f"<= {duration(self.gate.maximum)}"
+
+    def passes(self, value: float) -> bool:
+        if isinstance(self.gate, ir.SuccessRateGate):
+            return value >= self.threshold
+        return value <= self.threshold
+
+    def show(self, value: float) -> str:
+        if isinstance(self.gate, ir.SuccessRateGate):
+            return f"{_trim(value * 100, 4)}%"
+        return f"{_trim(value, 1)}ms"
+
+
+def checks(live: LiveCanary) -> list[Check]:
+    """The canary's gates as PromQL, in the order written."""
+    range_ = window(live.canary)
+    version = candidate_version(live.info, live.canary)
+    return [Check(g, measure(g, live.info.host, version, range_)) for g in live.canary.gates]
+
+
+def describe(gate: ir.Gate) -> str:
+    """A gate as written: `success-rate >= 99%`, `p99 <= 500ms`."""
+    if isinstance(gate, ir.SuccessRateGate):
+        return f"success-rate >= {number(gate.minimum.value)}%"
+    return f"{gate.quantile} <= {duration(gate.maximum)}"
+
+
+def _trim(value: float, decimals: int) -> str:
+    """Enough decimals to tell a value from its threshold, no trailing zeros."""
+    if math.isinf(value):  # a quantile beyond the largest histogram bucket
+        return "+Inf"
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+# ----------------------------------------------------------- Prometheus
+class PrometheusError(Exception):
+    """Prometheus could not answer: one line saying why (exit 2)."""
+
+
+def parse_time(text: str) -> float:
+    """Unix seconds from `1700000000(.5)` or RFC 3339 (`2024-05-01T12:00:00Z`)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValueError(f"`{text}` is not a time")
+        return seconds
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"`{text}` is neither unix seconds nor an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"`{text}` has no time zone; add `Z` or an offset such as `+08:00`")
+    return moment.timestamp()
+
+
+def query(url: str, expr: str, at: Optional[float], timeout: float) -> Optional[float]:
+    """The value of an instant query; None when the result is empty or NaN
+    (0/0: no requests in the window)."""
+    params = {"query": expr}
+    if at is not None:
+        params["time"] = repr(at)
+    endpoint = url.rstrip("/") + "/api/v1/query"
+    request = urllib.request.Request(
+        f"{endpoint}?{urllib.parse.urlencode(params)}",
+        headers={"Accept": "application/json", "User-Agent": f"meshc/{__version__}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as err:
+        raise PrometheusError(f"Prometheus at {url} answered HTTP {err.code} {err.reason}{_error_detail(err)}") from None
+    except urllib.error.URLError as err:
+        if isinstance(err.reason, (TimeoutError, socket.timeout)):
+            raise PrometheusError(f"Prometheus at {url} did not answer within {number(timeout)}s") from None
+        raise PrometheusError(f"cannot reach Prometheus at {url}: {_reason(err.reason)}") from None
+    except (TimeoutError, socket.timeout):
+        raise PrometheusError(f"Prometheus at {url} did not answer within {number(timeout)}s") from None
+    except (OSError, http.client.HTTPException) as err:
+        raise PrometheusError(f"cannot read Prometheus's answer from {url}: {_reason(err)}") from None
+    return _value(url, body)
+
+
+def _value(url: str, body: bytes) -> Optional[float]:
+    try:
+        answer = json.loads(body)
+        if answer.get("status") != "success":
+            raise PrometheusError(f"Prometheus at {url} refused the query: {answer.get('error', 'no reason given')}")
+        data = answer["data"]
+        if data["resultType"] == "scalar":
+            samples = [data["result"]]
+        elif data["resultType"] == "vector":
+            samples = [series["value"] for series in data["result"]]
+        else:
+            raise PrometheusError(f"Prometheus at {url} answered a {data['resultType']}, not a vector")
+        if len(samples) > 1:
+            raise PrometheusError(f"Prometheus at {url} answered {len(samples)} series where one was expected")
+        value = float(samples[0][1]) if samples else math.nan
+    except PrometheusError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise PrometheusError(f"{url} did not answer like a Prometheus HTTP API (/api/v1/query)") from None
+    return None if math.isnan(value) else value
+
+
+def _error_detail(err: urllib.error.HTTPError) -> str:
+    """Prometheus explains a refused query in a JSON body; other servers don't."""
+    try:
+        message = json.loads(err.read()).get("error")
+    except (ValueError, AttributeError, OSError, http.client.HTTPException):
+        return ""
+    return f": {message}" if isinstance(message, str) and message else ""
+
+
+def _reason(reason: object) -> str:
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__
+
+
+# ----------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class Result:
+    check: Check
+    value: Optional[float]
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return NO_DATA
+        return PASS if self.check.passes(self.value) else FAIL
+
+
+def evaluate(live: LiveCanary, url: str, at: Optional[float], timeout: float) -> list[Result]:
+    """Measure every gate; PrometheusError at the first query Prometheus
+    cannot answer (the others would fail the same way, each after a timeout)."""
+    return [Result(c, query(url, c.expr, at, timeout)) for c in checks(live)]
+
+
+def exit_code(results: Sequence[Result]) -> int:
+    """1 when a gate measurably fails (a firm no), else 2 when one has no
+    data (no answer is not a yes), else 0."""
+    verdicts = {r.verdict for r in results}
+    if FAIL in verdicts:
+        return 1
+    return 2 if NO_DATA in verdicts or not results else 0
+
+
+def table(live: LiveCanary, results: Sequence[Result]) -> str:
+    """The gates with measured value, threshold and verdict, for people."""
+    head = (f"{live.namespace}/{live.name}: candidate {live.canary.candidate.value} "
+            f"(version {candidate_version(live.info, live.canary)}) at step {live.at} of {live.last} "
+            f"({live.show_split(live.at)}), window {window(live.canary)}\n")
+    rows = [("GATE", "MEASURED", "THRESHOLD", "VERDICT")]
+    rows += [(r.check.title, "-" if r.value is None else r.check.show(r.value), r.check.condition, r.verdict)
+             for r in results]
+    return head + columns(rows)
+
+
+def verdict_line(results: Sequence[Result]) -> str:
+    """One line saying what the exit code means."""
+    failing = [r.check.title for r in results if r.verdict == FAIL]
+    missing = [r.check.title for r in results if r.verdict == NO_DATA]
+    if failing:
+        return f"unhealthy: {', '.join(failing)} outside the gate"
+    if missing:
+        return (f"no data for {', '.join(missing)}: the candidate served no requests in the window, "
+                "or its metrics are not in this Prometheus; not a pass")
+    return f"healthy: all {len(results)} gate{'s' if len(results) != 1 else ''} pass"
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as left-aligned columns two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows)

@@ -1,0 +1,1 @@
+"""The JSON Schemas meshc validates its output and IR with, shipped as `meshc.schemas_data`."""

@@ -1,0 +1,73 @@
+"""meshc as users get it: a wheel, installed, run from another directory.
+
+The grammar and the schemas are package data; a source checkout would hide
+a missing `package-data` entry, so this builds the wheel and runs it with
+site-packages (and so the editable install) out of the way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+
+@pytest.fixture(scope="module")
+def wheel_site(tmp_path_factory) -> Path:
+    build = tmp_path_factory.mktemp("wheel")
+    # pip builds in an isolated environment, as it does for users.
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(build), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = build.glob("meshc-*.whl")
+    target = build / "site"
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(target)
+    return target
+
+
+def run_installed(site_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m meshc ARGS` seeing only the wheel and meshc's dependencies."""
+    deps = [p for p in site.getsitepackages() if os.path.isdir(p)]
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1].split(':'); sys.argv = ['meshc'] + sys.argv[2:];"
+        "import meshc; assert meshc.__file__.startswith(sys.path[0]), meshc.__file__;"
+        "from meshc.cli import main; main()"
+    )
+    paths = ":".join([str(site_dir), *deps])
+    return subprocess.run([sys.executable, "-S", "-c", code, paths, *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_wheel_contains_the_grammar_schemas_and_commands(wheel_site):
+    assert (wheel_site / "meshc/grammar/mesh.lark").is_file()
+    assert (wheel_site / "meshc/schemas_data/virtualservice.schema.json").is_file()
+    assert (wheel_site / "meshc/commands/check.py").is_file()
+    entry_points = next(wheel_site.glob("meshc-*.dist-info")) / "entry_points.txt"
+    assert "meshc = meshc.cli:main" in entry_points.read_text()
+
+
+def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
+    policy = tmp_path / "policy"
+    shutil.copytree(ROOT / "examples", policy)
+    checked = run_installed(wheel_site, tmp_path, "check", "policy")
+    assert checked.returncode == 0, checked.stderr
+    rendered = run_installed(wheel_site, tmp_path, "render", "policy", "-o", "out")
+    assert rendered.returncode == 0, rendered.stderr
+    assert (tmp_path / "out/hangzhou/kustomization.yaml").is_file()
+    validated = subprocess.run(
+        [sys.executable, "-S", "-c",
+         "import sys; sys.path[:0] = sys.argv[1].split(':');"
+         "from meshc import schemas; print(sorted(schemas.KINDS)[0])",
+         ":".join([str(wheel_site), *site.getsitepackages()])],
+        capture_output=True, text=True, timeout=60)
+    assert validated.returncode == 0, validated.stderr
