@@ -295,7 +295,7 @@ def test_promote_require_healthy_promotes_only_a_healthy_candidate(prometheus, p
 def test_canary_without_gates_has_no_verdict(policy):
     result = gate(policy, "plain", "http://127.0.0.1:9")
     assert result.exit_code == 2
-    assert result.stderr.startswith("shop/plain/primary has no `analysis` gates")
+    assert result.stderr.startswith("error: shop/plain/primary has no `analysis` gates: nothing to measure")
     require = CliRunner().invoke(cli, ["promote", str(policy), "plain", "--require-healthy", "http://127.0.0.1:9"])
     assert require.exit_code == 2 and "at 1" in policy.read_text()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import ir
 from ..codes import diagnostic
 from ..diagnostics import Diagnostic, Label
-from .names import duplicates
+from .names import duplicates, repeats
 
 
 def check_gateways(policy: ir.MeshPolicy) -> list[Diagnostic]:
@@ -31,18 +31,13 @@ def check_mtls(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """One `mtls` per namespace and per workload."""
     out: list[Diagnostic] = []
     for ns in policy.namespaces:
-        first: dict = {}
-        for m in ns.mtls:
-            scope = m.workload.value if m.workload else None
-            if scope in first:
-                what = f"workload `{scope}`" if scope else f"namespace `{ns.name.value}`"
-                out.append(diagnostic(
-                    "duplicate-mtls",
-                    f"mTLS for {what} is set twice",
-                    m.span,
-                    labels=[Label(first[scope].span, "first set here")],
-                    help="keep one `mtls` statement per scope",
-                ))
-            else:
-                first[scope] = m
+        for m, first in repeats(ns.mtls, lambda m: m.workload.value if m.workload else None):
+            what = f"workload `{m.workload.value}`" if m.workload else f"namespace `{ns.name.value}`"
+            out.append(diagnostic(
+                "duplicate-mtls",
+                f"mTLS for {what} is set twice",
+                m.span,
+                labels=[Label(first.span, "first set here")],
+                help="keep one `mtls` statement per scope",
+            ))
     return out

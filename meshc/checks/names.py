@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Iterable, Optional, TypeVar
+from typing import Callable, Hashable, Iterable, Iterator, Optional, TypeVar
 
 from .. import ir
 from ..codes import diagnostic
@@ -13,25 +13,29 @@ from ..resolve import Index, ServiceInfo, host, route_targets
 T = TypeVar("T")
 
 
+def repeats(items: Iterable[T], key: Callable[[T], Hashable]) -> Iterator[tuple[T, T]]:
+    """Each item whose key an earlier item already has, with that earlier item."""
+    first: dict[Hashable, T] = {}
+    for item in items:
+        earlier = first.setdefault(key(item), item)
+        if earlier is not item:
+            yield item, earlier
+
+
 def duplicates(
     items: Iterable[T], key: Callable[[T], str], span: Callable[[T], ir.Span], what: str, where: str
 ) -> list[Diagnostic]:
     """One diagnostic per repeat of a name in one scope, pointing at the first."""
-    first: dict[str, T] = {}
-    out = []
-    for item in items:
-        name = key(item)
-        if name in first:
-            out.append(diagnostic(
-                "duplicate-name",
-                f"{what} `{name}` is declared twice in {where}",
-                span(item),
-                labels=[Label(span(first[name]), "first declared here")],
-                help="rename or remove one of them",
-            ))
-        else:
-            first[name] = item
-    return out
+    return [
+        diagnostic(
+            "duplicate-name",
+            f"{what} `{key(item)}` is declared twice in {where}",
+            span(item),
+            labels=[Label(span(first), "first declared here")],
+            help="rename or remove one of them",
+        )
+        for item, first in repeats(items, key)
+    ]
 
 
 def _name_span(node) -> ir.Span:
@@ -102,15 +106,18 @@ def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target) -> l
         d = _unknown_subset(other, target.subset, "destination")
         if d:
             out.append(d)
-    ports = [p.number for p in other.service.ports]
-    if target.port is not None and ports and target.port not in ports:
-        out.append(diagnostic(
-            "unknown-port",
-            f"service `{target.service.value}` has no port {target.port}",
-            target.span,
-            help="declared ports: " + ", ".join(map(str, ports)),
-        ))
+    if target.port is not None:
+        out += _unknown_port(other, target.port, target.span, "")
     return out
+
+
+def _unknown_port(info: ServiceInfo, port: int, span: ir.Span, consequence: str) -> list[Diagnostic]:
+    """A port the service does not declare (any port, if it declares none)."""
+    ports = [p.number for p in info.service.ports]
+    if not ports or port in ports:
+        return []
+    return [diagnostic("unknown-port", f"service `{info.service.name.value}` has no port {port}{consequence}",
+                       span, help="declared ports: " + ", ".join(map(str, ports)))]
 
 
 def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
@@ -153,18 +160,11 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
 
 
 def _port_conditions(info: ServiceInfo, matches: tuple[ir.Match, ...]) -> list[Diagnostic]:
-    ports = [p.number for p in info.service.ports]
-    out = []
-    for match in matches:
-        for cond in match.conditions:
-            if isinstance(cond, ir.PortCondition) and ports and cond.port not in ports:
-                out.append(diagnostic(
-                    "unknown-port",
-                    f"service `{info.service.name.value}` has no port {cond.port}; this match never applies",
-                    cond.span,
-                    help="declared ports: " + ", ".join(map(str, ports)),
-                ))
-    return out
+    return [
+        d
+        for match in matches for cond in match.conditions if isinstance(cond, ir.PortCondition)
+        for d in _unknown_port(info, cond.port, cond.span, "; this match never applies")
+    ]
 
 
 def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:

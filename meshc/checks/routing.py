@@ -9,6 +9,7 @@ from ..codes import diagnostic
 from ..diagnostics import Diagnostic, Label
 from ..resolve import Index, ServiceInfo, clusters
 from .matching import compatible, covers, slot
+from .names import repeats
 
 
 def _routes(policy: ir.MeshPolicy) -> Iterator[tuple[ServiceInfo, ir.Route]]:
@@ -283,7 +284,6 @@ def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """Gateway exposure: served hosts, one owner per match, one path per match."""
     index = Index(policy)
     out: list[Diagnostic] = []
-    owners: dict[tuple, ir.Expose] = {}
     for info in index.all_services():
         for expose in info.service.exposes:
             found = index.gateways.get(expose.gateway.value)
@@ -307,19 +307,21 @@ def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:
                                 labels=[Label(route.name.span, "this route matches a path too")],
                                 help="move the whole path into the route's `when`, or into the `expose`",
                             ))
-            key = (expose.gateway.value, expose.host,
-                   tuple(sorted(repr(m.model_dump(exclude={"span"})) for m in expose.matches)))
-            if key in owners:
-                out.append(diagnostic(
-                    "expose-conflict",
-                    f"host `{expose.host}` on gateway `{expose.gateway.value}` is exposed twice with the same match",
-                    expose.span,
-                    labels=[Label(owners[key].span, "exposed here first")],
-                    help="give each exposure its own `when path ^= ...`",
-                ))
-            else:
-                owners[key] = expose
+    exposes = [e for info in index.all_services() for e in info.service.exposes]
+    for expose, first in repeats(exposes, _exposure_key):
+        out.append(diagnostic(
+            "expose-conflict",
+            f"host `{expose.host}` on gateway `{expose.gateway.value}` is exposed twice with the same match",
+            expose.span,
+            labels=[Label(first.span, "exposed here first")],
+            help="give each exposure its own `when path ^= ...`",
+        ))
     return out
+
+
+def _exposure_key(expose: ir.Expose) -> tuple:
+    return (expose.gateway.value, expose.host,
+            tuple(sorted(repr(m.model_dump(exclude={"span"})) for m in expose.matches)))
 
 
 def _serves(gateway: ir.Gateway, host: str) -> bool:

@@ -15,7 +15,7 @@ import click
 
 from .. import gates
 from .options import color, output_format
-from .promote import DEFAULT_TIMEOUT, canary_arguments, check_url, open_canary
+from .promote import DEFAULT_TIMEOUT, canary_arguments, check_url, measure_or_exit, open_canary
 
 
 def _time(ctx, param, value):
@@ -51,15 +51,8 @@ def command(file, service, route, url, at, timeout, output_format, color) -> Non
     # Exit 1 says "unhealthy" (a job may roll back on it): a canary that
     # cannot be found or read gets no verdict instead.
     _, live = open_canary(file, service, route, output_format, color, refused=2)
-    if not live.canary.gates:
-        click.echo(f"{live.namespace}/{live.name} has no `analysis` gates: nothing to measure, so no verdict "
-                   "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)", err=True)
-        sys.exit(2)
-    try:
-        results = gates.evaluate(live, url, at, timeout)
-    except gates.PrometheusError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(2)
+    results = measure_or_exit(live, url, at, timeout, "nothing to measure, so no verdict "
+                              "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)")
     sys.stdout.write(gates.table(live, results))
     click.echo(gates.verdict_line(results), err=True)
     sys.exit(gates.exit_code(results))

@@ -102,18 +102,24 @@ def command(file, service, route, to, dry_run, require_healthy, timeout, output_
                    f"{canary.retire_hint(live)}", err=True)
 
 
+def measure_or_exit(live: canary.LiveCanary, url: str, at, timeout: float, no_gates: str, consequence: str = ""):
+    """The canary's gate results; exit 2 (no verdict) when it has no gates
+    or Prometheus cannot answer."""
+    if not live.canary.gates:
+        click.echo(f"error: {live.namespace}/{live.name} has no `analysis` gates: {no_gates}", err=True)
+        sys.exit(2)
+    try:
+        return gates.evaluate(live, url, at, timeout)
+    except gates.PrometheusError as err:
+        click.echo(f"error: {err}{consequence}", err=True)
+        sys.exit(2)
+
+
 def healthy(live: canary.LiveCanary, url: str, timeout: float) -> None:
     """Return only when every gate passes; otherwise exit with the code
     `meshc gate` would (1 unhealthy, 2 unknown), having written nothing."""
-    if not live.canary.gates:
-        click.echo(f"error: {live.namespace}/{live.name} has no `analysis` gates, so there is nothing to require; "
-                   "promote without --require-healthy", err=True)
-        sys.exit(2)
-    try:
-        results = gates.evaluate(live, url, None, timeout)
-    except gates.PrometheusError as err:
-        click.echo(f"error: {err}; not promoted", err=True)
-        sys.exit(2)
+    results = measure_or_exit(live, url, None, timeout,
+                              "there is nothing to require; promote without --require-healthy", "; not promoted")
     sys.stderr.write(gates.table(live, results))
     code = gates.exit_code(results)
     click.echo(gates.verdict_line(results) + ("; not promoted" if code else ""), err=True)
