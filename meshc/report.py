@@ -81,14 +81,31 @@ def _full(d: Diagnostic, sources: Mapping[str, SourceFile], color: bool) -> str:
         source = sources.get(span.file)
         text = source.line_text(span.line) if source else ""
         number = style(f"{span.line:>{width}} |", fg="blue", bold=True)
+        text, start, end = _visible(text, *_underline(span, text))
         lines.append(f"{number} {text}".rstrip())
-        start, end = _underline(span, text)
         underline = " " * start + char * max(1, end - start)
         lines.append(f"{gutter} {style(underline, fg=mark_tone, bold=True)}{(' ' + message) if message else ''}")
     lines.append(gutter)
     if d.help:
         lines.append(f"{style('help', bold=True)}: {d.help}")
     return "\n".join(lines)
+
+
+_WINDOW = 120
+
+
+def _visible(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The line as it can be shown under a caret: one column per character
+    (tabs and control characters become one visible character each) and,
+    for a very long line, a window around the underline."""
+    text = "".join(" " if c == "\t" else (c if c.isprintable() else "\ufffd") for c in text)
+    if len(text) <= _WINDOW:
+        return text, start, end
+    first = max(0, min(start - _WINDOW // 3, len(text) - _WINDOW))
+    last = first + _WINDOW
+    shown = ("…" if first else "") + text[first:last] + ("…" if last < len(text) else "")
+    shift = first - (1 if first else 0)
+    return shown, start - shift, min(end, last) - shift
 
 
 def _underline(span: Span, text: str) -> tuple[int, int]:
