@@ -321,7 +321,7 @@ _TABLE: tuple[Code, ...] = (
     Code("MESH601", "unsupported-by-istio-version", E,
          "The policy needs a field that the Istio version of a cluster does not serve.",
          "The API server of that cluster would reject the resource (unknown field), or drop it silently; meshc never drops it silently.",
-         "cluster old istio 1.18\n...\nmirror v2 10%\nmirror v3 10%      # two mirrors need Istio 1.21",
+         "cluster old istio 1.18\n...\nmirror v2 10%\nmirror v3 10%      # two mirrors need Istio 1.20",
          "Upgrade the cluster, or use one mirror."),
     # ---------------------------------------------------- canary lifecycle
     Code("MESH701", "service-not-in-file", E,

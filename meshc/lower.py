@@ -36,7 +36,13 @@ def lower(files: Sequence[s.File]) -> tuple[Optional[ir.MeshPolicy], list[Diagno
     try:
         return ir.MeshPolicy.model_validate(data), []
     except ValidationError as err:
-        return None, [_validation_diagnostic(data, e) for e in err.errors(include_url=False)]
+        # One value can fail twice (a subset named in `subsets by` is its
+        # name and its label value): report each place once.
+        found = {}
+        for e in err.errors(include_url=False):
+            d = _validation_diagnostic(data, e)
+            found.setdefault(d.span, d)
+        return None, list(found.values())
 
 
 # ----------------------------------------------------------- literals

@@ -40,7 +40,7 @@ def render(policy: ir.MeshPolicy, default_version: str = DEFAULT_VERSION) -> Ren
         spec = index.clusters.get(cluster)
         target = IstioTarget(spec.istio if spec is not None and spec.istio else default_version)
         docs = backend.cluster(cluster, target)
-        result.diagnostics += _collisions(cluster, docs)
+        result.diagnostics += _collisions(docs)
         result.clusters[cluster] = sorted(docs, key=lambda d: d.sort_key)
     result.diagnostics += backend.diagnostics
     return result
@@ -110,7 +110,7 @@ def _override_key(service: ir.Service, cluster: str) -> Optional[str]:
     return cluster if cluster in overridden else None
 
 
-def _collisions(cluster: str, docs: list[Document]) -> list[Diagnostic]:
+def _collisions(docs: list[Document]) -> list[Diagnostic]:
     """Two constructs that would render to one resource name."""
     seen: dict[str, Document] = {}
     out = []
@@ -121,7 +121,7 @@ def _collisions(cluster: str, docs: list[Document]) -> list[Diagnostic]:
         labels = [Label(first.span, f"renders {first.kind} `{first.name}` too")] if first.span else []
         out.append(diagnostic(
             "duplicate-name",
-            f"two {doc.kind}s named `{doc.name}` in namespace `{doc.namespace}` (cluster `{cluster}`)",
+            f"two {doc.kind} resources would be named `{doc.name}` in namespace `{doc.namespace}`",
             doc.span, labels=labels, help="rename one of them",
         ))
     return out

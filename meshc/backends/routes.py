@@ -8,7 +8,7 @@ from typing import Iterable, Optional
 
 from .. import ir
 from ..codes import diagnostic
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Label
 from ..resolve import Index, ServiceInfo, canary_split, weights
 from .documents import Document, document, duration, number, slug
 from .targets import IstioTarget
@@ -44,9 +44,7 @@ class RouteBuilder:
         svc = info.service
         if not svc.routes and not _has_options(info.options(None, self.cluster)):
             return None
-        http = []
-        for route in svc.routes or (None,):
-            http += self.http_routes(info, route, ())
+        http = self._unique([(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)])
         spec = {"hosts": [info.host], "http": http}
         return document(self.target.networking, "VirtualService", info.namespace.name.value,
                         svc.name.value, spec, _sources(info))
@@ -62,14 +60,34 @@ class RouteBuilder:
         for (gw_name, host), entries in sorted(exposed.items()):
             gw_ns, _ = self.index.gateways[gw_name]
             entries.sort(key=lambda e: (_specificity(e[1]), e[0].key))
-            http = []
-            for info, expose in entries:
-                for route in info.service.routes or (None,):
-                    http += self.http_routes(info, route, expose.matches, prefix=f"{info.service.name.value}-")
+            http = self._unique([
+                (self.http_routes(info, route, expose.matches, prefix=f"{info.service.name.value}-"), route or expose)
+                for info, expose in entries for route in info.service.routes or (None,)
+            ])
             spec = {"hosts": [host], "gateways": [f"{gw_ns.name.value}/{gw_name}"], "http": http}
             nodes = [e for _, e in entries] + [i.service for i, _ in entries]
             out.append(document(self.target.networking, "VirtualService", gw_ns.name.value,
                                 f"{gw_name}-{slug(host)}", spec, nodes))
+        return out
+
+    def _unique(self, produced: list[tuple[list[dict], ir.Node]]) -> list[dict]:
+        """The entries of one VirtualService; two with one name (a route
+        called like another's `-preview` entry, or `SERVICE-ROUTE` names
+        that meet on a gateway) are reported, as Istio keys stats and
+        logs by them."""
+        first: dict[str, ir.Node] = {}
+        out = []
+        for entries, node in produced:
+            for entry in entries:
+                earlier = first.setdefault(entry["name"], node)
+                if earlier is not node:
+                    self.diagnostics.append(diagnostic(
+                        "duplicate-name",
+                        f"two routes of one VirtualService would be named `{entry['name']}`",
+                        _name_span(node), labels=[Label(_name_span(earlier), "this one has that name too")],
+                        help="rename one of the routes",
+                    ))
+                out.append(entry)
         return out
 
     # -------------------------------------------------------------- routes
@@ -267,6 +285,11 @@ def _specificity(expose: ir.Expose) -> tuple[int, int]:
         else:
             ranks.append((2 if alt.conditions else 3, 0))
     return min(ranks)
+
+
+def _name_span(node: ir.Node) -> ir.Span:
+    name = getattr(node, "name", None)
+    return name.span if isinstance(name, ir.Name) else node.span
 
 
 def _sources(info: ServiceInfo) -> list[ir.Node]:

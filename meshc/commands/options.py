@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..report import FORMATS
+from ..values import ISTIO_VERSIONS
 
 output_format = click.option(
     "--output-format",
@@ -22,6 +23,14 @@ color = click.option(
     default="auto",
     show_default=True,
     help="Colour diagnostics (auto: only on a terminal).",
+)
+
+istio_version = click.option(
+    "--istio-version",
+    type=click.Choice(ISTIO_VERSIONS),
+    default=ISTIO_VERSIONS[-1],
+    show_default=True,
+    help="Istio release of clusters that do not say `istio` in the fleet.",
 )
 
 

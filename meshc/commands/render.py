@@ -8,8 +8,7 @@ import click
 
 from .. import report
 from ..pipeline import InputError, compile_paths, discover
-from ..values import ISTIO_VERSIONS
-from .options import color, output_format, use_color
+from .options import color, istio_version, output_format, use_color
 
 
 @click.command("render")
@@ -18,8 +17,7 @@ from .options import color, output_format, use_color
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when OUT differs from what the sources render.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Write one multi-document stream to stdout instead of files.")
 @click.option("--cluster", help="With --stdout: the cluster to render.")
-@click.option("--istio-version", type=click.Choice(ISTIO_VERSIONS), default=ISTIO_VERSIONS[-1], show_default=True,
-              help="Istio release of clusters that do not say `istio` in the fleet.")
+@istio_version
 @output_format
 @color
 def command(paths, out, check, to_stdout, cluster, istio_version, output_format, color) -> None:

@@ -1,0 +1,859 @@
+"""Hypothesis strategies for whole, valid .mesh policies, written as text.
+
+Built from docs/language.md alone (no meshc code is used to produce the
+text), so that the property tests compare meshc with the documentation rather
+than with itself. `policies()` draws a `Policy`: a small model of what was
+written (a fleet of 1-3 clusters or none; 1-3 namespaces with `defaults`,
+`mtls`, `allow`, `external` and a gateway; services with ports, subsets,
+routes, `when` conditions, `to`/`canary`/`blue-green`, mirrors, route
+options, destination policy, `expose` and `on CLUSTER` overrides), from
+which the source text is printed in a randomised layout (indentation, CRLF,
+one-line blocks, comments), either as one file or split into several files
+by namespace.
+
+What is drawn always compiles without errors according to the docs:
+
+- names are DNS-1123 labels that are not keywords;
+- every conditional route carries, in each of its `when` alternatives, one
+  "anchor" condition on a header, query parameter or cookie whose name no
+  other alternative uses, so no route is shadowed by an earlier one
+  (MESH307) and no alternative contradicts itself (MESH308); an `and` tests
+  each thing at most once (MESH316); every service ends with a route without
+  `when`, so there is no MESH309 either;
+- weights are whole percentages adding up to 100, `rest` only where it gets
+  a positive share; canary steps strictly increase and end at 100 %, `at` is
+  in range, `pause` has one duration or one per gap;
+- every subset, service, port and cluster named is declared; `failover` only
+  next to an `eject` and between regions of the fleet; several mirrors only
+  when every cluster runs Istio 1.20 or newer (docs/language.md; the MESH601
+  example in docs/diagnostics.md says 1.21);
+- each statement a block may hold once appears once.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field, replace
+from typing import Optional, Union
+
+from hypothesis import strategies as st
+
+# Every word that starts a statement or is a fixed part of one in
+# docs/language.md. Names are drawn outside this set so that a name can never
+# be read as a keyword (the docs only promise that keywords are reserved
+# where a statement can start).
+KEYWORDS = frozenset("""
+fleet cluster region zone network gateway istio namespace mtls for allow from principal to defaults
+hosts https http http2 grpc tcp tls port credential redirect-http selector external service global
+subsets subset by route expose via host when in on and or header absent cookie path method query
+source canary steps at pause analysis success-rate blue-green active preview mirror timeout retry
+per-try off fault delay abort rewrite cors origins methods headers expose-headers max-age credentials
+circuit-breaker max-connections connect-timeout max-pending max-requests max-requests-per-connection
+max-retries idle-timeout eject consecutive every max lb hash source-ip ttl failover distribute rest
+strict permissive disable istio-mutual simple round-robin random least-request passthrough
+gateway-errors gateway-error reset reset-before-request connect-failure envoy-ratelimited
+retriable-4xx refused-stream retriable-status-codes retriable-headers http3-post-connect-failure
+cancelled deadline-exceeded internal resource-exhausted unavailable p50 p75 p90 p95 p99 p999
+cookie x-preview
+""".split())
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+RETRY_CONDITIONS = ("5xx", "gateway-error", "reset", "reset-before-request", "connect-failure",
+                    "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes",
+                    "retriable-headers", "http3-post-connect-failure", "cancelled", "deadline-exceeded",
+                    "internal", "resource-exhausted", "unavailable", "503", "429")
+# Simple regexes RE2 accepts; `\d` is written as is (the docs keep every
+# backslash but `\"` and `\\`).
+REGEXES = ("^[0-9]*[02468]$", "[a-z]+", "v[0-9]+(\\.[0-9]+)?", ".*canary.*", "(foo|bar)-[0-9]{1,3}",
+           "^\\d+$", "[^/]+", "/api/v[12]/.*", "(?i)chrome.*", "a|b|c")
+# The timeout property 5 injects; the generator never writes it.
+INJECTED_TIMEOUT = "4321ms"
+
+
+# ------------------------------------------------------------------ tokens
+# Free-form tokens (names, values) are sampled from pools made once, with a
+# fixed seed: one draw per token instead of one per character keeps a
+# policy at a few hundred draws, which is what bounds the tests' runtime.
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ALNUM = _LOWER + "0123456789"
+
+
+def _pool(make, size: int, extra: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    rng = random.Random(size)
+    found = dict.fromkeys(extra)
+    while len(found) < size + len(extra):
+        word = make(rng)
+        if word not in KEYWORDS:
+            found[word] = None
+    return st.sampled_from(list(found))
+
+
+def _run(rng: random.Random, alphabet: str, lo: int, hi: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(lo, hi)))
+
+
+# DNS labels, `[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?`, plus the shortest and a
+# longest (63 characters) one
+names = _pool(lambda r: r.choice(_LOWER) + _run(r, _ALNUM, 0, 6) + (("-" + _run(r, _ALNUM, 1, 4)) if r.random() < .4
+                                                                    else ""),
+              300, ("a", "v1", "x" * 30 + "-" + "y" * 32))
+# no digits, so never equal to an anchor name (which ends in digits)
+plain_words = _pool(lambda r: _run(r, _LOWER, 1, 8) + (("-" + _run(r, _LOWER, 1, 4)) if r.random() < .4 else ""),
+                    200)
+durations = st.one_of(
+    st.integers(1, 999).map(lambda n: f"{n}ms"),
+    st.integers(1, 600).map(lambda n: f"{n}s"),
+    st.integers(1, 90).map(lambda n: f"{n}m"),
+    st.integers(1, 48).map(lambda n: f"{n}h"),
+    # decimals of whole milliseconds (`1.001s` once failed as 1000.999... ms)
+    st.tuples(st.integers(0, 9), st.integers(1, 999)).map(lambda t: f"{t[0]}.{t[1]:03d}s"),
+    st.sampled_from(["1.5s", "0.25s", "2.5m", "0.5h", "1.25s", "0.017m"]),
+)
+shares = st.integers(1, 100).map(lambda n: f"{n}%") | st.sampled_from(["0.1%", "0.01%", "12.5%", "99.9%"])
+# the text between the quotes, escaped as the docs say (`\"` and `\\`)
+string_values = _pool(lambda r: _run(r, _ALNUM + "ABCXYZ._:/ -", 1, 12), 100,
+                      ('say \\"hi\\"', "back\\\\slash", "# not a comment", "中文", "semi;colon"))
+label_values = _pool(lambda r: r.choice(_ALNUM) + ((_run(r, _ALNUM + "._-", 0, 8) + r.choice(_ALNUM))
+                                                   if r.random() < .6 else ""), 100)
+label_keys = st.sampled_from(["version", "track", "app.kubernetes.io/version", "color", "algo"])
+cookie_values = _pool(lambda r: _run(r, _ALNUM + "._-", 1, 10), 50)
+path_values = _pool(lambda r: "/" + _run(r, _ALNUM + "/_.-", 0, 12), 50, ("/",))
+regions_ = _pool(lambda r: _run(r, _LOWER, 2, 2) + "-" + _run(r, _LOWER, 2, 5), 20)
+
+
+def quoted(text: str) -> str:
+    """A string literal: `text` is already escaped as the docs require."""
+    return f'"{text}"'
+
+
+# ------------------------------------------------------------------ model
+@dataclass
+class Cluster:
+    name: str
+    region: Optional[str]
+    attrs: str  # everything after the name
+    istio: Optional[str]
+
+
+@dataclass
+class Canary:
+    baseline: str
+    candidate: str
+    steps: list[int]
+    at: Optional[int]
+    extra: str  # pause / analysis, printed after `at`
+
+    @property
+    def live_share(self) -> int:
+        """The candidate's share at `at` (0 without `at` or with `at 0`)."""
+        return self.steps[self.at - 1] if self.at else 0
+
+    def text(self) -> str:
+        steps = " ".join(f"{s}%" for s in self.steps)
+        at = f" at {self.at}" if self.at is not None else ""
+        return f"canary {self.baseline} -> {self.candidate} steps {steps}{at}{self.extra}"
+
+
+@dataclass
+class Destination:
+    """One `to` target: a subset of this service, or `service ...`."""
+
+    text: str           # the target as written, without the weight
+    host: str           # the host it must render as
+    subset: Optional[str]
+    port: Optional[int]
+    weight: Union[int, str, None]  # an int, "rest" or None
+
+
+@dataclass
+class Forward:
+    destinations: list[Destination]
+
+    def text(self) -> str:
+        parts = []
+        for d in self.destinations:
+            w = "" if d.weight is None else (" rest" if d.weight == "rest" else f" {d.weight}%")
+            parts.append(d.text + w)
+        return "to " + ", ".join(parts)
+
+    def weights(self) -> list[int]:
+        """The weights as they must render (`rest` resolved)."""
+        given = [d.weight for d in self.destinations]
+        if len(given) == 1:
+            return [100]
+        taken = sum(w for w in given if isinstance(w, int))
+        return [100 - taken if w == "rest" else w for w in given]
+
+
+@dataclass
+class BlueGreen:
+    active: str
+    preview: str
+
+    def text(self) -> str:
+        return f"blue-green active {self.active} preview {self.preview}"
+
+
+Action = Union[Forward, Canary, BlueGreen, None]
+
+
+@dataclass
+class Route:
+    name: str
+    alternatives: list[list[str]]  # `or` of `and`s of conditions; [] = no `when`
+    action: Action
+    mirrors: list["Mirror"]
+    options: dict[str, str]                  # kind -> statement
+    overrides: dict[str, dict[str, str]]     # cluster -> kind -> statement
+    order: list[int]                         # permutation of the statement slots
+    one_line: bool
+    comment: Optional[str]
+
+    @property
+    def entry_names(self) -> list[str]:
+        """The `http` entries this route renders, in order."""
+        if isinstance(self.action, BlueGreen):
+            return [f"{self.name}-preview", self.name]
+        return [self.name]
+
+
+@dataclass
+class Service:
+    name: str
+    namespace: str
+    ports: list[tuple[int, str, Optional[str]]]  # number, protocol, port policy
+    subset_key: str
+    subsets: list[str]
+    subsets_explicit: bool                       # `subset N { key = "N" }` instead of `subsets by`
+    subset_policy: dict[str, str]                # subset -> policy statement
+    options: dict[str, str]
+    policy: dict[str, str]
+    routes: list[Route]
+    overrides: dict[str, dict[str, str]]         # cluster -> kind -> statement
+    expose: Optional[tuple[str, str]] = None     # (gateway, host)
+
+    @property
+    def host(self) -> str:
+        return f"{self.name}.{self.namespace}.svc.cluster.local"
+
+
+@dataclass
+class Gateway:
+    name: str
+    hosts: list[str]
+    servers: list[str]  # `https credential C`, `http`, `redirect-http`, ...
+
+    def text(self) -> str:
+        return f"gateway {self.name} {{ hosts {' '.join(self.hosts)} {' '.join(self.servers)} }}"
+
+    def virtual_service(self, host: str) -> str:
+        """The documented name of the VirtualService for one of its hosts."""
+        return f"{self.name}-{host.replace('.', '-')}"
+
+
+@dataclass
+class Namespace:
+    name: str
+    defaults: Optional[str]
+    services: list[Service]
+    split: int  # services before this index go to the first file, the rest to a second one
+    security: list[str] = field(default_factory=list)   # `mtls ...` and `allow ...` statements
+    externals: list[str] = field(default_factory=list)  # `external ...` statements
+    gateway: Optional[Gateway] = None
+
+
+@dataclass
+class Layout:
+    indent: str
+    newline: str
+    blank_lines: bool
+
+
+@dataclass
+class Policy:
+    clusters: Optional[list[Cluster]]  # None: no fleet (one cluster, `default`)
+    namespaces: list[Namespace]
+    layout: Layout = field(default_factory=lambda: Layout("  ", "\n", False))
+
+    @property
+    def cluster_names(self) -> list[str]:
+        return [c.name for c in self.clusters] if self.clusters else ["default"]
+
+    def services(self) -> list[Service]:
+        return [svc for ns in self.namespaces for svc in ns.services]
+
+    def gateway(self) -> Optional[tuple[str, Gateway]]:
+        """(namespace, gateway), if the policy has one."""
+        for ns in self.namespaces:
+            if ns.gateway:
+                return ns.name, ns.gateway
+        return None
+
+    # ------------------------------------------------------------ printing
+    def text(self) -> str:
+        """The whole policy as one file."""
+        return "".join(self.files().values())
+
+    def files(self) -> dict[str, str]:
+        """The policy split into files: the fleet, then each namespace (a
+        namespace split in two is two blocks in two files)."""
+        out = {}
+        if self.clusters is not None:
+            out["00-fleet.mesh"] = self._fleet()
+        for i, ns in enumerate(self.namespaces):
+            parts = [ns.services[:ns.split], ns.services[ns.split:]] if 0 < ns.split < len(ns.services) \
+                else [ns.services]
+            for k, services in enumerate(parts):
+                out[f"{i + 1:02d}-{ns.name}-{k}.mesh"] = self._namespace(ns, services, with_defaults=k == 0)
+        return out
+
+    def _lines(self, lines: list[str]) -> str:
+        return "".join(line + self.layout.newline for line in lines)
+
+    def _fleet(self) -> str:
+        ind = self.layout.indent
+        lines = ["# the fleet", "fleet prod {"]
+        lines += [f"{ind}cluster {c.name}{c.attrs}" for c in self.clusters]
+        lines.append("}")
+        return self._lines(lines)
+
+    def _namespace(self, ns: Namespace, services: list[Service], with_defaults: bool) -> str:
+        ind = self.layout.indent
+        lines = [f"namespace {ns.name} {{"]
+        if with_defaults and ns.defaults:
+            lines.append(f"{ind}defaults {{ {ns.defaults} }}")
+        if with_defaults:
+            lines += [ind + stmt for stmt in ns.security + ns.externals]
+            if ns.gateway:
+                lines.append(ind + ns.gateway.text())
+        for svc in services:
+            if self.layout.blank_lines:
+                lines.append("")
+            lines += [ind + line for line in self._service(svc)]
+        lines.append("}")
+        return self._lines(lines)
+
+    def _service(self, svc: Service) -> list[str]:
+        ind = self.layout.indent
+        body = []
+        for number, proto, policy in svc.ports:
+            body.append(f"port {number} {proto}" + (f" {{ {policy} }}" if policy else ""))
+        if svc.subsets_explicit:
+            for s in svc.subsets:
+                extra = f" {svc.subset_policy[s]}" if s in svc.subset_policy else ""
+                body.append(f"subset {s} {{ {svc.subset_key} = {quoted(s)}{extra} }}")
+        elif svc.subsets:
+            body.append(f"subsets by {svc.subset_key} {' '.join(svc.subsets)}")
+            for s, policy in svc.subset_policy.items():
+                body.append(f"subset {s} {{ {policy} }}")
+        if svc.expose:
+            body.append(f"expose via {svc.expose[0]} host {svc.expose[1]}")
+        body += list(svc.options.values())
+        body += list(svc.policy.values())
+        for cluster, stmts in svc.overrides.items():
+            body.append(f"on {cluster} {{ {' '.join(stmts.values())} }}")
+        for route in svc.routes:
+            if self.layout.blank_lines:
+                body.append("")
+            body += self._route(route)
+        return [f"service {svc.name} {{"] + [ind + line for line in body] + ["}"]
+
+    def _route(self, route: Route) -> list[str]:
+        slots: list[str] = []
+        if route.alternatives:
+            slots.append("when " + " or ".join(" and ".join(alt) for alt in route.alternatives))
+        else:
+            slots.append("")
+        slots.append(route.action.text() if route.action is not None else "")
+        slots.append(" ".join(m.text() for m in route.mirrors))
+        slots.append(" ".join(route.options.values()))
+        slots.append(" ".join(f"on {c} {{ {' '.join(o.values())} }}" for c, o in route.overrides.items()))
+        statements = [slots[i] for i in route.order if slots[i]]
+        head = f"route {route.name} {{"
+        if route.one_line:
+            return [f"{head} {' '.join(statements)} }}" + (f"  # {route.comment}" if route.comment else "")]
+        ind = self.layout.indent
+        lines = [head]
+        if route.comment:
+            lines.append(f"{ind}# {route.comment}")
+        lines += [ind + s for s in statements]
+        return lines + ["}"]
+
+    # ------------------------------------------------------------ editing
+    def with_service_override(self, ns_index: int, svc_index: int, cluster: str, kind: str,
+                              statement: str) -> "Policy":
+        """A copy where one service's `on CLUSTER` block sets `statement`
+        (replacing any statement of the same kind already there)."""
+        namespaces = list(self.namespaces)
+        ns = namespaces[ns_index]
+        services = list(ns.services)
+        svc = services[svc_index]
+        overrides = {c: dict(o) for c, o in svc.overrides.items()}
+        overrides.setdefault(cluster, {})[kind] = statement
+        services[svc_index] = replace(svc, overrides=overrides)
+        namespaces[ns_index] = replace(ns, services=services)
+        return replace(self, namespaces=namespaces)
+
+
+def effective_option(svc: Service, route: Route, cluster: str, kind: str) -> Optional[str]:
+    """The statement of one kind (`timeout`, `retry`, `fault-delay`,
+    `fault-abort`, `cors`, `rewrite`) that applies to a route in a cluster,
+    by the documented precedence, setting by setting (weakest first): the
+    service, its `on CLUSTER`, the route, the route's `on CLUSTER`."""
+    for source in (route.overrides.get(cluster, {}), route.options, svc.overrides.get(cluster, {}), svc.options):
+        if kind in source:
+            return source[kind]
+    return None
+
+
+def effective_timeout(svc: Service, route: Route, cluster: str) -> Optional[str]:
+    """The duration of the timeout a route gets in a cluster, as written."""
+    statement = effective_option(svc, route, cluster, "timeout")
+    return statement.split()[1] if statement else None
+
+
+# ------------------------------------------------------------ statements
+@st.composite
+def circuit_breakers(draw, with_eject: Optional[bool] = None) -> str:
+    settings = {
+        "max-connections": st.integers(1, 10000).map(str),
+        "connect-timeout": durations,
+        "max-pending": st.integers(1, 10000).map(str),
+        "max-requests": st.integers(1, 10000).map(str),
+        "max-requests-per-connection": st.integers(1, 10000).map(str),
+        "max-retries": st.integers(0, 10).map(str),
+        "idle-timeout": durations,
+    }
+    chosen = draw(st.lists(st.sampled_from(sorted(settings)), unique=True, max_size=4))
+    parts = [f"{key} {draw(settings[key])}" for key in chosen]
+    eject = draw(st.booleans()) if with_eject is None else with_eject
+    if eject or not parts:
+        e = f"eject {draw(st.integers(1, 20))} consecutive {draw(st.sampled_from(['5xx', 'gateway-errors']))}"
+        if draw(st.booleans()):
+            e += f" every {draw(durations)}"
+        if draw(st.booleans()):
+            e += f" for {draw(durations)}"
+        if draw(st.booleans()):
+            e += f" max {draw(st.integers(1, 100))}%"
+        parts.insert(draw(st.integers(0, len(parts))), e)
+    return "circuit-breaker { " + " ".join(parts) + " }"
+
+
+def has_eject(statement: Optional[str]) -> bool:
+    return bool(statement) and " eject " in f" {statement} "
+
+
+lb_statements = st.one_of(
+    st.sampled_from(["round-robin", "random", "least-request", "passthrough"]).map(lambda a: f"lb {a}"),
+    plain_words.map(lambda n: f"lb hash header {n}"),
+    st.tuples(plain_words, st.none() | durations).map(
+        lambda t: f"lb hash cookie {t[0]}" + (f" ttl {t[1]}" if t[1] else "")),
+    st.just("lb hash source-ip"),
+    plain_words.map(lambda n: f"lb hash query {n}"),
+)
+
+
+@st.composite
+def destination_policies(draw, regions: list[str], allow_failover: bool = True) -> dict[str, str]:
+    """kind -> statement: any of circuit-breaker, lb, tls, failover."""
+    out = {}
+    if draw(st.booleans()):
+        out["circuit-breaker"] = draw(circuit_breakers())
+    if draw(st.booleans()):
+        out["lb"] = draw(lb_statements)
+    if draw(st.booleans()):
+        out["tls"] = "tls istio-mutual"
+    if allow_failover and len(regions) >= 2 and has_eject(out.get("circuit-breaker")) and draw(st.booleans()):
+        a, b = draw(st.permutations(regions))[:2]
+        out["failover"] = f"failover {a} -> {b}"
+    return out
+
+
+@st.composite
+def cors_statements(draw) -> str:
+    parts = {
+        "origins": st.lists(names, min_size=1, max_size=2, unique=True).map(
+            lambda ns: "origins " + " ".join(quoted(f"https://{n}.example.com") for n in ns)),
+        "methods": st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True).map(
+            lambda ms: "methods " + " ".join(ms)),
+        "headers": st.lists(plain_words, min_size=1, max_size=3, unique=True).map(
+            lambda hs: "headers " + " ".join(hs)),
+        "expose-headers": st.lists(plain_words, min_size=1, max_size=2, unique=True).map(
+            lambda hs: "expose-headers " + " ".join(hs)),
+        "max-age": durations.map(lambda d: f"max-age {d}"),
+        "credentials": st.just("credentials"),
+    }
+    chosen = draw(st.lists(st.sampled_from(sorted(parts)), min_size=1, max_size=4, unique=True))
+    return "cors " + " ".join(draw(parts[k]) for k in chosen)
+
+
+@st.composite
+def route_options(draw, path_matched: bool, allow_rewrite: bool = True) -> dict[str, str]:
+    """kind -> statement; `rewrite` only where every alternative matches a path."""
+    out = {}
+    if draw(st.booleans()):
+        out["timeout"] = f"timeout {draw(durations)}"
+    retry = draw(st.sampled_from(["none", "retry", "off"]))
+    if retry == "off":
+        out["retry"] = "retry off"
+    elif retry == "retry":
+        r = f"retry {draw(st.integers(1, 10))}"
+        if draw(st.booleans()):
+            r += f" per-try {draw(durations)}"
+        if draw(st.booleans()):
+            r += " on " + " ".join(draw(st.lists(st.sampled_from(RETRY_CONDITIONS), min_size=1, max_size=3,
+                                                 unique=True)))
+        out["retry"] = r
+    if draw(st.integers(0, 3)) == 0:
+        out["fault-delay"] = f"fault delay {draw(durations)} {draw(shares)}"
+    if draw(st.integers(0, 3)) == 0:
+        out["fault-abort"] = f"fault abort {draw(st.integers(200, 599))} {draw(shares)}"
+    if draw(st.integers(0, 3)) == 0:
+        out["cors"] = draw(cors_statements())
+    if allow_rewrite and path_matched and draw(st.booleans()):
+        out["rewrite"] = f"rewrite path {quoted('/' + draw(plain_words))}"
+    return out
+
+
+@st.composite
+def override_options(draw) -> dict[str, str]:
+    """Route options for an `on CLUSTER` block: at least one."""
+    out = draw(route_options(path_matched=False))
+    if not out:
+        out["timeout"] = f"timeout {draw(durations)}"
+    return out
+
+
+# ------------------------------------------------------------- matching
+@st.composite
+def anchors(draw, tag: str) -> tuple[str, str]:
+    """(kind, condition) on a name only this alternative uses."""
+    name = f"{draw(plain_words)}-{tag}"
+    kind = draw(st.sampled_from(["header", "header", "header", "query", "cookie"]))
+    if kind == "cookie":
+        return "cookie", f"cookie {name} = {quoted(draw(cookie_values))}"
+    if kind == "header" and draw(st.integers(0, 5)) == 0:
+        return "header", f"header {name} absent"
+    op = draw(st.sampled_from(["=", "^=", "~"]))
+    value = draw(st.sampled_from(REGEXES)) if op == "~" else draw(string_values)
+    return kind, f"{kind} {name} {op} {quoted(value)}"
+
+
+@st.composite
+def alternatives(draw, tag: str, ports: list[int], namespaces: list[str]) -> tuple[list[str], bool]:
+    """One `and` of conditions, and whether it matches a path by = or ^=."""
+    kind, anchor = draw(anchors(tag))
+    extras = []
+    kinds = draw(st.lists(st.sampled_from(["path", "method", "source", "port", "from", "header", "query", "cookie"]),
+                          unique=True, max_size=2))
+    path_matched = False
+    for k in kinds:
+        if k == "cookie" and kind == "cookie":
+            continue
+        if k == "path":
+            op = draw(st.sampled_from(["=", "^=", "~"]))
+            path = draw(st.sampled_from(REGEXES[6:8])) if op == "~" else draw(path_values)
+            path_matched = op != "~"
+            extras.append(f"path {op} {quoted(path)}")
+        elif k == "method":
+            extras.append(f"method = {draw(st.sampled_from(METHODS))}")
+        elif k == "source":
+            value = draw(label_values)
+            # a bare value is accepted when it is a name (the docs: `fmt` quotes it)
+            written = value if (re.fullmatch(r"[a-z][a-z0-9-]*", value) and value not in KEYWORDS
+                                and draw(st.booleans())) else quoted(value)
+            extras.append(f"source {draw(label_keys)} = {written}")
+        elif k == "port":
+            extras.append(f"port {draw(st.sampled_from(ports))}")
+        elif k == "from":
+            extras.append(f"from namespace {draw(st.sampled_from(namespaces))}")
+        elif k == "header":
+            op = draw(st.sampled_from(["=", "^=", "~", "absent"]))
+            name = draw(plain_words)
+            if op == "absent":
+                extras.append(f"header {name} absent")
+            else:
+                value = draw(st.sampled_from(REGEXES)) if op == "~" else draw(string_values)
+                extras.append(f"header {name} {op} {quoted(value)}")
+        elif k == "query":
+            extras.append(f"query {draw(plain_words)} = {quoted(draw(string_values))}")
+        elif k == "cookie":
+            extras.append(f"cookie {draw(plain_words)} = {quoted(draw(cookie_values))}")
+    conditions = [anchor] + extras
+    return draw(st.permutations(conditions)), path_matched
+
+
+# ---------------------------------------------------------- destinations
+def _split_100(draw, k: int) -> list[int]:
+    """k whole percentages adding up to 100 (zeros allowed, rarely)."""
+    cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=k - 1, max_size=k - 1)))
+    bounds = [0] + cuts + [100]
+    return [bounds[i + 1] - bounds[i] for i in range(k)]
+
+
+@st.composite
+def targets(draw, svc: Service, all_services: list[Service]) -> Destination:
+    """A subset of `svc`, or `service NAME [in NS] [subset S] [port N]`."""
+    if svc.subsets and draw(st.integers(0, 3)) > 0:
+        s = draw(st.sampled_from(svc.subsets))
+        return Destination(s, svc.host, s, None, None)
+    other = draw(st.sampled_from(all_services))
+    text = f"service {other.name}"
+    if other.namespace != svc.namespace or draw(st.booleans()):
+        text += f" in {other.namespace}"
+    subset = None
+    if other.subsets and draw(st.booleans()):
+        subset = draw(st.sampled_from(other.subsets))
+        text += f" subset {subset}"
+    port = None
+    if draw(st.booleans()):
+        port = draw(st.sampled_from([p[0] for p in other.ports]))
+        text += f" port {port}"
+    return Destination(text, other.host, subset, port, None)
+
+
+@st.composite
+def forwards(draw, svc: Service, all_services: list[Service]) -> Forward:
+    k = draw(st.integers(1, 3))
+    dests: list[Destination] = []
+    for _ in range(k * 3):
+        d = draw(targets(svc, all_services))
+        if all((d.host, d.subset, d.port) != (e.host, e.subset, e.port) for e in dests):
+            dests.append(d)
+        if len(dests) == k:
+            break
+    k = len(dests)
+    if k == 1:
+        dests[0].weight = draw(st.sampled_from([None, None, 100]))
+        return Forward(dests)
+    weights: list[Union[int, str]] = _split_100(draw, k)
+    if draw(st.booleans()):
+        i = draw(st.integers(0, k - 1))
+        if weights[i] > 0:  # `rest` needs a positive share (MESH302)
+            weights[i] = "rest"
+    for d, w in zip(dests, weights):
+        d.weight = w
+    return Forward(dests)
+
+
+@st.composite
+def canaries(draw, subsets: list[str]) -> Canary:
+    baseline, candidate = draw(st.permutations(subsets))[:2]
+    steps = sorted(draw(st.lists(st.integers(1, 99), unique=True, max_size=4))) + [100]
+    at = draw(st.none() | st.integers(0, len(steps)))
+    extra = ""
+    gaps = len(steps) - 1
+    pause = draw(st.sampled_from(["none", "one", "each"] if gaps > 1 else ["none", "one"] if gaps == 1 else ["none"]))
+    if pause == "one":
+        extra += f" pause {draw(durations)}"
+    elif pause == "each":
+        extra += " pause " + " ".join(draw(st.lists(durations, min_size=gaps, max_size=gaps)))
+    if draw(st.booleans()):
+        gates = draw(st.lists(st.sampled_from(["success", "p50", "p90", "p99", "p999"]), min_size=1, max_size=2,
+                              unique=True))
+        extra += " analysis " + " ".join(
+            f"success-rate >= {draw(st.integers(50, 100))}%" if g == "success" else f"{g} <= {draw(durations)}"
+            for g in gates)
+    return Canary(baseline, candidate, steps, at, extra)
+
+
+@st.composite
+def actions(draw, svc: Service, all_services: list[Service]) -> Action:
+    kinds = ["to", "to", "none"]
+    if len(svc.subsets) >= 2:
+        kinds += ["canary", "canary", "blue-green"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "to":
+        return draw(forwards(svc, all_services))
+    if kind == "canary":
+        return draw(canaries(svc.subsets))
+    if kind == "blue-green":
+        active, preview = draw(st.permutations(svc.subsets))[:2]
+        return BlueGreen(active, preview)
+    return None
+
+
+@dataclass
+class Mirror:
+    target: Destination
+    share: Optional[str]  # `20%`, or None for 100 %
+
+    def text(self) -> str:
+        return f"mirror {self.target.text}" + (f" {self.share}" if self.share else "")
+
+
+@st.composite
+def mirrors(draw, svc: Service, all_services: list[Service], several: bool) -> list[Mirror]:
+    """At most one mirror per destination (host, subset, port)."""
+    count = draw(st.integers(0, 2 if several else 1))
+    out: list[Mirror] = []
+    for _ in range(count):
+        target = draw(targets(svc, all_services))
+        key = (target.host, target.subset, target.port)
+        if all((m.target.host, m.target.subset, m.target.port) != key for m in out):
+            out.append(Mirror(target, draw(st.none() | shares)))
+    return out
+
+
+# ------------------------------------------------------------- policies
+@st.composite
+def fleets(draw) -> Optional[list[Cluster]]:
+    if draw(st.integers(0, 4)) == 0:
+        return None
+    cluster_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
+    regions = draw(st.lists(regions_, min_size=1, max_size=3, unique=True))
+    out = []
+    for i, name in enumerate(cluster_names):
+        attrs = []
+        region = draw(st.none() | st.sampled_from(regions))
+        if region:
+            attrs.append(f"region {region}")
+            if draw(st.booleans()):
+                attrs.append(f"zone {region}-{draw(st.sampled_from('abc'))}")
+        if draw(st.booleans()):
+            attrs.append(f"network net-{draw(st.integers(1, 2))}")
+        if draw(st.booleans()):
+            attrs.append("gateway " + draw(st.sampled_from([f"10.{i}.0.10", f"eastwest.{name}.example.com"])))
+        istio = draw(st.none() | st.sampled_from([f"1.{v}" for v in range(18, 31)]))
+        if istio:
+            attrs.append(f"istio {istio}")
+        attrs = draw(st.permutations(attrs))
+        out.append(Cluster(name, region, "".join(" " + a for a in attrs), istio))
+    return out
+
+
+@st.composite
+def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes: int = 3,
+             fleet: Optional[bool] = None) -> Policy:
+    """A valid policy. `fleet=True` forces a fleet of 2-3 clusters,
+    `False` forbids one."""
+    clusters = draw(fleets())
+    if fleet is True and (clusters is None or len(clusters) < 2):
+        clusters = draw(fleets().filter(lambda f: f is not None and len(f) >= 2))
+    if fleet is False:
+        clusters = None
+    cluster_names = [c.name for c in clusters] if clusters else []
+    regions = sorted({c.region for c in clusters or [] if c.region})
+    several_mirrors = all(c.istio is None or int(c.istio.split(".")[1]) >= 20 for c in clusters or [])
+
+    ns_names = draw(st.lists(names, min_size=min_namespaces, max_size=max_namespaces, unique=True))
+    namespaces = []
+    # Phase 1: what other services may refer to (names, ports, subsets).
+    for ns_name in ns_names:
+        svc_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
+        services = []
+        for svc_name in svc_names:
+            port_numbers = draw(st.lists(st.integers(1, 65535), min_size=1, max_size=2, unique=True))
+            ports = [(n, draw(st.sampled_from(["http", "http", "http2", "grpc"])), None) for n in port_numbers]
+            subsets = draw(st.lists(names | st.just("canary"), max_size=3, unique=True))
+            explicit = draw(st.booleans())
+            services.append(Service(svc_name, ns_name, ports, draw(label_keys), subsets, explicit,
+                                    {}, {}, {}, [], {}))
+        defaults = None
+        if draw(st.integers(0, 3)) == 0:
+            defaults = draw(st.sampled_from(["lb least-request", "tls istio-mutual"]) | circuit_breakers())
+        namespaces.append(Namespace(ns_name, defaults, services, draw(st.integers(0, len(services)))))
+    all_services = [svc for ns in namespaces for svc in ns.services]
+
+    # Phase 2: bodies, which may name any service of the policy.
+    for ns in namespaces:
+        for svc in ns.services:
+            svc.ports = [(n, proto, draw(st.none() | st.just(None) | lb_statements | circuit_breakers(False)))
+                         for n, proto, _ in svc.ports]
+            svc.options = draw(route_options(path_matched=False, allow_rewrite=False))
+            svc.policy = draw(destination_policies(regions))
+            for s in draw(st.lists(st.sampled_from(svc.subsets), unique=True, max_size=2)) if svc.subsets else []:
+                svc.subset_policy[s] = draw(st.sampled_from(["lb round-robin", "tls istio-mutual"])
+                                            | circuit_breakers(False))
+            for c in draw(st.lists(st.sampled_from(cluster_names), unique=True, max_size=2)) if cluster_names else []:
+                stmts = draw(route_options(path_matched=False, allow_rewrite=False))
+                stmts.update(draw(destination_policies(regions, allow_failover=False)))
+                if not stmts:
+                    stmts["timeout"] = f"timeout {draw(durations)}"
+                svc.overrides[c] = stmts
+            route_names = draw(st.lists(names, min_size=1, max_size=max_routes + 1, unique=True))
+            for i, route_name in enumerate(route_names):
+                last = i == len(route_names) - 1
+                alts = []
+                path_everywhere = True
+                if not last:
+                    for j in range(draw(st.integers(1, 2))):
+                        conds, path_matched = draw(alternatives(f"{i}{j}", [p[0] for p in svc.ports], ns_names))
+                        alts.append(conds)
+                        path_everywhere &= path_matched
+                action = draw(actions(svc, all_services))
+                route_mirrors = draw(mirrors(svc, all_services, several_mirrors)) if action is not None else []
+                options = draw(route_options(path_matched=bool(alts) and path_everywhere))
+                overrides = {}
+                for c in draw(st.lists(st.sampled_from(cluster_names), unique=True, max_size=2)) if cluster_names \
+                        else []:
+                    overrides[c] = draw(override_options())
+                comment = draw(st.none() | st.sampled_from(["note: keep", "TODO {not} code", "#"]))
+                svc.routes.append(Route(route_name, alts, action, route_mirrors, options, overrides,
+                                        draw(st.permutations(range(5))), draw(st.booleans()), comment))
+            if draw(st.integers(0, 9)) == 0:
+                svc.routes = []  # a service without routes (no VirtualService unless options)
+
+    # Namespace-wide statements: security, external services, one gateway
+    # serving a host per exposed service (no `when`, so no MESH313/314).
+    for k, ns in enumerate(namespaces):
+        if draw(st.integers(0, 2)) == 0:
+            ns.security.append(f"mtls {draw(st.sampled_from(['strict', 'permissive', 'disable']))}")
+        for workload in draw(st.lists(names, unique=True, max_size=2)):
+            ns.security.append(f"mtls {draw(st.sampled_from(['strict', 'permissive']))} for {workload}")
+        for _ in range(draw(st.integers(0, 2))):
+            allow = f"allow {draw(names)}"
+            source = draw(st.sampled_from(["", "principal", "namespace"]))
+            if source == "principal":
+                allow += f' from principal "cluster.local/ns/{draw(st.sampled_from(ns_names))}/sa/{draw(names)}"'
+            elif source == "namespace":
+                allow += " from namespace " + " ".join(draw(st.lists(st.sampled_from(ns_names), min_size=1,
+                                                                    max_size=2, unique=True)))
+            if draw(st.booleans()):
+                allow += " to " + " ".join(draw(st.lists(st.sampled_from(METHODS), max_size=2, unique=True)))
+                allow += " " + quoted(draw(st.sampled_from(["/api/*", "/metrics", "/healthz", "/public/*"])))
+            ns.security.append(allow)
+        if draw(st.integers(0, 3)) == 0:
+            ns.externals.append(f"external ext{k}.example.com port {draw(st.sampled_from([443, 8443]))} https")
+    exposable = [svc for svc in all_services if svc.routes]
+    if exposable and draw(st.booleans()):
+        exposed = draw(st.lists(st.sampled_from(exposable), min_size=1, max_size=3, unique_by=id))
+        home = draw(st.sampled_from(namespaces))
+        gateway = Gateway(draw(names.filter(lambda n: n not in {svc.name for svc in home.services})), [], [])
+        for n, svc in enumerate(exposed):
+            host = f"h{n}.example.com"
+            gateway.hosts.append(host)
+            svc.expose = (gateway.name, host)
+        gateway.servers = draw(st.sampled_from([
+            ["https credential tls-cert"], ["http"], ["https credential tls-cert", "redirect-http"],
+            ["http port 8080"], ["https port 8443 credential other-cert", "http"]]))
+        home.gateway = gateway
+
+    layout = Layout(draw(st.sampled_from(["  ", "    ", "\t"])), draw(st.sampled_from(["\n", "\n", "\r\n"])),
+                    draw(st.booleans()))
+    return Policy(clusters, namespaces, layout)
+
+
+# -------------------------------------------------------- reading back
+_CANARY = re.compile(
+    r"\bcanary\s+([a-z0-9-]+)\s*->\s*([a-z0-9-]+)\s+steps\s+((?:\d+%\s*)+)(?:at\s+(\d+))?")
+_OWNER = re.compile(r"\b(namespace|service|route)\s+([a-z0-9-]+)\s*\{")
+
+
+def canaries_in_source(text: str) -> list[tuple[str, str, str, str, str, list[int], int]]:
+    """(namespace, service, route, baseline, candidate, steps, at) for every
+    canary statement of a generated source, read from the text itself: the
+    enclosing blocks are the nearest `namespace`/`service`/`route` headers
+    before it (blocks of those kinds do not nest in themselves)."""
+    owners = [(m.start(), m.group(1), m.group(2)) for m in _OWNER.finditer(text)]
+    found = []
+    for m in _CANARY.finditer(text):
+        enclosing = {}
+        for pos, kind, name in owners:
+            if pos < m.start():
+                enclosing[kind] = name
+        steps = [int(s) for s in re.findall(r"\d+", m.group(3))]
+        found.append((enclosing["namespace"], enclosing["service"], enclosing["route"], m.group(1), m.group(2),
+                      steps, int(m.group(4)) if m.group(4) else 0))
+    return found
