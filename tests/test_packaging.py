@@ -71,3 +71,17 @@ def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
          ":".join([str(wheel_site), *site.getsitepackages()])],
         capture_output=True, text=True, timeout=60)
     assert validated.returncode == 0, validated.stderr
+
+
+def test_pre_commit_hooks_run_real_commands():
+    from click.testing import CliRunner
+    from ruamel.yaml import YAML
+
+    from meshc.cli import cli
+
+    hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"] for h in hooks} == {"meshc-check", "meshc-fmt"}
+    for hook in hooks:
+        program, *args = hook["entry"].split()
+        assert program == "meshc" and hook["files"] == r"\.mesh$"
+        assert CliRunner().invoke(cli, [*args, "--help"]).exit_code == 0
