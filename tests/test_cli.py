@@ -1,0 +1,112 @@
+"""The command line: output formats, exit codes, and what an internal error looks like."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from helpers import ROOT
+
+from meshc import checks
+from meshc.cli import cli, main
+
+BAD = "namespace shop {\n  service cart {\n    subsets by version v1 v2\n    route r { to v1 90%, v2 20% }\n  }\n}\n"
+
+
+@pytest.fixture
+def bad(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "shop.mesh").write_text(BAD)
+    return "policy/shop.mesh"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_full_format_is_ruff_like_with_a_summary_on_stderr(bad):
+    result = run("check", bad)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:6] == [
+        "error[MESH301]: weights of route `r` add up to 110 %, not 100 %",
+        " --> policy/shop.mesh:4:15",
+        "  |",
+        "4 |     route r { to v1 90%, v2 20% }",
+        "  |               ^^^^^^^^^^^^^^^^^",
+        "  |",
+    ]
+    assert "help: make them add up to 100 %" in result.stdout
+    assert result.stderr == "Found 1 error in 1 file.\n"
+    assert "\x1b[" not in result.stdout  # no colour unless asked for
+
+
+def test_concise_format(bad):
+    result = run("check", "--output-format", "concise", bad)
+    assert result.stdout == "policy/shop.mesh:4:15: error[MESH301] weights of route `r` add up to 110 %, not 100 %\n"
+
+
+def test_json_format(bad):
+    result = run("check", "--output-format", "json", bad)
+    (entry,) = json.loads(result.stdout)
+    assert entry["code"] == "MESH301" and entry["name"] == "weights-not-100" and entry["severity"] == "error"
+    assert entry["location"] == {"file": "policy/shop.mesh", "line": 4, "column": 15, "end_line": 4, "end_column": 32}
+    assert result.stderr == ""
+
+
+def test_github_format(bad):
+    result = run("check", "--output-format", "github", bad)
+    assert result.stdout.startswith(
+        "::error file=policy/shop.mesh,line=4,col=15,endLine=4,endColumn=32,title=MESH301 weights-not-100::")
+
+
+def test_colour_when_asked(bad):
+    assert "\x1b[" in run("check", "--color", "always", bad).stdout
+
+
+def test_clean_and_strict(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.mesh").write_text(
+        'namespace a {\n  service s {\n    subsets by version v1\n    route r { when header x = "1" to v1 }\n  }\n}\n')
+    warned = run("check", "w.mesh")
+    assert warned.exit_code == 0 and "warning[MESH309]" in warned.stdout
+    assert run("check", "--strict", "w.mesh").exit_code == 1
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("check").exit_code == 2
+    assert run("check", str(tmp_path / "missing.mesh")).exit_code == 2
+    assert run("explain", "MESH999").exit_code == 2
+    assert run("nonsense").exit_code == 2
+
+
+def test_explain_by_code_or_name():
+    by_code, by_name = run("explain", "MESH301"), run("explain", "weights-not-100")
+    assert by_code.exit_code == 0 and by_code.stdout == by_name.stdout
+    assert "### Why is this bad?" in by_code.stdout
+
+
+def test_internal_error_is_one_line_and_exit_2(bad, monkeypatch, capsys):
+    def broken(policy):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(checks, "CHECKS", (broken,))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", bad])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("internal error: boom; please report (details in ")
+    assert "Traceback" not in err and err.count("\n") == 1
+    with pytest.raises(SystemExit):
+        main(["--debug", "check", bad])
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_python_dash_m_works_from_anywhere(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "meshc", "check", str(ROOT / "examples")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("All checks passed")
