@@ -69,18 +69,6 @@ class LiveCanary:
         return f"{self.canary.baseline.value} {baseline}% / {self.canary.candidate.value} {candidate}%"
 
 
-def pause_before_next(canary: ir.Canary) -> Optional[ir.Duration]:
-    """How long the live step should run before the next one: the pause of
-    the gap between step `at` and `at + 1`. None at the baseline (no traffic
-    to watch yet), at the last step, or without `pause`. One duration applies
-    to every gap; otherwise there is one per gap (MESH311 checks the count)."""
-    gaps = len(canary.steps) - 1
-    if not canary.pauses or canary.at == 0 or canary.at > gaps:
-        return None
-    if len(canary.pauses) == 1:
-        return canary.pauses[0]
-    return canary.pauses[canary.at - 1] if len(canary.pauses) == gaps else None
-
 
 def canaries(policy: ir.MeshPolicy) -> Iterator[LiveCanary]:
     """Every canary of a policy, in source order."""

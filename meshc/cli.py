@@ -85,7 +85,17 @@ def main(argv: list[str] | None = None) -> None:
         code = 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         code = _internal_error(exc, "--debug" in args)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None:
+        # Run as a program: everything is written, so skip the interpreter's
+        # teardown, which frees every object of a large compile one by one.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:  # a closed pipe (`meshc ... | head`): nothing more to say
+                code = code or 2
+        os._exit(code)
+    sys.exit(code)
 
 
 def _internal_error(exc: BaseException, debug: bool) -> int:

@@ -323,8 +323,12 @@ def _carry(src: str, dst: str) -> None:
 def _write_file(path: str, data: bytes) -> None:
     """A new file with mode 0644 (less the umask)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _swap(out: str, staged: str, holder: str) -> None:

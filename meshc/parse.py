@@ -13,7 +13,7 @@ import re
 from importlib import resources
 from typing import Optional
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
 from . import syntax as s
@@ -45,52 +45,51 @@ def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
     lark = parser()
     # The builder is shared by the cached parser; it learns which file it is
     # building for here (parsing is single-threaded).
-    lark.options.transformer.path = source.path
+    builder = lark.options.transformer
+    builder.path = source.path
+    if not builder.anonymous:
+        builder.anonymous = _anonymous_terminals(lark)
     try:
         file = lark.parse(source.text)
     except UnexpectedInput as err:
         return None, [syntax_error(lark, source, err)]
-    comments = tuple(s.Comment(_token_span(source.path, c), str(c)) for c in _comments(source.text))
-    return s.File(file.span, source.path, file.items, comments), []
+    return s.File(file.span, source.path, file.items, _comments(source.path, source.text)), []
 
 
-def _comments(text: str) -> list[Token]:
-    """`#` comments outside string literals, as tokens with positions.
+def _anonymous_terminals(lark: Lark) -> frozenset:
+    """Terminals that stand for keywords and punctuation: those the grammar
+    does not name itself."""
+    grammar = resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
+    named = set(re.findall(r"^([A-Z_]+)(?:\.\d+)?\s*:", grammar, re.M))
+    return frozenset(t.name for t in lark.terminals if t.name not in named)
+
+
+# A string literal (possibly unterminated at the end of its line) or a comment.
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"?|#[^\n]*')
+
+
+def _comments(path: str, text: str) -> tuple[s.Comment, ...]:
+    """`#` comments outside string literals, with their spans.
 
     A `#` can only start a comment or sit inside a string, so a scan that
     skips strings finds exactly the COMMENT tokens the lexer ignored; Lark's
     lexer callbacks would tie the shared, cached parser to one output list.
     """
     found = []
-    line, col, i, n = 1, 1, 0, len(text)
-    in_string = False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            if ch == "\\" and i + 1 < n and text[i + 1] != "\n":
-                i += 2
-                col += 2
-                continue
-            if ch == '"' or ch == "\n":
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            tok = Token("COMMENT", text[i:end].rstrip("\r"), i, line, col)
-            tok.end_line, tok.end_column, tok.end_pos = line, col + (end - i), end
-            found.append(tok)
-            col += end - i
-            i = end
+    line, line_start, counted = 1, 0, 0
+    for m in _STRING_OR_COMMENT.finditer(text):
+        if m.group().startswith('"'):
             continue
-        if ch == "\n":
-            line += 1
-            col = 1
-        else:
-            col += 1
-        i += 1
-    return found
+        start = m.start()
+        newlines = text.count("\n", counted, start)
+        if newlines:
+            line += newlines
+            line_start = text.rindex("\n", counted, start) + 1
+        counted = start
+        body = m.group().rstrip("\r")
+        column = start - line_start + 1
+        found.append(s.Comment(Span(path, line, column, line, column + len(body), start, start + len(body)), body))
+    return tuple(found)
 
 
 def _token_span(path: str, tok: Token) -> Span:
@@ -113,37 +112,48 @@ def _group(span: Span, items) -> _Group:
 def _bounds(path: str, children: list) -> Span:
     """From the first to the last positioned child (a token, or anything
     with a span); rules with no children get an empty span at the start."""
-    items = [x for x in children if x is not None and x != ()]
-    if not items:
+    first = next((x for x in children if x is not None), None)
+    if first is None:
         return Span(path, 1, 1, 1, 1, 0, 0)
-    a, b = (x if not isinstance(x, Token) else _token_span(path, x) for x in (items[0], items[-1]))
-    a, b = getattr(a, "span", a), getattr(b, "span", b)
+    last = next(x for x in reversed(children) if x is not None)
+    a = _token_span(path, first) if type(first) is Token else first.span
+    b = _token_span(path, last) if type(last) is Token else last.span
     return Span(path, a.line, a.column, b.end_line, b.end_column, a.start, b.end)
 
 
-def _spanned(method, _rule, children, _meta=None):
-    """Call a builder method with the rule's span and its meaningful
-    children: keywords and punctuation (anonymous tokens) only give the span."""
-    builder = method.base_func.__self__  # lark hands over its wrapper of the bound method
-    span = _bounds(builder.path, children)
-    kept = [builder.word(x) if isinstance(x, Token) else x
-            for x in children if not (isinstance(x, Token) and x.type in builder.anonymous)]
-    return method(span, kept)
+def _reduces(build):
+    """Turn `build(self, span, values)` into the callback Lark calls with a
+    rule's children: keywords and punctuation (anonymous tokens) only give
+    the span; value tokens become Words."""
+
+    def callback(self, children):
+        path, anonymous = self.path, self.anonymous
+        values = [
+            s.Word(_token_span(path, x), str(x)) if type(x) is Token else x
+            for x in children
+            if not (type(x) is Token and x.type in anonymous)
+        ]
+        return build(self, _bounds(path, children), values)
+
+    callback.__name__ = build.__name__
+    return callback
 
 
-@v_args(wrapper=_spanned)
+def _callbacks(cls):
+    """Apply `_reduces` to every rule method (public, not `word`)."""
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_") and name != "word":
+            setattr(cls, name, _reduces(value))
+    return cls
+
+
+@_callbacks
 class _Build(Transformer):
     """Lark's reductions → syntax nodes, as the parser goes. Positions only;
     no checks (see lower.py)."""
 
     path = "<input>"
-
-    @functools.cached_property
-    def anonymous(self) -> frozenset:
-        """Terminals that stand for keywords and punctuation."""
-        grammar = resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
-        named = set(re.findall(r"^([A-Z_]+)(?:\.\d+)?\s*:", grammar, re.M))
-        return frozenset(t.name for t in parser().terminals if t.name not in named)
+    anonymous: frozenset = frozenset()
 
     def word(self, tok: Token) -> s.Word:
         return s.Word(_token_span(self.path, tok), str(tok))

@@ -16,7 +16,7 @@ from .source import Span
 _span = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Word:
     """One token as written: a name, number, duration, string literal, ..."""
 
@@ -24,14 +24,14 @@ class Word:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Comment:
     span: Span = _span
     text: str
 
 
 # ----------------------------------------------------------------- fleet
-@dataclass(frozen=True)
+@dataclass
 class ClusterAttr:
     """`region X`, `zone X`, `network X`, `gateway ADDR` or `istio 1.22`."""
 
@@ -40,14 +40,14 @@ class ClusterAttr:
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cluster:
     span: Span = _span
     name: Word
     attrs: tuple[ClusterAttr, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fleet:
     span: Span = _span
     name: Word
@@ -55,7 +55,7 @@ class Fleet:
 
 
 # ---------------------------------------------------------- conditions
-@dataclass(frozen=True)
+@dataclass
 class HeaderMatch:
     span: Span = _span
     name: Word
@@ -63,33 +63,33 @@ class HeaderMatch:
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class HeaderAbsent:
     span: Span = _span
     name: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class CookieMatch:
     span: Span = _span
     name: Word
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class PathMatch:
     span: Span = _span
     op: str
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class MethodMatch:
     span: Span = _span
     method: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class QueryMatch:
     span: Span = _span
     name: Word
@@ -97,20 +97,20 @@ class QueryMatch:
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class PortMatch:
     span: Span = _span
     port: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class SourceLabel:
     span: Span = _span
     key: Word
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class SourceNamespace:
     span: Span = _span
     namespace: Word
@@ -122,26 +122,26 @@ Condition = Union[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Conjunction:
     span: Span = _span
     conditions: tuple[Condition, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Disjunction:
     span: Span = _span
     alternatives: tuple[Conjunction, ...]
 
 
 # -------------------------------------------------------- destinations
-@dataclass(frozen=True)
+@dataclass
 class SubsetRef:
     span: Span = _span
     name: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class ServiceRef:
     span: Span = _span
     name: Word
@@ -153,7 +153,7 @@ class ServiceRef:
 Target = Union[SubsetRef, ServiceRef]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Destination:
     """A target and its share: `v1 90%`, `v2 rest` or just `v2`."""
 
@@ -163,13 +163,13 @@ class Destination:
 
 
 # ------------------------------------------------------------ options
-@dataclass(frozen=True)
+@dataclass
 class Timeout:
     span: Span = _span
     duration: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Retry:
     span: Span = _span
     attempts: Word
@@ -177,32 +177,32 @@ class Retry:
     on: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class RetryOff:
     span: Span = _span
 
 
-@dataclass(frozen=True)
+@dataclass
 class FaultDelay:
     span: Span = _span
     delay: Word
     percent: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class FaultAbort:
     span: Span = _span
     status: Word
     percent: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rewrite:
     span: Span = _span
     path: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class CorsPart:
     """`origins "..."+`, `methods GET+`, `headers h+`, `expose-headers h+`,
     `max-age 24h` or `credentials`."""
@@ -212,7 +212,7 @@ class CorsPart:
     values: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cors:
     span: Span = _span
     parts: tuple[CorsPart, ...]
@@ -222,7 +222,7 @@ Option = Union[Timeout, Retry, RetryOff, FaultDelay, FaultAbort, Rewrite, Cors]
 
 
 # ---------------------------------------------------- destination policy
-@dataclass(frozen=True)
+@dataclass
 class BreakerSetting:
     """`max-connections 100`, `connect-timeout 30ms`, ..."""
 
@@ -231,7 +231,7 @@ class BreakerSetting:
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Eject:
     span: Span = _span
     count: Word
@@ -241,19 +241,19 @@ class Eject:
     max_percent: Optional[Word] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class CircuitBreaker:
     span: Span = _span
     settings: tuple[Union[BreakerSetting, Eject], ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class LbSimple:
     span: Span = _span
     algorithm: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class LbHash:
     """`lb hash header X` | `cookie X [ttl D]` | `source-ip` | `query X`."""
 
@@ -263,33 +263,33 @@ class LbHash:
     ttl: Optional[Word] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Tls:
     span: Span = _span
     mode: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class FailoverPair:
     span: Span = _span
     source: Word
     target: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Failover:
     span: Span = _span
     pairs: tuple[FailoverPair, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalityWeight:
     span: Span = _span
     locality: Word
     percent: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Distribute:
     span: Span = _span
     source: Word
@@ -300,25 +300,25 @@ PolicyStmt = Union[CircuitBreaker, LbSimple, LbHash, Tls, Failover, Distribute]
 
 
 # ------------------------------------------------------------- routes
-@dataclass(frozen=True)
+@dataclass
 class When:
     span: Span = _span
     condition: Disjunction
 
 
-@dataclass(frozen=True)
+@dataclass
 class Forward:
     span: Span = _span
     destinations: tuple[Destination, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class SuccessRateGate:
     span: Span = _span
     threshold: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class LatencyGate:
     span: Span = _span
     quantile: Word
@@ -328,7 +328,7 @@ class LatencyGate:
 Gate = Union[SuccessRateGate, LatencyGate]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Canary:
     span: Span = _span
     baseline: Word
@@ -339,21 +339,21 @@ class Canary:
     gates: tuple[Gate, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class BlueGreen:
     span: Span = _span
     active: Word
     preview: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Mirror:
     span: Span = _span
     target: Target
     percent: Optional[Word] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Override:
     """`on CLUSTER { ... }`: options (and, in a service, policy) for one cluster."""
 
@@ -365,7 +365,7 @@ class Override:
 RouteStmt = Union[When, Forward, Canary, BlueGreen, Mirror, Option, Override]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Route:
     span: Span = _span
     name: Word
@@ -373,7 +373,7 @@ class Route:
 
 
 # ------------------------------------------------------------ services
-@dataclass(frozen=True)
+@dataclass
 class Port:
     span: Span = _span
     number: Word
@@ -381,34 +381,34 @@ class Port:
     policy: Optional[tuple[PolicyStmt, ...]] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class SubsetsBy:
     span: Span = _span
     key: Word
     names: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Label:
     span: Span = _span
     key: Word
     value: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class Subset:
     span: Span = _span
     name: Word
     body: tuple[Union[Label, PolicyStmt], ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Placement:
     span: Span = _span
     clusters: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Expose:
     span: Span = _span
     gateway: Word
@@ -419,7 +419,7 @@ class Expose:
 ServiceStmt = Union[Port, SubsetsBy, Subset, Route, Expose, Placement, Option, PolicyStmt, Override]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Service:
     span: Span = _span
     name: Word
@@ -428,28 +428,28 @@ class Service:
 
 
 # ------------------------------------------------ namespace statements
-@dataclass(frozen=True)
+@dataclass
 class Mtls:
     span: Span = _span
     mode: Word
     workload: Optional[Word] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class AllowFrom:
     span: Span = _span
     kind: str  # "principal" | "namespace"
     values: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class AllowTo:
     span: Span = _span
     methods: tuple[Word, ...]
     paths: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Allow:
     span: Span = _span
     workload: Word
@@ -457,19 +457,19 @@ class Allow:
     to: Optional[AllowTo] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Defaults:
     span: Span = _span
     body: tuple[PolicyStmt, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class GatewayHosts:
     span: Span = _span
     hosts: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class GatewayServer:
     """`https [port N] credential NAME` or `http [port N]`."""
 
@@ -479,12 +479,12 @@ class GatewayServer:
     credential: Optional[Word] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class RedirectHttp:
     span: Span = _span
 
 
-@dataclass(frozen=True)
+@dataclass
 class GatewaySelector:
     span: Span = _span
     key: Word
@@ -494,21 +494,21 @@ class GatewaySelector:
 GatewayStmt = Union[GatewayHosts, GatewayServer, RedirectHttp, GatewaySelector]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Gateway:
     span: Span = _span
     name: Word
     body: tuple[GatewayStmt, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class PortDecl:
     span: Span = _span
     number: Word
     protocol: Word
 
 
-@dataclass(frozen=True)
+@dataclass
 class External:
     span: Span = _span
     hosts: tuple[Word, ...]
@@ -518,14 +518,14 @@ class External:
 NamespaceStmt = Union[Mtls, Allow, Defaults, Service, Gateway, External]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Namespace:
     span: Span = _span
     name: Word
     body: tuple[NamespaceStmt, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class File:
     span: Span = _span
     path: str

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import ROOT
 
-from meshc import gates
+from meshc import gates, promql
 from meshc.canary import canaries, compile_file
 from meshc.cli import cli
 
@@ -106,7 +106,7 @@ def test_window_is_the_pause_before_the_next_step(tmp_path, canary, window):
     path = tmp_path / "p.mesh"
     path.write_text(f"namespace a {{ service b {{ subsets by version v1 v2 route r {{ canary v1 -> v2 {canary} }} }} }}\n")
     (live,) = canaries(compile_file(str(path)).policy)
-    assert gates.window(live.canary) == window
+    assert promql.window(live.canary) == window
 
 
 def test_candidate_version_is_its_version_label_or_else_its_name(tmp_path):
@@ -122,8 +122,8 @@ def test_candidate_version_is_its_version_label_or_else_its_name(tmp_path):
 }
 """)
     first, second = canaries(compile_file(str(path)).policy)
-    assert gates.candidate_version(first.info, first.canary) == "1.5.0"
-    assert gates.candidate_version(second.info, second.canary) == "canary"
+    assert promql.candidate_version(first.info, first.canary) == "1.5.0"
+    assert promql.candidate_version(second.info, second.canary) == "canary"
     assert 'destination_version="1.5.0"' in gates.checks(first)[0].expr
 
 

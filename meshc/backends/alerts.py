@@ -5,7 +5,7 @@ for every service whose routes have a canary with `analysis`, each cluster
 gets a PrometheusRule `SERVICE-canary` whose rules fire when the candidate
 breaks a gate for as long as the live step is meant to run (the pause
 before the next step, 5m without one). The measured expressions come from
-gates.measure, so an alert and `meshc gate` never disagree on what is
+promql.measure, so an alert and `meshc gate` never disagree on what is
 measured. Error rate is alerted as `1 - success rate` so that `$value` in
 the annotations is the error rate itself. Besides `severity`, `namespace`,
 `service` and `route`, each alert carries the label `gate` (`success-rate`,
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import ir
-from ..gates import candidate_version, describe, measure, window
+from ..promql import candidate_version, describe, measure, window
 from ..resolve import ServiceInfo
 from .documents import Document, document, duration, number
 

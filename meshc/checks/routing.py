@@ -262,6 +262,8 @@ def check_rewrites(policy: ir.MeshPolicy) -> list[Diagnostic]:
     out = []
     names = clusters(policy)
     for info, route in _routes(policy):
+        if not _may_rewrite(info.service, route):
+            continue
         unanchored = any(
             not any(isinstance(c, ir.PathCondition) and c.match.op != "regex" for c in alt.conditions)
             for alt in _alternatives(route)
@@ -278,6 +280,12 @@ def check_rewrites(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 help='Istio then replaces only the leading `/` (`/foo` → `/v2foo`); add `when path ^= "..."`',
             ))
     return out
+
+
+def _may_rewrite(svc: ir.Service, route: ir.Route) -> bool:
+    """Whether any block that gives the route options has a `rewrite`."""
+    blocks = [svc.options, route.options] + [o.options for o in svc.overrides + route.overrides]
+    return any(b.rewrite is not None for b in blocks)
 
 
 def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:

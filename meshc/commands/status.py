@@ -12,9 +12,10 @@ import sys
 import click
 
 from .. import report
-from ..canary import LiveCanary, canaries, pause_before_next
+from ..canary import LiveCanary, canaries
 from ..backends.documents import duration, number
-from ..gates import columns, describe
+from ..gates import columns
+from ..promql import describe, pause_before_next
 from ..pipeline import InputError, compile_paths, discover
 from .options import color, use_color
 
