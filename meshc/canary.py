@@ -16,8 +16,8 @@ from typing import Iterator, Optional, Sequence
 from . import ir
 from .codes import diagnostic
 from .diagnostics import Diagnostic, Label
-from .pipeline import Compiled, compile_sources, discover, read_source
-from .resolve import Index, ServiceInfo
+from .pipeline import Compiled, compile_paths, compile_sources, discover
+from .resolve import Index, ServiceInfo, canary_split
 from .source import SourceFile, display_path
 
 
@@ -57,17 +57,9 @@ class LiveCanary:
     def last(self) -> int:
         return len(self.canary.steps)
 
-    def split(self, step: int) -> tuple[int, int]:
-        """(baseline %, candidate %) at a step; step 0 is all baseline."""
-        if step == 0:
-            return 100, 0
-        candidate = int(self.canary.steps[step - 1].value)
-        return 100 - candidate, candidate
-
     def show_split(self, step: int) -> str:
-        baseline, candidate = self.split(step)
+        baseline, candidate = canary_split(self.canary, step)
         return f"{self.canary.baseline.value} {baseline}% / {self.canary.candidate.value} {candidate}%"
-
 
 
 def canaries(policy: ir.MeshPolicy) -> Iterator[LiveCanary]:
@@ -83,12 +75,7 @@ def compile_file(path: str) -> Compiled:
     """The policy `path` belongs to: the file with the rest of its directory.
     Raises pipeline.InputError for a path that cannot be read."""
     (files,) = discover([path])
-    sources, pre = [], []
-    for file in files:
-        source, diags = read_source(file)
-        sources.append(source)
-        pre += diags
-    return compile_sources(sources, pre)
+    return compile_paths(files)
 
 
 def locate(compiled: Compiled, path: str, service: str, route: Optional[str]) -> LiveCanary:

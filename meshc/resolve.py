@@ -154,11 +154,13 @@ def route_targets(route: ir.Route) -> Iterator[ir.Target]:
         yield m.target
 
 
-def canary_split(canary: ir.Canary) -> tuple[int, int]:
-    """(baseline %, candidate %) of the live step; `at 0` is all baseline."""
-    if canary.at == 0 or canary.at > len(canary.steps):
+def canary_split(canary: ir.Canary, step: Optional[int] = None) -> tuple[int, int]:
+    """(baseline %, candidate %) at a step, the live one by default; step 0
+    is all baseline."""
+    step = canary.at if step is None else step
+    if step == 0 or step > len(canary.steps):
         return 100, 0
-    candidate = int(canary.steps[canary.at - 1].value)
+    candidate = int(canary.steps[step - 1].value)
     return 100 - candidate, candidate
 
 

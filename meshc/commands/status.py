@@ -16,6 +16,7 @@ from ..canary import LiveCanary, canaries
 from ..backends.documents import duration, number
 from ..gates import columns
 from ..promql import describe, pause_before_next
+from ..resolve import canary_split
 from ..pipeline import InputError, compile_paths, discover
 from .options import color, use_color
 
@@ -88,7 +89,7 @@ def _as_json(c: LiveCanary) -> dict:
 
 
 def _split(c: LiveCanary, step: int) -> dict:
-    baseline, candidate = c.split(step)
+    baseline, candidate = canary_split(c.canary, step)
     return {"baseline": baseline, "candidate": candidate}
 
 
