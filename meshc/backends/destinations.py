@@ -140,10 +140,9 @@ def _consistent_hash(lb: ir.HashLb) -> dict:
         return {"httpQueryParameterName": lb.name}
     if lb.on == "source-ip":
         return {"useSourceIp": True}
-    cookie: dict = {"name": lb.name}
-    if lb.ttl is not None:
-        cookie["ttl"] = duration(lb.ttl)
-    return {"httpCookie": cookie}
+    # Istio's webhook rejects a cookie without a ttl; `0s` makes Envoy set a
+    # session cookie, which is what leaving out `ttl` means.
+    return {"httpCookie": {"name": lb.name, "ttl": duration(lb.ttl) if lb.ttl is not None else "0s"}}
 
 
 def _outlier_detection(e: ir.Ejection) -> dict:
