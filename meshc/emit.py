@@ -28,6 +28,7 @@ the API server and kubectl use): see `_is_plain`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from ruamel.yaml import YAML
@@ -71,11 +72,20 @@ def _scalar_analyzer():
 _analyze = _scalar_analyzer()
 
 
+# Names, hosts, labels and kinds: letter-led words of letters, digits and
+# `._/-`. No YAML 1.1 or 1.2 loader reads one as anything but a string except
+# the boolean and null words, so these skip ruamel's (slower) analysis.
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
+_WORD_NOT_STRING = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+
+
 def _is_plain(s: str) -> bool:
     """Whether `s` can be written unquoted: ruamel's analysis allows a plain
     block scalar (no leading indicator, `: `, ` #`, edge spaces, line breaks,
     control or non-printable characters), and no loader would read it as
     anything but this string."""
+    if _WORD.fullmatch(s):
+        return s.lower() not in _WORD_NOT_STRING
     return (
         _analyze(s).allow_block_plain
         and all(r.resolve(ScalarNode, s, (True, False)) == _STR_TAG for r in _RESOLVERS)

@@ -111,14 +111,25 @@ def _group(span: Span, items) -> _Group:
 
 def _bounds(path: str, children: list) -> Span:
     """From the first to the last positioned child (a token, or anything
-    with a span); rules with no children get an empty span at the start."""
-    first = next((x for x in children if x is not None), None)
-    if first is None:
+    with a span); rules with no children get an empty span at the start.
+    Called for every reduction, so written for speed."""
+    for first in children:
+        if first is not None:
+            break
+    else:
         return Span(path, 1, 1, 1, 1, 0, 0)
-    last = next(x for x in reversed(children) if x is not None)
-    a = _token_span(path, first) if type(first) is Token else first.span
-    b = _token_span(path, last) if type(last) is Token else last.span
-    return Span(path, a.line, a.column, b.end_line, b.end_column, a.start, b.end)
+    for last in reversed(children):
+        if last is not None:
+            break
+    if type(first) is Token:
+        line, column, start = first.line, first.column, first.start_pos
+    else:
+        _, line, column, _, _, start, _ = first.span
+    if type(last) is Token:
+        end_line, end_column, end = last.end_line, last.end_column, last.end_pos
+    else:
+        _, _, _, end_line, end_column, _, end = last.span
+    return Span(path, line, column, end_line, end_column, start, end)
 
 
 def _reduces(build):
