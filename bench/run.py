@@ -164,7 +164,10 @@ def write_one_service(directory: Path, clusters: int) -> Path:
 def measure(cmd: list[str]) -> Sample:
     """Run `cmd` once in a fresh process under a wrapper of its own, so that
     the child's peak RSS (a max over all children waited for) is this
-    command's alone; the wrapper times the child, not its own start-up."""
+    command's alone; the wrapper times the child, not its own start-up.
+    Dirty pages of earlier runs are flushed first (os.sync), so that their
+    writeback is not billed to this run."""
+    os.sync()
     wrapper = [sys.executable, str(Path(__file__).resolve()), "_measure", *cmd]
     done = subprocess.run(wrapper, capture_output=True, text=True)
     if done.returncode != 0:
@@ -190,6 +193,7 @@ def measure_child(cmd: list[str]) -> int:
 def stage_times(source: Path, out: Path) -> dict[str, float]:
     """meshc's time per stage for one render, in a fresh process."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "_stages", str(source), str(out)]
+    os.sync()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise BenchError(f"stage timing of {source}: exit {done.returncode}\n{done.stderr[-2000:]}")
