@@ -162,3 +162,8 @@ def test_stdout_streams_one_cluster(in_repo):
 def test_usage_errors_exit_2(in_repo, tmp_path):
     assert run("render", "examples").exit_code == 2  # neither -o nor --stdout
     assert run("render", "no-such-dir", "-o", str(tmp_path / "o")).exit_code == 2
+
+
+def test_examples_are_in_the_canonical_layout(in_repo):
+    result = run("fmt", "--check", "examples")
+    assert result.exit_code == 0, result.stderr
