@@ -29,7 +29,7 @@ the API server and kubectl use): see `_is_plain`.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import ScalarNode
@@ -249,10 +249,13 @@ def dump(doc: Any) -> str:
     return "\n".join(out)
 
 
-def dump_all(docs: Iterable[Any]) -> str:
+def dump_all(docs: Iterable[Any], headers: Optional[Iterable[str]] = None) -> str:
     """A multi-document stream with `---` between documents, as kubectl
-    prints it; empty for no documents."""
-    return "---\n".join(dump(doc) for doc in docs)
+    prints it, each after its header comment when given; empty for no
+    documents."""
+    if headers is None:
+        return "---\n".join(dump(doc) for doc in docs)
+    return "---\n".join(head + dump(doc) for head, doc in zip(headers, docs, strict=True))
 
 
 def header(sources: list[str], version: str) -> str:

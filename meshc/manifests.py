@@ -46,5 +46,4 @@ def files(rendering: Rendering, sources: list[str]) -> dict[str, str]:
 
 def stream(docs: list[Document]) -> str:
     """One multi-document stream (for `--stdout`), each with its header."""
-    text = _Texts()
-    return "---\n".join(text(doc) for doc in docs)
+    return emit.dump_all([d.body for d in docs], [emit.header(list(d.sources), __version__) for d in docs])
