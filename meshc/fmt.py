@@ -412,7 +412,7 @@ _LEAVES: dict[type, Callable[[Any], str]] = {
     s.SubsetsBy: lambda n: _join("subsets", "by", n.key, n.names),
     s.Label: lambda n: _join(n.key, "=", _label_value(n.value)),
     s.Placement: lambda n: _join("in", n.clusters),
-    s.Expose: lambda n: _join("expose", "via", n.gateway, "host", n.host,
+    s.Expose: lambda n: _join("expose", "via", n.gateway, "host", n.host, n.port and _join("port", n.port),
                               n.condition and _join("when", _condition(n.condition))),
     # routes
     s.When: lambda n: _join("when", _condition(n.condition)),

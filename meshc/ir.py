@@ -11,6 +11,7 @@ generated from these models.
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
+from pydantic_core import PydanticCustomError
 
 from .source import Span
 from .values import (
@@ -239,6 +240,13 @@ class Cors(Node):
     max_age: Optional[Duration] = None
     credentials: bool = False
 
+    @model_validator(mode="after")
+    def _max_age_in_seconds(self) -> "Cors":
+        if self.max_age is not None and self.max_age.ms % 1000:
+            raise PydanticCustomError("duration-too-small", "CORS max-age {value} ms is not a whole number of seconds",
+                                      {"value": int(self.max_age.ms), "help": "Istio counts max-age in whole seconds"})
+        return self
+
 
 class Options(Node):
     """Route options as written in one block (a route, a service, an override)."""
@@ -357,6 +365,7 @@ class Subset(Node):
 class Expose(Node):
     gateway: Name
     host: Hostname
+    port: Optional[PortNumber] = None
     matches: tuple[Match, ...] = ()
 
 

@@ -237,6 +237,7 @@ class _Lowering:
                 routes.append(self.route(stmt))
             elif isinstance(stmt, s.Expose):
                 exposes.append({"span": stmt.span, "gateway": _name(stmt.gateway), "host": stmt.host.text,
+                                "port": stmt.port and int(stmt.port.text),
                                 "matches": self.matches(stmt.condition)})
             elif isinstance(stmt, s.Placement):
                 if self._once(seen, "in", stmt, "`in`", where):

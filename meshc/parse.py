@@ -269,7 +269,7 @@ class _Build(Transformer):
         return s.Placement(span, tuple(c))
 
     def expose(self, span, c):
-        return s.Expose(span, c[0], c[1], c[2])
+        return s.Expose(span, c[0], c[1], c[2], c[3])
 
     def override(self, span, c):
         return s.Override(span, c[1], tuple(c[2:]))

@@ -413,6 +413,7 @@ class Expose:
     span: Span = _span
     gateway: Word
     host: Word
+    port: Optional[Word] = None
     condition: Optional[Disjunction] = None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from http import HTTPStatus
 from typing import Annotated
 
 import re2
@@ -21,6 +22,7 @@ _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 ISTIO_VERSIONS = tuple(f"1.{minor}" for minor in range(18, 31))
+_REGISTERED_STATUSES = frozenset(int(s) for s in HTTPStatus)
 
 
 def _fail(code: str, message: str, **ctx) -> PydanticCustomError:
@@ -131,14 +133,18 @@ def _status(value: int) -> int:
 
 
 def _retry_condition(value: str) -> str:
-    if value.isdigit() and not 100 <= int(value) <= 599:
-        raise _fail("invalid-status", "HTTP status {value} is outside 100–599", value=value)
+    if value.isdigit() and int(value) not in _REGISTERED_STATUSES:
+        raise _fail("invalid-status", "{value} is not a registered HTTP status code", value=value,
+                    help="Istio retries only on status codes it knows, such as 503")
     return value
 
 
 def _percentage(value: float) -> float:
     if not 0 <= value <= 100:
         raise _fail("percent-out-of-range", "{value}% is outside 0–100 %", value=_num(value))
+    if 0 < value < 0.0001:
+        raise _fail("percent-out-of-range", "{value}% is below the smallest share Istio counts, 0.0001 %",
+                    value=_num(value), help="use 0.0001% or more, or 0%")
     return value
 
 

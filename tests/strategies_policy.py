@@ -348,7 +348,9 @@ class Policy:
             for s, policy in svc.subset_policy.items():
                 body.append(f"subset {s} {{ {policy} }}")
         if svc.expose:
-            body.append(f"expose via {svc.expose[0]} host {svc.expose[1]}")
+            # a service with several ports names the one its gateway routes go to (MESH319)
+            port = f" port {svc.ports[0][0]}" if len(svc.ports) > 1 else ""
+            body.append(f"expose via {svc.expose[0]} host {svc.expose[1]}{port}")
         body += list(svc.options.values())
         body += list(svc.policy.values())
         for cluster, stmts in svc.overrides.items():
@@ -481,7 +483,9 @@ def cors_statements(draw) -> str:
             lambda hs: "headers " + " ".join(hs)),
         "expose-headers": st.lists(plain_words, min_size=1, max_size=2, unique=True).map(
             lambda hs: "expose-headers " + " ".join(hs)),
-        "max-age": durations.map(lambda d: f"max-age {d}"),
+        # Istio counts max-age in whole seconds (MESH104)
+        "max-age": st.one_of(st.integers(1, 600).map(lambda n: f"max-age {n}s"),
+                             st.integers(1, 48).map(lambda n: f"max-age {n}h")),
         "credentials": st.just("credentials"),
     }
     chosen = draw(st.lists(st.sampled_from(sorted(parts)), min_size=1, max_size=4, unique=True))

@@ -183,7 +183,7 @@ services = _named("services", _leaf(s.Service, names, st.booleans(), _block(st.o
     _leaf(s.Subset, names, _tuple(_leaf(s.Label, label_keys, label_values), max_size=2)
           .flatmap(lambda labels: _block(policies, 2).map(lambda policy: labels + policy))),
     routes,
-    _leaf(s.Expose, names, hosts, _optional(disjunctions)),
+    _leaf(s.Expose, names, hosts, _optional(ports), _optional(disjunctions)),
     _leaf(s.Placement, _tuple(names, 1, 3)),
     options,
     policies,

@@ -187,3 +187,21 @@ def test_strings_that_yaml_would_retype_stay_strings(tmp_path):
             ["true", "on", "010", "1e3", "null", ": ", "no", "~"])) + "\nroute d { to v1 }"))
     values = [h["match"][0]["headers"]["h"]["exact"] for h in vs(docs)["http"][:-1]]
     assert values == ["true", "on", "010", "1e3", "null", ": ", "no", "~"]
+
+
+def test_exposure_on_a_gateway_names_the_port_and_ands_the_match(tmp_path):
+    text = (FLEET + "namespace istio-system {\n  gateway edge {\n    hosts *.example.com\n"
+            "    https credential cert\n    redirect-http\n  }\n}\n"
+            "namespace ns {\n  service svc {\n    port 8080 http\n    port 9090 grpc\n    subsets by version v1 v2\n"
+            '    expose via edge host api.example.com port 8080 when path ^= "/api"\n'
+            '    route beta { when header beta = "1" to v2 }\n    route main { to v1 }\n  }\n}\n')
+    docs = render(tmp_path, text)
+    gateway_vs = docs[("VirtualService", "istio-system", "edge-api-example-com")]["spec"]
+    assert gateway_vs["gateways"] == ["istio-system/edge"] and gateway_vs["hosts"] == ["api.example.com"]
+    beta, main = gateway_vs["http"]
+    assert (beta["name"], main["name"]) == ("svc-beta", "svc-main")
+    assert beta["match"] == [{"uri": {"prefix": "/api"}, "headers": {"beta": {"exact": "1"}}}]
+    assert main["match"] == [{"uri": {"prefix": "/api"}}]
+    assert main["route"] == [{"destination": {"host": HOST, "subset": "v1", "port": {"number": 8080}}}]
+    # The mesh VirtualService is the service's own: no gateway port there.
+    assert vs(docs)["http"][1]["route"] == [{"destination": {"host": HOST, "subset": "v1"}}]

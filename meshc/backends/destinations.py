@@ -32,9 +32,11 @@ def service_destination_rule(info: ServiceInfo, cluster: str, target: IstioTarge
         base = base.model_copy(update={"tls": ir.Tls(span=svc.span, mode="istio-mutual")})
     spec: dict = {"host": info.host}
     policy = traffic_policy(base)
+    # Istio rejects a port entry that sets nothing; an empty port block adds nothing.
     ports = [
-        {"port": {"number": p.number}, **traffic_policy(merge(base, p.policy))}
+        {"port": {"number": p.number}, **settings}
         for p in svc.ports if p.policy is not None
+        for settings in [traffic_policy(merge(base, p.policy))] if settings
     ]
     if ports:
         policy["portLevelSettings"] = ports
@@ -140,8 +142,9 @@ def _consistent_hash(lb: ir.HashLb) -> dict:
         return {"httpQueryParameterName": lb.name}
     if lb.on == "source-ip":
         return {"useSourceIp": True}
-    # Istio's webhook rejects a cookie without a ttl; `0s` makes Envoy set a
-    # session cookie, which is what leaving out `ttl` means.
+    # Istio releases before 1.22 reject a cookie without a ttl in their
+    # webhook; `0s` makes Envoy set a session cookie, which is what leaving
+    # out `ttl` means.
     return {"httpCookie": {"name": lb.name, "ttl": duration(lb.ttl) if lb.ttl is not None else "0s"}}
 
 

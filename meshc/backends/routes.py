@@ -37,6 +37,9 @@ class RouteBuilder:
         self.cluster = cluster
         self.target = target
         self.diagnostics: list[Diagnostic] = []
+        # While building a gateway's routes: the exposed service's host and
+        # the port its `expose` names, which its destinations then carry.
+        self._exposed: Optional[tuple[str, Optional[int]]] = None
 
     # ---------------------------------------------------------- documents
     def service_virtual_service(self, info: ServiceInfo) -> Optional[Document]:
@@ -60,10 +63,13 @@ class RouteBuilder:
         for (gw_name, host), entries in sorted(exposed.items()):
             gw_ns, _ = self.index.gateways[gw_name]
             entries.sort(key=lambda e: (_specificity(e[1]), e[0].key))
-            http = self._unique([
-                (self.http_routes(info, route, expose.matches, prefix=f"{info.service.name.value}-"), route or expose)
-                for info, expose in entries for route in info.service.routes or (None,)
-            ])
+            produced = []
+            for info, expose in entries:
+                self._exposed = (info.host, expose.port)
+                produced += [(self.http_routes(info, route, expose.matches, prefix=f"{info.service.name.value}-"),
+                              route or expose) for route in info.service.routes or (None,)]
+            self._exposed = None
+            http = self._unique(produced)
             spec = {"hosts": [host], "gateways": [f"{gw_ns.name.value}/{gw_name}"], "http": http}
             nodes = [e for _, e in entries] + [i.service for i, _ in entries]
             out.append(document(self.target.networking, "VirtualService", gw_ns.name.value,
@@ -122,7 +128,7 @@ class RouteBuilder:
 
     def _destinations(self, info: ServiceInfo, action: Optional[ir.Action]) -> list[dict]:
         if action is None:
-            return [{"destination": {"host": info.host}}]
+            return [self._destination(info, info.host, None, None)]
         if isinstance(action, ir.BlueGreen):
             return [self._destination(info, info.host, action.active.value, None)]
         if isinstance(action, ir.Canary):
@@ -147,11 +153,12 @@ class RouteBuilder:
             out["destination"]["port"] = {"number": target.port}
         return out
 
-    @staticmethod
-    def _destination(info: ServiceInfo, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
+    def _destination(self, info: ServiceInfo, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
         dest: dict = {"host": host}
         if subset is not None:
             dest["subset"] = subset
+        if self._exposed is not None and self._exposed[0] == host and self._exposed[1] is not None:
+            dest["port"] = {"number": self._exposed[1]}
         out: dict = {"destination": dest}
         if weight is not None:
             out["weight"] = weight

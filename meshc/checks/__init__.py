@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import MeshPolicy
-from .ingress import check_gateways, check_mtls
+from .ingress import check_allow_paths, check_gateways, check_mtls
 from .names import check_clusters, check_duplicate_names, check_hosts, check_references
 from .policy import check_locality, check_placement, check_tls
 from .routing import (
@@ -30,6 +30,7 @@ CHECKS = (
     check_locality,
     check_tls,
     check_gateways,
+    check_allow_paths,
     check_mtls,
 )
 

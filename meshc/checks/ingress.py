@@ -27,6 +27,18 @@ def check_gateways(policy: ir.MeshPolicy) -> list[Diagnostic]:
     return out
 
 
+def check_allow_paths(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """Authorization paths use `*` only where Istio reads it as a wildcard."""
+    return [
+        diagnostic(
+            "path-wildcard", f"`{path}` has `*` where Istio matches it literally",
+            rule.span, help="use `*` once, at the start (`*/users`) or the end (`/api/*`), or alone",
+        )
+        for ns in policy.namespaces for rule in ns.allows for path in rule.paths
+        if path != "*" and (path.count("*") > 1 or ("*" in path and not (path[0] == "*" or path[-1] == "*")))
+    ]
+
+
 def check_mtls(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """One `mtls` per namespace and per workload."""
     out: list[Diagnostic] = []

@@ -107,11 +107,11 @@ def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target) -> l
         if d:
             out.append(d)
     if target.port is not None:
-        out += _unknown_port(other, target.port, target.span, "")
+        out += unknown_port(other, target.port, target.span, "")
     return out
 
 
-def _unknown_port(info: ServiceInfo, port: int, span: ir.Span, consequence: str) -> list[Diagnostic]:
+def unknown_port(info: ServiceInfo, port: int, span: ir.Span, consequence: str) -> list[Diagnostic]:
     """A port the service does not declare (any port, if it declares none)."""
     ports = [p.number for p in info.service.ports]
     if not ports or port in ports:
@@ -163,7 +163,7 @@ def _port_conditions(info: ServiceInfo, matches: tuple[ir.Match, ...]) -> list[D
     return [
         d
         for match in matches for cond in match.conditions if isinstance(cond, ir.PortCondition)
-        for d in _unknown_port(info, cond.port, cond.span, "; this match never applies")
+        for d in unknown_port(info, cond.port, cond.span, "; this match never applies")
     ]
 
 

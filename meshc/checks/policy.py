@@ -103,7 +103,19 @@ def _pairs_and_weights(policy: ir.MeshPolicy, block: ir.Policy) -> list[Diagnost
         out.append(diagnostic("fractional-weight",
                               f"maximum ejection {ejection.max_percent.value:g}% is not a whole percentage",
                               ejection.max_percent.span, help="Istio takes a whole percentage here"))
+    sources: list[ir.Distribute] = []
     for dist in block.distribute:
+        for locality, span in [(dist.source, dist.span)] + [(t.locality, t.span) for t in dist.targets]:
+            if "*" in locality.split("/")[:-1]:
+                out.append(diagnostic("invalid-locality", f"`{locality}` has `*` before its last part", span,
+                                      help="write `region/*` or `region/zone/*`: `*` only stands for the rest"))
+        earlier = next((d for d in sources if _overlap(d.source, dist.source)), None)
+        if earlier is not None:
+            out.append(diagnostic("invalid-locality",
+                                  f"the distribution from `{dist.source}` overlaps the one from `{earlier.source}`",
+                                  dist.span, labels=[Label(earlier.span, "this one")],
+                                  help="give each distribution a source the others do not cover"))
+        sources.append(dist)
         out += [diagnostic("fractional-weight", f"locality share {t.percent.value:g}% is not a whole percentage",
                            t.percent.span, help="Istio takes whole percentages here")
                 for t in dist.targets if not _whole(t.percent)]
@@ -116,6 +128,16 @@ def _pairs_and_weights(policy: ir.MeshPolicy, block: ir.Policy) -> list[Diagnost
                 help="make the shares add up to 100 %",
             ))
     return out
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two locality patterns some locality matches both of."""
+    for x, y in zip(a.split("/"), b.split("/")):
+        if "*" in (x, y):
+            return True
+        if x != y:
+            return False
+    return True
 
 
 def _whole(p: ir.Percent) -> bool:

@@ -9,7 +9,7 @@ from ..codes import diagnostic
 from ..diagnostics import Diagnostic, Label
 from ..resolve import Index, ServiceInfo, clusters
 from .matching import compatible, covers, slot
-from .names import repeats
+from .names import repeats, unknown_port
 
 
 def _routes(policy: ir.MeshPolicy) -> Iterator[tuple[ServiceInfo, ir.Route]]:
@@ -173,6 +173,11 @@ def _conjunction(match: ir.Match) -> list[Diagnostic]:
     out = []
     seen: dict[str, ir.Condition] = {}
     for cond in match.conditions:
+        if isinstance(cond, (ir.HeaderCondition, ir.QueryCondition)) and cond.match.op != "exact" \
+                and not cond.match.value:
+            out.append(diagnostic(
+                "empty-match", f"Istio rejects an empty {cond.match.op} on {slot(cond)}",
+                cond.span, help="give the prefix or regex some text, or drop the condition"))
         key = slot(cond)
         first = seen.get(key)
         if first is None:
@@ -303,6 +308,7 @@ def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     labels=[Label(found[1].name.span, "gateway declared here")],
                     help=f"add `{expose.host}` to the gateway's `hosts`",
                 ))
+            out += _exposed_port(info, expose) + _mesh_only_conditions(info, expose)
             for alt in expose.matches:
                 if any(isinstance(c, ir.PathCondition) for c in alt.conditions):
                     for route in info.service.routes:
@@ -325,6 +331,35 @@ def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:
             help="give each exposure its own `when path ^= ...`",
         ))
     return out
+
+
+def _exposed_port(info: ServiceInfo, expose: ir.Expose) -> list[Diagnostic]:
+    """The port a gateway sends the service's traffic to: named when the
+    service has several, and one it declares."""
+    ports = [p.number for p in info.service.ports]
+    if expose.port is not None:
+        return unknown_port(info, expose.port, expose.span, "")
+    if len(ports) > 1:
+        return [diagnostic(
+            "expose-needs-port",
+            f"service `{info.service.name.value}` has several ports; its exposure must say which one",
+            expose.span, help=f"add `port {ports[0]}` (or another of {', '.join(map(str, ports))}) to the `expose`")]
+    return []
+
+
+def _mesh_only_conditions(info: ServiceInfo, expose: ir.Expose) -> list[Diagnostic]:
+    mesh_only = (ir.PortCondition, ir.SourceLabelCondition, ir.SourceNamespaceCondition)
+    return [
+        diagnostic(
+            "mesh-only-condition",
+            f"route `{route.name.value}` tests what gateway traffic never has, so on gateway "
+            f"`{expose.gateway.value}` it never matches",
+            cond.span, labels=[Label(expose.span, "exposed here")],
+            help="behind a gateway the port and the source are the gateway's; match on headers or paths",
+        )
+        for route in info.service.routes for m in route.matches for cond in m.conditions
+        if isinstance(cond, mesh_only)
+    ]
 
 
 def _exposure_key(expose: ir.Expose) -> tuple:
