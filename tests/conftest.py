@@ -8,6 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
+
+# No "explain" phase: on a failing property it re-runs variations of the
+# failing policy, which for whole generated policies took minutes and gigabytes.
+settings.register_profile("meshc", phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
+settings.load_profile("meshc")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
