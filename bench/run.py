@@ -217,11 +217,12 @@ def stages_child(argv: list[str]) -> int:
         times[stage] = now - clock
         clock = now
 
-    from meshc import manifests, output
     from meshc.backends.istio import render
     from meshc.checks import run_checks
-    from meshc.lower import lower
-    from meshc.parse import parse
+    from meshc.language.lower import lower
+    from meshc.language.parse import parse
+    from meshc.output import manifests
+    from meshc.output import writer as output
     from meshc.pipeline import discover, read_source
 
     lap("import")

@@ -17,7 +17,7 @@ import traceback
 
 import click
 
-from . import __version__
+from meshc import __version__
 
 _COMMANDS = {
     "check": "Check policies and report diagnostics.",

@@ -12,12 +12,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from . import ir
-from .codes import diagnostic
-from .diagnostics import Diagnostic, has_errors, sanitize
-from .files import SUFFIX, walk
-from .source import SourceFile, display_path
-
+from meshc.diagnostics import Diagnostic, has_errors, sanitize
+from meshc.diagnostics.codes import diagnostic
+from meshc.files import SUFFIX, walk
+from meshc.language import ir
+from meshc.language.source import SourceFile, display_path
 
 
 class InputError(Exception):
@@ -85,9 +84,9 @@ def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
 def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = ()) -> Compiled:
     """Parse, lower and check one policy. Each stage runs only when the one
     before it succeeded, so that one mistake is reported once."""
-    from .checks import run_checks
-    from .lower import lower
-    from .parse import parse
+    from meshc.checks import run_checks
+    from meshc.language.lower import lower
+    from meshc.language.parse import parse
 
     compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
     if has_errors(compiled.diagnostics):

@@ -13,10 +13,10 @@ from importlib import resources
 
 from hypothesis import strategies as st
 
-from meshc import syntax as s
-from meshc.fmt import print_tree
-from meshc.source import Span
-from meshc.values import HTTP_METHODS, ISTIO_VERSIONS
+from meshc.language import syntax as s
+from meshc.language.fmt import print_tree
+from meshc.language.source import Span
+from meshc.language.values import HTTP_METHODS, ISTIO_VERSIONS
 
 PATH = "generated.mesh"
 SPAN = Span(PATH, 1, 1, 1, 1, 0, 0)  # spans take no part in equality

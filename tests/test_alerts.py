@@ -16,8 +16,9 @@ import pytest
 from helpers import ROOT, rendered
 from ruamel.yaml import YAML
 
-from meshc import gates, manifests
-from meshc.canary import canaries, compile_file
+from meshc.canary import gates
+from meshc.canary.steps import canaries, compile_file
+from meshc.output import manifests
 
 S13 = ROOT / "examples" / "s13-progressive-delivery.mesh"
 

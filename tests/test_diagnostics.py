@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 from helpers import diagnose, expectations
 
-from meshc import report
-from meshc.codes import CODES
-from meshc.diagnostics import Severity
+from meshc.diagnostics import Severity, report
+from meshc.diagnostics.codes import CODES
 
 HERE = Path(__file__).parent / "diagnostics"
 FIXTURES = sorted(HERE.glob("MESH*.mesh"))

@@ -16,7 +16,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from meshc import __version__
-from meshc.emit import MARKER, EmitError, dump, dump_all, header
+from meshc.output.emit import MARKER, EmitError, dump, dump_all, header
 
 VERSIONS = [(1, 1), (1, 2)]
 

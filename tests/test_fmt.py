@@ -1,4 +1,4 @@
-"""`meshc fmt`: the canonical layout (meshc/fmt.py's rules), its safety
+"""`meshc fmt`: the canonical layout (meshc/language/fmt.py's rules), its safety
 checks, the command, and hypothesis properties over generated trees.
 
 Expected outputs are written out in full; a change to one is a change to the
@@ -15,16 +15,22 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
-
-from meshc import fmt
-from meshc import syntax as s
-from meshc.cli import cli
-from meshc.fmt import FormatError, InternalFormatError, format_text, normalised, print_tree, without_spans
-from meshc.lower import lower
-from meshc.parse import parse
-from meshc.source import SourceFile
-
 from strategies_syntax import PATH, files, sources
+
+from meshc.cli import cli
+from meshc.language import fmt
+from meshc.language import syntax as s
+from meshc.language.fmt import (
+    FormatError,
+    InternalFormatError,
+    format_text,
+    normalised,
+    print_tree,
+    without_spans,
+)
+from meshc.language.lower import lower
+from meshc.language.parse import parse
+from meshc.language.source import SourceFile
 
 
 def dedent(text: str) -> str:

@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 from helpers import ROOT
 
-from meshc import gates, promql
-from meshc.canary import canaries, compile_file
+from meshc.backends import promql
+from meshc.canary import gates
+from meshc.canary.steps import canaries, compile_file
 from meshc.cli import cli
 
 S1 = ROOT / "examples" / "s01-canary.mesh"

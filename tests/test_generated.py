@@ -8,9 +8,9 @@ import json
 import jsonschema
 from helpers import ROOT, rendered
 
-from meshc.codes import CODES
 from meshc.commands.explain import describe
-from meshc.ir import MeshPolicy
+from meshc.diagnostics.codes import CODES
+from meshc.language.ir import MeshPolicy
 
 
 def ir_schema_text() -> str:
@@ -23,7 +23,7 @@ def ir_schema_text() -> str:
 def diagnostics_doc() -> str:
     head = (
         "# Diagnostics\n\n"
-        "Every code `meshc` reports, generated from `meshc/codes.py` (`pytest --update-golden`\n"
+        "Every code `meshc` reports, generated from `meshc/diagnostics/codes.py` (`pytest --update-golden`\n"
         "rewrites this file). `meshc explain CODE` prints one entry. Codes are never reused.\n\n"
         "| code | name | severity |\n| --- | --- | --- |\n"
         + "".join(f"| {c.code} | `{c.name}` | {c.severity.value} |\n" for c in CODES.values())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from meshc import ir
+from meshc.language import ir
+from meshc.language.source import SourceFile
 from meshc.pipeline import compile_sources
-from meshc.source import SourceFile
 
 
 def lower(text: str) -> ir.MeshPolicy:

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from meshc import output
-from meshc.emit import MARKER, header
-from meshc.output import OutputError, WriteReport, diff_tree, write_tree
+from meshc.output import writer as output
+from meshc.output.emit import MARKER, header
+from meshc.output.writer import OutputError, WriteReport, diff_tree, write_tree
 
 HEAD = header(["p.mesh"], "0.1.0")
 

@@ -26,6 +26,7 @@ them (or still does: see each docstring).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -566,10 +567,10 @@ def test_service_override_changes_only_its_cluster(policy, data):
 
 # -------------------------------------------------------- 6. schemas
 def test_every_rendered_document_passes_the_resource_schemas():
-    """Every document of every cluster passes `meshc.schemas.validate`
+    """Every document of every cluster passes `meshc.output.schemas.validate`
     (given the manifest, as a mapping): what the API server would reject
     must not leave meshc."""
-    schemas = pytest.importorskip("meshc.schemas")
+    schemas = importlib.import_module("meshc.output.schemas")
 
     @SETTINGS
     @given(policies())
@@ -585,7 +586,7 @@ def test_every_rendered_document_passes_the_resource_schemas():
 def test_schema_validation_can_fail():
     """Sanity for the property above: a VirtualService whose weights are
     strings is rejected."""
-    schemas = pytest.importorskip("meshc.schemas")
+    schemas = importlib.import_module("meshc.output.schemas")
     bad = {
         "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
         "metadata": {"name": "x", "namespace": "y"},
@@ -600,7 +601,7 @@ def test_fmt_keeps_the_ir_and_is_idempotent():
     """Formatting a valid policy and compiling it gives the same IR as the
     original (positions aside), and formatting the result again changes
     nothing: `meshc fmt` may only change layout."""
-    fmt = pytest.importorskip("meshc.fmt")
+    fmt = pytest.importorskip("meshc.language.fmt")
 
     @SETTINGS
     @given(policies())

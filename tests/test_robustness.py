@@ -31,8 +31,8 @@ from typing import Iterator, Optional
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, example, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from strategies_policy import KEYWORDS
 
 from meshc.backends.istio import render

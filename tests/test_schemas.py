@@ -24,10 +24,10 @@ import pytest
 from helpers import ROOT, find, rendered
 from ruamel.yaml import YAML
 
-from meshc import schemas
 from meshc.backends.documents import Document
 from meshc.backends.istio import Rendering
-from meshc.manifests import KUSTOMIZATION, files
+from meshc.output import schemas
+from meshc.output.manifests import KUSTOMIZATION, files
 
 CRDS = Path(__file__).resolve().parents[2] / "shared" / "istio" / "customresourcedefinitions.gen.yaml"
 # Kinds whose CRDs Istio ships (PrometheusRule is the Prometheus operator's).
@@ -114,7 +114,7 @@ def test_unknown_kind_is_reported():
 
 def test_importing_the_module_does_not_import_jsonschema():
     """`meshc check` imports meshc modules but never validates output."""
-    code = "import sys, meshc.schemas; print('jsonschema' in sys.modules)"
+    code = "import sys, meshc.output.schemas; print('jsonschema' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .. import ir
-from ..promql import candidate_version, describe, measure, window
-from ..resolve import ServiceInfo
-from .documents import Document, document, duration, number
+from meshc.backends.documents import Document, document, duration, number
+from meshc.backends.promql import candidate_version, describe, measure, window
+from meshc.language import ir
+from meshc.model.resolve import ServiceInfo
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"

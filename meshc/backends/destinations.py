@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .. import ir
-from ..resolve import CLUSTER_DOMAIN, ServiceInfo, merge
-from .documents import Document, document, duration, number
-from .targets import IstioTarget
+from meshc.backends.documents import Document, document, duration, number
+from meshc.backends.targets import IstioTarget
+from meshc.language import ir
+from meshc.model.resolve import CLUSTER_DOMAIN, ServiceInfo, merge
 
 DEFAULTS_NAME = "defaults"
 _TLS = {"istio-mutual": "ISTIO_MUTUAL", "disable": "DISABLE", "simple": "SIMPLE"}

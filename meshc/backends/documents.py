@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from .. import ir
+from meshc.language import ir
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshc"}
 

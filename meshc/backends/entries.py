@@ -6,10 +6,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Optional
 
-from .. import ir
-from ..resolve import ROOT_NAMESPACE, Index, ServiceInfo
-from .documents import Document, document, slug
-from .targets import IstioTarget
+from meshc.backends.documents import Document, document, slug
+from meshc.backends.targets import IstioTarget
+from meshc.language import ir
+from meshc.model.resolve import ROOT_NAMESPACE, Index, ServiceInfo
 
 CROSS_NETWORK_NAME = "cross-network-gateway"
 # The port east-west gateways pass mTLS through on, by SNI.

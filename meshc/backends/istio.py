@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .. import ir
-from ..codes import diagnostic
-from ..diagnostics import Diagnostic, Label
-from ..resolve import Index, ServiceInfo, clusters
-from .alerts import canary_alerts
-from .destinations import defaults_destination_rule, service_destination_rule
-from .documents import Document
-from .entries import cross_network_gateway, external_entry, global_entry, ingress_gateway
-from .routes import RouteBuilder
-from .security import authorization_policies, peer_authentications
-from .targets import DEFAULT_VERSION, IstioTarget
+from meshc.backends.alerts import canary_alerts
+from meshc.backends.destinations import defaults_destination_rule, service_destination_rule
+from meshc.backends.documents import Document
+from meshc.backends.entries import cross_network_gateway, external_entry, global_entry, ingress_gateway
+from meshc.backends.routes import RouteBuilder
+from meshc.backends.security import authorization_policies, peer_authentications
+from meshc.backends.targets import DEFAULT_VERSION, IstioTarget
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo, clusters
 
 
 @dataclass

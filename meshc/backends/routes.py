@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-from .. import ir
-from ..codes import diagnostic
-from ..diagnostics import Diagnostic, Label
-from ..resolve import Index, ServiceInfo, canary_split, weights
-from .documents import Document, document, duration, number, slug
-from .targets import IstioTarget
+from meshc.backends.documents import Document, document, duration, number, slug
+from meshc.backends.targets import IstioTarget
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo, canary_split, weights
 
 # A blue-green route sends requests with this header to the preview subset.
 PREVIEW_HEADER = "x-preview"

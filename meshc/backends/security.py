@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import ir
-from .documents import Document, document
-from .targets import IstioTarget
+from meshc.backends.documents import Document, document
+from meshc.backends.targets import IstioTarget
+from meshc.language import ir
 
 NAMESPACE_POLICY_NAME = "default"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..values import ISTIO_VERSIONS
+from meshc.language.values import ISTIO_VERSIONS
 
 DEFAULT_VERSION = ISTIO_VERSIONS[-1]
 

@@ -3,15 +3,21 @@ run in the order of CHECKS. None raises and none builds output."""
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic
-from ..ir import MeshPolicy
-from .ingress import check_allow_paths, check_gateways, check_mtls
-from .names import check_clusters, check_duplicate_names, check_hosts, check_references
-from .policy import check_locality, check_placement, check_tls
-from .routing import (
-    check_canaries, check_conditions, check_default_route, check_exposes, check_reachability,
-    check_retries, check_rewrites, check_weights,
+from meshc.checks.ingress import check_allow_paths, check_gateways, check_mtls
+from meshc.checks.names import check_clusters, check_duplicate_names, check_hosts, check_references
+from meshc.checks.policy import check_locality, check_placement, check_tls
+from meshc.checks.routing import (
+    check_canaries,
+    check_conditions,
+    check_default_route,
+    check_exposes,
+    check_reachability,
+    check_retries,
+    check_rewrites,
+    check_weights,
 )
+from meshc.diagnostics import Diagnostic
+from meshc.language.ir import MeshPolicy
 
 CHECKS = (
     check_duplicate_names,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import ir
-from ..codes import diagnostic
-from ..diagnostics import Diagnostic, Label
-from .names import duplicates, repeats
+from meshc.checks.names import duplicates, repeats
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
 
 
 def check_gateways(policy: ir.MeshPolicy) -> list[Diagnostic]:

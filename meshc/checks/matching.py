@@ -7,7 +7,7 @@ from typing import Optional
 
 import re2
 
-from .. import ir
+from meshc.language import ir
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False

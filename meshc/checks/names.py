@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Hashable, Iterable, Iterator, Optional, TypeVar
 
-from .. import ir
-from ..codes import diagnostic
-from ..diagnostics import Diagnostic, Label
-from ..resolve import Index, ServiceInfo, host, route_targets
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo, host, route_targets
 
 T = TypeVar("T")
 

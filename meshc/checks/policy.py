@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from .. import ir
-from ..codes import diagnostic
-from ..diagnostics import Diagnostic, Label
-from ..resolve import Index, ServiceInfo, clusters, effective_mtls, merge
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo, clusters, effective_mtls, merge
 
 
 def _effective_policies(policy: ir.MeshPolicy) -> Iterator[tuple[Optional[ServiceInfo], ir.Policy, str]]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from .. import ir
-from ..codes import diagnostic
-from ..diagnostics import Diagnostic, Label
-from ..resolve import Index, ServiceInfo, clusters
-from .matching import compatible, covers, slot
-from .names import repeats, unknown_port
+from meshc.checks.matching import compatible, covers, slot
+from meshc.checks.names import repeats, unknown_port
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo, clusters
 
 
 def _routes(policy: ir.MeshPolicy) -> Iterator[tuple[ServiceInfo, ir.Route]]:

@@ -6,10 +6,9 @@ import sys
 
 import click
 
-from .. import report
-from ..diagnostics import sanitize
-from ..pipeline import InputError, compile_paths, discover
-from .options import color, istio_version, output_format, use_color
+from meshc.commands.options import color, istio_version, output_format, use_color
+from meshc.diagnostics import report, sanitize
+from meshc.pipeline import InputError, compile_paths, discover
 
 
 @click.command("check")
@@ -28,7 +27,7 @@ def command(paths: tuple[str, ...], istio_version: str, output_format: str, colo
     Exits 0 when there are no errors (warnings allowed unless --strict),
     1 when there are, 2 on a usage or I/O error.
     """
-    from ..backends.istio import render
+    from meshc.backends.istio import render
 
     try:
         policies = discover(paths)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..codes import CODES, lookup
+from meshc.diagnostics.codes import CODES, lookup
 
 
 def describe(code) -> str:

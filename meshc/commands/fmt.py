@@ -1,6 +1,6 @@
 """`meshc fmt [--check] [--diff] PATH... | -`: .mesh files in the canonical layout.
 
-The layout itself is documented in meshc/fmt.py. Messages go to stderr in
+The layout itself is documented in meshc/language/fmt.py. Messages go to stderr in
 black's words (`would reformat x.mesh`, `1 file reformatted, 2 files left
 unchanged.`) so that stdout carries only formatted text or a diff.
 """
@@ -14,12 +14,11 @@ from typing import Optional, Sequence
 
 import click
 
-from .. import report
-from ..diagnostics import Diagnostic
-from ..fmt import FormatError, InternalFormatError, format_text
-from ..files import unified_diff, walk, write_atomically
-from ..pipeline import InputError, decode, read_source
-from ..source import SourceFile, display_path
+from meshc.diagnostics import Diagnostic, report
+from meshc.files import unified_diff, walk, write_atomically
+from meshc.language.fmt import FormatError, InternalFormatError, format_text
+from meshc.language.source import SourceFile, display_path
+from meshc.pipeline import InputError, decode, read_source
 
 STDIN = "<stdin>"
 

@@ -13,9 +13,9 @@ import sys
 
 import click
 
-from .. import gates
-from .options import color, output_format
-from .promote import DEFAULT_TIMEOUT, canary_arguments, check_url, measure_or_exit, open_canary
+from meshc.canary import gates
+from meshc.commands.options import color, output_format
+from meshc.commands.promote import DEFAULT_TIMEOUT, canary_arguments, check_url, measure_or_exit, open_canary
 
 
 def _time(ctx, param, value):

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..report import FORMATS
-from ..values import ISTIO_VERSIONS
+from meshc.diagnostics.report import FORMATS
+from meshc.language.values import ISTIO_VERSIONS
 
 output_format = click.option(
     "--output-format",

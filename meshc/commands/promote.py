@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 import click
 
-from .. import canary, gates, report
-from ..files import unified_diff, write_atomically
-from ..pipeline import Compiled, InputError
-from .options import color, output_format, use_color
+from meshc.canary import gates
+from meshc.canary import steps as canary
+from meshc.commands.options import color, output_format, use_color
+from meshc.diagnostics import report
+from meshc.files import unified_diff, write_atomically
+from meshc.pipeline import Compiled, InputError
 
 DEFAULT_TIMEOUT = 10.0
 

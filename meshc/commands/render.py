@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from .. import report
-from ..pipeline import InputError, compile_paths, discover
-from .options import color, istio_version, output_format, use_color
+from meshc.commands.options import color, istio_version, output_format, use_color
+from meshc.diagnostics import report
+from meshc.pipeline import InputError, compile_paths, discover
 
 
 @click.command("render")
@@ -25,8 +25,9 @@ def command(paths, out, check, to_stdout, cluster, istio_version, output_format,
 
     On any error nothing is written and an existing OUT is left as it was.
     """
-    from .. import manifests, output
-    from ..backends.istio import render
+    from meshc.backends.istio import render
+    from meshc.output import manifests
+    from meshc.output import writer as output
 
     if to_stdout == bool(out):
         raise click.UsageError("give either -o OUT or --stdout")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import click
 
-from .. import canary
-from .options import color, output_format
-from .promote import canary_arguments, move, open_canary, refuse
+from meshc.canary import steps as canary
+from meshc.commands.options import color, output_format
+from meshc.commands.promote import canary_arguments, move, open_canary, refuse
 
 
 @click.command("rollback")

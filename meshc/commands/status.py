@@ -11,14 +11,14 @@ import sys
 
 import click
 
-from .. import report
-from ..canary import LiveCanary, canaries
-from ..backends.documents import duration, number
-from ..gates import columns
-from ..promql import describe, pause_before_next
-from ..resolve import canary_split
-from ..pipeline import InputError, compile_paths, discover
-from .options import color, use_color
+from meshc.backends.documents import duration, number
+from meshc.backends.promql import describe, pause_before_next
+from meshc.canary.gates import columns
+from meshc.canary.steps import LiveCanary, canaries
+from meshc.commands.options import color, use_color
+from meshc.diagnostics import report
+from meshc.model.resolve import canary_split
+from meshc.pipeline import InputError, compile_paths, discover
 
 HEADER = ("NAMESPACE", "SERVICE", "ROUTE", "CANARY", "STEP", "LIVE", "NEXT", "PAUSE", "GATES")
 

@@ -55,11 +55,11 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Callable, Optional, Sequence, Union
 
-from . import syntax as s
-from .diagnostics import Diagnostic
-from .lower import lower, string
-from .parse import parse
-from .source import SourceFile
+from meshc.diagnostics import Diagnostic
+from meshc.language import syntax as s
+from meshc.language.lower import lower, string
+from meshc.language.parse import parse
+from meshc.language.source import SourceFile
 
 INDENT = "  "
 LINE_WIDTH = 100

@@ -41,8 +41,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from .emit import MARKER
-from .files import unified_diff
+from meshc.files import unified_diff
+from meshc.output.emit import MARKER
 
 _MARKER_BYTES = MARKER.encode()
 _AT_FDCWD = -100

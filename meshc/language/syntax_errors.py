@@ -15,9 +15,9 @@ from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from .codes import diagnostic
-from .diagnostics import Diagnostic, Label
-from .source import SourceFile
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language.source import SourceFile
 
 _DESCRIPTIONS = {
     "NAME": "a name",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator, Optional, TypeVar
 
-from . import ir
+from meshc.language import ir
 
 DEFAULT_CLUSTER = "default"
 # Istio's root namespace: policy there applies mesh-wide.

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Sequence
 
-from . import __version__, ir
-from .backends.documents import duration, number
-from .canary import LiveCanary
-from .promql import candidate_version, measure, window
+from meshc import __version__
+from meshc.backends.documents import duration, number
+from meshc.backends.promql import candidate_version, measure, window
+from meshc.canary.steps import LiveCanary
+from meshc.language import ir
 
 PASS, FAIL, NO_DATA = "pass", "fail", "no data"
 

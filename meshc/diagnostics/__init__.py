@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .source import Span
+from meshc.language.source import Span
 
 
 class Severity(str, enum.Enum):

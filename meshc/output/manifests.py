@@ -7,9 +7,10 @@ clusters (backends/istio.py) is serialised once.
 
 from __future__ import annotations
 
-from . import __version__, emit
-from .backends.documents import Document
-from .backends.istio import Rendering
+from meshc import __version__
+from meshc.backends.documents import Document
+from meshc.backends.istio import Rendering
+from meshc.output import emit
 
 KUSTOMIZATION = "kustomization.yaml"
 

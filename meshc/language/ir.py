@@ -13,10 +13,23 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 from pydantic_core import PydanticCustomError
 
-from .source import Span
-from .values import (
-    Address, CookieName, DnsLabel, HeaderName, Hostname, HttpMethod, HttpStatus, IstioVersion, LabelKey,
-    LabelValue, Milliseconds, Percentage, PortNumber, RetryCondition, check_regex,
+from meshc.language.source import Span
+from meshc.language.values import (
+    Address,
+    CookieName,
+    DnsLabel,
+    HeaderName,
+    Hostname,
+    HttpMethod,
+    HttpStatus,
+    IstioVersion,
+    LabelKey,
+    LabelValue,
+    Milliseconds,
+    Percentage,
+    PortNumber,
+    RetryCondition,
+    check_regex,
 )
 
 

@@ -16,10 +16,10 @@ from typing import Optional
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
-from . import syntax as s
-from .diagnostics import Diagnostic
-from .source import SourceFile, Span
-from .syntax_errors import syntax_error
+from meshc.diagnostics import Diagnostic
+from meshc.language import syntax as s
+from meshc.language.source import SourceFile, Span
+from meshc.language.syntax_errors import syntax_error
 
 
 @functools.lru_cache(maxsize=None)

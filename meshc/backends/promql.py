@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import ir
-from .backends.documents import duration, number
-from .resolve import ServiceInfo
+from meshc.backends.documents import duration, number
+from meshc.language import ir
+from meshc.model.resolve import ServiceInfo
 
 DEFAULT_WINDOW = "5m"
 QUANTILES = {"p50": "0.5", "p75": "0.75", "p90": "0.9", "p95": "0.95", "p99": "0.99", "p999": "0.999"}

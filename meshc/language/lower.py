@@ -16,11 +16,11 @@ from typing import Any, Iterable, Optional, Sequence
 
 from pydantic import ValidationError
 
-from . import ir
-from . import syntax as s
-from .codes import BY_NAME, diagnostic
-from .diagnostics import Diagnostic, Label
-from .source import Span
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import BY_NAME, diagnostic
+from meshc.language import ir
+from meshc.language import syntax as s
+from meshc.language.source import Span
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _OPS = {"=": "exact", "^=": "prefix", "~": "regex"}

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 
-from . import ir
-from .codes import diagnostic
-from .diagnostics import Diagnostic, Label
-from .pipeline import Compiled, compile_paths, compile_sources, discover
-from .resolve import Index, ServiceInfo, canary_split
-from .source import SourceFile, display_path
+from meshc.diagnostics import Diagnostic, Label
+from meshc.diagnostics.codes import diagnostic
+from meshc.language import ir
+from meshc.language.source import SourceFile, display_path
+from meshc.model.resolve import Index, ServiceInfo, canary_split
+from meshc.pipeline import Compiled, compile_paths, compile_sources, discover
 
 
 class Refused(Exception):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .diagnostics import Diagnostic, Label, Severity
-from .source import Span
+from meshc.diagnostics import Diagnostic, Label, Severity
+from meshc.language.source import Span
 
 E, W = Severity.ERROR, Severity.WARNING
 

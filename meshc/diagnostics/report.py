@@ -10,8 +10,8 @@ from typing import Callable, Mapping, Sequence
 
 import click
 
-from .diagnostics import Diagnostic, Severity
-from .source import SourceFile, Span
+from meshc.diagnostics import Diagnostic, Severity
+from meshc.language.source import SourceFile, Span
 
 FORMATS = ("full", "concise", "json", "github")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from .source import Span
+from meshc.language.source import Span
 
 _span = field(compare=False, repr=False)
 

@@ -1,0 +1,1 @@
+"""The canary lifecycle: moving steps in the source, Prometheus gates."""

@@ -1,0 +1,1 @@
+"""The .mesh language: source text, parser, syntax tree, typed IR, formatter."""

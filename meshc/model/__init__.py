@@ -1,0 +1,1 @@
+"""The resolved policy: defaults, overrides and inheritance applied once."""

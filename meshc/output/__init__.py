@@ -1,0 +1,1 @@
+"""From documents to files: YAML emission, manifests, the output directory."""
