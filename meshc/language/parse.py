@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedInput
 from meshc.diagnostics import Diagnostic
 from meshc.language import syntax as s
 from meshc.language.source import SourceFile, Span
-from meshc.language.syntax_errors import syntax_error
+from meshc.language.syntax_errors import list_ends_at_line_end, syntax_error
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,12 +47,15 @@ def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
     # building for here (parsing is single-threaded).
     builder = lark.options.transformer
     builder.path = source.path
+    builder.stray = None
     if not builder.anonymous:
         builder.anonymous = _anonymous_terminals(lark)
     try:
         file = lark.parse(source.text)
     except UnexpectedInput as err:
         return None, [syntax_error(lark, source, err)]
+    if builder.stray is not None:
+        return None, [list_ends_at_line_end(lark, source, *builder.stray)]
     return s.File(file.span, source.path, file.items, _comments(source.path, source.text)), []
 
 
@@ -165,6 +168,17 @@ class _Build(Transformer):
 
     path = "<input>"
     anonymous: frozenset = frozenset()
+    # The first list item found on a later line than its list's keyword,
+    # with that keyword's span: lists of names end at the end of their line,
+    # so such a word is a misspelled statement, never a name.
+    stray: Optional[tuple[s.Word, Span]] = None
+
+    def _one_line(self, span: Span, words) -> None:
+        if self.stray is None:
+            for word in words:
+                if isinstance(word, s.Word) and word.span.line != span.line:
+                    self.stray = (word, span)
+                    return
 
     def word(self, tok: Token) -> s.Word:
         return s.Word(_token_span(self.path, tok), str(tok))
@@ -210,6 +224,7 @@ class _Build(Transformer):
         return s.AllowFrom(span, "principal", tuple(c))
 
     def from_namespaces(self, span, c):
+        self._one_line(span, c)
         return s.AllowFrom(span, "namespace", tuple(c))
 
     def allow_to(self, span, c):
@@ -224,6 +239,7 @@ class _Build(Transformer):
         return s.Gateway(span, c[0], tuple(c[1:]))
 
     def gateway_hosts(self, span, c):
+        self._one_line(span, c)
         return s.GatewayHosts(span, tuple(c))
 
     def gateway_https(self, span, c):
@@ -240,6 +256,7 @@ class _Build(Transformer):
 
     def external(self, span, c):
         hosts = tuple(x for x in c if isinstance(x, s.Word))
+        self._one_line(span, hosts)
         ports = tuple(x for x in c if isinstance(x, s.PortDecl))
         return s.External(span, hosts, ports)
 
@@ -257,6 +274,7 @@ class _Build(Transformer):
         return _group(span, c)
 
     def subsets_by(self, span, c):
+        self._one_line(span, c[1:])
         return s.SubsetsBy(span, c[0], tuple(c[1:]))
 
     def subset(self, span, c):
@@ -266,6 +284,7 @@ class _Build(Transformer):
         return s.Label(span, c[0], c[1])
 
     def placement(self, span, c):
+        self._one_line(span, c)
         return s.Placement(span, tuple(c))
 
     def expose(self, span, c):
@@ -380,6 +399,8 @@ class _Build(Transformer):
 
     def _cors(key):  # noqa: N805 - a factory used in the class body
         def build(self, span, c):
+            if key in ("headers", "expose-headers"):
+                self._one_line(span, c)
             return s.CorsPart(span, key, tuple(c))
         return build
 

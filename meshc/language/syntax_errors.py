@@ -83,6 +83,29 @@ def syntax_error(parser: Lark, source: SourceFile, err: UnexpectedInput) -> Diag
     )
 
 
+def list_ends_at_line_end(parser: Lark, source: SourceFile, word, opened) -> Diagnostic:
+    """A word on a new line after a list of names: lists end at the end of
+    their line, so it would start a statement, and no statement starts with
+    it (a keyword would have ended the list). What may start one there is
+    what the parser accepts after the list's line."""
+    try:
+        interactive = parser.parse_interactive(source.text[: word.span.start])
+        interactive.exhaust_lexer()
+        expected = set(interactive.accepts())
+    except UnexpectedInput:
+        expected = set()
+    words = _expected_words(parser, expected - {"NAME", "HOSTNAME"})
+    found = word.text
+    return diagnostic(
+        "syntax-error",
+        f"unexpected {_show(found)}: a list ends at the end of its line, so this does not continue "
+        f"the list on line {opened.line}",
+        word.span,
+        labels=[Label(opened, "the list starts here")],
+        help=f"{_help(found, set(), words)}; to continue the list, write `{found}` on line {opened.line}",
+    )
+
+
 def _at_end(err: UnexpectedInput, text: str) -> bool:
     pos = getattr(err, "pos_in_stream", None)
     return pos is not None and pos >= len(text)
