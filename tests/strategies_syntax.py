@@ -257,9 +257,14 @@ _extra_lines = st.lists(
 )
 
 
+# Statements holding a list of names, which ends at the end of its line.
+_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace) ")
+
+
 def _broken(draw, code: str) -> list[str]:
-    """`code` cut into lines at up to two of its token boundaries."""
-    points = _token_boundaries(code)
+    """`code` cut into lines at up to two of its token boundaries (never
+    inside a list of names)."""
+    points = [] if _LISTS.search(code) else _token_boundaries(code)
     cuts = sorted(draw(st.sets(st.sampled_from(points), max_size=2))) if points else []
     bounds = [-1, *cuts, len(code)]
     return [code[a + 1 : b] for a, b in zip(bounds, bounds[1:])]
