@@ -12,11 +12,21 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from meshc.diagnostics import Diagnostic, has_errors, sanitize
+from meshc.diagnostics import Diagnostic, Severity, has_errors, sanitize
 from meshc.diagnostics.codes import diagnostic
 from meshc.files import SUFFIX, walk
 from meshc.language import ir
 from meshc.language.source import SourceFile, display_path
+
+
+# Diagnostics a declaration in a file that does not parse could make go
+# away: unknown clusters, gateways and services, and the checks that the
+# fleet or a namespace's `defaults` and `mtls` decide. (A service, a gateway
+# and the fleet are each whole in one file, so once one is found, its
+# subsets, ports, hosts and clusters are all known.)
+NEED_WHOLE_POLICY = frozenset({
+    "MESH202", "MESH203", "MESH204", "MESH402", "MESH406", "MESH409", "MESH410", "MESH411",
+})
 
 
 class InputError(Exception):
@@ -82,28 +92,35 @@ def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
 
 
 def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = ()) -> Compiled:
-    """Parse, lower and check one policy. Each stage runs only when the one
-    before it succeeded, so that one mistake is reported once."""
+    """Parse, lower and check one policy; `pre` are the reading errors of
+    some files (which are then left out). A file that does not read or parse
+    does not stop the others: each is checked as far as it can be alone."""
     from meshc.checks import run_checks
     from meshc.language.lower import lower
     from meshc.language.parse import parse
 
     compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
-    if has_errors(compiled.diagnostics):
-        compiled.diagnostics = sanitize(compiled.diagnostics)
-        return compiled
+    unreadable = {d.span.file for d in pre if d.severity is Severity.ERROR}
     files = []
     for src in sources:
+        if src.path in unreadable:
+            continue
         tree, diags = parse(src)
         compiled.diagnostics.extend(diags)
         if tree is not None:
             files.append(tree)
-    if not has_errors(compiled.diagnostics):
+    complete = len(files) == len(sources)
+    if files:
         policy, diags = lower(files)
-        compiled.diagnostics.extend(diags)
-        if policy is not None:
-            compiled.diagnostics.extend(run_checks(policy))
+        found = diags + (run_checks(policy) if policy is not None else [])
+        if complete:
             compiled.policy = policy
+        else:
+            # A file that does not parse may hold what the others refer to;
+            # report what each parsed file has on its own, nothing that
+            # the missing file could make right.
+            found = [d for d in found if d.code not in NEED_WHOLE_POLICY]
+        compiled.diagnostics.extend(found)
     compiled.diagnostics = sanitize(compiled.diagnostics)
     return compiled
 
