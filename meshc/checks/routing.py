@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from meshc.checks.matching import compatible, covers, slot
+from meshc.model.conditions import compatible, covers, slot
 from meshc.checks.names import repeats, unknown_port
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
