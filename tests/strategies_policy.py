@@ -611,9 +611,12 @@ def targets(draw, svc: Service, all_services: list[Service]) -> Destination:
         subset = draw(st.sampled_from(other.subsets))
         text += f" subset {subset}"
     port = None
-    if draw(st.booleans()):
+    # Another service with several ports needs one named (MESH322).
+    if draw(st.booleans()) or (other is not svc and len(other.ports) > 1):
         port = draw(st.sampled_from([p[0] for p in other.ports]))
         text += f" port {port}"
+    elif len(other.ports) == 1:
+        port = other.ports[0][0]  # rendered anyway: Istio would pick the only port
     return Destination(text, other.host, subset, port, None)
 
 

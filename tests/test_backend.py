@@ -81,7 +81,7 @@ def test_rest_takes_what_is_left(tmp_path):
 
 def test_blue_green_preview_header(tmp_path):
     http = vs(render(tmp_path, service('route r { when path ^= "/app" blue-green active v1 preview v2 }')))["http"]
-    assert [h["name"] for h in http] == ["r-preview", "r"]
+    assert [h["name"] for h in http] == ["r-preview", "r", "not-found"]
     assert http[0]["match"] == [{"uri": {"prefix": "/app"}, "headers": {"x-preview": {"exact": "true"}}}]
     assert http[0]["route"] == [{"destination": {"host": HOST, "subset": "v2"}}]
     assert http[1]["route"] == [{"destination": {"host": HOST, "subset": "v1"}}]

@@ -4,7 +4,9 @@ namespace-wide defaults.
 Istio's subset and port-level policies replace whole messages of the
 top-level policy (a subset's outlierDetection drops the top-level interval;
 a port's settings drop failover). meshc renders every subset and port policy
-fully merged (resolve.merge), so each says exactly what applies there.
+fully merged (resolve.merge), and a subset's policy per port too, so each
+says exactly what applies there. Precedence, weakest first: namespace
+defaults, service, `on CLUSTER`, port, subset.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def service_destination_rule(info: ServiceInfo, cluster: str, target: IstioTarge
         policy["portLevelSettings"] = ports
     if policy:
         spec["trafficPolicy"] = policy
-    subsets = [_subset(s, base) for s in svc.subsets if s.labels]
+    subsets = [_subset(s, base, svc.ports) for s in svc.subsets if s.labels]
     if subsets:
         spec["subsets"] = subsets
     if len(spec) == 1:
@@ -63,10 +65,21 @@ def defaults_destination_rule(ns: ir.Namespace, target: IstioTarget) -> Optional
     return document(target.networking, "DestinationRule", ns.name.value, DEFAULTS_NAME, spec, [ns.defaults])
 
 
-def _subset(subset: ir.Subset, base: ir.Policy) -> dict:
+def _subset(subset: ir.Subset, base: ir.Policy, ports: tuple[ir.Port, ...]) -> dict:
+    """A subset, with its policy for every port that has one: Istio applies
+    a subset's top-level fields over the port's (MergeSubsetTrafficPolicy in
+    pilot's networking/util/util.go), so without its own port entries a
+    subset would lose what its ports set. A subset wins over a port."""
     out: dict = {"name": subset.name.value, "labels": {lbl.key: lbl.value for lbl in subset.labels}}
     if subset.policy is not None:
         policy = traffic_policy(merge(base, subset.policy))
+        port_level = [
+            {"port": {"number": p.number}, **settings}
+            for p in ports if p.policy is not None
+            for settings in [traffic_policy(merge(merge(base, p.policy), subset.policy))] if settings
+        ]
+        if port_level:
+            policy["portLevelSettings"] = port_level
         if policy:
             out["trafficPolicy"] = policy
     return out

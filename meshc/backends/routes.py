@@ -11,10 +11,14 @@ from meshc.backends.targets import IstioTarget
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo, canary_split, weights
+from meshc.model.conditions import always_holds, conjoin, is_catch_all
+from meshc.model.resolve import Index, ServiceInfo, canary_split, preview_match, weights
 
-# A blue-green route sends requests with this header to the preview subset.
-PREVIEW_HEADER = "x-preview"
+# The last entry of a service's VirtualService when no route takes every
+# request: without it, Istio's default route would take requests the routes
+# filter out by source or port (a VirtualService none of whose entries
+# applies to a client does not apply to it at all; pilot's httproute.go).
+NOT_FOUND = "not-found"
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
@@ -47,14 +51,17 @@ class RouteBuilder:
         svc = info.service
         if not svc.routes and not _has_options(info.options(None, self.cluster)):
             return None
-        http = self._unique([(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)])
-        spec = {"hosts": [info.host], "http": http}
+        produced = [(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)]
+        if svc.routes and not any(takes_everything(route.matches) for route in svc.routes):
+            produced.append(([{"name": NOT_FOUND, "directResponse": {"status": 404}}], svc))
+        spec = {"hosts": [info.host], "http": self._unique(produced)}
         return document(self.target.networking, "VirtualService", info.namespace.name.value,
                         svc.name.value, spec, _sources(info))
 
     def gateway_virtual_services(self) -> list[Document]:
         """One VirtualService per (gateway, host) with every exposure of that
-        host, most specific first."""
+        host, in `exposure_order`. A service's second and later groups on
+        one host get `-2`, `-3` after the route's name."""
         exposed: dict[tuple[str, str], list[tuple[ServiceInfo, ir.Expose]]] = {}
         for info in self.index.all_services():
             for expose in info.service.exposes:
@@ -62,12 +69,15 @@ class RouteBuilder:
         out = []
         for (gw_name, host), entries in sorted(exposed.items()):
             gw_ns, _ = self.index.gateways[gw_name]
-            entries.sort(key=lambda e: (_specificity(e[1]), e[0].key))
             produced = []
-            for info, expose in entries:
+            groups_seen: dict[tuple[str, str], int] = {}
+            for info, expose, alternatives in exposure_order(entries):
+                number = groups_seen[info.key] = groups_seen.get(info.key, 0) + 1
+                suffix = f"-{number}" if number > 1 else ""
                 self._exposed = (info.host, expose.port)
-                produced += [(self.http_routes(info, route, expose.matches, prefix=f"{info.service.name.value}-"),
-                              route or expose) for route in info.service.routes or (None,)]
+                produced += [(self.http_routes(info, route, alternatives, prefix=f"{info.service.name.value}-",
+                                               suffix=suffix), route or expose)
+                             for route in info.service.routes or (None,)]
             self._exposed = None
             http = self._unique(produced)
             spec = {"hosts": [host], "gateways": [f"{gw_ns.name.value}/{gw_name}"], "http": http}
@@ -98,20 +108,22 @@ class RouteBuilder:
 
     # -------------------------------------------------------------- routes
     def http_routes(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
-                    prefix: str = "") -> list[dict]:
+                    prefix: str = "", suffix: str = "") -> list[dict]:
         """The HTTP routes for one .mesh route (two for blue-green: preview
-        first); `outer` are the matches of a gateway exposure, ANDed in."""
-        name = prefix + (route.name.value if route else "default")
-        matches = _combine(outer, route.matches if route else ())
+        first); `outer` are the matches of a gateway exposure, ANDed in.
+        An entry no request can match is left out (the checks report it)."""
+        name = prefix + (route.name.value if route else "default") + suffix
+        matches = conjunction(outer, route.matches if route else ())
+        if matches is None:
+            return []
         options = self._options(info, route)
         action = route.action if route else None
         out = []
         if isinstance(action, ir.BlueGreen):
-            preview = ir.HeaderCondition(span=action.span, name=PREVIEW_HEADER,
-                                         match=ir.StringMatch(op="exact", value="true"))
-            preview_matches = _combine(matches, (ir.Match(span=action.span, conditions=(preview,)),))
-            out.append(self._http(info, f"{name}-preview", preview_matches,
-                                  [self._destination(info, info.host, action.preview.value, None)], route, options))
+            preview_matches = conjunction(matches, (preview_match(action),))
+            if preview_matches is not None:
+                out.append(self._http(info, f"{name}-preview", preview_matches,
+                                      [self._destination(info, info.host, action.preview.value, None)], route, options))
         out.append(self._http(info, name, matches, self._destinations(info, action), route, options))
         return out
 
@@ -149,8 +161,14 @@ class RouteBuilder:
             return self._destination(info, info.host, target.subset.value, weight)
         other = self.index.target_service(info, target)
         out = self._destination(info, other.host, target.subset.value if target.subset else None, weight)
-        if target.port is not None:
-            out["destination"]["port"] = {"number": target.port}
+        port = target.port
+        if port is None and len(other.service.ports) == 1:
+            # Istio would pick the only port too (GetDestinationCluster);
+            # written out, the YAML says it. With several ports, the checks
+            # make sure the caller's port is one of them.
+            port = other.service.ports[0].number
+        if port is not None:
+            out["destination"]["port"] = {"number": port}
         return out
 
     def _destination(self, info: ServiceInfo, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
@@ -242,14 +260,59 @@ def _has_options(o: ir.Options) -> bool:
     return any(getattr(o, f) is not None for f in ("timeout", "retry", "delay", "abort", "rewrite", "cors"))
 
 
-def _combine(outer: Iterable[ir.Match], inner: Iterable[ir.Match]) -> tuple[ir.Match, ...]:
-    """Every pairing of an outer and an inner alternative, conditions joined."""
+def conjunction(outer: Iterable[ir.Match], inner: Iterable[ir.Match]) -> Optional[tuple[ir.Match, ...]]:
+    """The alternatives of `outer and inner` (no alternatives: no
+    condition), each pairing of an outer and an inner alternative merged
+    exactly (model/conditions.py); pairings no request satisfies are left
+    out, and None means none is left: nothing can match."""
     outer, inner = tuple(outer), tuple(inner)
     if not outer:
         return inner
     if not inner:
         return outer
-    return tuple(ir.Match(span=o.span, conditions=o.conditions + i.conditions) for o in outer for i in inner)
+    both = [conjoin(o, i) for o in outer for i in inner]
+    kept = tuple(m for m in both if isinstance(m, ir.Match))
+    return kept or None
+
+
+def takes_everything(matches: tuple[ir.Match, ...]) -> bool:
+    """A route with no `when`, or one alternative of which always holds."""
+    return not matches or any(is_catch_all(m) for m in matches)
+
+
+def exposure_order(entries: list[tuple[ServiceInfo, ir.Expose]]) -> list[tuple[ServiceInfo, ir.Expose, tuple[ir.Match, ...]]]:
+    """The exposures of one host in the order Istio must try them, each
+    split into groups of its `when` alternatives of equal rank.
+
+    Every alternative ranks on its own: an exact path, then longer path
+    prefixes, then path regexes, then alternatives without a path, then
+    catch-alls (nothing that can fail: no condition, `path ^= "/"`,
+    `path ~ ".*"`). Among equal ranks, more conditions first (`path ^=
+    "/api" and header x-beta = "1"` before `path ^= "/api"`), then by
+    service, then as written."""
+    ranked = []
+    for order, (info, expose) in enumerate(entries):
+        for alt_order, alt in enumerate(expose.matches or (ir.Match(span=expose.span, conditions=()),)):
+            ranked.append((_rank(alt), info.key, order, alt_order, info, expose, alt))
+    ranked.sort(key=lambda r: r[:4])
+    out: list[tuple[ServiceInfo, ir.Expose, tuple[ir.Match, ...]]] = []
+    for rank, _, _, _, info, expose, alt in ranked:
+        if out and out[-1][1] is expose and _rank(out[-1][2][-1]) == rank:
+            out[-1] = (info, expose, out[-1][2] + (alt,))
+        else:
+            out.append((info, expose, (alt,)))
+    # An exposure without `when` serves everything: it keeps no condition.
+    return [(i, e, alts if e.matches else ()) for i, e, alts in out]
+
+
+def _rank(alt: ir.Match) -> tuple[int, int, int]:
+    if is_catch_all(alt):
+        return 4, 0, 0
+    paths = [c.match for c in alt.conditions if isinstance(c, ir.PathCondition) and not always_holds(c)]
+    tested = -len([c for c in alt.conditions if not always_holds(c)])
+    if not paths:
+        return 3, 0, tested
+    return {"exact": 0, "prefix": 1, "regex": 2}[paths[0].op], -len(paths[0].value), tested
 
 
 def _string_match(m: ir.StringMatch) -> dict:
@@ -279,19 +342,6 @@ def _match(m: ir.Match) -> dict:
         else:
             out["sourceNamespace"] = c.namespace.value
     return out
-
-
-def _specificity(expose: ir.Expose) -> tuple[int, int]:
-    """Exposures of one host are tried most specific first: exact paths,
-    then longer path prefixes, then other conditions, catch-alls last."""
-    ranks = []
-    for alt in expose.matches or (ir.Match(span=expose.span, conditions=()),):
-        paths = [c.match for c in alt.conditions if isinstance(c, ir.PathCondition)]
-        if paths:
-            ranks.append(({"exact": 0, "prefix": 1, "regex": 2}[paths[0].op], -len(paths[0].value)))
-        else:
-            ranks.append((2 if alt.conditions else 3, 0))
-    return min(ranks)
 
 
 def _name_span(node: ir.Node) -> ir.Span:

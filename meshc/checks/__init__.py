@@ -3,6 +3,7 @@ run in the order of CHECKS. None raises and none builds output."""
 
 from __future__ import annotations
 
+from meshc.checks.combinations import check_combined_matches
 from meshc.checks.ingress import check_allow_paths, check_gateways, check_mtls
 from meshc.checks.names import check_clusters, check_duplicate_names, check_hosts, check_references
 from meshc.checks.policy import check_locality, check_placement, check_tls
@@ -32,6 +33,7 @@ CHECKS = (
     check_default_route,
     check_rewrites,
     check_exposes,
+    check_combined_matches,
     check_placement,
     check_locality,
     check_tls,

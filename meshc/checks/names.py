@@ -86,7 +86,7 @@ def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Dia
     return diagnostic("unknown-subset", message, name.span, help=hint)
 
 
-def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target) -> list[Diagnostic]:
+def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target, arrivals: set[int]) -> list[Diagnostic]:
     if isinstance(target, ir.SubsetTarget):
         d = _unknown_subset(info, target.subset, "destination")
         return [d] if d else []
@@ -108,7 +108,39 @@ def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target) -> l
             out.append(d)
     if target.port is not None:
         out += unknown_port(other, target.port, target.span, "")
+    else:
+        out += _port_left_to_istio(info, other, target, arrivals)
     return out
+
+
+def _port_left_to_istio(info: ServiceInfo, other: ServiceInfo, target: ir.ServiceTarget,
+                        arrivals: set[int]) -> list[Diagnostic]:
+    """Without `port`, Istio keeps the port a request arrived on unless the
+    target has one port only (pilot's GetDestinationCluster)."""
+    if other.key == info.key:
+        return []  # its own ports, and at a gateway the `expose`'s port (MESH319)
+    ports = {p.number for p in other.service.ports}
+    missing = sorted(arrivals - ports)
+    if len(ports) < 2 or not missing:
+        return []
+    return [diagnostic(
+        "target-needs-port",
+        f"service `{other.service.name.value}` has several ports and this target names none: a request that "
+        f"reaches `{info.service.name.value}` on port {missing[0]} would go to port {missing[0]}, "
+        f"which `{other.service.name.value}` does not have",
+        target.span, help=f"add `port N`, one of {', '.join(map(str, sorted(ports)))}",
+    )]
+
+
+def _arrival_ports(index: Index, info: ServiceInfo) -> set[int]:
+    """The ports a request routed by the service's routes arrives on: its
+    own, and those of the gateway servers that serve its exposures."""
+    ports = {p.number for p in info.service.ports}
+    for expose in info.service.exposes:
+        found = index.gateways.get(expose.gateway.value)
+        if found is not None:
+            ports |= {s.port for s in found[1].servers if not s.redirect}
+    return ports
 
 
 def unknown_port(info: ServiceInfo, port: int, span: ir.Span, consequence: str) -> list[Diagnostic]:
@@ -131,10 +163,11 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 d = _unknown_subset(info, subset.name, "subset")
                 if d:
                     out.append(d)
+        arrivals = _arrival_ports(index, info)
         for route in svc.routes:
             action = route.action
             for target in route_targets(route):
-                out += _target_diagnostics(index, info, target)
+                out += _target_diagnostics(index, info, target, arrivals)
             if isinstance(action, ir.Canary):
                 for name, role in ((action.baseline, "baseline"), (action.candidate, "candidate")):
                     d = _unknown_subset(info, name, f"canary {role}")

@@ -1,9 +1,10 @@
-"""What `when` conditions say about each other: contradiction, repetition
-and implication. Shared by the reachability checks; no diagnostics here."""
+"""What `when` conditions say about each other: contradiction, repetition,
+implication and conjunction. Shared by the checks and the backend (which
+must render a conjunction exactly); no diagnostics here."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional, Union
 
 import re2
 
@@ -91,5 +92,60 @@ def compatible(a: ir.Condition, b: ir.Condition) -> bool:
 
 def covers(earlier: ir.Match, later: ir.Match) -> bool:
     """`earlier` matches every request `later` matches: each of its
-    conditions is implied by one of `later`'s."""
-    return all(any(implies(b, a) for b in later.conditions) for a in earlier.conditions)
+    conditions always holds or is implied by one of `later`'s."""
+    return all(always_holds(a) or any(implies(b, a) for b in later.conditions) for a in earlier.conditions)
+
+
+def always_holds(cond: ir.Condition) -> bool:
+    """A path prefix `/` or path regex `.*`: true of every HTTP request
+    (Istio calls such a match a catch-all and drops the routes after it)."""
+    return isinstance(cond, ir.PathCondition) and (cond.match.op, cond.match.value) in {("prefix", "/"), ("regex", ".*")}
+
+
+def is_catch_all(match: ir.Match) -> bool:
+    return all(always_holds(c) for c in match.conditions)
+
+
+class Impossible(NamedTuple):
+    """No request satisfies both conditions."""
+
+    first: ir.Condition
+    second: ir.Condition
+
+
+class Inexpressible(NamedTuple):
+    """Both can hold, but one Istio match cannot test both (one matcher per
+    header, query parameter, path and method)."""
+
+    first: ir.Condition
+    second: ir.Condition
+
+
+def conjoin(outer: ir.Match, inner: ir.Match) -> Union[ir.Match, Impossible, Inexpressible]:
+    """One match that holds exactly when both do: conditions on different
+    slots are joined, two on one slot are merged into the stricter one
+    (`prefix "/a"` and `exact "/ab"` is `exact "/ab"`), never one dropped."""
+    conditions = list(outer.conditions)
+    for cond in inner.conditions:
+        at = next((i for i, c in enumerate(conditions) if slot(c) == slot(cond)), None)
+        if at is None:
+            conditions.append(cond)
+            continue
+        merged = _merge(conditions[at], cond)
+        if not isinstance(merged, (Impossible, Inexpressible)):
+            conditions[at] = merged
+            continue
+        return merged
+    return ir.Match(span=outer.span, conditions=tuple(conditions))
+
+
+def _merge(a: ir.Condition, b: ir.Condition) -> Union[ir.Condition, Impossible, Inexpressible]:
+    if not compatible(a, b):
+        return Impossible(a, b)
+    if implies(a, b) or always_holds(b):
+        return a
+    if implies(b, a) or always_holds(a):
+        return b
+    # Compatible, neither implies the other: two regexes, a regex and a
+    # prefix, or two cookies (both tested on the `cookie` header).
+    return Inexpressible(a, b)

@@ -154,6 +154,17 @@ def route_targets(route: ir.Route) -> Iterator[ir.Target]:
         yield m.target
 
 
+# A blue-green route sends requests with this header to the preview subset.
+PREVIEW_HEADER = "x-preview"
+
+
+def preview_match(action: ir.BlueGreen) -> ir.Match:
+    """What sends a request to a blue-green route's preview (ANDed with the
+    route's own `when`)."""
+    header = ir.HeaderCondition(span=action.span, name=PREVIEW_HEADER, match=ir.StringMatch(op="exact", value="true"))
+    return ir.Match(span=action.span, conditions=(header,))
+
+
 def canary_split(canary: ir.Canary, step: Optional[int] = None) -> tuple[int, int]:
     """(baseline %, candidate %) at a step, the live one by default; step 0
     is all baseline."""
