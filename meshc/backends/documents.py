@@ -28,6 +28,8 @@ class Document:
     body: dict
     sources: tuple[str, ...] = field(default=())
     span: Optional[ir.Span] = None
+    # For a VirtualService: the construct each `http` entry comes from, in order.
+    entry_spans: tuple[ir.Span, ...] = ()
 
     @property
     def path(self) -> str:

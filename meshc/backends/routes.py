@@ -54,9 +54,12 @@ class RouteBuilder:
         produced = [(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)]
         if svc.routes and not any(takes_everything(route.matches) for route in svc.routes):
             produced.append(([{"name": NOT_FOUND, "directResponse": {"status": 404}}], svc))
-        spec = {"hosts": [info.host], "http": self._unique(produced)}
-        return document(self.target.networking, "VirtualService", info.namespace.name.value,
-                        svc.name.value, spec, _sources(info))
+        http, spans = self._unique(produced)
+        spec = {"hosts": [info.host], "http": http}
+        doc = document(self.target.networking, "VirtualService", info.namespace.name.value,
+                       svc.name.value, spec, _sources(info))
+        doc.entry_spans = spans
+        return doc
 
     def gateway_virtual_services(self) -> list[Document]:
         """One VirtualService per (gateway, host) with every exposure of that
@@ -79,20 +82,22 @@ class RouteBuilder:
                                                suffix=suffix), route or expose)
                              for route in info.service.routes or (None,)]
             self._exposed = None
-            http = self._unique(produced)
+            http, spans = self._unique(produced)
             spec = {"hosts": [host], "gateways": [f"{gw_ns.name.value}/{gw_name}"], "http": http}
             nodes = [e for _, e in entries] + [i.service for i, _ in entries]
-            out.append(document(self.target.networking, "VirtualService", gw_ns.name.value,
-                                f"{gw_name}-{slug(host)}", spec, nodes))
+            doc = document(self.target.networking, "VirtualService", gw_ns.name.value,
+                           f"{gw_name}-{slug(host)}", spec, nodes)
+            doc.entry_spans = spans
+            out.append(doc)
         return out
 
-    def _unique(self, produced: list[tuple[list[dict], ir.Node]]) -> list[dict]:
-        """The entries of one VirtualService; two with one name (a route
-        called like another's `-preview` entry, or `SERVICE-ROUTE` names
-        that meet on a gateway) are reported, as Istio keys stats and
-        logs by them."""
+    def _unique(self, produced: list[tuple[list[dict], ir.Node]]) -> tuple[list[dict], tuple[ir.Span, ...]]:
+        """The entries of one VirtualService and the span of the construct
+        each comes from; two with one name (a route called like another's
+        `-preview` entry, or `SERVICE-ROUTE` names that meet on a gateway)
+        are reported, as Istio keys stats and logs by them."""
         first: dict[str, ir.Node] = {}
-        out = []
+        out, spans = [], []
         for entries, node in produced:
             for entry in entries:
                 earlier = first.setdefault(entry["name"], node)
@@ -104,7 +109,8 @@ class RouteBuilder:
                         help="rename one of the routes",
                     ))
                 out.append(entry)
-        return out
+                spans.append(_name_span(node))
+        return out, tuple(spans)
 
     # -------------------------------------------------------------- routes
     def http_routes(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
