@@ -1,22 +1,19 @@
 """From paths on the command line to a checked IR.
 
-A policy is the set of .mesh files directly inside one directory. A directory
-argument stands for every policy under it; a file argument stands for the
-policy of its directory, so that pre-commit, which passes only changed files,
-still resolves names defined in the other files.
+A policy is the set of .mesh files directly inside one directory; which
+files the paths on the command line name is selection.py's concern.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, Severity, has_errors, sanitize
 from meshc.diagnostics.codes import diagnostic
-from meshc.files import SUFFIX, walk
 from meshc.language import ir
 from meshc.language.source import SourceFile, display_path
+from meshc.selection import InputError, select
 
 
 # Diagnostics a declaration in a file that does not parse could make go
@@ -27,10 +24,6 @@ from meshc.language.source import SourceFile, display_path
 NEED_WHOLE_POLICY = frozenset({
     "MESH202", "MESH203", "MESH204", "MESH402", "MESH406", "MESH409", "MESH410", "MESH411",
 })
-
-
-class InputError(Exception):
-    """A path that cannot be read: a usage or I/O error (exit 2), not a diagnostic."""
 
 
 @dataclass
@@ -45,22 +38,9 @@ class Compiled:
 
 
 def discover(paths: Iterable[str]) -> list[list[str]]:
-    """Group the .mesh files named by `paths` into policies (one per directory)."""
-    policies: dict[str, set[str]] = {}
-    for path in paths:
-        if os.path.isdir(path):
-            found = walk(path)
-            if not found:
-                raise InputError(f"{display_path(path)}: no {SUFFIX} files in this directory")
-            for file in found:
-                policies.setdefault(os.path.normpath(os.path.dirname(file)), set()).add(file)
-        elif os.path.isfile(path):
-            directory = os.path.dirname(path) or "."
-            siblings = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(SUFFIX)]
-            policies.setdefault(os.path.normpath(directory), set()).update(siblings + [path])
-        else:
-            raise InputError(f"{display_path(path)}: no such file or directory")
-    return [sorted({os.path.normpath(f) for f in files}, key=display_path) for _, files in sorted(policies.items())]
+    """Group the .mesh files named by `paths` into policies (one per
+    directory), with the configuration files' exclusions applied."""
+    return [list(policy.files) for policy in select(paths).policies]
 
 
 def read_source(path: str) -> tuple[SourceFile, list[Diagnostic]]:

@@ -476,7 +476,7 @@ def test_a_printer_that_changes_a_value_is_caught(monkeypatch):
 
 
 def test_a_printer_that_drops_a_comment_is_caught(monkeypatch):
-    monkeypatch.setattr(fmt._Layout, "_texts", lambda self, lo, hi: [])
+    monkeypatch.setattr(fmt._Layout, "_between", lambda self, lo, hi: [])
     with pytest.raises(InternalFormatError, match="comments"):
         format_text(SAMPLE, "t.mesh")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable, Hashable, Iterable, Iterator, Optional, TypeVar
 
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
 from meshc.model.resolve import Index, ServiceInfo, host, route_targets
+from meshc.suggest import did_you_mean
 
 T = TypeVar("T")
 
@@ -65,11 +65,6 @@ def check_duplicate_names(policy: ir.MeshPolicy) -> list[Diagnostic]:
     return out
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> Optional[str]:
-    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
-
-
 def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Diagnostic]:
     if info.subset(name.value) is not None:
         return None
@@ -80,7 +75,7 @@ def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Dia
         hint = f"give it labels (`subset {name.value} {{ version = \"{name.value}\" }}`) or list it in `subsets by`"
     else:
         message = f"{role} `{name.value}` is not a subset of service `{svc}`"
-        hint = _did_you_mean(name.value, declared) or (
+        hint = did_you_mean(name.value, declared) or (
             f"declared subsets: {', '.join(declared)}" if declared
             else f"declare it, e.g. `subsets by version {name.value}`")
     return diagnostic("unknown-subset", message, name.span, help=hint)
@@ -98,7 +93,7 @@ def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target, arri
             "unknown-service",
             f"service `{target.service.value}` is not declared in namespace `{ns}`",
             target.service.span,
-            help=_did_you_mean(target.service.value, known)
+            help=did_you_mean(target.service.value, known)
             or f"declare it: `service {target.service.value} {{ port 80 http }}` in namespace `{ns}`",
         )]
     out = []
@@ -186,7 +181,7 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     "unknown-gateway",
                     f"gateway `{expose.gateway.value}` is not declared",
                     expose.gateway.span,
-                    help=_did_you_mean(expose.gateway.value, index.gateways)
+                    help=did_you_mean(expose.gateway.value, index.gateways)
                     or "declare it in a namespace: `gateway NAME { hosts ... https credential ... }`",
                 ))
     return out
@@ -212,7 +207,7 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
         if policy.fleet is None:
             hint = "there is no fleet: declare `fleet NAME { cluster ... }` to render per cluster"
         else:
-            hint = _did_you_mean(name.value, known) or "fleet clusters: " + ", ".join(known)
+            hint = did_you_mean(name.value, known) or "fleet clusters: " + ", ".join(known)
         out.append(diagnostic("unknown-cluster", f"{what} `{name.value}` is not a cluster of the fleet",
                               name.span, help=hint))
 

@@ -106,30 +106,59 @@ def _format_tree(tree: s.File, text: str) -> str:
     return _render_file(body)
 
 
+def comment_owners(tree: s.File, text: str) -> dict[int, tuple[int, int]]:
+    """The statement each comment belongs to in the layout, as the source
+    offsets it spans, keyed by the comment's start offset: the statement
+    the comment trails or sits inside, the block whose `{` it follows, or,
+    for an own-line comment, the next statement of its block (a comment
+    with none after it belongs to no statement and is left out). Formatting
+    keeps every comment with its statement, so this does not change."""
+    body, _ = _Layout(text, tree.comments).body(tree.items, 0)
+    owners: dict[int, tuple[int, int]] = {}
+    _own(body, None, owners)
+    return owners
+
+
+def _own(body: _Body, block: Optional[tuple[int, int]], owners: dict[int, tuple[int, int]]) -> None:
+    if body.opener is not None and block is not None:
+        owners[body.opener.span.start] = block
+    waiting: list[s.Comment] = []
+    for entry in body.entries:
+        if isinstance(entry, _Note):
+            waiting.append(entry.comment)
+            continue
+        for comment in waiting + entry.leading + ([entry.trailing] if entry.trailing else []):
+            owners[comment.span.start] = entry.extent
+        waiting = []
+        if entry.body is not None:
+            _own(entry.body, entry.extent, owners)
+
+
 # ------------------------------------------------------------- layout
 @dataclass
 class _Stmt:
     """A statement with the comments that travel with it."""
 
     node: Any
-    leading: list[str] = field(default_factory=list)  # moved here from inside it
-    trailing: Optional[str] = None
+    leading: list[s.Comment] = field(default_factory=list)  # moved here from inside it
+    trailing: Optional[s.Comment] = None
     body: Optional[_Body] = None  # set exactly for block statements
     blank_before: bool = False
+    extent: tuple[int, int] = (0, 0)  # offsets in the source, from its first token to its `}` or last token
 
 
 @dataclass
 class _Note:
     """An own-line comment between statements."""
 
-    text: str
+    comment: s.Comment
     blank_before: bool = False
 
 
 @dataclass
 class _Body:
     entries: list[Union[_Stmt, _Note]]
-    opener: Optional[str] = None  # a comment on the `{` line, after the `{`
+    opener: Optional[s.Comment] = None  # a comment on the `{` line, after the `{`
 
 
 def _plain(node: Any) -> _Stmt:
@@ -177,33 +206,30 @@ class _Layout:
         """
         block = _block(node)
         if block is None:
-            return _Stmt(node, leading=self._texts(start, node.span.end)), node.span.end
+            end = node.span.end
+            return _Stmt(node, leading=self._between(start, end), extent=(start, end)), end
         brace = self._brace(start)
         body, close = self.body(block[1], brace + 1)
         if self.text[close : close + 1] != "}":
             raise InternalFormatError(f"no `}}` where the block at offset {start} should close")
-        return _Stmt(node, leading=self._texts(start, brace), body=body), close + 1
+        return _Stmt(node, leading=self._between(start, brace), body=body, extent=(start, close + 1)), close + 1
 
     def _gap(self, body: _Body, previous: Optional[_Stmt], end: int, start: int) -> int:
         """File the comments between offsets end and start, which follow
         `previous` (or the opening `{` when None); return where the last of
         them ends."""
         for comment in self._between(end, start):
-            text = _comment_text(comment)
             if not self._after_code(comment):
-                body.entries.append(_Note(text, bool(body.entries) and self._blank(end, comment.span.start)))
+                body.entries.append(_Note(comment, bool(body.entries) and self._blank(end, comment.span.start)))
             elif previous is None:
-                body.opener = text
+                body.opener = comment
             else:
-                previous.trailing = text
+                previous.trailing = comment
             end = comment.span.end
         return end
 
     def _between(self, lo: int, hi: int) -> list[s.Comment]:
         return self.comments[bisect.bisect_left(self.starts, lo) : bisect.bisect_left(self.starts, hi)]
-
-    def _texts(self, lo: int, hi: int) -> list[str]:
-        return [_comment_text(c) for c in self._between(lo, hi)]
 
     def _code_start(self, pos: int) -> int:
         """The first offset from pos on that is neither whitespace nor comment."""
@@ -253,15 +279,15 @@ def _render_entries(entries: Sequence[Union[_Stmt, _Note]], depth: int, top_leve
 def _render(entry: Union[_Stmt, _Note], depth: int) -> list[str]:
     pad = INDENT * depth
     if isinstance(entry, _Note):
-        return [pad + entry.text]
+        return [pad + _comment_text(entry.comment)]
     if entry.body is None:
         first, *rest = _leaf_lines(entry.node)
         lines = [pad + first] + [pad + INDENT + line for line in rest]
     else:
         lines = _render_block(entry, depth)
     if entry.trailing is not None:
-        lines[-1] += "  " + entry.trailing
-    return [pad + text for text in entry.leading] + lines
+        lines[-1] += "  " + _comment_text(entry.trailing)
+    return [pad + _comment_text(c) for c in entry.leading] + lines
 
 
 def _render_block(stmt: _Stmt, depth: int) -> list[str]:
@@ -273,7 +299,7 @@ def _render_block(stmt: _Stmt, depth: int) -> list[str]:
     one_line = _one_line(stmt, header)
     if one_line is not None and len(pad) + len(one_line) <= LINE_WIDTH:
         return [pad + one_line]
-    opener = "" if body.opener is None else "  " + body.opener
+    opener = "" if body.opener is None else "  " + _comment_text(body.opener)
     return [f"{pad}{header} {{{opener}"] + _render_entries(body.entries, depth + 1) + [pad + "}"]
 
 
