@@ -22,11 +22,12 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional
 
+from meshc.diagnostics.report import FORMATS as OUTPUT_FORMATS
+
 CONFIG_FILES = (".meshc.toml", "meshc.toml", "pyproject.toml")
 # Directories never searched for policies unless `exclude` says otherwise:
 # hidden ones (.git, .venv, ...) and tool or dependency directories.
 DEFAULT_EXCLUDE = (".*/", "node_modules/", "venv/", "__pycache__/")
-OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "gitlab", "junit")
 
 
 class ConfigError(Exception):
@@ -259,3 +260,35 @@ class Overrides:
             if additive in values:
                 values[additive] = tuple(dict.fromkeys(getattr(base, additive) + tuple(values[additive])))
         return replace(base, **values)
+
+
+def describe(settings: Settings, directory: str) -> str:
+    """The settings in force for `directory`, as the TOML that would set them."""
+    import json
+
+    from meshc.language.source import display_path
+    from meshc.language.values import ISTIO_VERSIONS
+
+    def patterns(groups: tuple[Patterns, ...]) -> str:
+        listed = [p for group in groups for p in group.patterns]
+        roots = sorted({display_path(group.root) for group in groups})
+        return json.dumps(listed) + (f"  # relative to {', '.join(roots)}" if listed else "")
+
+    lines = [
+        f"# settings in force for {directory}",
+        f"# configuration file: {display_path(settings.path) if settings.path else 'none (defaults)'}",
+        f"istio-version = {json.dumps(settings.istio_version or ISTIO_VERSIONS[-1])}",
+        f"strict = {json.dumps(settings.strict)}",
+        f"output-format = {json.dumps(settings.output_format)}",
+        f"exclude = {patterns(settings.exclude)}",
+        f"extend-exclude = {patterns(settings.extend_exclude)}",
+        f"respect-gitignore = {json.dumps(settings.respect_gitignore)}",
+        f"force-exclude = {json.dumps(settings.force_exclude)}",
+        f"ignore = {json.dumps(list(settings.ignore))}",
+        "",
+        "[per-file-ignores]",
+        *(f"{json.dumps(p.patterns[0])} = {json.dumps(list(codes))}" for p, codes in settings.per_file_ignores),
+    ]
+    for cluster, kinds in sorted(settings.exclude_kinds.items()):
+        lines += ["", f"[clusters.{cluster}]", f"exclude-kinds = {json.dumps(list(kinds))}"]
+    return "\n".join(lines) + "\n"

@@ -31,6 +31,8 @@ class Compiled:
     sources: dict[str, SourceFile]
     policy: Optional[ir.MeshPolicy] = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressions: list = field(default_factory=list)
+    """`# meshc: ignore[...]` comments (diagnostics/suppress.py)."""
 
     @property
     def ok(self) -> bool:
@@ -76,6 +78,7 @@ def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = (
     some files (which are then left out). A file that does not read or parse
     does not stop the others: each is checked as far as it can be alone."""
     from meshc.checks import run_checks
+    from meshc.diagnostics import suppress
     from meshc.language.lower import lower
     from meshc.language.parse import parse
 
@@ -89,6 +92,7 @@ def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = (
         compiled.diagnostics.extend(diags)
         if tree is not None:
             files.append(tree)
+            compiled.suppressions.extend(suppress.collect(tree, src.text))
     complete = len(files) == len(sources)
     if files:
         policy, diags = lower(files)

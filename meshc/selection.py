@@ -71,9 +71,7 @@ class _Selector:
                 if self.settings(directory).force_exclude and self._excluded_anywhere(path):
                     skipped.append(display_path(path))
                     continue
-                siblings = [os.path.join(directory, f) for f in sorted(os.listdir(directory)) if f.endswith(SUFFIX)]
-                files = [f for f in siblings if os.path.isfile(f) and not self._excluded(f, False, directory)]
-                found.setdefault(os.path.normpath(directory), set()).update(files + [path])
+                found.setdefault(os.path.normpath(directory), set()).update(self.siblings(directory) + [path])
             else:
                 raise InputError(f"{display_path(path)}: no such file or directory")
         policies = tuple(
@@ -81,15 +79,20 @@ class _Selector:
                    self.settings(directory))
             for directory, files in sorted(found.items())
         )
-        return Selection(policies, self.settings(_common_directory(paths)), tuple(skipped))
+        return Selection(policies, self.settings(common_directory(paths)), tuple(skipped))
+
+    def siblings(self, directory: str) -> list[str]:
+        """The .mesh files directly in `directory` that are not excluded."""
+        names = sorted(f for f in os.listdir(directory) if f.endswith(SUFFIX))
+        return [path for name in names for path in [os.path.join(directory, name)]
+                if not self._excluded(path, False, directory)]
 
     def _walk(self, top: str) -> list[str]:
         found = []
         for root, dirs, names in os.walk(top):
             dirs[:] = sorted(d for d in dirs if not self._excluded(os.path.join(root, d), True, top))
             found.extend(path for name in names if name.endswith(SUFFIX)
-                         for path in [os.path.join(root, name)]
-                         if os.path.isfile(path) and not self._excluded(path, False, top))
+                         for path in [os.path.join(root, name)] if not self._excluded(path, False, top))
         return sorted(found)
 
     def _excluded(self, path: str, is_dir: bool, base: Optional[str]) -> bool:
@@ -97,7 +100,7 @@ class _Selector:
         settings of the directory holding it (base None: a path named on
         the command line, matched only inside the patterns' directory)."""
         settings = self.settings(os.path.dirname(path) or ".")
-        if any(_matches(p, path, is_dir, base) for p in settings.exclude + settings.extend_exclude):
+        if any(matches(p, path, is_dir, base) for p in settings.exclude + settings.extend_exclude):
             return True
         return settings.respect_gitignore and _gitignored(os.path.abspath(path), is_dir)
 
@@ -113,12 +116,23 @@ class _Selector:
             current, is_dir = parent, True
 
 
-def _common_directory(paths: list[str]) -> str:
+def siblings(directory: str, overrides: Overrides = Overrides()) -> list[str]:
+    """The policy files of `directory` (for stdin standing for one of them)."""
+    return _Selector(overrides).siblings(directory) if os.path.isdir(directory) else []
+
+
+def excluded_by_patterns(settings: Settings, path: str) -> bool:
+    """Whether `exclude`/`extend-exclude` leave out a file (git's index
+    holds tracked files, which .gitignore does not concern)."""
+    return any(matches(p, path) for p in settings.exclude + settings.extend_exclude)
+
+
+def common_directory(paths: list[str]) -> str:
     dirs = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in paths]
     return os.path.commonpath(dirs) if dirs else "."
 
 
-def _matches(patterns: Patterns, path: str, is_dir: bool, base: Optional[str]) -> bool:
+def matches(patterns: Patterns, path: str, is_dir: bool = False, base: Optional[str] = None) -> bool:
     """Patterns match the path relative to their directory; a path outside
     it is matched relative to `base`, the path it was found from."""
     rel = _relative(os.path.abspath(path), os.path.abspath(patterns.root))

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from meshc.backends.istio import Rendering, render
-from meshc.diagnostics import sanitize
+from meshc.commands.check import checked
+from meshc.config import Settings
 from meshc.pipeline import Compiled, compile_paths, discover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,12 +16,10 @@ _EXPECT = re.compile(r"# expect: ((?:MESH\d{3}\s*)+)")
 
 
 def diagnose(path: Path) -> tuple[Compiled, list]:
-    """Diagnostics of one file compiled alone, render's included."""
+    """Diagnostics of one file compiled alone, as `meshc check` reports
+    them: render's included, suppressions applied."""
     compiled = compile_paths([str(path.relative_to(ROOT))])
-    found = list(compiled.diagnostics)
-    if compiled.ok:
-        found += render(compiled.policy).diagnostics
-    return compiled, sanitize(found)
+    return compiled, checked(compiled, Settings())
 
 
 def expectations(path: Path) -> list[tuple[int, str]]:

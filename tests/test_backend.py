@@ -197,7 +197,7 @@ def test_exposure_on_a_gateway_names_the_port_and_ands_the_match(tmp_path):
             '    route beta { when header beta = "1" to v2 }\n    route main { to v1 }\n  }\n}\n')
     docs = render(tmp_path, text)
     gateway_vs = docs[("VirtualService", "istio-system", "edge-api-example-com")]["spec"]
-    assert gateway_vs["gateways"] == ["istio-system/edge"] and gateway_vs["hosts"] == ["api.example.com"]
+    assert gateway_vs["gateways"] == ["edge"] and gateway_vs["hosts"] == ["api.example.com"]
     beta, main = gateway_vs["http"]
     assert (beta["name"], main["name"]) == ("svc-beta", "svc-main")
     assert beta["match"] == [{"uri": {"prefix": "/api"}, "headers": {"beta": {"exact": "1"}}}]

@@ -77,7 +77,6 @@ def test_clean_and_strict(tmp_path, monkeypatch):
 
 
 def test_usage_errors_exit_2(tmp_path):
-    assert run("check").exit_code == 2
     assert run("check", str(tmp_path / "missing.mesh")).exit_code == 2
     assert run("explain", "MESH999").exit_code == 2
     assert run("nonsense").exit_code == 2

@@ -279,7 +279,7 @@ def test_every_route_is_an_http_entry_in_source_order_in_every_cluster(policy):
             for cluster in policy.cluster_names:
                 vs = virtual_service(rendering, cluster, home, gw.virtual_service(svc.expose[1]))
                 assert vs is not None, f"no gateway VirtualService for {svc.expose} in {cluster}"
-                assert vs["spec"]["gateways"] == [f"{home}/{gw.name}"]
+                assert vs["spec"]["gateways"] == [gw.name]  # bare: the VirtualService is in the gateway's namespace
                 assert vs["spec"]["hosts"] == [svc.expose[1]]
                 assert [e.get("name") for e in vs["spec"]["http"]] == [f"{svc.name}-{n}" for n in expected]
         for cluster in policy.cluster_names:

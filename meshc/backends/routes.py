@@ -83,7 +83,13 @@ class RouteBuilder:
                              for route in info.service.routes or (None,)]
             self._exposed = None
             http, spans = self._unique(produced)
-            spec = {"hosts": [host], "gateways": [f"{gw_ns.name.value}/{gw_name}"], "http": http}
+            # The VirtualService lives in the gateway's namespace, so the bare
+            # name is enough ("specifying a gateway with no namespace qualifier
+            # is the same as specifying the VirtualService's namespace",
+            # istio/api networking/v1alpha3/virtual_service.proto), and
+            # kustomize's nameReference (manifests.py) renames a bare name
+            # under namePrefix/nameSuffix but never `namespace/name`.
+            spec = {"hosts": [host], "gateways": [gw_name], "http": http}
             nodes = [e for _, e in entries] + [i.service for i, _ in entries]
             doc = document(self.target.networking, "VirtualService", gw_ns.name.value,
                            f"{gw_name}-{slug(host)}", spec, nodes)

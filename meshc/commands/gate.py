@@ -14,7 +14,7 @@ import sys
 import click
 
 from meshc.canary import gates
-from meshc.commands.options import color, output_format
+from meshc.commands.options import color, format_for, output_format
 from meshc.commands.promote import DEFAULT_TIMEOUT, canary_arguments, check_url, measure_or_exit, open_canary
 
 
@@ -50,6 +50,7 @@ def command(file, service, route, url, at, timeout, output_format, color) -> Non
     check_url(url, "--prometheus")
     # Exit 1 says "unhealthy" (a job may roll back on it): a canary that
     # cannot be found or read gets no verdict instead.
+    output_format = format_for(output_format, file)
     _, live = open_canary(file, service, route, output_format, color, refused=2)
     results = measure_or_exit(live, url, at, timeout, "nothing to measure, so no verdict "
                               "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)")

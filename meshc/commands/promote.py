@@ -16,7 +16,7 @@ import click
 
 from meshc.canary import gates
 from meshc.canary import steps as canary
-from meshc.commands.options import color, output_format, use_color
+from meshc.commands.options import color, format_for, output_format, use_color
 from meshc.diagnostics import report
 from meshc.files import unified_diff, write_atomically
 from meshc.pipeline import Compiled, InputError
@@ -48,7 +48,7 @@ def open_canary(file: str, service: str, route: Optional[str], fmt: str, color_:
 
 
 def refuse(refusal: canary.Refused, fmt: str, color_: str, code: int = 1) -> NoReturn:
-    sys.stderr.write(report.render(refusal.diagnostics, refusal.sources, fmt, use_color(color_) and sys.stderr.isatty()))
+    sys.stderr.write(report.render(refusal.diagnostics, refusal.sources, fmt, use_color(color_, sys.stderr)))
     if refusal.policy_errors and fmt in ("full", "concise"):
         click.echo(report.summary(refusal.diagnostics, len(refusal.sources)), err=True)
     sys.exit(code)
@@ -91,6 +91,7 @@ def command(file, service, route, to, dry_run, require_healthy, timeout, output_
     """
     if require_healthy is not None:
         check_url(require_healthy, "--require-healthy")
+    output_format = format_for(output_format, file)
     compiled, live = open_canary(file, service, route, output_format, color)
     try:
         step = canary.promotion(compiled, live, to)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from meshc.commands.options import color, istio_version, output_format, use_color
+from meshc.commands import options
+from meshc.commands.check import checked
+from meshc.commands.options import color, file_selection, istio_version, output_format, use_color, verbosity
 from meshc.diagnostics import report
-from meshc.pipeline import InputError, compile_paths, discover
+from meshc.inputs import read
+from meshc.selection import InputError
 
 
 @click.command("render")
@@ -16,16 +20,23 @@ from meshc.pipeline import InputError, compile_paths, discover
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), help="Directory to write, one subdirectory per cluster.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when OUT differs from what the sources render.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Write one multi-document stream to stdout instead of files.")
-@click.option("--cluster", help="With --stdout: the cluster to render.")
+@click.option("--cluster", help="Render this cluster only (required with --stdout when the fleet has several).")
 @istio_version
 @output_format
 @color
-def command(paths, out, check, to_stdout, cluster, istio_version, output_format, color) -> None:
+@options.ignore
+@verbosity
+@file_selection
+def command(paths, out, check, to_stdout, cluster, overrides, istio_version, output_format, color, ignore,
+            verbosity) -> None:
     """Render the policy in PATHS (a directory, or files of one directory).
 
     On any error nothing is written and an existing OUT is left as it was.
+    With --cluster only OUT/CLUSTER is written, the other clusters'
+    directories are left alone.
     """
     from meshc.backends.istio import render
+    from meshc.language.values import ISTIO_VERSIONS
     from meshc.output import manifests
     from meshc.output import writer as output
 
@@ -33,55 +44,90 @@ def command(paths, out, check, to_stdout, cluster, istio_version, output_format,
         raise click.UsageError("give either -o OUT or --stdout")
     if check and to_stdout:
         raise click.UsageError("--check compares with OUT; it does not combine with --stdout")
+    if cluster is not None and not cluster.strip():
+        raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
     try:
-        policies = discover(paths)
+        inputs = options.settings_or_exit(lambda: read(paths, overrides))
     except InputError as err:
         raise click.UsageError(str(err)) from None
-    if len(policies) != 1:
-        raise click.UsageError(f"render takes one policy (one directory of .mesh files); these paths hold {len(policies)}")
-    compiled = compile_paths(policies[0])
-    diagnostics = list(compiled.diagnostics)
+    if len(inputs.policies) != 1:
+        what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
+        raise click.UsageError(f"render takes one policy (one directory of .mesh files); these paths hold {what}")
+    (policy,) = inputs.policies
+    compiled, settings = policy.compiled, policy.settings
+    diagnostics = checked(compiled, settings)
     rendering = None
     if compiled.ok:
-        rendering = render(compiled.policy, istio_version)
-        diagnostics += rendering.diagnostics
-    _print(diagnostics, compiled.sources, output_format, color)
+        rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
+    _print(diagnostics, compiled.sources, settings.output_format, color, verbosity)
     if rendering is None or any(d.is_error for d in diagnostics):
         sys.exit(1)
+    clusters = _clusters(rendering.clusters, settings.exclude_kinds, cluster, to_stdout)
     if to_stdout:
-        names = list(rendering.clusters)
-        if cluster is None and len(names) > 1:
-            raise click.UsageError("the fleet has several clusters; choose one with --cluster (" + ", ".join(names) + ")")
-        chosen = cluster or names[0]
-        if chosen not in rendering.clusters:
-            raise click.UsageError(f"no cluster `{chosen}` in the fleet; clusters: " + ", ".join(names))
-        sys.stdout.write(manifests.stream(rendering.clusters[chosen]))
+        (docs,) = clusters.values()
+        sys.stdout.write(manifests.stream(docs))
         return
+    rendering.clusters = clusters
     sources = sorted({path.rsplit("/", 1)[-1] for path in compiled.sources})
     files = manifests.files(rendering, sources)
+    target = out
+    if cluster is not None:  # OUT/CLUSTER is the tree to write; the other clusters stay as they are
+        target = os.path.join(out, cluster)
+        files = {path.split("/", 1)[1]: text for path, text in files.items()}
     try:
         if check:
-            diff = output.diff_tree(out, files)
+            diff = output.diff_tree(target, files, prefix=_diff_prefix(target))
             if diff:
                 sys.stdout.write(diff)
-                click.echo(f"{out} differs from what the sources render", err=True)
+                click.echo(f"{target} differs from what the sources render", err=True)
                 sys.exit(1)
-            click.echo(f"{out} is up to date ({len(files)} files)", err=True)
+            if verbosity >= 0:
+                click.echo(f"{target} is up to date ({len(files)} files)", err=True)
             return
-        written = output.write_tree(out, files)
+        written = output.write_tree(target, files)
     except output.OutputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
-    click.echo(f"rendered {len(rendering.clusters)} cluster{'s' if len(rendering.clusters) != 1 else ''} "
-               f"into {out}: {_counts(written)}", err=True)
+    if verbosity >= 0:
+        click.echo(f"rendered {len(clusters)} cluster{'s' if len(clusters) != 1 else ''} "
+                   f"into {target}: {_counts(written)}", err=True)
 
 
-def _print(diagnostics, sources, fmt: str, color: str) -> None:
+def _clusters(rendered: dict, exclude_kinds: dict, chosen, to_stdout: bool) -> dict:
+    """The clusters to write, each without the kinds the configuration
+    excludes for it; a usage error for an unknown or missing --cluster."""
+    from meshc.suggest import did_you_mean
+
+    names = list(rendered)
+    for name in exclude_kinds:
+        if name not in rendered:
+            hint = did_you_mean(name, names)
+            raise click.ClickException(f"the configuration excludes kinds for cluster `{name}`, which the fleet "
+                                       f"does not have ({hint or 'clusters: ' + ', '.join(names)})")
+    if chosen is None and to_stdout and len(names) > 1:
+        raise click.UsageError("the fleet has several clusters; choose one with --cluster (" + ", ".join(names) + ")")
+    if chosen is not None and chosen not in rendered:
+        hint = did_you_mean(chosen, names)
+        raise click.UsageError(f"no cluster `{chosen}` in the fleet; {hint or 'clusters: ' + ', '.join(names)}")
+    picked = names if chosen is None else [chosen]
+    return {name: [d for d in rendered[name] if d.kind not in exclude_kinds.get(name, ())] for name in picked}
+
+
+def _diff_prefix(target: str) -> str:
+    """OUT as seen from the working directory, so that the diff applies
+    there with `git apply` (or `patch -p1`)."""
+    from meshc.language.source import display_path
+
+    shown = display_path(os.path.abspath(target))
+    return "" if shown == "." or shown.startswith("/") else shown.rstrip("/") + "/"
+
+
+def _print(diagnostics, sources, fmt: str, color: str, verbosity: int) -> None:
     """Diagnostics go to stderr: stdout may be carrying the manifests."""
     if not diagnostics:
         return
-    sys.stderr.write(report.render(diagnostics, sources, fmt, use_color(color) and sys.stderr.isatty()))
-    if fmt in ("full", "concise"):
+    sys.stderr.write(report.render(diagnostics, sources, fmt, use_color(color, sys.stderr)))
+    if fmt in ("full", "concise") and verbosity >= 0:
         click.echo(report.summary(diagnostics, len(sources)), err=True)
 
 

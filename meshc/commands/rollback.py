@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from meshc.canary import steps as canary
-from meshc.commands.options import color, output_format
+from meshc.commands.options import color, format_for, output_format
 from meshc.commands.promote import canary_arguments, move, open_canary, refuse
 
 
@@ -27,6 +27,7 @@ def command(file, service, route, dry_run, output_format, color) -> None:
     canary is missing or ambiguous, or it is at its baseline already), 2 on
     a usage or I/O error.
     """
+    output_format = format_for(output_format, file)
     compiled, live = open_canary(file, service, route, output_format, color)
     try:
         step = canary.rollback(compiled, live)

@@ -49,7 +49,7 @@ def command(paths: tuple[str, ...], output_format: str, color: str) -> None:
     else:
         click.echo("no canaries", err=True)
     for r in failed:
-        sys.stderr.write(report.render(r.diagnostics, r.sources, "full", use_color(color) and sys.stderr.isatty()))
+        sys.stderr.write(report.render(r.diagnostics, r.sources, "full", use_color(color, sys.stderr)))
         click.echo(report.summary(r.diagnostics, len(r.sources)), err=True)
     sys.exit(1 if failed else 0)
 

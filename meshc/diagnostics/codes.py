@@ -52,6 +52,11 @@ _TABLE: tuple[Code, ...] = (
          ".mesh files are UTF-8; a binary or differently encoded file cannot be read reliably.",
          "(a file saved as UTF-16 or Latin-1)",
          "Save the file as UTF-8."),
+    Code("MESH005", "unused-suppression", W,
+         "A `# meshc: ignore[...]` comment silences nothing: it names no code, an unknown code or an error, belongs to no statement, or the warning it names is not raised on its statement.",
+         "A stale suppression hides the next real warning on that statement and misleads readers; errors cannot be silenced at all, since render refuses them.",
+         'route r {  # meshc: ignore[MESH309]\n  to v1\n}',
+         'route r {\n  to v1\n}'),
     # ------------------------------------------------------------ values
     Code("MESH101", "invalid-name", E,
          "A name is not a DNS-1123 label (lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters).",

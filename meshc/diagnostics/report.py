@@ -13,7 +13,7 @@ import click
 from meshc.diagnostics import Diagnostic, Severity
 from meshc.language.source import SourceFile, Span
 
-FORMATS = ("full", "concise", "json", "github")
+FORMATS = ("full", "concise", "json", "github", "sarif", "gitlab", "junit")
 
 
 def render(

@@ -1,7 +1,8 @@
 """Rendered documents → the text of every output file.
 
-`OUT/CLUSTER/NAMESPACE/KIND-NAME.yaml` per document and
-`OUT/CLUSTER/kustomization.yaml` listing them. A document shared by several
+`OUT/CLUSTER/NAMESPACE/KIND-NAME.yaml` per document,
+`OUT/CLUSTER/kustomization.yaml` listing them and
+`OUT/CLUSTER/kustomizeconfig.yaml`, the name references kustomize needs. A document shared by several
 clusters (backends/istio.py) is serialised once.
 """
 
@@ -40,9 +41,25 @@ def files(rendering: Rendering, sources: list[str]) -> dict[str, str]:
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": [doc.path for doc in docs],
+            "configurations": [NAME_REFERENCES],
         }
         out[f"{cluster}/{KUSTOMIZATION}"] = emit.header(sources, __version__) + emit.dump(kustomization)
+        out[f"{cluster}/{NAME_REFERENCES}"] = emit.header(sources, __version__) + emit.dump(_NAME_REFERENCE_CONFIG)
     return out
+
+
+# Kustomize renames references only where its configuration says a field
+# holds a name; it knows no Istio kinds, so an overlay's namePrefix or
+# nameSuffix would rename a Gateway and leave the VirtualServices bound to
+# the old name. This tells it that `spec.gateways` names Gateways.
+NAME_REFERENCES = "kustomizeconfig.yaml"
+_NAME_REFERENCE_CONFIG = {
+    "nameReference": [{
+        "kind": "Gateway",
+        "group": "networking.istio.io",
+        "fieldSpecs": [{"kind": "VirtualService", "group": "networking.istio.io", "path": "spec/gateways"}],
+    }],
+}
 
 
 def stream(docs: list[Document]) -> str:

@@ -111,14 +111,15 @@ def write_tree(out_dir: str, files: Mapping[str, str]) -> WriteReport:
     )
 
 
-def diff_tree(out_dir: str, files: Mapping[str, str]) -> str:
+def diff_tree(out_dir: str, files: Mapping[str, str], prefix: str = "") -> str:
     """A unified diff from meshc's files in `out_dir` to `files` (headers
-    `--- a/PATH`, `+++ b/PATH`, `/dev/null` for added or removed files, no
-    timestamps); empty when they match. Foreign files are not compared."""
+    `--- a/PREFIXPATH`, `+++ b/PREFIXPATH`, `/dev/null` for added or removed
+    files, no timestamps); empty when they match. Foreign files are not
+    compared."""
     encoded = _encode(files)
     tree = _scan(os.path.abspath(out_dir), out_dir)
     changed = [p for p in sorted(encoded.keys() | tree.ours.keys()) if tree.ours.get(p) != encoded.get(p)]
-    return "".join(_unified(p, tree.ours.get(p), encoded.get(p)) for p in changed)
+    return "".join(_unified(prefix + p, tree.ours.get(p), encoded.get(p)) for p in changed)
 
 
 # ---------------------------------------------------------------- paths
