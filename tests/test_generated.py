@@ -8,7 +8,7 @@ import json
 import jsonschema
 from helpers import ROOT, rendered
 
-from meshc.commands.explain import describe
+from meshc.diagnostics.codes import describe
 from meshc.diagnostics.codes import CODES
 from meshc.language.ir import MeshPolicy
 

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import click
 
-from meshc.diagnostics.codes import CODES, lookup
-
-
-def describe(code) -> str:
-    """One code's entry, as `meshc explain` prints it and docs/diagnostics.md lists it."""
-    return (
-        f"## {code.code} {code.name} ({code.severity.value})\n\n"
-        f"### What it does\n{code.summary}\n\n"
-        f"### Why is this bad?\n{code.why}\n\n"
-        f"### Example\n```\n{code.example}\n```\n\n"
-        f"### Use instead\n```\n{code.fix}\n```\n"
-    )
+from meshc.diagnostics.codes import BY_NAME, CODES, describe, lookup
+from meshc.suggest import did_you_mean
 
 
 @click.command("explain")
@@ -30,5 +20,6 @@ def command(code: str | None, show_all: bool) -> None:
         raise click.UsageError("give a code such as MESH301, or --all")
     found = lookup(code)
     if found is None:
-        raise click.UsageError(f"unknown code `{code}`; `meshc explain --all` lists them")
+        hint = did_you_mean(code.upper() if code[:4].lower() == "mesh" else code.lower(), [*CODES, *BY_NAME])
+        raise click.UsageError(f"unknown code `{code}`; {hint or '`meshc explain --all` lists them'}")
     click.echo(describe(found), nl=False)

@@ -422,3 +422,15 @@ def diagnostic(
     """A diagnostic for the registered code called `name`."""
     code = BY_NAME[name]
     return Diagnostic(code.code, code.name, severity or code.severity, message, span, tuple(labels), help)
+
+
+def describe(code: Code) -> str:
+    """One code's entry, as `meshc explain` prints it, docs/diagnostics.md
+    lists it and SARIF carries it as the rule's help."""
+    return (
+        f"## {code.code} {code.name} ({code.severity.value})\n\n"
+        f"### What it does\n{code.summary}\n\n"
+        f"### Why is this bad?\n{code.why}\n\n"
+        f"### Example\n```\n{code.example}\n```\n\n"
+        f"### Use instead\n```\n{code.fix}\n```\n"
+    )

@@ -1,4 +1,5 @@
-"""Diagnostics as text: full (ruff-like), concise, json and github.
+"""Diagnostics as text: full (ruff-like), concise, json, github, and the
+CI report formats (sarif.py, gitlab.py, junit.py).
 
 Messages stay plain; colour is added here, and only when asked for.
 """
@@ -27,6 +28,18 @@ def render(
         return json.dumps([_as_json(d) for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
     if fmt == "github":
         return "".join(_github(d) + "\n" for d in diagnostics)
+    if fmt == "sarif":
+        from meshc.diagnostics import sarif
+
+        return sarif.render(diagnostics)
+    if fmt == "gitlab":
+        from meshc.diagnostics import gitlab
+
+        return gitlab.render(diagnostics)
+    if fmt == "junit":
+        from meshc.diagnostics import junit
+
+        return junit.render(diagnostics, sources)
     if fmt == "concise":
         return "".join(_concise(d, color) + "\n" for d in diagnostics)
     return "".join(_full(d, sources, color) + "\n\n" for d in diagnostics)
@@ -44,6 +57,21 @@ def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
     return f"Found {' and '.join(parts)} {where}."
+
+
+def statistics(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
+    """How often each code occurs, most frequent first (ruff's --statistics):
+    a JSON list for `json`, columns otherwise."""
+    counts: dict[str, list] = {}
+    for d in diagnostics:
+        counts.setdefault(d.code, [0, d.name, d.severity.value])[0] += 1
+    rows = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))
+    if fmt == "json":
+        listed = [{"code": code, "name": name, "severity": severity, "count": count}
+                  for code, (count, name, severity) in rows]
+        return json.dumps(listed, indent=2) + "\n"
+    width = max((len(str(count)) for _, (count, *_) in rows), default=1)
+    return "".join(f"{count:>{width}}  {code}  {name}  ({severity})\n" for code, (count, name, severity) in rows)
 
 
 def _style(color: bool) -> Callable[..., str]:
