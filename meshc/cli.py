@@ -41,6 +41,15 @@ class _LazyGroup(click.Group):
         module = importlib.import_module(f"meshc.commands.{name}")
         return module.command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            from meshc.suggest import did_you_mean
+
+            hint = did_you_mean(name, self.list_commands(ctx))
+            ctx.fail(f"no such command `{name}`" + (f"; {hint}" if hint else "; `meshc --help` lists them"))
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run meshc and exit with its code; internal errors never show a
     traceback unless --debug is given."""
     args = sys.argv[1:] if argv is None else argv
+    _never_fail_to_encode()
     # A compile allocates many small objects and frees nothing until it
     # exits; the cyclic collector would only rescan them (it cost a third of
     # the render time). The process is short-lived, so it goes without.
@@ -96,6 +106,15 @@ def main(argv: list[str] | None = None) -> None:
                 code = code or 2
         os._exit(code)
     sys.exit(code)
+
+
+def _never_fail_to_encode() -> None:
+    """Output that the terminal's encoding cannot carry (a `→` under
+    LANG=C or a Latin-1 locale, a non-ASCII name in a policy) is escaped
+    rather than ending the command with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", "") == "strict":
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _internal_error(exc: BaseException, debug: bool) -> int:

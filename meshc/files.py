@@ -1,6 +1,6 @@
-"""Finding .mesh files, rewriting one safely and showing what changed:
-shared by the commands that read policies (check, render, status) and those
-that edit them or their output (fmt, promote, rollback, render --check)."""
+"""Rewriting a file safely and showing what changed: shared by the commands
+that edit policies or their output (fmt, promote, rollback, render --check).
+Which files a command reads is selection.py's concern."""
 
 from __future__ import annotations
 
@@ -10,20 +10,6 @@ import difflib
 import os
 import stat
 import tempfile
-
-SUFFIX = ".mesh"
-# Never searched for policies: tool and dependency directories (and every
-# hidden directory, such as .git or .venv).
-SKIP_DIRS = frozenset({"node_modules", "venv", "__pycache__"})
-
-
-def walk(directory: str) -> list[str]:
-    """Every .mesh file under `directory`, sorted."""
-    found: list[str] = []
-    for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-        found.extend(os.path.join(root, name) for name in names if name.endswith(SUFFIX))
-    return sorted(found)
 
 
 def write_atomically(path: str, text: str) -> None:

@@ -550,8 +550,8 @@ def test_diff_prints_a_unified_diff_without_timestamps(project):
     result = run("--diff", ".")
     assert result.exit_code == 0
     assert result.stdout == dedent("""
-        --- ugly.mesh (original)
-        +++ ugly.mesh (formatted)
+        --- a/ugly.mesh
+        +++ b/ugly.mesh
         @@ -1,3 +1 @@
         -namespace n {
         -mtls strict
@@ -565,8 +565,8 @@ def test_diff_prints_a_unified_diff_without_timestamps(project):
 def test_diff_marks_a_missing_final_newline(project):
     (project / "ugly.mesh").write_text("namespace n { mtls strict }")
     assert run("--diff", "ugly.mesh").stdout == dedent(r"""
-        --- ugly.mesh (original)
-        +++ ugly.mesh (formatted)
+        --- a/ugly.mesh
+        +++ b/ugly.mesh
         @@ -1 +1 @@
         -namespace n { mtls strict }
         \ No newline at end of file
@@ -577,7 +577,7 @@ def test_diff_marks_a_missing_final_newline(project):
 def test_check_with_diff_exits_1(project):
     result = run("--check", "--diff", "ugly.mesh")
     assert result.exit_code == 1
-    assert result.stdout.startswith("--- ugly.mesh (original)\n+++ ugly.mesh (formatted)\n")
+    assert result.stdout.startswith("--- a/ugly.mesh\n+++ b/ugly.mesh\n")
 
 
 def test_stdin_to_stdout():
@@ -596,7 +596,7 @@ def test_stdin_with_check_writes_nothing():
 def test_stdin_with_diff():
     result = run("--diff", "-", stdin=UGLY.encode())
     assert result.exit_code == 0
-    assert result.stdout.startswith("--- <stdin> (original)\n+++ <stdin> (formatted)\n@@ -1,3 +1 @@\n")
+    assert result.stdout.startswith("--- a/<stdin>\n+++ b/<stdin>\n@@ -1,3 +1 @@\n")
 
 
 def test_stdin_that_does_not_parse_prints_nothing_to_stdout():

@@ -14,8 +14,11 @@ from typing import Optional, Sequence
 
 import click
 
+from meshc.commands import options
+from meshc.commands.options import color, file_selection, use_color, verbosity
+from meshc.config import Overrides
 from meshc.diagnostics import Diagnostic, report
-from meshc.files import unified_diff, walk, write_atomically
+from meshc.files import unified_diff, write_atomically
 from meshc.language.fmt import FormatError, InternalFormatError, format_text
 from meshc.language.source import SourceFile, display_path
 from meshc.pipeline import InputError, decode, read_source
@@ -24,40 +27,76 @@ STDIN = "<stdin>"
 
 
 @click.command("fmt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would be reformatted.")
-@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of the changes to stdout.")
-def command(paths: tuple[str, ...], check: bool, diff: bool) -> None:
+@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of the changes to stdout (`git apply` takes it).")
+@click.option("--stdin-filename", metavar="PATH",
+              help="With `-`: the file stdin stands for, named in messages and matched against the exclusions.")
+@color
+@verbosity
+@file_selection
+def command(paths: tuple[str, ...], check: bool, diff: bool, stdin_filename: Optional[str], color: str,
+            verbosity: int, overrides: Overrides) -> None:
     """Format the .mesh files in PATHS (files, or directories searched
-    recursively) in place; `-` formats stdin to stdout.
+    recursively; the current directory by default) in place; `-` formats
+    stdin to stdout. Line endings (LF or CRLF, as the first line has it) and
+    a UTF-8 byte order mark are kept.
 
     Exits 0 when done (or, with --check, when nothing would change), 1 when
     a file would be reformatted (--check) or does not parse, 2 on a usage,
-    I/O or internal error.
+    configuration, I/O or internal error.
     """
-    tally = _Tally(dry_run=check or diff)
+    tally = _Tally(dry_run=check or diff, color=use_color(color, sys.stderr), verbosity=verbosity)
+    paths = paths or (".",)
     if paths == ("-",):
-        _format_stdin(tally, check, diff)
+        _format_stdin(tally, check, diff, stdin_filename, overrides)
     elif "-" in paths:
         raise click.UsageError("`-` (stdin) must be the only path")
+    elif stdin_filename is not None:
+        raise click.UsageError("--stdin-filename names what `-` reads; give `-` as the path")
     else:
-        for path in _mesh_files(paths):
+        for path in _mesh_files(paths, overrides, tally):
             _format_file(path, tally, check, diff)
-    click.echo(tally.summary(), err=True)
+    if verbosity >= 0 or tally.errors or tally.not_parsed:
+        click.echo(tally.summary(), err=True)
     sys.exit(tally.exit_code(check))
 
 
-def _mesh_files(paths: Sequence[str]) -> list[str]:
+def _mesh_files(paths: Sequence[str], overrides: Overrides, tally: _Tally) -> list[str]:
     """The files to format, in the order named: a directory stands for every
-    .mesh file under it; a file named explicitly is formatted whatever its
-    suffix. Every path is checked before any file is touched."""
+    .mesh file under it that is not excluded; a file named explicitly is
+    formatted whatever its suffix (unless --force-exclude excludes it).
+    Every path is checked before any file is touched."""
+    from meshc.selection import select
+
     for path in paths:
         if not os.path.exists(path):
             raise click.UsageError(f"{display_path(path)}: no such file or directory")
     files: list[str] = []
     for path in paths:
-        files.extend(walk(path) if os.path.isdir(path) else [path])
+        if os.path.isdir(path):
+            selection = options.settings_or_exit(lambda: select([path], overrides))
+            files.extend(sorted(f for policy in selection.policies for f in policy.files))
+        elif not options.settings_or_exit(lambda: _force_excluded(path, overrides)):
+            files.append(path)
+        else:
+            tally.skipped(display_path(path))
     return list(dict.fromkeys(os.path.normpath(f) for f in files))
+
+
+def _force_excluded(path: str, overrides: Overrides) -> bool:
+    """Whether --force-exclude (or the configuration's) leaves out a named file."""
+    from meshc.selection import select
+
+    return bool(select([path], overrides).skipped) if os.path.exists(path) else _excluded_name(path, overrides)
+
+
+def _excluded_name(path: str, overrides: Overrides) -> bool:
+    """The same for a name that need not exist (stdin's --stdin-filename)."""
+    from meshc.selection import excluded_by_patterns
+
+    settings = overrides.settings_for(os.path.dirname(path) or ".")
+    return settings.force_exclude and excluded_by_patterns(settings, os.path.abspath(path))
 
 
 def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
@@ -69,11 +108,12 @@ def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
     formatted = _formatted(source, diagnostics, tally)
     if formatted is None:
         return
+    formatted = _with_line_endings(formatted, source.text)
     if formatted == source.text:
-        tally.unchanged()
+        tally.unchanged(source.path)
         return
     if diff:
-        sys.stdout.write(unified_diff(source.text, formatted, f"{source.path} (original)", f"{source.path} (formatted)"))
+        sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
     if not (check or diff):
         try:
             write_atomically(path, formatted)
@@ -83,21 +123,39 @@ def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
     tally.changed(source.path)
 
 
-def _format_stdin(tally: _Tally, check: bool, diff: bool) -> None:
+def _format_stdin(tally: _Tally, check: bool, diff: bool, filename: Optional[str], overrides: Overrides) -> None:
     """Stdin to stdout, for editors. A text that does not parse yields no
-    output at all, never a partial one."""
-    source, diagnostics = decode(STDIN, sys.stdin.buffer.read())
+    output at all, never a partial one; a --stdin-filename that
+    --force-exclude excludes is passed through unchanged."""
+    data = sys.stdin.buffer.read()
+    shown = display_path(filename) if filename else STDIN
+    if filename and options.settings_or_exit(lambda: _excluded_name(filename, overrides)):
+        if not (check or diff):
+            sys.stdout.buffer.write(data)
+        tally.skipped(shown)
+        return
+    source, diagnostics = decode(shown, data)
     formatted = _formatted(source, diagnostics, tally)
     if formatted is None:
         return
+    formatted = _with_line_endings(formatted, source.text)
     if diff and formatted != source.text:
-        sys.stdout.write(unified_diff(source.text, formatted, f"{STDIN} (original)", f"{STDIN} (formatted)"))
+        sys.stdout.write(unified_diff(source.text, formatted, f"a/{shown}", f"b/{shown}"))
     if not (check or diff):
-        sys.stdout.write(formatted)
+        bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
+        sys.stdout.buffer.write((bom + formatted).encode("utf-8"))
     if formatted == source.text:
-        tally.unchanged()
+        tally.unchanged(shown)
     else:
-        tally.changed(STDIN)
+        tally.changed(shown)
+
+
+def _with_line_endings(formatted: str, original: str) -> str:
+    """The formatter writes `\\n`; a file whose first line ends in `\\r\\n`
+    gets `\\r\\n` throughout, as black does, so that fmt does not turn a
+    Windows checkout into a whole-file diff."""
+    first = original.find("\n")
+    return formatted.replace("\n", "\r\n") if first > 0 and original[first - 1] == "\r" else formatted
 
 
 def _formatted(source: SourceFile, diagnostics: list[Diagnostic], tally: _Tally) -> Optional[str]:
@@ -120,6 +178,8 @@ class _Tally:
     """What happened to each file, reported as it happens and summed up at the end."""
 
     dry_run: bool
+    color: bool = False
+    verbosity: int = 0
     reformatted: int = 0
     left_unchanged: int = 0
     not_parsed: int = 0
@@ -127,14 +187,21 @@ class _Tally:
 
     def changed(self, shown: str) -> None:
         self.reformatted += 1
-        click.echo(f"{'would reformat' if self.dry_run else 'reformatted'} {shown}", err=True)
+        if self.verbosity >= 0:
+            click.echo(f"{'would reformat' if self.dry_run else 'reformatted'} {shown}", err=True)
 
-    def unchanged(self) -> None:
+    def unchanged(self, shown: str) -> None:
         self.left_unchanged += 1
+        if self.verbosity > 0:
+            click.echo(f"{shown} already formatted", err=True)
+
+    def skipped(self, shown: str) -> None:
+        if self.verbosity > 0:
+            click.echo(f"{shown} skipped: excluded (--force-exclude)", err=True)
 
     def unparsable(self, diagnostics: list[Diagnostic], source: SourceFile) -> None:
         self.not_parsed += 1
-        click.echo(report.render(diagnostics, {source.path: source}, "full"), err=True, nl=False)
+        sys.stderr.write(report.render(diagnostics, {source.path: source}, "full", self.color))
 
     def failed(self, message: str) -> None:
         self.errors += 1

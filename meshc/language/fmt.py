@@ -38,7 +38,9 @@ Layout
      file stay at the end. Trailing whitespace is removed from comments.
   8. The output uses `\\n` line endings (`\\r\\n` input included), has no
      trailing whitespace and ends with exactly one newline; an input with no
-     statements and no comments formats to the empty string.
+     statements and no comments formats to the empty string. (`meshc fmt`
+     writes a file back with `\\r\\n` when its first line ended so, and
+     keeps a byte order mark.)
 
 Safety
   Like black's `assert_equivalent` and `assert_stable`, `format_text`
