@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import os
 import posixpath
-import subprocess
 from typing import Iterable
 
+from meshc import git
 from meshc.language.source import display_path
 from meshc.selection import SUFFIX, InputError
 
 
-def _git(root: str, *args: str, data: bytes | None = None) -> bytes:
+def _git(root: str, *args: str) -> bytes:
     try:
-        done = subprocess.run(["git", *args], cwd=root, input=data, capture_output=True, check=False)
-    except OSError as err:
-        raise InputError(f"--staged needs git: {err.strerror or err}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise InputError(f"git {args[0]}: {message[-1] if message else 'failed'}")
-    return done.stdout
+        return git.run(root, *args)
+    except git.GitError as err:
+        raise InputError(str(err)) from None
 
 
 def repository() -> str:
@@ -54,7 +50,10 @@ def policies(paths: Iterable[str]) -> dict[str, dict[str, bytes]]:
     staged = _staged_blobs(root)
     found: dict[str, dict[str, bytes]] = {}
     wanted = {path: blob for path, blob in staged.items() if posixpath.dirname(path) in directories}
-    contents = _read_blobs(root, list(wanted.values()))
+    try:
+        contents = dict(zip(wanted.values(), git.objects(root, list(wanted.values()))))
+    except git.GitError as err:
+        raise InputError(str(err)) from None
     for path, blob in sorted(wanted.items()):
         directory = display_path(os.path.join(root, posixpath.dirname(path)) or ".")
         found.setdefault(directory, {})[display_path(os.path.join(root, path))] = contents[blob]
@@ -73,16 +72,3 @@ def _staged_blobs(root: str) -> dict[str, str]:
     return blobs
 
 
-def _read_blobs(root: str, blobs: list[str]) -> dict[str, bytes]:
-    """The contents of blobs, in one `git cat-file --batch`."""
-    if not blobs:
-        return {}
-    out = _git(root, "cat-file", "--batch", data="".join(b + "\n" for b in blobs).encode())
-    contents, pos = {}, 0
-    for blob in blobs:
-        header_end = out.index(b"\n", pos)
-        _, kind, size = out[pos:header_end].split()
-        start = header_end + 1
-        contents[blob] = out[start:start + int(size)]
-        pos = start + int(size) + 1
-    return contents

@@ -64,10 +64,11 @@ def test_dry_run_prints_a_diff_and_writes_nothing(examples):
 
 
 def test_the_last_step_says_how_to_retire_the_canary_and_then_refuses(examples):
-    result = meshc("promote", S1, "user-service", "--to", "5")
+    result = meshc("promote", S1, "user-service", "--to", "5", "--skip")
     assert result.exit_code == 0, result.output
     assert result.stderr == (
         "promoted user-service/primary: step 2 → 5 (v1 0% / v2 100%)\n"
+        "skipped steps 3, 4 (v1 80% / v2 20%; v1 50% / v2 50%)\n"
         "user-service/primary now sends all traffic to v2; retire the canary: "
         "replace its `canary v1 -> v2 ...` clause with `to v2`\n"
     )
@@ -165,10 +166,10 @@ def test_status_lists_every_canary(examples):
     result = meshc("status", "examples")
     assert result.exit_code == 0, result.output
     assert result.stdout == """\
-NAMESPACE   SERVICE       ROUTE    CANARY   STEP    LIVE             NEXT             PAUSE  GATES
-production  user-service  primary  v1 → v2  2 of 5  v1 90% / v2 10%  v1 80% / v2 20%  10m    success-rate >= 99%, p99 <= 500ms
-bookstore   reviews       shift    v1 → v2  1 of 2  v1 50% / v2 50%  v1 0% / v2 100%  -      -
-delivery    checkout      primary  v1 → v2  1 of 4  v1 90% / v2 10%  v1 75% / v2 25%  5m     success-rate >= 95%, p95 <= 1s
+NAMESPACE   SERVICE       ROUTE    CANARY   STEP    DECLARED         IN STEP     PAUSE  LEFT  NEXT             GATES
+production  user-service  primary  v1 → v2  2 of 5  v1 90% / v2 10%  not in git  10m    -     v1 80% / v2 20%  success-rate >= 99%, p99 <= 500ms
+bookstore   reviews       shift    v1 → v2  1 of 2  v1 50% / v2 50%  not in git  -      -     v1 0% / v2 100%  -
+delivery    checkout      primary  v1 → v2  1 of 4  v1 90% / v2 10%  not in git  5m     -     v1 75% / v2 25%  success-rate >= 95%, p95 <= 1s
 """
 
 
@@ -180,8 +181,9 @@ def test_status_as_json(examples):
         "namespace": "production", "service": "user-service", "route": "primary",
         "file": "examples/s01-canary.mesh", "line": 15, "baseline": "v1", "candidate": "v2",
         "step": 2, "steps": 5,
-        "live": {"baseline": 90, "candidate": 10}, "next": {"baseline": 80, "candidate": 20},
-        "pause": "10m",
+        "declared": {"baseline": 90, "candidate": 10}, "next": {"baseline": 80, "candidate": 20},
+        "git": {"state": "not in git", "commit": None, "committed_at": None, "history_truncated": False},
+        "in_step_seconds": None, "pause": "10m", "pause_left_seconds": None,
         "gates": [{"kind": "success-rate", "minimum_percent": 99},
                   {"kind": "latency", "quantile": "p99", "maximum_ms": 500}],
     }
@@ -275,7 +277,7 @@ def test_rollback_then_promote_to_the_original_step_restores_the_file(case):
             assert rolled.exit_code == 1 and path.read_bytes() == before
             return
         assert rolled.exit_code == 0, rolled.output
-        assert meshc("promote", str(path), "cart", "--to", str(at)).exit_code == 0
+        assert meshc("promote", str(path), "cart", "--to", str(at), "--skip").exit_code == 0
         assert path.read_bytes() == before
 
 

@@ -203,6 +203,36 @@ def table(live: LiveCanary, results: Sequence[Result]) -> str:
     return head + columns(rows)
 
 
+def as_json(live: LiveCanary, results: Sequence[Result], url: str, at: Optional[float]) -> dict:
+    """The gates with their PromQL, measured value, threshold and verdict,
+    for a CI job to read (`meshc gate --output-format json`)."""
+    baseline, candidate = live.canary.baseline.value, live.canary.candidate.value
+    return {
+        "namespace": live.namespace,
+        "service": live.info.service.name.value,
+        "route": live.route.name.value,
+        "baseline": baseline,
+        "candidate": candidate,
+        "candidate_version": candidate_version(live.info, live.canary),
+        "step": live.at,
+        "steps": live.last,
+        "window": window(live.canary),
+        "prometheus": url,
+        "time": at,
+        "gates": [{
+            "gate": r.check.title,
+            "query": r.check.expr,
+            "measured": r.value if r.value is None or math.isfinite(r.value) else str(r.value),
+            "threshold": r.check.threshold,
+            "unit": "ratio" if isinstance(r.check.gate, ir.SuccessRateGate) else "ms",
+            "condition": r.check.condition,
+            "verdict": r.verdict,
+        } for r in results],
+        "verdict": verdict_line(results),
+        "exit_code": exit_code(results),
+    }
+
+
 def verdict_line(results: Sequence[Result]) -> str:
     """One line saying what the exit code means."""
     failing = [r.check.title for r in results if r.verdict == FAIL]

@@ -9,6 +9,7 @@ healthy one.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -42,7 +43,9 @@ def command(file, service, route, url, at, timeout, output_format, color) -> Non
     NAMESPACE/NAME) in FILE: the candidate's success rate and latency over
     the pause before the next step (5m without one).
 
-    Prints each gate with its measured value, threshold and verdict. Exits 0
+    Prints each gate with its measured value, threshold and verdict (with
+    --output-format json, one JSON object with the queries too; a canary
+    that cannot be found is reported as JSON diagnostics on stderr). Exits 0
     when all pass, 1 when one fails, 2 when one has no data, Prometheus
     cannot answer, the canary has no gates, or it cannot be found (the
     policy has errors, the service or canary is missing or ambiguous).
@@ -54,6 +57,9 @@ def command(file, service, route, url, at, timeout, output_format, color) -> Non
     _, live = open_canary(file, service, route, output_format, color, refused=2)
     results = measure_or_exit(live, url, at, timeout, "nothing to measure, so no verdict "
                               "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)")
-    sys.stdout.write(gates.table(live, results))
-    click.echo(gates.verdict_line(results), err=True)
+    if output_format == "json":
+        sys.stdout.write(json.dumps(gates.as_json(live, results, url, at), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(gates.table(live, results))
+        click.echo(gates.verdict_line(results), err=True)
     sys.exit(gates.exit_code(results))

@@ -74,6 +74,7 @@ def move(file: str, compiled: Compiled, live: canary.LiveCanary, step: int, dry_
 @click.command("promote")
 @canary_arguments
 @click.option("--to", "to", type=int, metavar="N", help="The step to move to (default: the next one).")
+@click.option("--skip", is_flag=True, help="With --to: allow skipping the steps between the declared one and N.")
 @click.option("--dry-run", is_flag=True, help="Print the change as a unified diff; write nothing.")
 @click.option("--require-healthy", metavar="URL",
               help="Promote only if the canary's health gates pass in the Prometheus at URL (exit as `meshc gate` otherwise).")
@@ -81,9 +82,10 @@ def move(file: str, compiled: Compiled, live: canary.LiveCanary, step: int, dry_
               metavar="SECONDS", help="With --require-healthy: how long to wait for each Prometheus query.")
 @output_format
 @color
-def command(file, service, route, to, dry_run, require_healthy, timeout, output_format, color) -> None:
+def command(file, service, route, to, skip, dry_run, require_healthy, timeout, output_format, color) -> None:
     """Move the canary of SERVICE (NAME or NAMESPACE/NAME) in FILE to its
-    next step, or to step N: only its `at` number changes.
+    next step, or to step N: only its `at` number changes. Moving past
+    steps (`--to` beyond the next one) needs --skip, and says which.
 
     Exits 0 when promoted, 1 when refused (the policy has errors, the canary
     is missing, ambiguous or finished; or, with --require-healthy, a gate
@@ -97,12 +99,25 @@ def command(file, service, route, to, dry_run, require_healthy, timeout, output_
         step = canary.promotion(compiled, live, to)
     except canary.Refused as refusal:
         refuse(refusal, output_format, color)
+    skipped = list(range(live.at + 1, step))
+    if skipped and not skip:
+        raise click.UsageError(
+            f"--to {step} skips {_steps(live, skipped)} of {live.name}, never run nor gated; "
+            f"add --skip to go straight from step {live.at} to {step}, or promote one step at a time")
     if require_healthy is not None:
         healthy(live, require_healthy, timeout)
     move(file, compiled, live, step, dry_run, ("promote", "promoted"))
+    if skipped:
+        click.echo(f"{'would skip' if dry_run else 'skipped'} {_steps(live, skipped)}", err=True)
     if step == live.last:
         click.echo(f"{live.name} now sends all traffic to {live.canary.candidate.value}; "
                    f"{canary.retire_hint(live)}", err=True)
+
+
+def _steps(live: canary.LiveCanary, steps: list[int]) -> str:
+    """`step 3 (v1 80% / v2 20%)` or `steps 3, 4 (...; ...)`."""
+    splits = "; ".join(live.show_split(n) for n in steps)
+    return f"step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))} ({splits})"
 
 
 def measure_or_exit(live: canary.LiveCanary, url: str, at, timeout: float, no_gates: str, consequence: str = ""):
