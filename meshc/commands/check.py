@@ -13,6 +13,7 @@ from meshc.inputs import read
 from meshc.selection import InputError
 
 NO_FILES = "warning: no .mesh files found under the given paths; nothing to check"
+NO_STAGED = "no staged change touches a policy; nothing to check"
 
 
 @click.command("check")
@@ -70,7 +71,7 @@ def command(paths, overrides, istio_version, output_format, color, strict, ignor
         diagnostics += checked(policy.compiled, policy.settings)
         sources.update(policy.compiled.sources)
     if not sources and verbosity >= 0 and fmt in ("full", "concise"):
-        click.echo(NO_FILES, err=True)
+        click.echo(NO_STAGED if staged else NO_FILES, err=True)
     if statistics:
         sys.stdout.write(report.statistics(diagnostics, fmt))
     else:
