@@ -23,6 +23,7 @@ _COMMANDS = {
     "check": "Check policies and report diagnostics.",
     "fmt": "Format .mesh files in the canonical layout.",
     "render": "Render Istio manifests, one directory per cluster.",
+    "namespaces": "List the namespaces each cluster needs.",
     "explain": "Explain a diagnostic code.",
     "promote": "Move a canary to its next step.",
     "rollback": "Move a canary back to its baseline.",

@@ -35,8 +35,6 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
     With --cluster only OUT/CLUSTER is written, the other clusters'
     directories are left alone.
     """
-    from meshc.backends.istio import render
-    from meshc.language.values import ISTIO_VERSIONS
     from meshc.output import manifests
     from meshc.output import writer as output
 
@@ -44,25 +42,7 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
         raise click.UsageError("give either -o OUT or --stdout")
     if check and to_stdout:
         raise click.UsageError("--check compares with OUT; it does not combine with --stdout")
-    if cluster is not None and not cluster.strip():
-        raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
-    try:
-        inputs = options.settings_or_exit(lambda: read(paths, overrides))
-    except InputError as err:
-        raise click.UsageError(str(err)) from None
-    if len(inputs.policies) != 1:
-        what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
-        raise click.UsageError(f"render takes one policy (one directory of .mesh files); these paths hold {what}")
-    (policy,) = inputs.policies
-    compiled, settings = policy.compiled, policy.settings
-    diagnostics = checked(compiled, settings)
-    rendering = None
-    if compiled.ok:
-        rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
-    _print(diagnostics, compiled.sources, settings.output_format, color, verbosity)
-    if rendering is None or any(d.is_error for d in diagnostics):
-        sys.exit(1)
-    clusters = _clusters(rendering.clusters, settings.exclude_kinds, cluster, to_stdout)
+    compiled, rendering, clusters = rendered(paths, overrides, cluster, to_stdout, color, verbosity)
     if to_stdout:
         (docs,) = clusters.values()
         sys.stdout.write(manifests.stream(docs))
@@ -91,6 +71,34 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
     if verbosity >= 0:
         click.echo(f"rendered {len(clusters)} cluster{'s' if len(clusters) != 1 else ''} "
                    f"into {target}: {_counts(written)}", err=True)
+
+
+def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity: int):
+    """The one policy of PATHS compiled and rendered, its diagnostics
+    printed: (compiled, rendering, {cluster: documents} to use). Exits 1
+    when the policy has errors, 2 on a usage, configuration or I/O error."""
+    from meshc.backends.istio import render
+    from meshc.language.values import ISTIO_VERSIONS
+
+    if cluster is not None and not cluster.strip():
+        raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
+    try:
+        inputs = options.settings_or_exit(lambda: read(paths, overrides))
+    except InputError as err:
+        raise click.UsageError(str(err)) from None
+    if len(inputs.policies) != 1:
+        what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
+        raise click.UsageError(f"this takes one policy (one directory of .mesh files); these paths hold {what}")
+    (policy,) = inputs.policies
+    compiled, settings = policy.compiled, policy.settings
+    diagnostics = checked(compiled, settings)
+    rendering = None
+    if compiled.ok:
+        rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
+    _print(diagnostics, compiled.sources, settings.output_format, color, verbosity)
+    if rendering is None or any(d.is_error for d in diagnostics):
+        sys.exit(1)
+    return compiled, rendering, _clusters(rendering.clusters, settings.exclude_kinds, cluster, one_cluster)
 
 
 def _clusters(rendered: dict, exclude_kinds: dict, chosen, to_stdout: bool) -> dict:
