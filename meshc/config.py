@@ -16,7 +16,6 @@ a value of the wrong type is a configuration error (exit 2) naming the file.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -185,7 +184,6 @@ def find(directory: str) -> Optional[str]:
         current = parent
 
 
-@functools.lru_cache(maxsize=None)
 def _in_directory(directory: str) -> Optional[str]:
     for name in CONFIG_FILES:
         path = os.path.join(directory, name)
@@ -194,7 +192,6 @@ def _in_directory(directory: str) -> Optional[str]:
     return None
 
 
-@functools.lru_cache(maxsize=None)
 def load(path: Optional[str]) -> Settings:
     """The settings a configuration file gives (defaults for None)."""
     if path is None:
@@ -211,7 +208,6 @@ def load(path: Optional[str]) -> Settings:
     return replace(defaults, **values)
 
 
-@functools.lru_cache(maxsize=None)
 def _table(path: str) -> Optional[dict]:
     """The meshc table of a file: all of a meshc.toml, `tool.meshc` of a pyproject.toml."""
     if sys.version_info >= (3, 11):
@@ -247,14 +243,17 @@ class Overrides:
     values: Mapping[str, Any] = field(default_factory=dict)
     """Settings fields given on the command line (`extend_exclude` and
     `ignore` add to the file's; the others replace them)."""
+    _loaded: dict = field(default_factory=dict, compare=False, repr=False)
+    """Configuration files read by this run, each once."""
 
     def settings_for(self, directory: str) -> Settings:
         if self.isolated:
             base = Settings()
-        elif self.config is not None:
-            base = load(os.path.abspath(self.config))
         else:
-            base = load(find(directory))
+            path = os.path.abspath(self.config) if self.config is not None else find(directory)
+            if path not in self._loaded:
+                self._loaded[path] = load(path)
+            base = self._loaded[path]
         values = dict(self.values)
         for additive in ("extend_exclude", "ignore"):
             if additive in values:

@@ -56,6 +56,7 @@ class _Selector:
     def __init__(self, overrides: Overrides):
         self.overrides = overrides
         self.settings = functools.lru_cache(maxsize=None)(overrides.settings_for)
+        self.gitignore = _GitIgnore()
 
     def select(self, paths: list[str]) -> Selection:
         from meshc.language.source import display_path
@@ -102,7 +103,7 @@ class _Selector:
         settings = self.settings(os.path.dirname(path) or ".")
         if any(matches(p, path, is_dir, base) for p in settings.exclude + settings.extend_exclude):
             return True
-        return settings.respect_gitignore and _gitignored(os.path.abspath(path), is_dir)
+        return settings.respect_gitignore and self.gitignore.ignored(os.path.abspath(path), is_dir)
 
     def _excluded_anywhere(self, path: str) -> bool:
         """Whether a named file, or a directory on its way, is excluded."""
@@ -161,47 +162,50 @@ def _spec(patterns: tuple[str, ...]):
 
 
 # --------------------------------------------------------------- gitignore
-def _gitignored(path: str, is_dir: bool) -> bool:
-    """What git says of an untracked path: the last matching pattern of
-    `.git/info/exclude` and the `.gitignore` files from the repository's
-    root down to the path's directory decides."""
-    directory = os.path.dirname(path)
-    root = _repository(directory)
-    if root is None:
-        return False
-    verdict = None
-    for base, spec in _ignore_files(root, directory):
-        rel = _relative(path, base)
-        if rel:
-            found = spec.check_file(rel + ("/" if is_dir else "")).include
-            verdict = found if found is not None else verdict
-    return bool(verdict)
+class _GitIgnore:
+    """What git says of untracked paths, reading each ignore file once per run."""
 
+    def __init__(self) -> None:
+        self.repository = functools.lru_cache(maxsize=None)(self._repository)
+        self.ignore_files = functools.lru_cache(maxsize=None)(self._ignore_files)
 
-@functools.lru_cache(maxsize=None)
-def _repository(directory: str) -> Optional[str]:
-    """The work tree holding `directory` (where `.git` is), if any."""
-    if os.path.exists(os.path.join(directory, ".git")):
-        return directory
-    parent = os.path.dirname(directory)
-    return None if parent == directory else _repository(parent)
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        """The last matching pattern of `.git/info/exclude` and the
+        `.gitignore` files from the repository's root down to the path's
+        directory decides."""
+        directory = os.path.dirname(path)
+        root = self.repository(directory)
+        if root is None:
+            return False
+        verdict = None
+        for base, spec in self.ignore_files(root, directory):
+            rel = _relative(path, base)
+            if rel:
+                found = spec.check_file(rel + ("/" if is_dir else "")).include
+                verdict = found if found is not None else verdict
+        return bool(verdict)
 
+    def _repository(self, directory: str) -> Optional[str]:
+        """The work tree holding `directory` (where `.git` is), if any."""
+        if os.path.exists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        return None if parent == directory else self.repository(parent)
 
-@functools.lru_cache(maxsize=None)
-def _ignore_files(root: str, directory: str) -> tuple:
-    """(directory, spec) for every ignore file that applies inside `directory`."""
-    if directory == root:
-        files = [(root, os.path.join(root, ".git", "info", "exclude")), (root, os.path.join(root, ".gitignore"))]
-        inherited: tuple = ()
-    else:
-        files = [(directory, os.path.join(directory, ".gitignore"))]
-        inherited = _ignore_files(root, os.path.dirname(directory))
-    own = []
-    for base, file in files:
-        try:
-            with open(file, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            continue
-        own.append((base, _spec(tuple(lines))))
-    return inherited + tuple(own)
+    def _ignore_files(self, root: str, directory: str) -> tuple:
+        """(directory, spec) for every ignore file that applies inside `directory`."""
+        if directory == root:
+            files = [(root, os.path.join(root, ".git", "info", "exclude")), (root, os.path.join(root, ".gitignore"))]
+            inherited: tuple = ()
+        else:
+            files = [(directory, os.path.join(directory, ".gitignore"))]
+            inherited = self.ignore_files(root, os.path.dirname(directory))
+        own = []
+        for base, file in files:
+            try:
+                with open(file, encoding="utf-8", errors="replace") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            own.append((base, _spec(tuple(lines))))
+        return inherited + tuple(own)

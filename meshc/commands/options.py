@@ -128,12 +128,18 @@ ignore = click.option("--ignore", multiple=True, callback=_codes, metavar="CODES
 strict = click.option("--strict/--no-strict", default=None, help="Exit 1 on warnings too  [default: no, or the configuration's]")
 
 
+class ConfigProblem(click.ClickException):
+    """A configuration that cannot be used: exit 2, like a usage error."""
+
+    exit_code = 2
+
+
 def settings_or_exit(call):
     """Run `call()`, turning a configuration error into exit 2 with its message."""
     try:
         return call()
     except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+        raise ConfigProblem(str(err)) from None
 
 
 def format_for(fmt: Optional[str], path: str) -> str:

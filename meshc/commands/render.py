@@ -110,7 +110,7 @@ def _clusters(rendered: dict, exclude_kinds: dict, chosen, to_stdout: bool) -> d
     for name in exclude_kinds:
         if name not in rendered:
             hint = did_you_mean(name, names)
-            raise click.ClickException(f"the configuration excludes kinds for cluster `{name}`, which the fleet "
+            raise options.ConfigProblem(f"the configuration excludes kinds for cluster `{name}`, which the fleet "
                                        f"does not have ({hint or 'clusters: ' + ', '.join(names)})")
     if chosen is None and to_stdout and len(names) > 1:
         raise click.UsageError("the fleet has several clusters; choose one with --cluster (" + ", ".join(names) + ")")
