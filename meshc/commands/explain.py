@@ -20,6 +20,6 @@ def command(code: str | None, show_all: bool) -> None:
         raise click.UsageError("give a code such as MESH301, or --all")
     found = lookup(code)
     if found is None:
-        hint = did_you_mean(code.upper() if code[:4].lower() == "mesh" else code.lower(), [*CODES, *BY_NAME])
+        hint = did_you_mean(code.upper(), CODES) or did_you_mean(code.lower(), BY_NAME)
         raise click.UsageError(f"unknown code `{code}`; {hint or '`meshc explain --all` lists them'}")
     click.echo(describe(found), nl=False)
