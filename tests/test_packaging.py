@@ -85,3 +85,31 @@ def test_pre_commit_hooks_run_real_commands():
         program, *args = hook["entry"].split()
         assert program == "meshc" and hook["files"] == r"\.mesh$"
         assert CliRunner().invoke(cli, [*args, "--help"]).exit_code == 0
+
+
+def test_wheel_carries_the_licence_and_an_spdx_expression(wheel_site):
+    info = next(wheel_site.glob("meshc-*.dist-info"))
+    licence = (info / "licenses" / "LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence  # the full text, not a stub
+    metadata = (info / "METADATA").read_text()
+    assert "License-Expression: Apache-2.0" in metadata
+
+
+def test_sdist_holds_tests_docs_and_examples(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "build", "--sdist", "-o", str(tmp_path), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 and "No module named build" in done.stderr:
+        pytest.skip("needs the build package (the test extra installs it)")
+    assert done.returncode == 0, done.stderr
+    (sdist,) = tmp_path.glob("meshc-*.tar.gz")
+    import tarfile
+
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    for expected in ("LICENSE", "README.md", "pyproject.toml", "tests/conftest.py", "tests/test_cli.py",
+                     "tests/sarif/sarif-schema-2.1.0.json", "docs/gitops.md", "examples/s01-canary.mesh",
+                     "golden/examples/check.txt", "schemas/meshc-diagnostics.schema.json", "grammar/mesh.lark",
+                     ".pre-commit-hooks.yaml"):
+        assert expected in names, expected
+    assert not any("__pycache__" in name for name in names)
