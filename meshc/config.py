@@ -210,18 +210,23 @@ def load(path: Optional[str]) -> Settings:
 
 def _table(path: str) -> Optional[dict]:
     """The meshc table of a file: all of a meshc.toml, `tool.meshc` of a pyproject.toml."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as err:
+        raise ConfigError(f"{_shown(path)}: {err.strerror or err}") from None
+    pyproject = os.path.basename(path) == "pyproject.toml"
+    if pyproject and b"meshc" not in raw:  # most say nothing to meshc: no need to parse them
+        return None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as err:
-        raise ConfigError(f"{_shown(path)}: {err.strerror or err}") from None
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{_shown(path)}: not valid TOML: {err}") from None
-    if os.path.basename(path) != "pyproject.toml":
+    if not pyproject:
         return data
     tool = data.get("tool", {})
     meshc = tool.get("meshc") if isinstance(tool, dict) else None
