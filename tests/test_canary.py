@@ -300,3 +300,14 @@ def test_after_promote_every_cluster_renders_the_next_step(case):
         assert [d["weight"] for d in http["route"]] == [100 - nxt, nxt]
         (other,) = find(r, cluster, "VirtualService", "shop", "other")["spec"]["http"]
         assert [d["weight"] for d in other["route"]] == [50, 50]
+
+
+def test_promote_past_the_next_step_needs_skip_and_says_what_it_skips(examples):
+    before = (examples / "s01-canary.mesh").read_text()
+    refused = meshc("promote", S1, "user-service", "--to", "4")
+    assert refused.exit_code == 2
+    assert "--to 4 skips step 3 (v1 80% / v2 20%) of user-service/primary" in refused.stderr
+    assert (examples / "s01-canary.mesh").read_text() == before
+    assert meshc("promote", S1, "user-service", "--to", "3").exit_code == 0  # the next step needs nothing
+    done = meshc("promote", S1, "user-service", "--to", "5", "--skip")
+    assert done.exit_code == 0 and "skipped step 4 (v1 50% / v2 50%)" in done.stderr

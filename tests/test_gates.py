@@ -6,6 +6,7 @@ plus the ways a Prometheus can fail to answer."""
 from __future__ import annotations
 
 import contextlib
+import json
 import http.server
 import shutil
 import socket
@@ -385,3 +386,22 @@ def test_a_canary_that_cannot_be_found_gets_no_verdict(policy):
     result = gate(policy, "nosuch", "http://127.0.0.1:9")
     assert result.exit_code == 2
     assert result.stderr.startswith("error[MESH701]")
+
+
+def test_gate_as_json_for_ci(policy):
+    answer = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.995"]}]}}'
+    with _Server(_answer(200, answer)) as server:
+        result = gate(policy, "healthy", server.url, "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["namespace"], report["service"], report["route"], report["step"], report["steps"]) == \
+        ("shop", "healthy", "primary", 1, 3)
+    assert report["window"] == "5m" and report["time"] == gates.parse_time(QUERY_TIME)
+    success, latency = report["gates"]
+    assert success == {"gate": "success-rate", "query": success["query"], "measured": 0.995, "threshold": 0.99,
+                       "unit": "ratio", "condition": ">= 99%", "verdict": "pass"}
+    assert "istio_requests_total" in success["query"]
+    assert (latency["unit"], latency["threshold"], latency["verdict"]) == ("ms", 500, "pass")
+    assert report["verdict"] == "healthy: all 2 gates pass" and report["exit_code"] == 0
+    missing = gate(policy, "nosuch", "http://127.0.0.1:9", "--output-format", "json")
+    assert missing.exit_code == 2 and json.loads(missing.stderr)[0]["code"] == "MESH701"
