@@ -15,7 +15,6 @@ from meshc.language import ir
 from meshc.language.source import SourceFile, display_path
 from meshc.selection import InputError, select
 
-
 # Diagnostics a declaration in a file that does not parse could make go
 # away: unknown clusters, gateways and services, and the checks that the
 # fleet or a namespace's `defaults` and `mtls` decide. (A service, a gateway

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -114,8 +115,6 @@ def _show(paths, overrides, settings: bool) -> str:
 
     if settings:
         directory = paths[0] if paths and paths[0] != "-" else "."
-        from os.path import dirname, isdir
-
-        directory = directory if isdir(directory) else dirname(directory) or "."
+        directory = directory if os.path.isdir(directory) else os.path.dirname(directory) or "."
         return describe(overrides.settings_for(directory), display_path(directory))
     return "".join(display_path(f) + "\n" for p in select(paths, overrides).policies for f in p.files)
