@@ -53,13 +53,14 @@ from meshc.semantics.evaluate import actions
 from meshc.semantics.evaluate.documents import (MESH_GATEWAY, DocumentError, host_matches, load_directory, load_yaml,
                                                 resources, sorted_resources)
 from meshc.semantics.evaluate.gateway import VHost, listener, merged_gateways, sni_server, virtual_hosts
-from meshc.semantics.evaluate.hosts import Domains, Services, is_http_or_sniffed, visible
+from meshc.semantics.evaluate.hosts import Domains, Services, is_http_or_sniffed, strip_port, visible
 from meshc.semantics.evaluate.matchers import split_path
 from meshc.semantics.evaluate.policy import DestinationRules
 from meshc.semantics.evaluate.routes import Alternative, Miss, View, VirtualService, compile_virtual_service
 from meshc.semantics.request import Registry, Request, ServicePort
 
 PASSTHROUGH = "PassthroughCluster"
+MESH = frozenset((MESH_GATEWAY,))
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ class Evaluator:
         self._gateway_tables: dict[tuple, Domains[VHost]] = {}
         self._decisions: dict[tuple, tuple[Decision, Optional[Alternative]]] = {}
         self._policies: dict[tuple, tuple] = {}
+        self._defaults: dict[tuple, Decision] = {}
+        self._tcp: dict[tuple, Optional[tuple[str, str]]] = {}
 
     @classmethod
     def from_directory(cls, path: Union[str, Path], registry: Registry = Registry(), **options) -> "Evaluator":
@@ -162,55 +165,70 @@ class Evaluator:
 
     def _sidecar(self, req: Request, view: View, trace: Optional[_Trace]) -> Decision:
         port, ns = req.port, req.source_namespace
-        service = self.services.resolve(req.host, ns)
-        if service is not None:
-            sp = next((p for p in self.services.ports[service] if p.number == port), None)
-            if sp is not None and not is_http_or_sniffed(sp.protocol):
-                if trace:
-                    trace.notes.append(f"{service}:{port} is {sp.protocol}: proxied as TCP, no HTTP routing")
-                return self._plain(Target(service, None, port), ns, NO_RETRIES)
-        labels = dict(req.source_labels)
+        tcp_key = (req.host, ns, port)
+        tcp = self._tcp.get(tcp_key, False)
+        if tcp is False:
+            tcp = self._tcp_service(req.host, ns, port)
+            self._tcp[tcp_key] = tcp
+        if tcp is not None:
+            if trace:
+                trace.notes.append(f"{tcp[0]}:{port} is {tcp[1]}: proxied as TCP, no HTTP routing")
+            return self._plain(Target(tcp[0], None, port), ns, NO_RETRIES)
         key = (port, ns, req.source_labels)
         table = self._sidecar_tables.get(key)
         if table is None:
-            table = self._sidecar_table(port, ns, labels)
+            table = self._sidecar_table(port, ns, dict(req.source_labels))
             if len(self._sidecar_tables) > 1024:
                 self._sidecar_tables.clear()
             self._sidecar_tables[key] = table
-        if trace:
-            for vs in self._visible_to(MESH_GATEWAY, ns):
-                if any(host_matches(h, service or req.host) for h in vs.hosts) and \
-                        not vs.routes(port, frozenset((MESH_GATEWAY,)), labels, ns):
-                    trace.notes.append(f"VirtualService {vs.key} keeps no route for this client on port {port}: "
-                                       "it does not apply")
         vhost = table.find(view.headers[":authority"])
+        if trace:
+            self._sidecar_notes(req, vhost, trace)
         if vhost is None:
-            if trace:
-                trace.notes.append(f"no virtual host for {req.host} on port {port}: {PASSTHROUGH}")
-            return self._plain(Target(req.host.lower(), None, port), ns, NO_RETRIES, known=False)
+            return self._plain(Target(strip_port(req.host).lower(), None, port), ns, NO_RETRIES, known=False)
         if vhost.default is not None:
-            if trace:
-                trace.notes.append(f"{vhost.default}:{port} has no VirtualService for this client: default route")
             return self._plain(Target(vhost.default, None, port), ns, actions.ISTIO_DEFAULT_RETRIES)
         vs = vhost.virtual_service
+        misses = None
         if trace:
-            trace.notes.append(f"{req.host}:{port} is routed by VirtualService {vs.key}")
-        return self._routes(vhost.routes, view, port, ns, "sidecar", trace,
-                            lambda upto: vs.misses(upto, view, port, frozenset((MESH_GATEWAY,)), labels, ns),
-                            vs.key)
+            labels = dict(req.source_labels)
+            misses = lambda upto: vs.misses(upto, view, port, MESH, labels, ns)  # noqa: E731
+        return self._routes(vhost.routes, view, port, ns, "sidecar", trace, misses, vs.key)
+
+    def _tcp_service(self, host: str, ns: str, port: int) -> Optional[tuple[str, str]]:
+        """The known service `host` names, if its `port` is not HTTP."""
+        service = self.services.resolve(host, ns)
+        if service is not None:
+            for p in self.services.ports[service]:
+                if p.number == port and not is_http_or_sniffed(p.protocol):
+                    return service, p.protocol
+        return None
+
+    def _sidecar_notes(self, req: Request, vhost: Optional["_SidecarHost"], trace: _Trace) -> None:
+        port, ns, labels = req.port, req.source_namespace, dict(req.source_labels)
+        named = self.services.resolve(req.host, ns) or strip_port(req.host).lower()
+        for vs in self._visible_to(MESH_GATEWAY, ns):
+            if any(host_matches(h, named) for h in vs.hosts) and not vs.routes(port, MESH, labels, ns):
+                trace.notes.append(f"VirtualService {vs.key} keeps no route for this client on port {port}: "
+                                   "it does not apply")
+        if vhost is None:
+            trace.notes.append(f"no virtual host for {req.host} on port {port}: {PASSTHROUGH}")
+        elif vhost.default is not None:
+            trace.notes.append(f"{vhost.default}:{port} has no VirtualService for this client: default route")
+        else:
+            trace.notes.append(f"{req.host}:{port} is routed by VirtualService {vhost.virtual_service.key}")
 
     def _sidecar_table(self, port: int, ns: str, labels: dict) -> Domains[_SidecarHost]:
         on_port = self.services.on_port(port)
         everything = self._visible_to(MESH_GATEWAY, ns)
         claims = _wildcard_index(everything, self.services.ports)
-        mesh = frozenset((MESH_GATEWAY,))
         table: Domains[_SidecarHost] = Domains()
         claimed: set[str] = set()
         wrappers = []
         for vs in everything:
             if port != 80 and not any(_selects(h, on_port) for h in vs.hosts):
                 continue
-            routes = vs.routes(port, mesh, labels, ns)
+            routes = vs.routes(port, MESH, labels, ns)
             if not routes:
                 continue
             others, matching = [], []
@@ -361,8 +379,15 @@ class Evaluator:
 
     def _plain(self, target: Target, ns: str, retries: Retries, known: bool = True) -> Decision:
         """The default route (or passthrough / TCP proxy) to one target."""
-        return Decision("default", destinations=(Share(target, Fraction(1)),), retries=retries,
-                        policies=((target, self._policy(target, ns) if known else ()),))
+        key = (target, ns, retries)
+        found = self._defaults.get(key)
+        if found is None:
+            found = Decision("default", destinations=(Share(target, Fraction(1)),), retries=retries,
+                             policies=((target, self._policy(target, ns) if known else ()),))
+            if len(self._defaults) > 65536:
+                self._defaults.clear()
+            self._defaults[key] = found
+        return found
 
     def _policy(self, target: Target, ns: str) -> tuple:
         key = (target, ns)

@@ -133,9 +133,11 @@ class Domains(Generic[V]):
         self.suffix: list[tuple[str, V]] = []
         self.prefix: list[tuple[str, V]] = []
         self.default: Optional[V] = None
+        self._found: dict[str, Optional[V]] = {}
 
     def add(self, domain: str, value: V) -> bool:
         """Add `domain` unless it is taken; whether it was added."""
+        self._found.clear()
         domain = domain.lower()
         if domain == "*":
             if self.default is not None:
@@ -168,6 +170,15 @@ class Domains(Generic[V]):
     def find(self, host: str) -> Optional[V]:
         """The virtual host Envoy picks for a request's host (port ignored);
         a wildcard matches at least one character."""
+        found = self._found.get(host, False)
+        if found is False:
+            found = self._find(host)
+            if len(self._found) > 65536:
+                self._found.clear()
+            self._found[host] = found
+        return found
+
+    def _find(self, host: str) -> Optional[V]:
         host = strip_port(host).lower()
         found = self.exact.get(host)
         if found is not None:

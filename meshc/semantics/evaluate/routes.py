@@ -172,9 +172,8 @@ class VirtualService:
     context_free: bool = True
     _routes: dict = field(default_factory=dict)
 
-    @property
-    def key(self) -> str:
-        return self.resource.key
+    def __post_init__(self) -> None:
+        self.key = self.resource.key  # `NS/NAME`, read on every decision
 
     def routes(self, port: int, gateways: frozenset, labels: Mapping[str, str],
                namespace: str) -> tuple[Alternative, ...]:
