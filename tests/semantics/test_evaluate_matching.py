@@ -264,7 +264,7 @@ def test_explain_names_every_failed_condition_of_every_route_tried():
     ]
 
 
-def test_explain_reports_entries_cut_after_a_catch_all():
+def test_explain_lists_filtered_alternatives_and_stops_at_the_catch_all():
     ev = table(route("m", "[{uri: {exact: /a}}]"), route("all", "[{uri: {prefix: /}}]"), route("never"))
     got = ev.explain(req(APP, 80, path="/b"))
     assert got.decision.entry == "all"

@@ -189,10 +189,11 @@ class Evaluator:
         if vhost.default is not None:
             return self._plain(Target(vhost.default, None, port), ns, actions.ISTIO_DEFAULT_RETRIES)
         vs = vhost.virtual_service
-        misses = None
-        if trace:
-            labels = dict(req.source_labels)
-            misses = lambda upto: vs.misses(upto, view, port, MESH, labels, ns)  # noqa: E731
+        labels = dict(req.source_labels) if trace else {}
+
+        def misses(upto: Optional[Alternative]) -> list[Miss]:
+            return vs.misses(upto, view, port, MESH, labels, ns)
+
         return self._routes(vhost.routes, view, port, ns, "sidecar", trace, misses, vs.key)
 
     def _tcp_service(self, host: str, ns: str, port: int) -> Optional[tuple[str, str]]:

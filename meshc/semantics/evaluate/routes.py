@@ -55,8 +55,7 @@ class Miss:
 
     `filtered` conditions (port, gateways, sourceLabels, sourceNamespace)
     are not tested at run time: pilot left the alternative out of this
-    proxy's routes. `field` `cut` means pilot dropped the entry because an
-    earlier catch-all ends the list."""
+    proxy's routes."""
 
     virtual_service: str
     entry: int
@@ -206,28 +205,17 @@ class VirtualService:
         """Why each alternative before `upto` (all when None) did not take
         the request, in the order pilot lists them."""
         out: list[Miss] = []
-        cut_by: Optional[Entry] = None
         for entry in self.entries:
             for alt in entry.alternatives:
                 if alt is upto:
                     return out
-                miss = lambda f, e, a, filtered=False: out.append(  # noqa: E731
-                    Miss(self.key, entry.index, entry.name, alt.index, f, e, a, filtered))
-                if cut_by is not None:
-                    miss("cut", f"after catch-all entry {cut_by.index}", None, True)
-                    continue
                 filtered = alt.filtered_by(port, gateways, labels, namespace) if entry.has_match else []
-                for f, e, a in filtered:
-                    miss(f, e, a, True)
+                out += [Miss(self.key, entry.index, entry.name, alt.index, f, e, a, True) for f, e, a in filtered]
                 if filtered:
                     continue
-                for f, e, a in alt.misses(view):
-                    miss(f, e, a)
+                out += [Miss(self.key, entry.index, entry.name, alt.index, f, e, a) for f, e, a in alt.misses(view)]
                 if alt.catch_all:
-                    cut_by = entry
-                    break
-            if not entry.has_match:
-                cut_by = entry
+                    return out  # pilot sends nothing after a catch-all
         return out
 
 
