@@ -33,21 +33,20 @@ def evaluator(text: str, reg: Optional[Registry] = None) -> Evaluator:
     return ev
 
 
+def document(kind: str, name: str, ns: str, spec: str) -> str:
+    """An Istio document of `kind` with the given YAML as its spec."""
+    body = "\n".join("  " + line for line in dedent(spec).strip().splitlines())
+    return f"---\napiVersion: networking.istio.io/v1\nkind: {kind}\n" \
+           f"metadata: {{name: {name}, namespace: {ns}}}\nspec:\n{body}\n"
+
+
+def indented(text: str, by: int) -> str:
+    return "\n".join(" " * by + line for line in dedent(text).strip().splitlines())
+
+
 def vs(hosts: str, http: str, name: str = "vs", ns: str = NS, extra: str = "") -> str:
     """A VirtualService document; `http` is the YAML of the `http` list."""
-    body = "\n".join("    " + line for line in dedent(http).strip().splitlines())
-    extra = "\n".join("  " + line for line in dedent(extra).strip().splitlines())
-    return f"""\
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  hosts: {hosts}
-{extra}
-  http:
-{body}
-"""
+    return document("VirtualService", name, ns, f"hosts: {hosts}\n{dedent(extra).strip()}\nhttp:\n{indented(http, 2)}")
 
 
 def req(host: str, port: int, **kw) -> Request:

@@ -5,26 +5,14 @@ gateway.go, model/gateway.go."""
 
 from __future__ import annotations
 
-from textwrap import dedent
-
-from evaluate_support import entry, evaluator, fq, registry, req, single, vs
+from evaluate_support import document, entry, evaluator, fq, indented, registry, req, single, vs
 
 REG = registry(web=[8080], api=[80, 9090], shop__prod=[80])
 GW = "istio-system/public"
 
 
 def gateway(name: str = "public", ns: str = "istio-system", servers: str = "", selector: str = "ingressgateway"):
-    body = "\n".join("    " + line for line in dedent(servers).strip().splitlines())
-    return f"""\
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  selector: {{istio: {selector}}}
-  servers:
-{body}
-"""
+    return document("Gateway", name, ns, f"selector: {{istio: {selector}}}\nservers:\n{indented(servers, 2)}")
 
 
 HTTP80 = gateway(servers="""

@@ -5,7 +5,7 @@ route.go and sidecar.go."""
 
 from __future__ import annotations
 
-from evaluate_support import NS, entry, evaluator, fq, registry, req, single, vs
+from evaluate_support import NS, document, entry, evaluator, fq, registry, req, single, vs
 
 from meshc.semantics.decision import NO_RETRIES
 from meshc.semantics.evaluate import ISTIO_DEFAULT_RETRIES
@@ -18,17 +18,12 @@ def named(name: str) -> str:
     return f"- name: {name}\n  route: [{{destination: {{host: app}}}}]\n"
 
 
-SERVICE_ENTRY = """
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ext, namespace: ns}
-spec:
-  hosts: [api.external.com]
-  ports: [{number: 443, name: https, protocol: HTTPS}, {number: 8080, name: http, protocol: HTTP}]
-  location: MESH_EXTERNAL
-  resolution: DNS
-"""
+SERVICE_ENTRY = document("ServiceEntry", "ext", NS, """
+    hosts: [api.external.com]
+    ports: [{number: 443, name: https, protocol: HTTPS}, {number: 8080, name: http, protocol: HTTP}]
+    location: MESH_EXTERNAL
+    resolution: DNS
+""")
 
 
 def test_a_host_without_virtual_service_gets_the_default_route():
