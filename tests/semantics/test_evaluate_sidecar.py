@@ -8,7 +8,7 @@ from __future__ import annotations
 from evaluate_support import NS, document, entry, evaluator, fq, registry, req, single, vs
 
 from meshc.semantics.decision import NO_RETRIES
-from meshc.semantics.evaluate import ISTIO_DEFAULT_RETRIES
+from meshc.semantics.evaluate import ISTIO_DEFAULT_RETRIES, Evaluator, load_yaml
 
 REG = registry(app=[80], api=[80, 9090], db=[(5432, "tcp")], web=[8080])
 APP = fq("app")
@@ -105,3 +105,11 @@ def test_a_port_the_service_does_not_have_goes_to_the_passthrough_cluster():
 def test_the_host_header_chooses_the_virtual_host():
     ev = evaluator(vs("[api]", named("api")), REG)
     assert entry(ev, req(APP, 80, headers={"host": f"api.{NS}:80"})) == "api"
+
+
+def test_documents_the_webhook_would_reject_are_left_out_and_listed():
+    bad = vs("[app]", "- route: [{destination: {host: app}}]\n  timeout: soon", name="bad-timeout") \
+        + vs("[api]", "- match: [{uri: {regex: '('}}]\n  route: [{destination: {host: api}}]", name="bad-regex")
+    ev = Evaluator(load_yaml(bad), REG)
+    assert [p.split(":")[0] for p in ev.problems] == ["VirtualService ns/bad-regex", "VirtualService ns/bad-timeout"]
+    assert ev.evaluate(req(APP, 80)).kind == "default"

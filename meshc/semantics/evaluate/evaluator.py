@@ -108,8 +108,11 @@ class Evaluator:
         for res in found:
             if res.kind == "VirtualService":
                 try:
-                    self.virtual_services.append(compile_virtual_service(res, domain))
-                except (DocumentError, TypeError, ValueError, AttributeError) as err:
+                    compiled = compile_virtual_service(res, domain)
+                    for entry in compiled.entries:
+                        _validate(entry.spec)
+                    self.virtual_services.append(compiled)
+                except (DocumentError, TypeError, ValueError, AttributeError, KeyError) as err:
                     self.problems.append(f"VirtualService {res.key}: {err}")
         self.gateways = [r for r in found if r.kind == "Gateway"]
         self._gateway_by_key = {g.key: g for g in self.gateways}
@@ -410,6 +413,21 @@ class Evaluator:
         if found is None:
             found = self._visible[key] = visible(self.virtual_services, gateway, ns)
         return found
+
+
+def _validate(spec: dict) -> None:
+    """Translate an entry once, so that what Istio's webhook would reject
+    (a bad duration, percentage or regex) is found when loading."""
+    def no_ports(host: str) -> tuple:
+        return ()
+    actions.timeout_ms(spec.get("timeout"))
+    actions.convert_retries(spec.get("retries"))
+    actions.fault(spec.get("fault"))
+    actions.cors(spec.get("corsPolicy"))
+    actions.mirrors(spec, 0, no_ports)
+    if spec.get("redirect") is None and spec.get("directResponse") is None:
+        actions.destinations(spec, 0, no_ports)
+    actions.rewrite(spec.get("rewrite"), None, "", "/")
 
 
 def _selects(vs_host: str, on_port: dict[str, ServicePort]) -> bool:
