@@ -9,6 +9,7 @@ import pytest
 from evaluate_support import NS, entry, evaluator, fq, registry, req, single, vs
 
 from meshc.semantics.evaluate import ISTIO_DEFAULT_RETRIES
+from meshc.semantics.request import Request
 
 REG = registry(app=[80], api=[80, 9090])
 APP = fq("app")
@@ -272,3 +273,8 @@ def test_explain_lists_filtered_alternatives_and_stops_at_the_catch_all():
     ev = table(route("m", "[{uri: {exact: /a}}]"), route("p", "[{port: 81}, {uri: {prefix: /}}]"),
                route("never", "[{uri: {exact: /b}}]"))
     assert [m.field for m in ev.explain(req(APP, 80, path="/b")).misses] == ["uri", "port"]
+
+
+def test_repeated_headers_are_joined_with_commas_and_names_lower_cased():
+    ev = table(route("m", "[{headers: {x: {exact: 'a,b'}}}]"), route("rest"))
+    assert entry(ev, Request(APP, 80, headers=(("X", "a"), ("x", "b")))) == "m"

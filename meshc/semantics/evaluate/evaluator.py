@@ -151,11 +151,10 @@ class Evaluator:
     # ---------------------------------------------------------- routing
 
     def _evaluate(self, req: Request, trace: Optional[_Trace]) -> Decision:
-        headers = dict(req.headers) if req.headers else {}
-        if len(headers) != len(req.headers):  # Envoy joins repeated headers with ","
-            headers = {}
-            for k, v in req.headers:
-                headers[k] = f"{headers[k]},{v}" if k in headers else v
+        headers: dict[str, str] = {}
+        for k, v in req.headers:  # Envoy's names are lower case; it joins repeated headers with ","
+            k = k.lower()
+            headers[k] = f"{headers[k]},{v}" if k in headers else v
         headers[":method"] = req.method
         headers[":authority"] = headers.get(":authority") or headers.get("host") or req.host
         headers[":path"] = req.path
