@@ -13,7 +13,8 @@ intent as ../shared/bench-peer/istio.libsonnet and prints, in one run:
 3. the growth of the time per 10x N;
 4. the cold wall time of `meshc check` on a one-service file next to
    `python -c "import lark, pydantic, ruamel.yaml, click"`;
-5. the issue's targets with PASS/FAIL.
+5. the issue's targets with PASS/FAIL;
+6. the route evaluator's requests/s on the N = 1000 output (bench/evaluate.py).
 
 The peer runs from its own virtual environment, bench/.peer, created with
 gojsonnet on first use. Progress goes to stderr, the tables to stdout. See
@@ -503,6 +504,18 @@ def report(results: list[SizeResult], check: dict[str, list[float]], growths: di
         print(f"  {mark}  {what}")
 
 
+def bench_evaluator(n: int) -> tuple[str, Optional[dict]]:
+    """bench/evaluate.py (issue 7) in a fresh process for N services: its
+    report (section 6) and its figures."""
+    with tempfile.TemporaryDirectory(prefix="meshc-bench-eval-") as name:
+        figures = Path(name) / "evaluator.json"
+        done = subprocess.run([sys.executable, str(BENCH / "evaluate.py"), "--services", str(n),
+                               "--json", str(figures)], capture_output=True, text=True)
+        if not figures.exists():
+            return f"evaluator not measured: exit {done.returncode}: {done.stderr.strip()[-500:]}", None
+        return done.stdout.rstrip(), json.loads(figures.read_text(encoding="utf-8"))
+
+
 def raw_figures(results: list[SizeResult], check: dict, growths: dict, verdicts: list, peer: Peer,
                 machine: dict) -> dict:
     """Everything measured, for --json."""
@@ -569,6 +582,8 @@ def run(args: argparse.Namespace) -> None:
         warm_up(meshc, peer, tmp, one_service)
         results = [bench_size(n, runs_for(n, args), meshc, peer, tmp) for n in args.sizes]
         check = bench_check(meshc, one_service, args.repeats)
+    progress(f"evaluator: N={TARGET_N}")
+    evaluator_text, evaluator_figures = bench_evaluator(TARGET_N)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "tmpdir": tempfile.gettempdir(),
                "load_before": load_before, "load_after": os.getloadavg()[0],
@@ -576,8 +591,11 @@ def run(args: argparse.Namespace) -> None:
     growths = growth_table(results)
     verdicts = targets(results, growths, check)
     report(results, check, growths, verdicts, peer, machine)
+    print()
+    print("6. " + evaluator_text)
     if args.json:
         figures = raw_figures(results, check, growths, verdicts, peer, machine)
+        figures["evaluator"] = evaluator_figures
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
