@@ -26,7 +26,7 @@ from meshc.semantics.interpret.conditions import Condition
 from meshc.semantics.interpret.destinations import shares
 from meshc.semantics.interpret.entries import Alternative, Entry, Group, Table, gateway_table, mesh_table
 from meshc.semantics.interpret.options import Origin, route_options
-from meshc.semantics.interpret.policy import destination_policy
+from meshc.semantics.interpret.policy import destination_policy, levels, unmanaged_levels
 from meshc.semantics.request import Request
 
 
@@ -91,7 +91,7 @@ class Interpreter:
         self._mesh: dict[str, Optional[Table]] = {}
         self._gateway: dict[tuple[str, str], Optional[Table]] = {}
         self._outcomes: dict[tuple[int, Optional[int]], _Outcome] = {}
-        self._policies: dict[tuple, tuple] = {}
+        self._policies: dict[Target, tuple] = {}
 
     # ------------------------------------------------------------ answers
     def evaluate(self, request: Request) -> Decision:
@@ -151,7 +151,7 @@ class Interpreter:
     def _default(self, request: Request, info: Optional[ServiceInfo]) -> Explanation:
         """Istio's default route: the host on the port dialled."""
         target = Target(request.host, None, request.port)
-        flat, origins = self._policy(info, None, request.port)
+        flat, origins = self._policy(target, info)
         decision = Decision("default", destinations=(Share(target, Fraction(1)),),
                             retries=istio_defaults.default_retries(self.istio), policies=((target, flat),))
         return Explanation(decision, f"no VirtualService for {request.host}: Istio's default route",
@@ -198,7 +198,7 @@ class Interpreter:
             destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port)
             policies, origins = [], []
             for target in sorted(services, key=_target_key):
-                flat, why = self._policy(services[target], target.subset, target.port)
+                flat, why = self._policy(target, services[target])
                 policies.append((target, flat))
                 origins.append((target, why))
             decision = Decision(
@@ -209,11 +209,14 @@ class Interpreter:
                                            tuple(origins))
         return self._outcomes[key]
 
-    def _policy(self, info: Optional[ServiceInfo], subset: Optional[str], port: Optional[int]) -> tuple:
-        key = (info.key if info else None, subset, port)
-        if key not in self._policies:
-            self._policies[key] = destination_policy(info, subset, port, self.cluster)
-        return self._policies[key]
+    def _policy(self, target: Target, info: Optional[ServiceInfo]) -> tuple:
+        if target not in self._policies:
+            if info is None:
+                blocks = unmanaged_levels(self.policy, target.host)
+            else:
+                blocks = levels(info, target.subset, target.port, self.cluster)
+            self._policies[target] = destination_policy(blocks)
+        return self._policies[target]
 
 
 def _respond(status: int, why: str) -> Explanation:

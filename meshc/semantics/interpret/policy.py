@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Optional
 
 from meshc.language import ir
-from meshc.model.resolve import ServiceInfo
+from meshc.model.resolve import CLUSTER_DOMAIN, ServiceInfo
 from meshc.semantics.decision import PolicyValue
 from meshc.semantics.interpret.options import Origin, override
 
@@ -123,13 +123,21 @@ def levels(info: ServiceInfo, subset: Optional[str], port: Optional[int],
     return out
 
 
-def destination_policy(info: Optional[ServiceInfo], subset: Optional[str], port: Optional[int],
-                       cluster: str) -> tuple[tuple[tuple[str, PolicyValue], ...], tuple[Origin, ...]]:
-    """The flattened policy (sorted by field) and the origin of each field."""
-    if info is None:  # an external host or a host the policy does not declare: no DestinationRule
-        return (), ()
+def unmanaged_levels(policy: ir.MeshPolicy, host: str) -> list[tuple[str, ir.Policy]]:
+    """A host the policy does not declare gets its namespace's `defaults`
+    through the wildcard DestinationRule `*.NS.svc.cluster.local`."""
+    for ns in policy.namespaces:
+        if ns.defaults is not None and host.endswith(f".{ns.name.value}.{CLUSTER_DOMAIN}"):
+            return [("namespace defaults", ns.defaults)]
+    return []
+
+
+def destination_policy(blocks: list[tuple[str, ir.Policy]]) -> tuple[tuple[tuple[str, PolicyValue], ...],
+                                                                     tuple[Origin, ...]]:
+    """The flattened policy of `blocks`, weakest first (sorted by field), and
+    the origin of each field."""
     in_force: dict[str, tuple[Fields, Origin]] = {}
-    for level, policy in levels(info, subset, port, cluster):
+    for level, policy in blocks:
         for setting, (fields, node) in settings(policy).items():
             in_force[setting] = (fields, Origin(setting, level, node.span))
     flat: Fields = {}
