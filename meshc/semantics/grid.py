@@ -273,7 +273,7 @@ def _candidates(c) -> list[Value]:
 def _string_candidates(m: ir.StringMatch, root: str) -> list[str]:
     v = m.value
     if m.op == "exact":
-        return [v, v + "x", v[:-1] or root + "x"]
+        return [v, v + "x", v[:-1]]
     if m.op == "prefix":
         return [v, v + "x", v + "/y", v[:-1]]
     found = regex_samples(v)
