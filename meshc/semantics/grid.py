@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from itertools import combinations
-from typing import Iterable, Optional
+from typing import Iterable, NamedTuple, Optional
 
 import re2
 
@@ -53,7 +53,22 @@ PROBE_PATH = "/probe/a?q=1"  # a path no condition chose, with a query, for rewr
 
 _RE2 = re2.Options()
 _RE2.log_errors = False
-_PREVIEW = ir.HeaderCondition(span=None, name="x-preview", match=ir.StringMatch(op="exact", value="true"))
+
+
+class _Exact(NamedTuple):
+    op: str
+    value: str
+
+
+class _Preview(NamedTuple):
+    """The header blue-green adds to its preview entry, read like a
+    `HeaderCondition` (IR nodes are not built outside lowering)."""
+
+    name: str = "x-preview"
+    match: _Exact = _Exact("exact", "true")
+
+
+_PREVIEW = _Preview()
 
 Slot = tuple[str, ...]  # ("header", NAME), ("cookie", NAME), ("path",), ("query", NAME), ("method",), ...
 Value = Optional[str]  # None: absent
@@ -205,7 +220,7 @@ def _slot_key(item: tuple[Slot, Value]) -> Slot:
 
 # ------------------------------------------------------------- conditions
 def _slot(c) -> Optional[Slot]:
-    if isinstance(c, (ir.HeaderCondition, ir.HeaderAbsentCondition)):
+    if isinstance(c, (ir.HeaderCondition, ir.HeaderAbsentCondition, _Preview)):
         return ("header", c.name)
     if isinstance(c, ir.CookieCondition):
         return ("cookie", c.name)
@@ -232,7 +247,7 @@ def _holds(c, v: Value) -> bool:
         return v is None
     if v is None:
         return False
-    if isinstance(c, (ir.HeaderCondition, ir.PathCondition, ir.QueryCondition)):
+    if isinstance(c, (ir.HeaderCondition, ir.PathCondition, ir.QueryCondition, _Preview)):
         return _string_holds(c.match, v)
     if isinstance(c, ir.CookieCondition):
         return any(part.strip() == f"{c.name}={c.value}" for part in v.split(";"))
@@ -256,7 +271,7 @@ def _candidates(c) -> list[Value]:
     misses and misses."""
     if isinstance(c, ir.HeaderAbsentCondition):
         return [None, "", "1"]
-    if isinstance(c, (ir.HeaderCondition, ir.QueryCondition)):
+    if isinstance(c, (ir.HeaderCondition, ir.QueryCondition, _Preview)):
         return _string_candidates(c.match, "") + [None]
     if isinstance(c, ir.PathCondition):
         return _string_candidates(c.match, "/") + ["/"]

@@ -25,13 +25,17 @@ from meshc.language import ir
 from meshc.model.resolve import CLUSTER_DOMAIN, Index, ServiceInfo
 from meshc.semantics.decision import Share, Target, percent_share
 
-Written = Union[ir.SubsetTarget, ir.ServiceTarget, None]  # None: the routing service itself
+# A target as written: a subset name (canary, blue-green), an IR target, or
+# None for the routing service itself.
+Written = Union[str, ir.SubsetTarget, ir.ServiceTarget, None]
 
 
 def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int]) -> tuple[Target, Optional[ServiceInfo]]:
     """The upstream a written target names, and its service when declared."""
     if written is None:
         return Target(info.host, None, port), info
+    if isinstance(written, str):
+        return Target(info.host, written, port), info
     if isinstance(written, ir.SubsetTarget):
         return Target(info.host, written.subset.value, port), info
     other = index.target_service(info, written)
@@ -56,11 +60,9 @@ def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, F
     if action is None:
         return [(None, Fraction(1))]
     if isinstance(action, ir.BlueGreen):
-        chosen = action.preview if preview else action.active
-        return [(ir.SubsetTarget(span=chosen.span, subset=chosen), Fraction(1))]
+        return [((action.preview if preview else action.active).value, Fraction(1))]
     if isinstance(action, ir.Canary):
-        baseline = ir.SubsetTarget(span=action.baseline.span, subset=action.baseline)
-        candidate = ir.SubsetTarget(span=action.candidate.span, subset=action.candidate)
+        baseline, candidate = action.baseline.value, action.candidate.value
         if not 1 <= action.at <= len(action.steps):
             return [(baseline, Fraction(1))]
         moved = _percent(action.steps[action.at - 1]) / 100

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Optional
 
 from meshc.language import ir
+from meshc.language.source import Span
 from meshc.model.resolve import CLUSTER_DOMAIN, ServiceInfo
 from meshc.semantics.decision import PolicyValue
 from meshc.semantics.interpret.options import Origin, override
@@ -57,34 +58,37 @@ def _value(v) -> PolicyValue:
     return v
 
 
-def settings(policy: ir.Policy) -> dict[str, tuple[Fields, ir.Node]]:
-    """Setting name → (the Istio fields it fills, the node that says it)."""
-    out: dict[str, tuple[Fields, ir.Node]] = {}
+Settings = dict[str, tuple[Fields, Span]]
+
+
+def settings(policy: ir.Policy) -> Settings:
+    """Setting name → (the Istio fields it fills, where it is said)."""
+    out: Settings = {}
     cb = policy.circuit_breaker
     if cb is not None:
         for name, path in _POOL.items():
             value = getattr(cb, name)
             if value is not None:
-                out[f"circuit-breaker {name}"] = ({path: _value(value)}, cb)
+                out[f"circuit-breaker {name}"] = ({path: _value(value)}, cb.span)
         if cb.eject is not None:
-            out["eject"] = ({_CONSECUTIVE[cb.eject.errors]: cb.eject.consecutive}, cb.eject)
+            out["eject"] = ({_CONSECUTIVE[cb.eject.errors]: cb.eject.consecutive}, cb.eject.span)
             for name, path in _EJECT.items():
                 value = getattr(cb.eject, name)
                 if value is not None:
-                    out[f"eject {name}"] = ({path: _value(value)}, cb.eject)
+                    out[f"eject {name}"] = ({path: _value(value)}, cb.eject.span)
     if policy.lb is not None:
-        out["lb"] = (_lb(policy.lb), policy.lb)
+        out["lb"] = (_lb(policy.lb), policy.lb.span)
     if policy.tls is not None:
-        out["tls"] = ({"tls.mode": _TLS[policy.tls.mode]}, policy.tls)
+        out["tls"] = ({"tls.mode": _TLS[policy.tls.mode]}, policy.tls.span)
     if policy.failover is not None:
         pairs = tuple((p.source.value, p.target.value) for p in policy.failover.pairs)
-        out["failover"] = ({_LOCALITY + "enabled": True, _LOCALITY + "failover": pairs}, policy.failover)
+        out["failover"] = ({_LOCALITY + "enabled": True, _LOCALITY + "failover": pairs}, policy.failover.span)
     if policy.distribute:
         rules = tuple(
             (d.source, tuple(sorted((w.locality, int(w.percent.value)) for w in d.targets)))
             for d in policy.distribute
         )
-        out["distribute"] = ({_LOCALITY + "enabled": True, _LOCALITY + "distribute": rules}, policy.distribute[0])
+        out["distribute"] = ({_LOCALITY + "enabled": True, _LOCALITY + "distribute": rules}, policy.distribute[0].span)
     return out
 
 
@@ -101,45 +105,43 @@ def _lb(lb: ir.Node) -> Fields:
     return {_HASH + "httpCookie.name": lb.name, _HASH + "httpCookie.ttl": int(lb.ttl.ms) if lb.ttl else 0}
 
 
-def levels(info: ServiceInfo, subset: Optional[str], port: Optional[int],
-           cluster: str) -> list[tuple[str, ir.Policy]]:
-    """The policy blocks that apply, weakest first, with their level names."""
-    out: list[tuple[str, ir.Policy]] = []
+def levels(info: ServiceInfo, subset: Optional[str], port: Optional[int], cluster: str) -> list[tuple[str, Settings]]:
+    """The settings of each level that applies, weakest first, with the level's name."""
+    out: list[tuple[str, Settings]] = []
     if info.namespace.defaults is not None:
-        out.append(("namespace defaults", info.namespace.defaults))
+        out.append(("namespace defaults", settings(info.namespace.defaults)))
     if info.service.is_global:
-        out.append(("global service", ir.Policy(span=info.service.span, tls=ir.Tls(span=info.service.span,
-                                                                                  mode="istio-mutual"))))
-    out.append(("service", info.service.policy))
+        out.append(("global service", {"tls": ({"tls.mode": "ISTIO_MUTUAL"}, info.service.span)}))
+    out.append(("service", settings(info.service.policy)))
     over = override(info.service.overrides, cluster)
     if over is not None and over.policy is not None:
-        out.append((f"on {cluster}", over.policy))
+        out.append((f"on {cluster}", settings(over.policy)))
     for p in info.service.ports:
         if p.number == port and p.policy is not None:
-            out.append((f"port {port}", p.policy))
+            out.append((f"port {port}", settings(p.policy)))
     for s in info.service.subsets:
         if s.name.value == subset and s.policy is not None:
-            out.append((f"subset {subset}", s.policy))
+            out.append((f"subset {subset}", settings(s.policy)))
     return out
 
 
-def unmanaged_levels(policy: ir.MeshPolicy, host: str) -> list[tuple[str, ir.Policy]]:
+def unmanaged_levels(policy: ir.MeshPolicy, host: str) -> list[tuple[str, Settings]]:
     """A host the policy does not declare gets its namespace's `defaults`
     through the wildcard DestinationRule `*.NS.svc.cluster.local`."""
     for ns in policy.namespaces:
         if ns.defaults is not None and host.endswith(f".{ns.name.value}.{CLUSTER_DOMAIN}"):
-            return [("namespace defaults", ns.defaults)]
+            return [("namespace defaults", settings(ns.defaults))]
     return []
 
 
-def destination_policy(blocks: list[tuple[str, ir.Policy]]) -> tuple[tuple[tuple[str, PolicyValue], ...],
-                                                                     tuple[Origin, ...]]:
+def destination_policy(blocks: list[tuple[str, Settings]]) -> tuple[tuple[tuple[str, PolicyValue], ...],
+                                                                   tuple[Origin, ...]]:
     """The flattened policy of `blocks`, weakest first (sorted by field), and
     the origin of each field."""
     in_force: dict[str, tuple[Fields, Origin]] = {}
-    for level, policy in blocks:
-        for setting, (fields, node) in settings(policy).items():
-            in_force[setting] = (fields, Origin(setting, level, node.span))
+    for level, found in blocks:
+        for setting, (fields, span) in found.items():
+            in_force[setting] = (fields, Origin(setting, level, span))
     flat: Fields = {}
     origins: dict[str, Origin] = {}
     for fields, origin in in_force.values():
