@@ -10,7 +10,7 @@ import re2
 from meshc.pipeline import compile_paths, discover
 from meshc.semantics.grid import UNSERVED_HOST, regex_samples, requests_for
 from meshc.semantics.interpret import Interpreter
-from test_interpret_support import host, policy_of
+from test_interpret_support import host, one_route, policy_of
 
 GATEWAY = """
 namespace istio-system {
@@ -28,16 +28,7 @@ def place(requests, name: str, port: int = 80, gateway=None):
 
 
 def one_condition(when: str):
-    policy = policy_of(f"""
-namespace ns {{
-  service s {{
-    port 80 http
-    subsets by version v1 v2
-    route r {{ when {when} to v2 }}
-    route rest {{ to v1 }}
-  }}
-}}""")
-    return place(requests_for(policy, "default"), host("s"))
+    return place(requests_for(one_route(when), "default"), host("s"))
 
 
 @pytest.mark.parametrize("when, attribute, values", [

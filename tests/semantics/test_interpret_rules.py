@@ -8,7 +8,7 @@ import pytest
 from meshc.semantics.decision import NO_RETRIES, Fault, Retries, percent_share
 from meshc.semantics.interpret import Interpreter
 from meshc.semantics.request import Request
-from test_interpret_support import goes, host, policy_of, split, target
+from test_interpret_support import goes, host, one_route, policy_of, split, target
 
 GATEWAY = """
 namespace istio-system {
@@ -369,15 +369,7 @@ namespace ns { service s { port 80 http  on c1 { timeout 5s } } }
     ({}, False),
 ])
 def test_9_cookie_is_exactly_that_cookie(kw, matches):
-    it = interpreter("""
-namespace ns {
-  service s {
-    port 80 http
-    subsets by version v1 v2
-    route c { when cookie canary = "true" to v2 }
-    route rest { to v1 }
-  }
-}""")
+    it = Interpreter(one_route('cookie canary = "true"'), "default")
     assert it.evaluate(mesh(**kw)).entry == ("c" if matches else "rest")
 
 
@@ -400,15 +392,7 @@ namespace ns {
     ('method = POST', {"method": "post"}, False),
 ])
 def test_9_string_matches(when, kw, matches):
-    it = interpreter(f"""
-namespace ns {{
-  service s {{
-    port 80 http
-    subsets by version v1 v2
-    route c {{ when {when} to v2 }}
-    route rest {{ to v1 }}
-  }}
-}}""")
+    it = Interpreter(one_route(when), "default")
     assert it.evaluate(mesh(**kw)).entry == ("c" if matches else "rest")
 
 

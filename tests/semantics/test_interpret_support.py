@@ -21,6 +21,19 @@ def policy_of(text: str, *, errors_ok: bool = False) -> ir.MeshPolicy:
     return compiled.policy
 
 
+def one_route(when: str) -> ir.MeshPolicy:
+    """Service `ns/s` (port 80) with route `c` taking `when` to v2, then `rest` to v1."""
+    return policy_of(f"""
+namespace ns {{
+  service s {{
+    port 80 http
+    subsets by version v1 v2
+    route c {{ when {when} to v2 }}
+    route rest {{ to v1 }}
+  }}
+}}""")
+
+
 def host(name: str, namespace: str = "ns") -> str:
     return f"{name}.{namespace}.svc.cluster.local"
 
