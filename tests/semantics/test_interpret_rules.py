@@ -491,3 +491,28 @@ namespace ns {{
     d = it.evaluate(mesh(path=path))
     assert (d.entry, d.rewrite) == ("r", rewritten)
     assert split(d) == {(host("s"), None, 80): 100}
+
+
+def test_explain_at_a_gateway_names_exposure_and_preview_conditions():
+    it = interpreter(GATEWAY + """
+namespace ns {
+  service s {
+    port 80 http
+    subset blue { color = "blue" }
+    subset green { color = "green" }
+    expose via gw host h.example.com when path ^= "/s"
+    route main { blue-green active blue preview green }
+  }
+  service t { port 80 http  expose via gw host h.example.com }
+}""")
+    explained = it.explain(at_gateway(path="/t"))
+    assert explained.decision.entry == "t-default" and explained.route is None
+    assert [(m.entry, [(f.origin, f.text) for f in m.failures]) for m in explained.tried] == [
+        ("s-main-preview", [("exposure", 'path ^= "/s"')]),
+        ("s-main", [("exposure", 'path ^= "/s"')]),
+    ]
+    explained = it.explain(at_gateway(path="/s"))
+    assert explained.decision.entry == "s-main"
+    ((failure,),) = [m.failures for m in explained.tried]
+    assert (failure.origin, failure.text, failure.span.line) == ("preview", 'header x-preview = "true"', 17)
+    assert it.evaluate(at_gateway(path="/s")) == explained.decision
