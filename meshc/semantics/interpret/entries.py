@@ -11,10 +11,13 @@ adding `NAME-preview` just before its route (the route's `when` and
 Gateway: one VirtualService `GATEWAY-HOST` per gateway host. Every exposure
 alternative ranks on its own: exact path, then longer path prefix, then
 path regex, then no path condition, then catch-alls (no condition, `path ^=
-"/"`, `path ~ ".*"`); equal ranks go more conditions first, then by service
-(namespace, name), then in source order. The alternatives of one exposure
-with one rank form a group: the service's routes (or one `SERVICE-default`
-entry), each entry matching (exposure alternative) AND (route alternative).
+"/"`, `path ~ ".*"`, which count as no condition elsewhere too); equal
+ranks go more conditions first, then by service (namespace, name), then in
+source order. The alternatives of one exposure with one rank (class, prefix
+length, number of conditions: so that per-alternative order survives
+grouping) form a group: the service's routes (or one `SERVICE-default`
+entry), each entry matching (exposure alternative) AND (route alternative),
+exposure alternatives first in the order of an entry's matches.
 A service's second and later groups on one host add `-2`, `-3` after the
 route part of the entry names. A request one of a group's alternatives
 takes but none of its service's routes does gets a 404, as it would from the
