@@ -9,11 +9,12 @@
 - no destination: the service itself, without a subset;
 - `mirror T p%`: a copy of p % of the requests (100 % without a percentage).
 
-A share of 0 is no share at all. Ports: a subset of the routing service
-goes to the port the request is routed on (the port dialled in the mesh,
-the exposed port at a gateway); `service X port N` to N; `service X`
-without a port to X's port when it has exactly one, else the port the
-request is routed on (issue 7).
+A share of 0 is no share at all. Ports: the routing service itself (a
+subset, or no destination) on the port the request is routed on (the port
+dialled in the mesh, the exposed port at a gateway); `service X port N` on
+N; `service X` without a port on X's port when it has exactly one, else on
+the port the request arrived on (the caller's port of the routing service,
+or the gateway's port: "Destinations", issue 7).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from meshc.semantics.decision import Share, Target, percent_share
 Written = Union[str, ir.SubsetTarget, ir.ServiceTarget, None]
 
 
-def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int]) -> tuple[Target, Optional[ServiceInfo]]:
-    """The upstream a written target names, and its service when declared."""
+def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int],
+           arrived: int) -> tuple[Target, Optional[ServiceInfo]]:
+    """The upstream a written target names, and its service when declared:
+    `port` is the routing service's, `arrived` the port the request came on."""
     if written is None:
         return Target(info.host, None, port), info
     if isinstance(written, str):
@@ -42,12 +45,14 @@ def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int
     subset = written.subset.value if written.subset else None
     if other is None:  # an undeclared service (MESH204): its conventional host
         namespace = written.namespace.value if written.namespace else info.namespace.name.value
-        return Target(f"{written.service.value}.{namespace}.{CLUSTER_DOMAIN}", subset, written.port or port), None
+        return Target(f"{written.service.value}.{namespace}.{CLUSTER_DOMAIN}", subset, written.port or arrived), None
     if written.port is not None:
-        port = written.port
+        chosen = written.port
     elif len(other.service.ports) == 1:
-        port = other.service.ports[0].number
-    return Target(other.host, subset, port), other
+        chosen = other.service.ports[0].number
+    else:
+        chosen = port if other is info else arrived
+    return Target(other.host, subset, chosen), other
 
 
 def _percent(p: ir.Percent) -> Fraction:
@@ -76,13 +81,13 @@ def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, F
     return [(d.target, w / total) for d, w in zip(action.destinations, weights) if w > 0]
 
 
-def shares(index: Index, info: ServiceInfo, route: Optional[ir.Route], preview: bool,
-           port: Optional[int]) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Optional[ServiceInfo]]]:
+def shares(index: Index, info: ServiceInfo, route: Optional[ir.Route], preview: bool, port: Optional[int],
+           arrived: int) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Optional[ServiceInfo]]]:
     """(destinations, mirrors, the service of every target)."""
     services: dict[Target, Optional[ServiceInfo]] = {}
 
     def resolve(written: Written, share: Fraction) -> Share:
-        t, svc = target(index, info, written, port)
+        t, svc = target(index, info, written, port, arrived)
         services[t] = svc
         return Share(t, share)
 

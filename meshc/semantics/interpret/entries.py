@@ -6,7 +6,8 @@ Mesh: a service with routes (or, in this cluster, route options) has one
 VirtualService `NS/NAME`; its entries are the routes in order, blue-green
 adding `NAME-preview` just before its route (the route's `when` and
 `x-preview: true`), and a service with options but no routes has one entry
-`default`. A request no entry takes gets a 404.
+`default`. A request no entry takes gets a 404 from the entry `not-found`
+("Routes").
 
 Gateway: one VirtualService `GATEWAY-HOST` per gateway host. Every exposure
 alternative ranks on its own: exact path, then longer path prefix, then
@@ -21,7 +22,8 @@ exposure alternatives first in the order of an entry's matches.
 A service's second and later groups on one host add `-2`, `-3` after the
 route part of the entry names. A request one of a group's alternatives
 takes but none of its service's routes does gets a 404, as it would from the
-service's own VirtualService.
+service's own VirtualService (the docs are silent there: an alternative
+reading lets it fall through to the host's later entries).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Alternative:
 
 
 EVERYTHING = Alternative((), None)
+NOT_FOUND = "not-found"  # the entry that answers 404 when no route takes a request
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from meshc.semantics.decision import Decision, Share, Target
 from meshc.semantics.interpret import istio_defaults
 from meshc.semantics.interpret.conditions import Condition
 from meshc.semantics.interpret.destinations import shares
-from meshc.semantics.interpret.entries import Alternative, Entry, Group, Table, gateway_table, mesh_table
+from meshc.semantics.interpret.entries import (
+    NOT_FOUND, Alternative, Entry, Group, Table, gateway_table, mesh_table)
 from meshc.semantics.interpret.options import Origin, route_options
 from meshc.semantics.interpret.policy import destination_policy, levels, unmanaged_levels
 from meshc.semantics.request import Request
@@ -60,7 +61,7 @@ class Explanation:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """An entry's decision for one routing port, before the rewrite (which
+    """An entry's decision for one routing port and arrival port, before the rewrite (which
     depends on the path matched) and the origins behind it."""
 
     decision: Decision
@@ -90,7 +91,7 @@ class Interpreter:
             self.by_host.setdefault(info.host, info)
         self._mesh: dict[str, Optional[Table]] = {}
         self._gateway: dict[tuple[str, str], Optional[Table]] = {}
-        self._outcomes: dict[tuple[int, Optional[int]], _Outcome] = {}
+        self._outcomes: dict[tuple[int, Optional[int], int], _Outcome] = {}
         self._policies: dict[Target, tuple] = {}
 
     # ------------------------------------------------------------ answers
@@ -117,8 +118,10 @@ class Interpreter:
                     trace.append(Miss(entry.name, entry.route.span if entry.route else None, entry.when_span,
                                       tuple(a.failure(request, at_gateway) for a in entry.alternatives)))
             if any(a.failure(request, at_gateway) is None for a in group.alternatives):
-                return Explanation(Decision("respond", status=404, virtual_service=found.name),
-                                   f"no route of {_service(group.info)} takes the request: 404", tuple(trace or ()))
+                decision = Decision("respond", status=404, virtual_service=found.name,
+                                    entry=None if at_gateway else NOT_FOUND)
+                return Explanation(decision, f"no route of {_service(group.info)} takes the request: 404",
+                                   tuple(trace or ()))
         return Explanation(Decision("respond", status=404, virtual_service=found.name),
                            f"no entry of {found.name} takes the request: 404", tuple(trace or ()))
 
@@ -164,7 +167,7 @@ class Interpreter:
         else:
             ports = group.info.service.ports
             port = ports[0].number if len(ports) == 1 else request.port
-        outcome = self._outcome(table, group, entry, port)
+        outcome = self._outcome(table, group, entry, port, request.port)
         decision = outcome.decision
         if outcome.rewrite is not None:
             decision = replace(decision, rewrite=_rewrite(request, alt, outcome.rewrite))
@@ -190,12 +193,12 @@ class Interpreter:
             self._gateway[key] = gateway_table(mine, namespace, gateway, chosen) if mine else None
         return self._gateway[key]
 
-    def _outcome(self, table: Table, group: Group, entry: Entry, port: Optional[int]) -> _Outcome:
-        key = (id(entry), port)
+    def _outcome(self, table: Table, group: Group, entry: Entry, port: Optional[int], arrived: int) -> _Outcome:
+        key = (id(entry), port, arrived)
         if key not in self._outcomes:
             info = group.info
             options = route_options(info.service, entry.route, self.cluster, self.istio)
-            destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port)
+            destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived)
             policies, origins = [], []
             for target in sorted(services, key=_target_key):
                 flat, why = self._policy(target, services[target])
