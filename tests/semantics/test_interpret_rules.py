@@ -131,18 +131,24 @@ def test_2_each_alternative_ranks_on_its_own():
 
 
 # ------------------------------------------------------ 3: gateway entry names
-def test_3_one_service_exposing_one_host_twice_gets_unique_entry_names():
-    it = interpreter(GATEWAY + """
-namespace ns {
-  service s {
+def blue_green_exposed(exposes: str, others: str = "") -> Interpreter:
+    """Service `s` with one blue-green route `main`, exposed as `exposes` says."""
+    return interpreter(GATEWAY + f"""
+namespace ns {{
+  service s {{
     port 80 http
-    subset blue { color = "blue" }
-    subset green { color = "green" }
-    expose via gw host h.example.com when path ^= "/a"
-    expose via gw host h.example.com when path ^= "/b"
-    route main { blue-green active blue preview green }
-  }
-}""")
+    subset blue {{ color = "blue" }}
+    subset green {{ color = "green" }}
+    {exposes}
+    route main {{ blue-green active blue preview green }}
+  }}
+  {others}
+}}""")
+
+
+def test_3_one_service_exposing_one_host_twice_gets_unique_entry_names():
+    it = blue_green_exposed('expose via gw host h.example.com when path ^= "/a"\n'
+                            '    expose via gw host h.example.com when path ^= "/b"')
     assert goes(it, at_gateway(path="/a")) == ("s-main", {"blue": 100})
     assert goes(it, at_gateway(path="/a", headers={"x-preview": "true"})) == ("s-main-preview", {"green": 100})
     assert goes(it, at_gateway(path="/b")) == ("s-main-2", {"blue": 100})
@@ -500,17 +506,8 @@ namespace ns {{
 
 
 def test_explain_at_a_gateway_names_exposure_and_preview_conditions():
-    it = interpreter(GATEWAY + """
-namespace ns {
-  service s {
-    port 80 http
-    subset blue { color = "blue" }
-    subset green { color = "green" }
-    expose via gw host h.example.com when path ^= "/s"
-    route main { blue-green active blue preview green }
-  }
-  service t { port 80 http  expose via gw host h.example.com }
-}""")
+    it = blue_green_exposed('expose via gw host h.example.com when path ^= "/s"',
+                            "service t { port 80 http  expose via gw host h.example.com }")
     explained = it.explain(at_gateway(path="/t"))
     assert explained.decision.entry == "t-default" and explained.route is None
     assert [(m.entry, [(f.origin, f.text) for f in m.failures]) for m in explained.tried] == [
