@@ -1,0 +1,198 @@
+"""The ordered entries a request is tried against, per VirtualService, as
+docs/language.md describes them ("Routes", "Destinations", "Gateways and
+exposure") with the rules issue 7 pins down.
+
+Mesh: a service with routes (or, in this cluster, route options) has one
+VirtualService `NS/NAME`; its entries are the routes in order, blue-green
+adding `NAME-preview` just before its route (the route's `when` and
+`x-preview: true`), and a service with options but no routes has one entry
+`default`. A request no entry takes gets a 404 from the entry `not-found`
+("Routes").
+
+Gateway: one VirtualService `GATEWAY-HOST` per gateway host. Every exposure
+alternative ranks on its own: exact path, then longer path prefix, then
+path regex, then no path condition, then catch-alls (no condition, `path ^=
+"/"`, `path ~ ".*"`, which count as no condition elsewhere too); equal
+ranks go more conditions first, then by service (namespace, name), then in
+source order. The alternatives of one exposure with one rank (class, prefix
+length, number of conditions: so that per-alternative order survives
+grouping) form a group: the service's routes (or one `SERVICE-default`
+entry), each entry matching (exposure alternative) AND (route alternative),
+exposure alternatives first in the order of an entry's matches.
+A service's second and later groups on one host add `-2`, `-3` after the
+route part of the entry names. A request one of a group's alternatives
+takes but none of its service's routes does gets a 404, as it would from the
+service's own VirtualService (the docs are silent there: an alternative
+reading lets it fall through to the host's later entries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from meshc.language import ir
+from meshc.language.source import Span
+from meshc.model.resolve import ServiceInfo
+from meshc.semantics.interpret.conditions import (
+    EXPOSURE, ROUTE, Condition, compile_condition, is_trivial_path, preview_condition)
+from meshc.semantics.request import Request
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Conditions that must all hold (none: every request)."""
+
+    conditions: tuple[Condition, ...]
+    span: Optional[Span]
+
+    def failure(self, request: Request, at_gateway: bool) -> Optional[Condition]:
+        """The first condition that does not hold, None when all hold."""
+        return next((c for c in self.conditions if not c.holds(request, at_gateway)), None)
+
+    def __add__(self, other: "Alternative") -> "Alternative":
+        return Alternative(self.conditions + other.conditions, other.span or self.span)
+
+
+EVERYTHING = Alternative((), None)
+NOT_FOUND = "not-found"  # the entry that answers 404 when no route takes a request
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `http` entry: its name, the route it comes from (None for a
+    service's `default` entry), whether it is a blue-green preview, and
+    the alternatives that take a request."""
+
+    name: str
+    route: Optional[ir.Route]
+    preview: bool
+    alternatives: tuple[Alternative, ...]
+
+    @property
+    def when_span(self) -> Optional[Span]:
+        return when_span(self.route.matches) if self.route is not None else None
+
+
+@dataclass(frozen=True)
+class Group:
+    """A service's entries behind the alternatives that lead to it: the one
+    catch-all of a mesh VirtualService, or an exposure's alternatives of one
+    rank. `port` is the service port the gateway sends to (None for mesh:
+    the port dialled)."""
+
+    info: ServiceInfo
+    alternatives: tuple[Alternative, ...]
+    entries: tuple[Entry, ...]
+    expose: Optional[ir.Expose] = None
+    port: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """One VirtualService: `NS/NAME` and its groups in order."""
+
+    name: str
+    groups: tuple[Group, ...]
+    at_gateway: bool
+
+
+def when_span(matches: tuple[ir.Match, ...]) -> Optional[Span]:
+    """The span covering a `when`'s alternatives."""
+    if not matches:
+        return None
+    first, last = matches[0].span, matches[-1].span
+    return Span(first.file, first.line, first.column, last.end_line, last.end_column, first.start, last.end)
+
+
+def alternatives(matches: tuple[ir.Match, ...], origin: str) -> tuple[Alternative, ...]:
+    if not matches:
+        return (EVERYTHING,)
+    return tuple(Alternative(tuple(compile_condition(c, origin) for c in m.conditions), m.span) for m in matches)
+
+
+def route_entries(info: ServiceInfo, prefix: str, suffix: str, lead: tuple[Alternative, ...]) -> tuple[Entry, ...]:
+    """The entries of a service's routes behind `lead` (each alternative of
+    an entry is a lead alternative AND a route alternative), named
+    `PREFIX + ROUTE + SUFFIX`."""
+    out: list[Entry] = []
+    for route in info.service.routes:
+        alts = tuple(a + r for a in lead for r in alternatives(route.matches, ROUTE))
+        name = f"{prefix}{route.name.value}{suffix}"
+        if isinstance(route.action, ir.BlueGreen):
+            preview = Alternative((preview_condition(route.action.span),), route.action.span)
+            out.append(Entry(f"{name}-preview", route, True, tuple(a + preview for a in alts)))
+        out.append(Entry(name, route, False, alts))
+    return tuple(out)
+
+
+def has_options(service: ir.Service, cluster: str) -> bool:
+    """Whether route options apply to the service in this cluster."""
+    blocks = [service.options] + [o.options for o in service.overrides if o.cluster.value == cluster]
+    return any(getattr(b, f) is not None for b in blocks for f in ir.Options.model_fields if f != "span")
+
+
+def mesh_table(info: ServiceInfo, cluster: str) -> Optional[Table]:
+    """The service's own VirtualService in a cluster, None when it has none."""
+    if info.service.routes:
+        entries = route_entries(info, "", "", (EVERYTHING,))
+    elif has_options(info.service, cluster):
+        entries = (Entry("default", None, False, (EVERYTHING,)),)
+    else:
+        return None
+    name = f"{info.namespace.name.value}/{info.service.name.value}"
+    return Table(name, (Group(info, (EVERYTHING,), entries),), at_gateway=False)
+
+
+# Rank classes of an exposure alternative, most specific first.
+EXACT, PREFIX, REGEX, OTHER, CATCH_ALL = range(5)
+
+
+def rank(alt: Alternative) -> tuple[int, int, int]:
+    """(class, -prefix length, -conditions): smaller goes first."""
+    conditions = [c for c in alt.conditions if not is_trivial_path(c)]
+    if not conditions:
+        return CATCH_ALL, 0, 0
+    path = next((c.path for c in conditions if c.path is not None), None)
+    if path is None:
+        return OTHER, 0, -len(conditions)
+    if path.op == "exact":
+        return EXACT, 0, -len(conditions)
+    if path.op == "prefix":
+        return PREFIX, -len(path.value), -len(conditions)
+    return REGEX, 0, -len(conditions)
+
+
+def exposed_port(info: ServiceInfo, expose: ir.Expose) -> Optional[int]:
+    """The service port a gateway sends to: `expose ... port N`, else the
+    service's only port."""
+    if expose.port is not None:
+        return expose.port
+    ports = info.service.ports
+    return ports[0].number if len(ports) == 1 else None
+
+
+def gateway_table(exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace: str, gateway: str,
+                  host: str) -> Table:
+    """The VirtualService of one gateway host from the exposures of that host
+    (each with its position among its service's exposures)."""
+    ranked = []
+    for info, position, expose in exposures:
+        by_rank: dict[tuple[int, int, int], list[tuple[int, Alternative]]] = {}
+        for index, alt in enumerate(alternatives(expose.matches, EXPOSURE)):
+            by_rank.setdefault(rank(alt), []).append((index, alt))
+        for r, alts in by_rank.items():
+            ranked.append(((r, info.key, position, alts[0][0]), info, expose, tuple(a for _, a in alts)))
+    ranked.sort(key=lambda item: item[0])
+    groups: list[Group] = []
+    seen: dict[tuple[str, str], int] = {}
+    for _, info, expose, alts in ranked:
+        seen[info.key] = seen.get(info.key, 0) + 1
+        suffix = "" if seen[info.key] == 1 else f"-{seen[info.key]}"
+        prefix = f"{info.service.name.value}-"
+        if info.service.routes:
+            entries = route_entries(info, prefix, suffix, alts)
+        else:
+            entries = (Entry(f"{prefix}default{suffix}", None, False, alts),)
+        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose)))
+    return Table(f"{namespace}/{gateway}-{host.replace('.', '-')}", tuple(groups), at_gateway=True)

@@ -1,0 +1,254 @@
+"""What a policy does to one request in one cluster, read from
+docs/language.md over the IR (never from the backend, whose output this is
+compared with).
+
+A request leaving a sidecar (`gateway` None) follows the service of its
+host: its VirtualService when it has one (routes, or route options in this
+cluster), else Istio's default route. A request at a gateway follows the
+gateway's server on its port (a `redirect-http` server answers 301) and the
+VirtualService of its host there, built from the exposures of that host.
+`entries.py` says which entries exist and in which order; this module tries
+them and states the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Optional, Union
+
+from meshc.language import ir
+from meshc.language.source import Span
+from meshc.model.resolve import Index, ServiceInfo, clusters
+from meshc.semantics.decision import Decision, Share, Target
+from meshc.semantics.interpret import istio_defaults
+from meshc.semantics.interpret.conditions import Condition
+from meshc.semantics.interpret.destinations import shares
+from meshc.semantics.interpret.entries import (
+    NOT_FOUND, Alternative, Entry, Group, Table, gateway_table, mesh_table)
+from meshc.semantics.interpret.options import Origin, route_options
+from meshc.semantics.interpret.policy import destination_policy, levels, unmanaged_levels
+from meshc.semantics.request import Request
+
+
+@dataclass(frozen=True)
+class Miss:
+    """An entry tried before the one taken: for each of its alternatives,
+    the first condition that failed."""
+
+    entry: str
+    route: Optional[Span]  # the route (None for a `default` entry)
+    when: Optional[Span]  # the route's `when`
+    failures: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A decision with how it was reached: `why` in one sentence, the entries
+    tried before (`tried`), the route taken and the alternative that
+    matched, where each route option in force came from, and where each
+    destination-policy field of each target came from."""
+
+    decision: Decision
+    why: str
+    tried: tuple[Miss, ...] = ()
+    route: Optional[Span] = None
+    when: Optional[Span] = None
+    matched: Optional[Alternative] = None
+    options: tuple[Origin, ...] = ()
+    policies: tuple[tuple[Target, tuple[Origin, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """An entry's decision for one routing port and arrival port, before the rewrite (which
+    depends on the path matched) and the origins behind it."""
+
+    decision: Decision
+    rewrite: Optional[str]
+    options: tuple[Origin, ...]
+    policies: tuple[tuple[Target, tuple[Origin, ...]], ...]
+
+
+def _target_key(t: Target) -> tuple:
+    return t.host, t.subset or "", t.port or 0
+
+
+class Interpreter:
+    """The meaning of `policy` in `cluster`. `default_istio` is the Istio
+    release of a cluster whose fleet entry gives none (`--istio-version`)."""
+
+    def __init__(self, policy: ir.MeshPolicy, cluster: str, default_istio: str = istio_defaults.DEFAULT_ISTIO):
+        if cluster not in clusters(policy):
+            raise ValueError(f"cluster `{cluster}` is not in the policy's fleet")
+        self.policy = policy
+        self.cluster = cluster
+        self.index = Index(policy)
+        fleet_entry = self.index.clusters.get(cluster)
+        self.istio = (fleet_entry.istio if fleet_entry is not None else None) or default_istio
+        self.by_host: dict[str, ServiceInfo] = {}
+        for info in self.index.all_services():
+            self.by_host.setdefault(info.host, info)
+        self._mesh: dict[str, Optional[Table]] = {}
+        self._gateway: dict[tuple[str, str], Optional[Table]] = {}
+        self._outcomes: dict[tuple[int, Optional[int], int], _Outcome] = {}
+        self._policies: dict[Target, tuple] = {}
+
+    # ------------------------------------------------------------ answers
+    def evaluate(self, request: Request) -> Decision:
+        return self._run(request, None).decision
+
+    def explain(self, request: Request) -> Explanation:
+        return self._run(request, [])
+
+    # ---------------------------------------------------------- the walk
+    def _run(self, request: Request, trace: Optional[list[Miss]]) -> Explanation:
+        found = self._table(request)
+        if not isinstance(found, Table):
+            return found
+        at_gateway = found.at_gateway
+        for group in found.groups:
+            if trace is None and at_gateway and not any(a.failure(request, True) is None for a in group.alternatives):
+                continue  # every entry of the group needs one of these alternatives
+            for entry in group.entries:
+                for alt in entry.alternatives:
+                    if alt.failure(request, at_gateway) is None:
+                        return self._taken(request, found, group, entry, alt, trace)
+                if trace is not None:
+                    trace.append(Miss(entry.name, entry.route.span if entry.route else None, entry.when_span,
+                                      tuple(a.failure(request, at_gateway) for a in entry.alternatives)))
+            if any(a.failure(request, at_gateway) is None for a in group.alternatives):
+                decision = Decision("respond", status=404, virtual_service=found.name,
+                                    entry=None if at_gateway else NOT_FOUND)
+                return Explanation(decision, f"no route of {_service(group.info)} takes the request: 404",
+                                   tuple(trace or ()))
+        return Explanation(Decision("respond", status=404, virtual_service=found.name),
+                           f"no entry of {found.name} takes the request: 404", tuple(trace or ()))
+
+    def _table(self, request: Request) -> Union[Table, Explanation]:
+        """The VirtualService that routes the request, or the answer when none does."""
+        if request.gateway is None:
+            info = self.by_host.get(request.host)
+            table = self._mesh_table(info) if info is not None else None
+            if table is None:
+                return self._default(request, info)
+            return table
+        namespace, _, name = request.gateway.partition("/")
+        found = self.index.gateways.get(name)
+        if found is None or found[0].name.value != namespace:
+            return _respond(404, f"no gateway {request.gateway}")
+        gateway = found[1]
+        server = next((s for s in gateway.servers if s.port == request.port), None)
+        if server is None:
+            return _respond(404, f"gateway {request.gateway} has no server on port {request.port}")
+        if _best_host(gateway.hosts, request.host) is None:
+            return _respond(404, f"gateway {request.gateway} does not serve {request.host}")
+        if server.redirect:
+            return Explanation(Decision("redirect", status=301),
+                               f"port {request.port} of {request.gateway} redirects to HTTPS: 301")
+        table = self._gateway_table(namespace, name, request.host)
+        if table is None:
+            return _respond(404, f"no service is exposed on {request.host} via {request.gateway}")
+        return table
+
+    def _default(self, request: Request, info: Optional[ServiceInfo]) -> Explanation:
+        """Istio's default route: the host on the port dialled."""
+        target = Target(request.host, None, request.port)
+        flat, origins = self._policy(target, info)
+        decision = Decision("default", destinations=(Share(target, Fraction(1)),),
+                            retries=istio_defaults.default_retries(self.istio), policies=((target, flat),))
+        return Explanation(decision, f"no VirtualService for {request.host}: Istio's default route",
+                           policies=((target, origins),))
+
+    def _taken(self, request: Request, table: Table, group: Group, entry: Entry, alt: Alternative,
+               trace: Optional[list[Miss]]) -> Explanation:
+        if table.at_gateway:
+            port = group.port if group.port is not None else request.port
+        else:
+            ports = group.info.service.ports
+            port = ports[0].number if len(ports) == 1 else request.port
+        outcome = self._outcome(table, group, entry, port, request.port)
+        decision = outcome.decision
+        if outcome.rewrite is not None:
+            decision = replace(decision, rewrite=_rewrite(request, alt, outcome.rewrite))
+        route = entry.route
+        return Explanation(decision, f"entry {entry.name} of {table.name} takes the request", tuple(trace or ()),
+                           route.span if route else None, entry.when_span, alt, outcome.options, outcome.policies)
+
+    # ------------------------------------------------- cached ingredients
+    def _mesh_table(self, info: ServiceInfo) -> Optional[Table]:
+        if info.host not in self._mesh:
+            self._mesh[info.host] = mesh_table(info, self.cluster)
+        return self._mesh[info.host]
+
+    def _gateway_table(self, namespace: str, gateway: str, host: str) -> Optional[Table]:
+        key = (gateway, host)
+        if key not in self._gateway:
+            exposures = [(info, position, expose)
+                         for info in self.index.all_services()
+                         for position, expose in enumerate(info.service.exposes)
+                         if expose.gateway.value == gateway]
+            chosen = _best_host(tuple({e.host for _, _, e in exposures}), host)
+            mine = [x for x in exposures if x[2].host == chosen]
+            self._gateway[key] = gateway_table(mine, namespace, gateway, chosen) if mine else None
+        return self._gateway[key]
+
+    def _outcome(self, table: Table, group: Group, entry: Entry, port: Optional[int], arrived: int) -> _Outcome:
+        key = (id(entry), port, arrived)
+        if key not in self._outcomes:
+            info = group.info
+            options = route_options(info.service, entry.route, self.cluster, self.istio)
+            destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived)
+            policies, origins = [], []
+            for target in sorted(services, key=_target_key):
+                flat, why = self._policy(target, services[target])
+                policies.append((target, flat))
+                origins.append((target, why))
+            decision = Decision(
+                "route", virtual_service=table.name, entry=entry.name, destinations=destinations,
+                timeout_ms=options.timeout_ms, retries=options.retries, fault=options.fault, mirrors=mirrors,
+                cors=options.cors, policies=tuple(policies))
+            self._outcomes[key] = _Outcome(decision, options.rewrite, options.origins,
+                                           tuple(origins))
+        return self._outcomes[key]
+
+    def _policy(self, target: Target, info: Optional[ServiceInfo]) -> tuple:
+        if target not in self._policies:
+            if info is None:
+                blocks = unmanaged_levels(self.policy, target.host)
+            else:
+                blocks = levels(info, target.subset, target.port, self.cluster)
+            self._policies[target] = destination_policy(blocks)
+        return self._policies[target]
+
+
+def _respond(status: int, why: str) -> Explanation:
+    return Explanation(Decision("respond", status=status), why)
+
+
+def _service(info: ServiceInfo) -> str:
+    return f"{info.namespace.name.value}/{info.service.name.value}"
+
+
+def _best_host(hosts: tuple[str, ...], host: str) -> Optional[str]:
+    """The host of `hosts` that takes `host` as Envoy picks a virtual host:
+    the exact name, else the longest `*.suffix`, else `*`."""
+    if host in hosts:
+        return host
+    wild = [h for h in hosts if h.startswith("*.") and host.endswith(h[1:]) and len(host) > len(h) - 1]
+    if wild:
+        return max(wild, key=len)
+    return "*" if "*" in hosts else None
+
+
+def _rewrite(request: Request, alt: Alternative, replacement: str) -> str:
+    """The path the upstream receives: `rewrite path` replaces the matched
+    prefix (`/` when the alternative tests no path; the whole path, query
+    kept, after an exact or regex match)."""
+    match = next((c.path for c in alt.conditions if c.path is not None), None)
+    if match is None:
+        return replacement + request.path[1:]
+    if match.op == "prefix":
+        return replacement + request.path[len(match.value):]
+    _, mark, query = request.path.partition("?")
+    return replacement + mark + query

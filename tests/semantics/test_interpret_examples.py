@@ -1,0 +1,315 @@
+"""Every example (examples/, one policy with the fleet) answered request by
+request, the expected answers worked out by hand from docs/language.md and
+/work/shared/design/scenarios.md, not from meshc's output."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from meshc.pipeline import compile_paths, discover
+from meshc.semantics.decision import Cors, Fault, Retries, Target
+from meshc.semantics.interpret import Interpreter
+from meshc.semantics.registry import registry
+from meshc.semantics.request import Request, ServicePort
+from test_interpret_support import goes, host, split
+
+ISTIO_DEFAULT_RETRIES = Retries(2, None, ("cancelled", "connect-failure", "refused-stream", "retriable-status-codes",
+                                         "unavailable"))
+# S5's namespace defaults, which S1's user-service (also in `production`) inherits.
+PRODUCTION_DEFAULTS = {
+    "connectionPool.tcp.maxConnections": 100,
+    "connectionPool.tcp.connectTimeout": 30,
+    "connectionPool.http.http1MaxPendingRequests": 50,
+    "connectionPool.http.maxRequestsPerConnection": 10,
+    "connectionPool.http.maxRetries": 3,
+    "outlierDetection.consecutive5xxErrors": 3,
+    "outlierDetection.interval": 30_000,
+    "outlierDetection.baseEjectionTime": 30_000,
+    "loadBalancer.simple": "LEAST_REQUEST",
+}
+
+
+@pytest.fixture(scope="module")
+def examples():
+    (paths,) = discover(["examples"])
+    compiled = compile_paths(paths)
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+    return compiled.policy
+
+
+@pytest.fixture(scope="module")
+def hangzhou(examples):
+    return Interpreter(examples, "hangzhou")
+
+
+def mesh(name: str, namespace: str, port: int, **kw) -> Request:
+    return Request.make(host(name, namespace), port, **kw)
+
+
+def edge(gateway: str, hostname: str, port: int = 443, **kw) -> Request:
+    return Request.make(hostname, port, gateway=f"istio-system/{gateway}", **kw)
+
+
+# ------------------------------------------------------------------- S1
+@pytest.mark.parametrize("headers, entry, shares", [
+    ({"canary": "true"}, "canary-override", {"v2": 100}),
+    ({"canary": "false"}, "primary", {"v1": 90, "v2": 10}),   # at 2: the 10 % step
+    ({"canary": "TRUE"}, "primary", {"v1": 90, "v2": 10}),
+    ({}, "primary", {"v1": 90, "v2": 10}),
+])
+def test_s1_canary_with_header_override(hangzhou, headers, entry, shares):
+    request = mesh("user-service", "production", 80, headers=headers)
+    assert goes(hangzhou, request) == (entry, shares)
+    d = hangzhou.evaluate(request)
+    assert d.virtual_service == "production/user-service" and d.timeout_ms == 10_000
+    assert d.retries == ISTIO_DEFAULT_RETRIES
+    for s in d.destinations:
+        assert s.target.port == 80
+        assert d.policy(s.target) == PRODUCTION_DEFAULTS
+
+
+def test_s1_every_cluster_runs_the_same_split_and_istio_1_20_retries_503(examples):
+    request = mesh("user-service", "production", 80)
+    decisions = {c: Interpreter(examples, c).evaluate(request) for c in ("hangzhou", "beijing", "shenzhen")}
+    assert len({d.destinations for d in decisions.values()}) == 1
+    assert decisions["hangzhou"].retries.statuses == ()
+    assert decisions["shenzhen"].retries == Retries(2, None, ISTIO_DEFAULT_RETRIES.retry_on, (503,))
+
+
+# ------------------------------------------------------------------- S2
+@pytest.mark.parametrize("user, entry, subset", [
+    ("12", "even-users", "algorithm-a"),
+    ("7", "odd-users", "algorithm-b"),
+    ("0", "even-users", "algorithm-a"),
+    ("12a", "default", "algorithm-a"),   # full match: the trailing `a` fails both
+    ("a12", "default", "algorithm-a"),
+    ("", "default", "algorithm-a"),
+    (None, "default", "algorithm-a"),
+])
+def test_s2_ab_test_by_user_id(hangzhou, user, entry, subset):
+    headers = {} if user is None else {"x-user-id": user}
+    assert goes(hangzhou, mesh("recommendation-service", "experiments", 8080, headers=headers)) == (entry, {subset: 100})
+
+
+# ------------------------------------------------------------------- S3
+def test_s3_blue_green_at_the_gateway(hangzhou):
+    pay = host("payment-service", "payments")
+    preview = hangzhou.evaluate(edge("payment-gateway", "pay.example.com", headers={"x-preview": "true"}))
+    assert preview.virtual_service == "istio-system/payment-gateway-pay-example-com"
+    assert preview.entry == "payment-service-live-preview"
+    assert split(preview) == {(pay, "green", 8080): 100}
+    live = hangzhou.evaluate(edge("payment-gateway", "pay.example.com"))
+    assert live.entry == "payment-service-live" and split(live) == {(pay, "blue", 8080): 100}
+    assert goes(hangzhou, edge("payment-gateway", "pay.example.com", headers={"x-preview": "True"})) == (
+        "payment-service-live", {"blue": 100})
+    assert goes(hangzhou, edge("payment-gateway", "pay.example.com", port=80)) == (("redirect", 301), {})
+    assert goes(hangzhou, edge("payment-gateway", "other.example.com")) == (("respond", 404), {})
+    assert goes(hangzhou, edge("payment-gateway", "pay.example.com", port=8443)) == (("respond", 404), {})
+
+
+def test_s3_mesh_traffic_follows_the_same_routes(hangzhou):
+    request = mesh("payment-service", "payments", 8080, headers={"x-preview": "true"})
+    assert goes(hangzhou, request) == ("live-preview", {"green": 100})
+    assert hangzhou.evaluate(request).virtual_service == "payments/payment-service"
+    assert goes(hangzhou, mesh("payment-service", "payments", 8080)) == ("live", {"blue": 100})
+
+
+# ------------------------------------------------------------------- S4
+def test_s4_global_service_split(hangzhou):
+    d = hangzhou.evaluate(Request.make("user-service.global", 8080))
+    assert d.virtual_service == "geo/user-service" and d.entry == "split"
+    assert split(d) == {("user-service.global", "primary", 8080): 90, ("user-service.global", "secondary", 8080): 10}
+    for s in d.destinations:  # global services are reached over Istio mutual TLS
+        assert d.policy(s.target) == {"tls.mode": "ISTIO_MUTUAL"}
+
+
+@pytest.mark.parametrize("port", [8080, 8443])
+def test_s4_failover_without_routes_is_istio_default_route(hangzhou, port):
+    d = hangzhou.evaluate(Request.make("global-api.global", port))
+    assert d.kind == "default" and d.timeout_ms is None and d.retries == ISTIO_DEFAULT_RETRIES
+    t = Target("global-api.global", None, port)
+    assert split(d) == {("global-api.global", None, port): 100}
+    assert d.policy(t) == {
+        "loadBalancer.localityLbSetting.enabled": True,
+        "loadBalancer.localityLbSetting.failover": (("cn-east", "cn-north"), ("cn-north", "cn-south")),
+        "outlierDetection.consecutiveGatewayErrors": 10,
+        "outlierDetection.interval": 30_000,
+        "outlierDetection.baseEjectionTime": 300_000,
+        "tls.mode": "ISTIO_MUTUAL",
+    }
+
+
+# ------------------------------------------------------------------- S5
+def test_s5_defaults_reach_services_meshc_does_not_manage(hangzhou):
+    d = hangzhou.evaluate(mesh("inventory", "production", 8080))
+    assert d.kind == "default"
+    assert d.policy(Target(host("inventory", "production"), None, 8080)) == PRODUCTION_DEFAULTS
+    other = hangzhou.evaluate(mesh("inventory", "elsewhere", 8080))
+    assert other.policy(Target(host("inventory", "elsewhere"), None, 8080)) == {}
+
+
+# ------------------------------------------------------------------- S6
+@pytest.mark.parametrize("kw, entry, shares", [
+    ({"headers": {"x-user-type": "internal"}}, "internal", {"v1": 90, "v2": 10}),
+    ({"source_labels": {"version": "v1"}}, "internal", {"v1": 90, "v2": 10}),
+    ({"source_labels": {"version": "v2"}}, "default", {"v1": 100}),
+    ({"headers": {"x-user-type": "external"}}, "default", {"v1": 100}),
+    ({}, "default", {"v1": 100}),
+])
+def test_s6_internal_canary(hangzhou, kw, entry, shares):
+    request = mesh("reviews", "bookinfo", 9080, **kw)
+    assert goes(hangzhou, request) == (entry, shares)
+    d = hangzhou.evaluate(request)
+    for s in d.destinations:
+        assert d.policy(s.target) == {"tls.mode": "ISTIO_MUTUAL", "loadBalancer.simple": "LEAST_REQUEST"}
+
+
+# ------------------------------------------------------------------- S7
+def test_s7_service_options_without_routes_make_one_default_entry(hangzhou):
+    d = hangzhou.evaluate(mesh("payment", "payments", 8080, method="POST", path="/charge"))
+    assert (d.kind, d.virtual_service, d.entry) == ("route", "payments/payment", "default")
+    assert split(d) == {(host("payment", "payments"), None, 8080): 100}
+    assert d.timeout_ms == 10_000
+    assert d.retries == Retries(3, 2_000, ("cancelled", "connect-failure", "refused-stream", "resource-exhausted",
+                                           "unavailable"))
+    assert d.fault == Fault(abort_status=503, abort_share=Fraction(1, 1000))
+    assert d.policy(Target(host("payment", "payments"), None, 8080)) == {
+        "connectionPool.tcp.maxConnections": 100,
+        "connectionPool.tcp.connectTimeout": 30,
+        "connectionPool.http.http1MaxPendingRequests": 1024,
+        "connectionPool.http.maxRequestsPerConnection": 1024,
+        "connectionPool.http.maxRetries": 3,
+        "outlierDetection.consecutive5xxErrors": 7,
+        "outlierDetection.interval": 5_000,
+        "outlierDetection.baseEjectionTime": 15_000,
+        "outlierDetection.maxEjectionPercent": 100,
+    }
+
+
+# ------------------------------------------------------------------- S8
+def test_s8_sticky_sessions_on_the_default_route(hangzhou):
+    d = hangzhou.evaluate(mesh("api", "storefront", 8080, headers={"x-user-id": "42"}))
+    assert d.kind == "default"
+    assert d.policy(Target(host("api", "storefront"), None, 8080)) == {
+        "loadBalancer.consistentHash.httpHeaderName": "x-user-id",
+        "outlierDetection.consecutive5xxErrors": 5,
+        "outlierDetection.interval": 30_000,
+        "outlierDetection.baseEjectionTime": 60_000,
+    }
+
+
+# ------------------------------------------------------------------ S10
+@pytest.mark.parametrize("kw, entry, shares", [
+    ({"headers": {"user-agent": "canary"}}, "canary-users", {"v2": 100}),
+    ({"headers": {"user-agent": "Mozilla"}}, "shift", {"v1": 50, "v2": 50}),
+    ({"cookies": {"canary": "true"}}, "canary-users", {"v2": 100}),
+    ({"headers": {"cookie": "a=1; canary=true; b=2"}}, "canary-users", {"v2": 100}),
+    ({"headers": {"cookie": "a=1;canary=true"}}, "canary-users", {"v2": 100}),
+    ({"headers": {"cookie": "notcanary=true"}}, "shift", {"v1": 50, "v2": 50}),
+    ({"headers": {"cookie": "xcanary=true"}}, "shift", {"v1": 50, "v2": 50}),
+    ({"headers": {"cookie": "canary=truex"}}, "shift", {"v1": 50, "v2": 50}),
+    ({"headers": {"cookie": "canary=false; other=true"}}, "shift", {"v1": 50, "v2": 50}),
+    ({}, "shift", {"v1": 50, "v2": 50}),
+])
+def test_s10_cookie_canary(hangzhou, kw, entry, shares):
+    assert goes(hangzhou, mesh("reviews", "bookstore", 9080, **kw)) == (entry, shares)
+
+
+# ------------------------------------------------------------------ S11
+S11_USER = {(host("user-service", "web"), None, 8080): 90, (host("user-service-v2", "web"), None, 8080): 10}
+
+
+@pytest.mark.parametrize("kw, entry", [
+    ({"path": "/api/v1/users"}, "user-service-primary"),
+    ({"path": "/api/v1/users/42", "query": {"page": "2"}}, "user-service-primary"),
+    ({"path": "/api/v1/usersx"}, "user-service-primary"),   # a prefix is a string prefix
+    ({"path": "/api/v2/orders"}, "api-gateway-default"),
+    # the `/api/v2` prefix ranks before the header-only alternative of user-service
+    ({"path": "/api/v2/orders", "headers": {"x-api-version": "v1"}}, "api-gateway-default"),
+    # ... which is user-service's second group on the host
+    ({"path": "/web", "headers": {"x-api-version": "v1"}}, "user-service-primary-2"),
+    ({"path": "/api/v1/user"}, None),
+    ({"path": "/", "headers": {"x-api-version": "v2"}}, None),
+])
+def test_s11_gateway_paths(hangzhou, kw, entry):
+    d = hangzhou.evaluate(edge("main-gateway", "api.example.com", **kw))
+    if entry is None:
+        assert (d.kind, d.status) == ("respond", 404)
+        return
+    assert (d.virtual_service, d.entry) == ("istio-system/main-gateway-api-example-com", entry)
+    if entry.startswith("user-service"):
+        assert split(d) == S11_USER
+    else:
+        assert split(d) == {(host("api-gateway", "web"), None, 8080): 100}
+
+
+def test_s11_user_service_options_and_port_policy(hangzhou):
+    d = hangzhou.evaluate(edge("main-gateway", "api.example.com", path="/api/v1/users"))
+    assert d.timeout_ms == 30_000
+    assert d.retries == Retries(3, 10_000, ("5xx", "connect-failure", "refused-stream", "reset"))
+    assert d.fault == Fault(5_000, Fraction(1, 1000), 503, Fraction(1, 10_000))
+    assert d.cors == Cors(origins=("https://app.example.com",), methods=("DELETE", "GET", "POST", "PUT"),
+                          headers=("authorization", "content-type", "x-request-id"), max_age_s=86_400)
+    assert d.policy(Target(host("user-service", "web"), None, 8080)) == {
+        "connectionPool.tcp.maxConnections": 200,
+        "connectionPool.http.http1MaxPendingRequests": 100,
+        "outlierDetection.consecutive5xxErrors": 5,
+        "outlierDetection.interval": 10_000,
+        "outlierDetection.baseEjectionTime": 30_000,
+    }
+    assert d.policy(Target(host("user-service-v2", "web"), None, 8080)) == {}
+    assert hangzhou.evaluate(mesh("user-service", "web", 8080)).entry == "primary"
+
+
+@pytest.mark.parametrize("gateway_host, port, answer", [
+    ("api.example.com", 80, ("redirect", 301)),
+    ("app.example.com", 80, ("redirect", 301)),     # every host of the gateway redirects
+    ("app.example.com", 443, ("respond", 404)),     # served, but nothing is exposed there
+    ("www.example.com", 443, ("respond", 404)),
+    ("www.example.com", 80, ("respond", 404)),
+])
+def test_s11_gateway_servers(hangzhou, gateway_host, port, answer):
+    d = hangzhou.evaluate(edge("main-gateway", gateway_host, port=port, path="/api/v2"))
+    assert (d.kind, d.status) == answer
+
+
+@pytest.mark.parametrize("headers, entry, shares", [
+    ({"x-canary": "true"}, "canary", {"v2": 100}),
+    ({"x-canary": "true", "x-user-type": "premium"}, "canary", {"v2": 100}),
+    ({"x-user-type": "premium"}, "premium", {"v1": 70, "v2": 30}),
+    ({}, "default", {"v1": 95, "v2": 5}),
+])
+def test_s11_recommendation_service(hangzhou, headers, entry, shares):
+    d = hangzhou.evaluate(mesh("recommendation-service", "web", 8080, headers=headers))
+    assert goes(hangzhou, mesh("recommendation-service", "web", 8080, headers=headers)) == (entry, shares)
+    assert d.timeout_ms == 10_000
+    assert d.retries == Retries(2, 5_000, ISTIO_DEFAULT_RETRIES.retry_on)
+    pools = {"v1": (100, 50), "v2": (50, 25)}
+    for s in d.destinations:
+        assert d.policy(s.target) == {"connectionPool.tcp.maxConnections": pools[s.target.subset][0],
+                                      "connectionPool.http.http1MaxPendingRequests": pools[s.target.subset][1]}
+
+
+def test_s11_external_hosts(hangzhou, examples):
+    d = hangzhou.evaluate(Request.make("cdn.external.com", 443))
+    assert d.kind == "default" and d.policies == ((Target("cdn.external.com", None, 443), ()),)
+    services = registry(examples, "hangzhou").services
+    assert services["api.external.com"] == services["cdn.external.com"] == (ServicePort(443, "https"),)
+    assert services[host("user-service", "web")] == (ServicePort(8080, "http"),)
+    assert services["global-api.global"] == (ServicePort(8080, "http"), ServicePort(8443, "https"))
+
+
+# ------------------------------------------------------------------ S12
+def test_s12_mirror_percentage(hangzhou):
+    d = hangzhou.evaluate(mesh("order-service", "orders", 8080, method="POST"))
+    assert d.entry == "primary"
+    assert split(d) == {(host("order-service", "orders"), "v1", 8080): 100}
+    assert [(m.target.subset, m.share) for m in d.mirrors] == [("v2", Fraction(1, 5))]
+    assert {t.subset for t, _ in d.policies} == {"v1", "v2"}
+
+
+# ------------------------------------------------------------------ S13
+def test_s13_canary_first_step(hangzhou):
+    assert goes(hangzhou, mesh("checkout", "delivery", 8080)) == ("primary", {"v1": 90, "v2": 10})
