@@ -67,7 +67,7 @@ def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
     validated = subprocess.run(
         [sys.executable, "-S", "-c",
          "import sys; sys.path[:0] = sys.argv[1].split(':');"
-         "from meshc import schemas; print(sorted(schemas.KINDS)[0])",
+         "from meshc.output import schemas; print(sorted(schemas.KINDS)[0])",
          ":".join([str(wheel_site), *site.getsitepackages()])],
         capture_output=True, text=True, timeout=60)
     assert validated.returncode == 0, validated.stderr

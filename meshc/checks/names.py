@@ -65,7 +65,7 @@ def check_duplicate_names(policy: ir.MeshPolicy) -> list[Diagnostic]:
     return out
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> Optional[str]:
+def did_you_mean(name: str, known: Iterable[str]) -> Optional[str]:
     close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
 
@@ -80,7 +80,7 @@ def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Dia
         hint = f"give it labels (`subset {name.value} {{ version = \"{name.value}\" }}`) or list it in `subsets by`"
     else:
         message = f"{role} `{name.value}` is not a subset of service `{svc}`"
-        hint = _did_you_mean(name.value, declared) or (
+        hint = did_you_mean(name.value, declared) or (
             f"declared subsets: {', '.join(declared)}" if declared
             else f"declare it, e.g. `subsets by version {name.value}`")
     return diagnostic("unknown-subset", message, name.span, help=hint)
@@ -98,7 +98,7 @@ def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target, arri
             "unknown-service",
             f"service `{target.service.value}` is not declared in namespace `{ns}`",
             target.service.span,
-            help=_did_you_mean(target.service.value, known)
+            help=did_you_mean(target.service.value, known)
             or f"declare it: `service {target.service.value} {{ port 80 http }}` in namespace `{ns}`",
         )]
     out = []
@@ -186,7 +186,7 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     "unknown-gateway",
                     f"gateway `{expose.gateway.value}` is not declared",
                     expose.gateway.span,
-                    help=_did_you_mean(expose.gateway.value, index.gateways)
+                    help=did_you_mean(expose.gateway.value, index.gateways)
                     or "declare it in a namespace: `gateway NAME { hosts ... https credential ... }`",
                 ))
     return out
@@ -201,30 +201,58 @@ def _port_conditions(info: ServiceInfo, matches: tuple[ir.Match, ...]) -> list[D
 
 
 def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
-    """`on CLUSTER` and `in CLUSTER` name clusters of the fleet."""
+    """Every cluster name (`on`, `in`, `remote of`, cluster subsets, `from
+    cluster`, `cluster=` pins) is a cluster of the fleet."""
     index = Index(policy)
     known = index.clusters
     out: list[Diagnostic] = []
 
-    def unknown(name: ir.Name, what: str) -> None:
-        if name.value in known:
+    def unknown(value: str, span: ir.Span, what: str) -> None:
+        if value in known:
             return
         if policy.fleet is None:
             hint = "there is no fleet: declare `fleet NAME { cluster ... }` to render per cluster"
         else:
-            hint = _did_you_mean(name.value, known) or "fleet clusters: " + ", ".join(known)
-        out.append(diagnostic("unknown-cluster", f"{what} `{name.value}` is not a cluster of the fleet",
-                              name.span, help=hint))
+            hint = did_you_mean(value, known) or "fleet clusters: " + ", ".join(known)
+        out.append(diagnostic("unknown-cluster", f"{what} `{value}` is not a cluster of the fleet",
+                              span, help=hint))
 
+    for cluster in policy.fleet.clusters if policy.fleet else ():
+        if cluster.remote_of is not None:
+            unknown(cluster.remote_of.value, cluster.remote_of.span, "the primary of a remote,")
     for info in index.all_services():
-        for override in info.service.overrides:
-            unknown(override.cluster, "override for")
-        for route in info.service.routes:
-            for override in route.overrides:
-                unknown(override.cluster, "override for")
-        for name in info.service.placement:
-            unknown(name, "placement in")
+        svc = info.service
+        for override in svc.overrides + tuple(o for r in svc.routes for o in r.overrides):
+            unknown(override.cluster.value, override.cluster.span, "override for")
+        for name in svc.placement:
+            unknown(name.value, name.span, "placement in")
+        for subset in svc.subsets:
+            for label in subset.labels:
+                if label.key == ir.CLUSTER_LABEL:
+                    unknown(label.value, label.span, f"subset `{subset.name.value}` selects cluster")
+        for match in [m for r in svc.routes for m in r.matches] + [m for e in svc.exposes for m in e.matches]:
+            for cond in match.conditions:
+                if isinstance(cond, ir.SourceClusterCondition):
+                    unknown(cond.cluster.value, cond.cluster.span, "a match on callers from")
+                elif isinstance(cond, ir.SourceLabelCondition) and cond.label.key == ir.CLUSTER_LABEL:
+                    unknown(cond.label.value, cond.span, "a match on callers from")
+    for p in policy_blocks(policy):
+        for label in p.failover_priority.labels if p.failover_priority else ():
+            if label.key == ir.CLUSTER_LABEL and label.value is not None:
+                unknown(label.value, label.span, "`failover priority` pins cluster")
     return out
+
+
+def policy_blocks(policy: ir.MeshPolicy) -> Iterator[ir.Policy]:
+    """Each destination policy block as written, once."""
+    for ns in policy.namespaces:
+        if ns.defaults is not None:
+            yield ns.defaults
+        for svc in ns.services:
+            yield svc.policy
+            yield from (s.policy for s in svc.subsets if s.policy is not None)
+            yield from (p.policy for p in svc.ports if p.policy is not None)
+            yield from (o.policy for o in svc.overrides if o.policy is not None)
 
 
 def check_hosts(policy: ir.MeshPolicy) -> list[Diagnostic]:

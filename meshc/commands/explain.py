@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from meshc.diagnostics.codes import CODES, lookup
+from meshc.diagnostics.codes import CODES, RETIRED, lookup
 
 
 def describe(code) -> str:
@@ -18,6 +18,11 @@ def describe(code) -> str:
     )
 
 
+def retired(code: str, name: str, why: str) -> str:
+    """A retired code's entry: meshc no longer reports it."""
+    return f"## {code} {name} (retired)\n\nmeshc no longer reports this code: {why}\n"
+
+
 @click.command("explain")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="Explain every code.")
@@ -29,6 +34,10 @@ def command(code: str | None, show_all: bool) -> None:
     if code is None:
         raise click.UsageError("give a code such as MESH301, or --all")
     found = lookup(code)
+    if found is None and code.upper() in RETIRED:
+        name, why = RETIRED[code.upper()]
+        click.echo(retired(code.upper(), name, why), nl=False)
+        return
     if found is None:
         raise click.UsageError(f"unknown code `{code}`; `meshc explain --all` lists them")
     click.echo(describe(found), nl=False)
