@@ -265,7 +265,7 @@ _extra_lines = st.lists(
 
 
 # Statements holding a list of names, which ends at the end of its line.
-_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace) ")
+_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace|failover priority) ")
 
 
 def _broken(draw, code: str) -> list[str]:

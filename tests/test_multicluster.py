@@ -158,7 +158,8 @@ def test_local_service_in_a_primary_without_remotes_routes_to_its_own_cluster():
     assert [(d["destination"]["subset"], d["weight"]) for d in entry["route"]] == [("beijing-v1", 90),
                                                                                    ("beijing-v2", 10)]
     (cart,) = out["beijing"][("VirtualService", "shop", "cart")]["spec"]["http"]
-    assert cart["route"] == [{"destination": {"host": "cache.shop.svc.cluster.local", "subset": "beijing-v2"}}]
+    assert cart["route"] == [{"destination": {"host": "cache.shop.svc.cluster.local", "subset": "beijing-v2",
+                                              "port": {"number": 80}}}]
 
 
 def test_local_service_in_a_primary_with_a_remote_matches_each_cluster_s_callers():
