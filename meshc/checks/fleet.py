@@ -38,11 +38,11 @@ def check_topology(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 f"cluster `{name}` is a remote of `{primary.name.value}`, which is a remote itself",
                 cluster.remote_of.span, labels=[Label(primary.remote_of.span, "a remote here")],
                 help=f"name the primary that runs istiod: `remote of {primary.remote_of.value}`"))
-        elif cluster.istio is not None and cluster.istio != (primary.istio or cluster.istio):
+        elif cluster.istio is not None and cluster.istio != primary.istio:
+            runs = f"runs {primary.istio}" if primary.istio else "does not say which it runs"
             out.append(diagnostic(
                 "invalid-topology",
-                f"remote `{name}` declares Istio {cluster.istio}, but its primary `{primary.name.value}` runs "
-                f"{primary.istio}",
+                f"remote `{name}` declares Istio {cluster.istio}, but its primary `{primary.name.value}` {runs}",
                 cluster.span, help="a remote runs its primary's control plane: drop `istio` on the remote"))
     for info in index.all_services():
         svc = info.service
