@@ -60,8 +60,8 @@ class RouteBuilder:
         if not svc.routes and not _has_options(info.options(None, self.cluster)) and svc.local is None:
             return None
         produced = [(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)]
-        if not any(entries for entries, _ in produced):
-            return None
+        if svc.local is not None and not any(entries for entries, _ in produced):
+            return None  # it runs in none of the clusters this configuration serves
         # A local service's entries match only the served clusters it runs
         # in; callers from the others get a 404, not its endpoints elsewhere.
         unserved = svc.local is not None and len(self.served) > 1 and not set(self.served) <= set(
