@@ -119,7 +119,7 @@ def _reachable_across_networks(index: Index, info: ServiceInfo, placed: tuple[st
     callers = [c for c in topology.names if topology.network(c) not in networks]
     if not callers:
         return []
-    shown = ", ".join(sorted(str(n) for n in networks))
+    shown = ", ".join(sorted(n or "(no network)" for n in networks))
     return [diagnostic(
         "missing-gateway-address",
         f"service `{svc.name.value}` runs only on network {shown}, where no cluster has an east-west gateway, "
