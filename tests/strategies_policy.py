@@ -55,7 +55,7 @@ strict permissive disable istio-mutual simple round-robin random least-request p
 gateway-errors gateway-error reset reset-before-request connect-failure envoy-ratelimited
 retriable-4xx refused-stream retriable-status-codes retriable-headers http3-post-connect-failure
 cancelled deadline-exceeded internal resource-exhausted unavailable p50 p75 p90 p95 p99 p999
-cookie x-preview
+cookie x-preview dns-proxying remote of local priority name
 """.split())
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")

@@ -86,8 +86,8 @@ _ONCE = {
     s.Timeout: "timeout", s.Retry: "retry", s.RetryOff: "retry", s.FaultDelay: "delay", s.FaultAbort: "abort",
     s.Rewrite: "rewrite", s.Cors: "cors", s.When: "when", s.Forward: "action", s.Canary: "action",
     s.BlueGreen: "action", s.CircuitBreaker: "circuit-breaker", s.LbSimple: "lb", s.LbHash: "lb",
-    s.Tls: "tls", s.Failover: "failover", s.Placement: "in", s.GatewayHosts: "hosts",
-    s.Defaults: "defaults", s.Eject: "eject",
+    s.Tls: "tls", s.Failover: "failover", s.FailoverPriority: "failover priority", s.Placement: "in",
+    s.Local: "local", s.GatewayHosts: "hosts", s.Defaults: "defaults", s.Eject: "eject", s.DnsProxying: "dns",
 }
 
 
@@ -120,6 +120,7 @@ conditions = _named("conditions", st.one_of(
     _leaf(s.PortMatch, ports),
     _leaf(s.SourceLabel, label_keys, label_values),
     _leaf(s.SourceNamespace, names),
+    _leaf(s.SourceCluster, names),
 ))
 disjunctions = _leaf(s.Disjunction, _tuple(_leaf(s.Conjunction, _tuple(conditions, 1, 3)), 1, 2))
 targets = _leaf(s.SubsetRef, names) | _leaf(
@@ -158,6 +159,7 @@ policies = _named("policies", st.one_of(
     _leaf(s.LbHash, st.just("source-ip")),
     _leaf(s.Tls, _word(st.sampled_from(["istio-mutual", "disable", "simple"]))),
     _leaf(s.Failover, _tuple(_leaf(s.FailoverPair, names, names), 1, 2)),
+    _leaf(s.FailoverPriority, _tuple(_leaf(s.PriorityLabel, label_keys, _optional(label_values)), 1, 3)),
     _leaf(s.Distribute, localities, _tuple(_leaf(s.LocalityWeight, localities, percents), 1, 2)),
 ))
 
@@ -177,14 +179,18 @@ routes = _named("routes", _leaf(s.Route, names, _block(st.one_of(
     _leaf(s.Override, names, _block(options, 2)),
 ))))
 
-services = _named("services", _leaf(s.Service, names, st.booleans(), _block(st.one_of(
-    _leaf(s.Port, ports, protocols, _optional(_block(policies, 2))),
+# `global` is still parsed (to be reported, MESH005) and printed; seldom drawn.
+_global = st.sampled_from([None] * 7 + [s.Word(SPAN, "global")])
+services = _named("services", _leaf(s.Service, names, _global, _block(st.one_of(
+    _leaf(s.Port, ports, protocols, _optional(_block(policies, 2)), _optional(names)),
     _leaf(s.SubsetsBy, label_keys, _tuple(names, 1, 3)),
-    _leaf(s.Subset, names, _tuple(_leaf(s.Label, label_keys, label_values), max_size=2)
+    _leaf(s.Subset, names, _tuple(_leaf(s.Label, label_keys, label_values) | _leaf(s.SubsetCluster, names),
+                                  max_size=2)
           .flatmap(lambda labels: _block(policies, 2).map(lambda policy: labels + policy))),
     routes,
     _leaf(s.Expose, names, hosts, _optional(ports), _optional(disjunctions)),
     _leaf(s.Placement, _tuple(names, 1, 3)),
+    _leaf(s.Local),
     options,
     policies,
     _leaf(s.Override, names, _block(options | policies, 3)),
@@ -215,9 +221,10 @@ _cluster_attrs = st.one_of(
     _leaf(s.ClusterAttr, st.just("gateway"),
           _word(st.builds("10.0.{}.{}".format, st.integers(0, 255), st.integers(1, 254)))),
     _leaf(s.ClusterAttr, st.just("istio"), _word(st.sampled_from(ISTIO_VERSIONS))),
+    _leaf(s.ClusterAttr, st.just("remote"), names),
 )
 _clusters = _leaf(s.Cluster, names, _tuple(_cluster_attrs, max_size=5, unique_by=lambda a: a.key))
-fleets = _named("fleets", _leaf(s.Fleet, names, _tuple(_clusters)))
+fleets = _named("fleets", _leaf(s.Fleet, names, _block(_clusters | _leaf(s.DnsProxying))))
 
 # One fleet at most, as lowering allows.
 files = st.builds(
@@ -258,7 +265,7 @@ _extra_lines = st.lists(
 
 
 # Statements holding a list of names, which ends at the end of its line.
-_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace) ")
+_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace|failover priority) ")
 
 
 def _broken(draw, code: str) -> list[str]:

@@ -23,7 +23,7 @@ from meshc.output import manifests
 S13 = ROOT / "examples" / "s13-progressive-delivery.mesh"
 
 # Every quantile, a fractional success rate, two gated canaries in one
-# service, one canary without gates and a global service.
+# service, one canary without gates and a service that runs in one cluster.
 VARIED = """\
 fleet f {
   cluster a region r1 network n1 gateway 10.0.0.1
@@ -47,8 +47,8 @@ namespace shop {
     subsets by version v1 v2
     route primary { canary v1 -> v2 steps 50% 100% at 1 }
   }
-  service api global {
-    in a b
+  service api {
+    in a
     port 8080 http
     subsets by version v1 v2
     route primary { canary v1 -> v2 steps 50% 100% analysis p99 <= 1s }
@@ -83,9 +83,9 @@ def varied(tmp_path) -> Path:
     return path
 
 
-def test_services_with_gated_canaries_get_a_prometheus_rule_in_every_cluster(in_repo, varied):
+def test_services_with_gated_canaries_get_a_prometheus_rule_in_every_primary(in_repo, varied):
     examples = _rules(_files(["examples"]))
-    clusters = {"hangzhou", "beijing", "shenzhen"}
+    clusters = {"hangzhou", "beijing", "shenzhen"}  # not shanghai, a remote: it holds only Service stubs
     assert set(examples) == {f"{c}/{ns}/prometheusrule-{name}-canary.yaml"
                              for c in clusters for ns, name in [("production", "user-service"), ("delivery", "checkout")]}
     assert set(_rules(_files([str(varied)]))) == {f"{c}/shop/prometheusrule-{name}-canary.yaml"

@@ -155,20 +155,6 @@ def test_overrides_change_only_their_cluster_and_versions_pick_api_versions(tmp_
     assert north[("VirtualService", "ns", "svc")]["apiVersion"] == "networking.istio.io/v1beta1"
 
 
-def test_global_service_entries_and_the_cross_network_gateway(tmp_path):
-    text = FLEET + "namespace ns {\n  service api global {\n    in east north\n    port 8080 http\n  }\n}\n"
-    docs = render(tmp_path, text)
-    entry = docs[("ServiceEntry", "ns", "api-global")]["spec"]
-    assert entry["hosts"] == ["api.global"] and entry["location"] == "MESH_INTERNAL" and entry["resolution"] == "DNS"
-    assert [(e["address"], e["locality"], e["network"], e["ports"]) for e in entry["endpoints"]] == [
-        ("10.0.0.1", "r1/z1", "n1", {"http-8080": 15443}),
-        ("north.example.com", "r2/z2", "n2", {"http-8080": 15443})]
-    assert dr(docs, "api")["trafficPolicy"]["tls"] == {"mode": "ISTIO_MUTUAL"}
-    gateway = docs[("Gateway", "istio-system", "cross-network-gateway")]["spec"]
-    assert gateway["servers"] == [{"port": {"number": 15443, "name": "tls", "protocol": "TLS"},
-                                   "tls": {"mode": "AUTO_PASSTHROUGH"}, "hosts": ["*.local", "*.global"]}]
-
-
 def test_security_resources(tmp_path):
     docs = render(tmp_path, FLEET + 'namespace ns {\n  mtls strict\n  mtls permissive for legacy\n'
                   '  allow api from namespace ops to GET "/metrics"\n  allow api from principal "cluster.local/ns/a/sa/b"\n}\n')

@@ -109,7 +109,7 @@ def test_a_policy_with_errors_is_refused_with_its_diagnostics(examples):
     result = meshc("promote", S1, "user-service")
     assert result.exit_code == 1
     assert "error[MESH201]" in result.stderr and "examples/broken.mesh:3:" in result.stderr
-    assert result.stderr.rstrip().endswith("in 15 files.")
+    assert result.stderr.rstrip().endswith("in 18 files.")
     assert (examples / "s01-canary.mesh").read_bytes() == before
 
 
@@ -166,10 +166,11 @@ def test_status_lists_every_canary(examples):
     result = meshc("status", "examples")
     assert result.exit_code == 0, result.output
     assert result.stdout == """\
-NAMESPACE   SERVICE       ROUTE    CANARY   STEP    DECLARED         IN STEP     PAUSE  LEFT  NEXT             GATES
-production  user-service  primary  v1 → v2  2 of 5  v1 90% / v2 10%  not in git  10m    -     v1 80% / v2 20%  success-rate >= 99%, p99 <= 500ms
-bookstore   reviews       shift    v1 → v2  1 of 2  v1 50% / v2 50%  not in git  -      -     v1 0% / v2 100%  -
-delivery    checkout      primary  v1 → v2  1 of 4  v1 90% / v2 10%  not in git  5m     -     v1 75% / v2 25%  success-rate >= 95%, p95 <= 1s
+NAMESPACE   SERVICE       ROUTE    CANARY           STEP    DECLARED                 IN STEP     PAUSE  LEFT  NEXT                     GATES
+production  user-service  primary  v1 → v2          2 of 5  v1 90% / v2 10%          not in git  10m    -     v1 80% / v2 20%          success-rate >= 99%, p99 <= 500ms
+geo         profile       primary  v1 → v2-beijing  1 of 3  v1 90% / v2-beijing 10%  not in git  -      -     v1 50% / v2-beijing 50%  -
+bookstore   reviews       shift    v1 → v2          1 of 2  v1 50% / v2 50%          not in git  -      -     v1 0% / v2 100%          -
+delivery    checkout      primary  v1 → v2          1 of 4  v1 90% / v2 10%          not in git  5m     -     v1 75% / v2 25%          success-rate >= 95%, p95 <= 1s
 """
 
 

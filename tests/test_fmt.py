@@ -55,7 +55,9 @@ EVERY_CONSTRUCT = dedent(r"""
     # policy for the demo mesh
     fleet prod {
     cluster hangzhou  region cn-east   zone cn-east-a   network net-1 gateway 10.0.0.1 istio 1.22
+       dns-proxying
        cluster beijing region cn-north
+     cluster shanghai  remote  of hangzhou zone cn-east-b
     }
     namespace production {
       mtls strict
@@ -63,7 +65,7 @@ EVERY_CONSTRUCT = dedent(r"""
       allow api-gateway from principal "cluster.local/ns/production/sa/api" "cluster.local/ns/x/sa/y" to GET POST "/api/v1/*"
       allow billing from namespace monitoring ops to "/metrics"
       allow open
-      defaults { lb least-request circuit-breaker { max-connections 100 connect-timeout 30ms max-pending 10 max-requests 20 max-requests-per-connection 1 max-retries 3 idle-timeout 1h eject 3 consecutive 5xx every 30s for 30s max 50% } }
+      defaults { lb least-request failover priority network region = cn-east cluster=hangzhou version="v1" circuit-breaker { max-connections 100 connect-timeout 30ms max-pending 10 max-requests 20 max-requests-per-connection 1 max-retries 3 idle-timeout 1h eject 3 consecutive 5xx every 30s for 30s max 50% } }
       gateway main-gateway {
         hosts api.example.com *
         https port 8443 credential tls-credential
@@ -73,17 +75,19 @@ EVERY_CONSTRUCT = dedent(r"""
       }
       gateway plain { http }
       external api.external.com cdn.external.com port 443 https port 80 http
-      service user-service global {
+      service user-service {
         port 80 http { lb random }
-        port 9090 grpc
+        port 9090 grpc  name grpc-api
         port 8080 http2 {}
+        local
         subsets by version v1 v2
         subset blue { color = blue }
+        subset green { color = green in beijing }
         subset v1 { tls istio-mutual }
         in hangzhou beijing
         expose via main-gateway host api.example.com when path ^= "/api/v1/users" or header x-api-version = "v1" and method = GET
         route matching {
-          when header canary = "true" and cookie user = "x" or header x-debug absent and query q ~ "\d+" and port 8080 and source app = web and from namespace ops
+          when header canary = "true" and cookie user = "x" or header x-debug absent and query q ~ "\d+" and port 8080 and source app = web and from namespace ops or from cluster beijing
           to v2 , service billing in payments subset v1 port 8080 90%,v1 rest
         }
         route primary {
@@ -113,7 +117,9 @@ EVERY_CONSTRUCT_FORMATTED = dedent(r"""
     # policy for the demo mesh
     fleet prod {
       cluster hangzhou region cn-east zone cn-east-a network net-1 gateway 10.0.0.1 istio 1.22
+      dns-proxying
       cluster beijing region cn-north
+      cluster shanghai remote of hangzhou zone cn-east-b
     }
 
     namespace production {
@@ -124,6 +130,7 @@ EVERY_CONSTRUCT_FORMATTED = dedent(r"""
       allow open
       defaults {
         lb least-request
+        failover priority network region=cn-east cluster=hangzhou version="v1"
         circuit-breaker {
           max-connections 100
           connect-timeout 30ms
@@ -144,17 +151,22 @@ EVERY_CONSTRUCT_FORMATTED = dedent(r"""
       }
       gateway plain { http }
       external api.external.com cdn.external.com port 443 https port 80 http
-      service user-service global {
+      service user-service {
         port 80 http { lb random }
-        port 9090 grpc
+        port 9090 grpc name grpc-api
         port 8080 http2 {}
+        local
         subsets by version v1 v2
         subset blue { color = "blue" }
+        subset green {
+          color = "green"
+          in beijing
+        }
         subset v1 { tls istio-mutual }
         in hangzhou beijing
         expose via main-gateway host api.example.com when path ^= "/api/v1/users" or header x-api-version = "v1" and method = GET
         route matching {
-          when header canary = "true" and cookie user = "x" or header x-debug absent and query q ~ "\d+" and port 8080 and source app = "web" and from namespace ops
+          when header canary = "true" and cookie user = "x" or header x-debug absent and query q ~ "\d+" and port 8080 and source app = "web" and from namespace ops or from cluster beijing
           to v2, service billing in payments subset v1 port 8080 90%, v1 rest
         }
         route primary {
@@ -384,8 +396,8 @@ CASES = {
         """),
     ),
     "comment-in-a-block-header-moves-before-it": (
-        "namespace n {\n  service api  # the API\n  global {\n    in a\n  }\n}\n",
-        "namespace n {\n  # the API\n  service api global { in a }\n}\n",
+        "namespace n {\n  service api  # the API\n  {\n    in a\n  }\n}\n",
+        "namespace n {\n  # the API\n  service api { in a }\n}\n",
     ),
     "comment-between-lb-hash-and-its-key-moves-before-it": (
         _service("lb hash  # sticky\n  header x-user\n"),

@@ -8,8 +8,8 @@ import json
 import jsonschema
 from helpers import ROOT, rendered
 
-from meshc.diagnostics.codes import describe
-from meshc.diagnostics.codes import CODES
+from meshc.commands.explain import retired
+from meshc.diagnostics.codes import CODES, RETIRED, describe
 from meshc.language.ir import MeshPolicy
 
 
@@ -28,7 +28,8 @@ def diagnostics_doc() -> str:
         "| code | name | severity |\n| --- | --- | --- |\n"
         + "".join(f"| {c.code} | `{c.name}` | {c.severity.value} |\n" for c in CODES.values())
     )
-    return head + "\n" + "\n".join(describe(c) for c in CODES.values())
+    gone = "".join("\n" + retired(code, name, why) for code, (name, why) in sorted(RETIRED.items()))
+    return head + "\n" + "\n".join(describe(c) for c in CODES.values()) + gone
 
 
 def test_ir_schema_is_current(golden):

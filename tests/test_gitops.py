@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from meshc.cli import cli
 
 GITOPS = (ROOT / "docs" / "gitops.md").read_text()
-CLUSTERS = ["hangzhou", "beijing", "shenzhen"]
+CLUSTERS = ("beijing", "hangzhou", "shanghai", "shenzhen")
 
 
 def run(*args):

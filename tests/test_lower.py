@@ -33,6 +33,37 @@ def test_fleet_and_cluster_attributes():
     assert (b.region, b.gateway, b.istio) == (None, "east.example.com", None)
 
 
+def test_fleet_topology():
+    fleet = lower("fleet prod {\n  dns-proxying\n  cluster a network n1\n  cluster b remote of a\n}\n").fleet
+    a, b = fleet.clusters
+    assert fleet.dns_proxying is True
+    assert (a.remote_of, b.remote_of.value) == (None, "a")
+    assert lower("fleet prod {\n  cluster a\n}\n").fleet.dns_proxying is False
+
+
+def test_cluster_subsets_placement_and_local():
+    fleet = "fleet f {\n  cluster a\n  cluster b\n}\n"
+    svc = service('in a b\nlocal\nport 80 http name web\nport 81 http\nsubsets by cluster a\n'
+                  'subset v2-b { version = "v2"  in b }\nsubset plain { cluster = "x" }', fleet)
+    assert svc.local is not None and [c.value for c in svc.placement] == ["a", "b"]
+    assert [(p.number, p.name) for p in svc.ports] == [(80, "web"), (81, None)]
+    labels = {s.name.value: [(x.key, x.value) for x in s.labels] for s in svc.subsets}
+    assert labels == {"a": [("topology.istio.io/cluster", "a")],
+                      "v2-b": [("version", "v2"), ("topology.istio.io/cluster", "b")],
+                      "plain": [("cluster", "x")]}  # a label `cluster` as written is a plain label
+    assert service("port 80 http").local is None
+
+
+def test_failover_priority_expands_short_names_and_keeps_pins():
+    p = service('port 80 http\nfailover priority cluster=a network region zone subzone node version = "v1" '
+                'topology.istio.io/network=n1').policy
+    assert [(x.key, x.value) for x in p.failover_priority.labels] == [
+        ("topology.istio.io/cluster", "a"), ("topology.istio.io/network", None),
+        ("topology.kubernetes.io/region", None), ("topology.kubernetes.io/zone", None),
+        ("topology.istio.io/subzone", None), ("kubernetes.io/hostname", None), ("version", "v1"),
+        ("topology.istio.io/network", "n1")]
+
+
 def test_ports_and_subsets():
     svc = service('port 80 http\nport 9090 grpc { lb random }\nsubsets by version v1 v2\n'
                   'subset blue { color = "blue" app.kubernetes.io/track = canary }\nsubset v2 { tls istio-mutual }')
@@ -59,6 +90,7 @@ def test_ports_and_subsets():
     ('source version = "v1"', ("source-label", {"label": {"key": "version", "value": "v1"}})),
     ("source version = v1", ("source-label", {"label": {"key": "version", "value": "v1"}})),
     ("from namespace monitoring", ("source-namespace", {"namespace": {"value": "monitoring"}})),
+    ("from cluster default", ("source-cluster", {"cluster": {"value": "default"}})),
 ])
 def test_conditions(condition, expected):
     r = route(f"when {condition}\nto v1", head="port 80 http\nsubsets by version v1")

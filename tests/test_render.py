@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from ruamel.yaml import YAML
 from helpers import ROOT
 
 from meshc.cli import cli
@@ -64,7 +65,7 @@ def test_examples_check_clean(in_repo):
 
 def test_one_directory_per_cluster_with_a_kustomization(rendered_examples):
     clusters = sorted(p.name for p in rendered_examples.iterdir())
-    assert clusters == ["beijing", "hangzhou", "shenzhen"]
+    assert clusters == ["beijing", "hangzhou", "shanghai", "shenzhen"]
     for cluster in clusters:
         kustomization = (rendered_examples / cluster / "kustomization.yaml").read_text()
         listed = [line[2:] for line in kustomization.splitlines() if line.startswith("- ")]
@@ -85,11 +86,20 @@ def test_every_file_names_its_sources_and_version_without_timestamps(rendered_ex
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kubectl_kustomize_builds_every_cluster(rendered_examples):
+    """Every cluster directory builds, with every resource it lists: a
+    primary's routing and a remote's Service stubs alike."""
+    yaml = YAML(typ="safe")
     for cluster in sorted(p.name for p in rendered_examples.iterdir()):
         done = subprocess.run(["kubectl", "kustomize", str(rendered_examples / cluster)],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.count("\nkind: ") + done.stdout.startswith("kind: ") >= 10
+        built = [(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in yaml.load_all(done.stdout)]
+        listed = yaml.load((rendered_examples / cluster / "kustomization.yaml").read_text())["resources"]
+        assert len(built) == len(set(built)) == len(listed), cluster
+        kinds = {kind for kind, _, _ in built}
+        expected = {"Service"} if cluster == "shanghai" else {"VirtualService", "DestinationRule", "Gateway"}
+        assert expected <= kinds, (cluster, kinds)
+    assert not (rendered_examples / "shanghai" / "istio-system").exists()  # a remote gets no configuration
 
 
 def test_output_is_byte_identical_across_hash_seeds(tmp_path):

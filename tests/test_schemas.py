@@ -30,8 +30,9 @@ from meshc.output import schemas
 from meshc.output.manifests import KUSTOMIZATION, files
 
 CRDS = Path(__file__).resolve().parents[2] / "shared" / "istio" / "customresourcedefinitions.gen.yaml"
-# Kinds whose CRDs Istio ships (PrometheusRule is the Prometheus operator's).
-ISTIO_KINDS = tuple(kind for kind in schemas.KINDS if kind not in ("Kustomization", "PrometheusRule"))
+# Kinds whose CRDs Istio ships (PrometheusRule is the Prometheus operator's,
+# Service is Kubernetes' own).
+ISTIO_KINDS = tuple(kind for kind in schemas.KINDS if kind not in ("Kustomization", "PrometheusRule", "Service"))
 
 
 @functools.cache
@@ -93,7 +94,7 @@ def refs(node) -> list[str]:
 
 
 def test_rendered_documents_conform():
-    assert not failures(schemas.validate, ISTIO_KINDS)
+    assert not failures(schemas.validate, ISTIO_KINDS + ("Service",))
 
 
 def test_every_rendered_kind_has_a_schema():
@@ -109,7 +110,7 @@ def test_kustomizations_conform():
 
 
 def test_unknown_kind_is_reported():
-    assert schemas.validate({"kind": "Service"}) == ["kind: meshc has no schema for kind 'Service'"]
+    assert schemas.validate({"kind": "ConfigMap"}) == ["kind: meshc has no schema for kind 'ConfigMap'"]
 
 
 def test_importing_the_module_does_not_import_jsonschema():
@@ -124,7 +125,7 @@ def test_importing_the_module_does_not_import_jsonschema():
 class Corruption:
     """A rendered document with one value replaced (None deletes it), where
     our schemas object and what they say, and whether the upstream CRD
-    rejects it too."""
+    rejects it too (None: a kind Istio has no CRD for)."""
 
     name: str
     document: tuple[str, str, str, str]
@@ -132,7 +133,7 @@ class Corruption:
     value: object
     where: str
     says: str
-    upstream_rejects: bool
+    upstream_rejects: Optional[bool]
 
     def apply(self) -> dict:
         body = copy.deepcopy(find(examples(), *self.document))
@@ -175,9 +176,21 @@ CORRUPTIONS = [
                ("spec", "trafficPolicy", "loadBalancer", "localityLbSetting", "distribute"),
                [{"from": "cn-east", "to": {"cn-north": 100}}],
                "spec.trafficPolicy.loadBalancer.localityLbSetting", "is valid under each of", False),
-    Corruption("endpoint-port-0", ("hangzhou", "ServiceEntry", "geo", "user-service-global"),
-               ("spec", "endpoints", 0, "ports", "http-8080"), 0,
-               "spec.endpoints[0].ports.http-8080", "15443 was expected", True),
+    Corruption("failover-priority-twice", ("hangzhou", "DestinationRule", "geo", "ledger"),
+               ("spec", "trafficPolicy", "loadBalancer", "localityLbSetting", "failoverPriority"),
+               ["topology.istio.io/network", "topology.istio.io/network"],
+               "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority", "has non-unique elements", False),
+    Corruption("failover-priority-and-failover", ("hangzhou", "DestinationRule", "geo", "global-api"),
+               ("spec", "trafficPolicy", "loadBalancer", "localityLbSetting", "failoverPriority"),
+               ["topology.istio.io/network"],
+               "spec.trafficPolicy.loadBalancer.localityLbSetting", "is valid under each of", False),
+    Corruption("external-entry-with-endpoints", ("hangzhou", "ServiceEntry", "web", "api-external-com"),
+               ("spec", "endpoints"), [{"address": "10.0.0.1"}],
+               "spec", "Additional properties are not allowed ('endpoints' was unexpected)", False),
+    Corruption("stub-without-ports", ("shanghai", "Service", "geo", "user-service"), ("spec", "ports"), [],
+               "spec.ports", "should be non-empty", None),
+    Corruption("stub-selecting-nothing-named", ("shanghai", "Service", "geo", "user-service"),
+               ("spec", "selector"), {"version": "v1"}, "spec.selector", "'app' is a required property", None),
     Corruption("gateway-port-70000", ("hangzhou", "Gateway", "istio-system", "payment-gateway"),
                ("spec", "servers", 0, "port", "number"), 70000,
                "spec.servers[0].port.number", "70000 is greater than the maximum of 65535", False),
@@ -199,6 +212,8 @@ def test_our_schemas_reject(case):
 def test_upstream_rejects_what_it_should(case, upstream):
     """False where only our schemas catch the mistake (Istio's webhook or
     nobody would); True where the API server's schema does as well."""
+    if case.upstream_rejects is None:
+        pytest.skip(f"Istio has no CRD for {case.document[1]}")
     assert bool(upstream(case.apply())) == case.upstream_rejects
 
 

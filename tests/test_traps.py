@@ -70,9 +70,26 @@ def test_cookie_condition_matches_exactly_that_cookie(in_repo, cookie, matches):
     assert (re2.fullmatch(regex, cookie) is not None) is matches
 
 
-def test_every_cluster_gets_the_entries_of_global_services(in_repo):
+def test_every_cluster_can_call_services_that_run_elsewhere(in_repo):
+    """Seed 002's trap: a cluster without the entry of a service that runs
+    only in another cluster cannot call it. Now every cluster where a
+    service does not run gets its Service stub (DNS resolves, Istio merges
+    the other clusters' endpoints), and every primary gets its routing."""
     r = rendered(["examples"])
+    placed = {"user-service": {"hangzhou", "beijing"}, "global-api": {"hangzhou", "beijing", "shenzhen"}}
     for cluster, docs in r.clusters.items():
-        names = {(d.kind, d.name) for d in docs}
-        assert ("ServiceEntry", "global-api-global") in names, cluster
-        assert ("ServiceEntry", "user-service-global") in names, cluster
+        names = {(d.kind, d.namespace, d.name) for d in docs}
+        for service, clusters in placed.items():
+            stub = ("Service", "geo", service) in names
+            assert stub is (cluster not in clusters), (cluster, service)
+        primary = cluster != "shanghai"
+        assert (("VirtualService", "geo", "user-service") in names) is primary, cluster
+        assert (("DestinationRule", "geo", "global-api") in names) is primary, cluster
+
+
+def test_no_global_host_anywhere(in_repo):
+    """Istio deprecated `.global` in 1.8; nothing meshc renders names one."""
+    from meshc.output.manifests import files
+
+    texts = files(rendered(["examples"]), [])
+    assert not [path for path, text in texts.items() if ".global" in text or "-global." in path]

@@ -11,7 +11,7 @@ defaults, service, `on CLUSTER`, port, subset.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Optional
 
 from meshc.backends.documents import Document, document, duration, number
 from meshc.backends.targets import IstioTarget
@@ -24,14 +24,13 @@ _SIMPLE_LB = {"round-robin": "ROUND_ROBIN", "random": "RANDOM", "least-request":
               "passthrough": "PASSTHROUGH"}
 
 
-def service_destination_rule(info: ServiceInfo, cluster: str, target: IstioTarget) -> Optional[Document]:
-    """The DestinationRule of a service, if it has subsets or policy."""
+def service_destination_rule(info: ServiceInfo, cluster: str, target: IstioTarget,
+                             placement: tuple[str, ...]) -> Optional[Document]:
+    """The DestinationRule of a service, if it has subsets or policy. Its
+    subsets are the same in every cluster: an east-west gateway routes a
+    subset's SNI only if its own istiod knows the subset."""
     svc = info.service
     base = info.policy(cluster)
-    if svc.is_global and base.tls is None:
-        # Global hosts are reached through east-west gateways in
-        # AUTO_PASSTHROUGH mode, which only carry Istio mutual TLS.
-        base = base.model_copy(update={"tls": ir.Tls(span=svc.span, mode="istio-mutual")})
     spec: dict = {"host": info.host}
     policy = traffic_policy(base)
     # Istio rejects a port entry that sets nothing; an empty port block adds nothing.
@@ -44,7 +43,10 @@ def service_destination_rule(info: ServiceInfo, cluster: str, target: IstioTarge
         policy["portLevelSettings"] = ports
     if policy:
         spec["trafficPolicy"] = policy
-    subsets = [_subset(s, base, svc.ports) for s in svc.subsets if s.labels]
+    if svc.local is not None:
+        subsets = [_subset(s, base, svc.ports) for s in local_subsets(svc, placement)]
+    else:
+        subsets = [_subset(s, base, svc.ports) for s in svc.subsets if s.labels]
     if subsets:
         spec["subsets"] = subsets
     if len(spec) == 1:
@@ -63,6 +65,50 @@ def defaults_destination_rule(ns: ir.Namespace, target: IstioTarget) -> Optional
         return None
     spec = {"host": f"*.{ns.name.value}.{CLUSTER_DOMAIN}", "trafficPolicy": policy}
     return document(target.networking, "DestinationRule", ns.name.value, DEFAULTS_NAME, spec, [ns.defaults])
+
+
+def local_subset_name(cluster: str, subset: Optional[str]) -> str:
+    """The subset a `local` service's traffic from `cluster` goes to: the
+    cluster's share of `subset`, or of the whole service (Istio's own
+    naming, docs/ops/configuration/traffic-management/multicluster)."""
+    return cluster if subset is None else f"{cluster}-{subset}"
+
+
+def local_subsets(svc: ir.Service, placement: tuple[str, ...]) -> Iterator[ir.Subset]:
+    """A `local` service's subsets: for each cluster it runs in, the whole
+    service there and each declared subset there."""
+    for cluster in placement:
+        here = ir.LabelPair(span=svc.span, key=ir.CLUSTER_LABEL, value=cluster)
+        yield ir.Subset(span=svc.span, name=ir.Name(span=svc.span, value=local_subset_name(cluster, None)),
+                        labels=(here,))
+        for s in svc.subsets:
+            if s.labels:
+                yield s.model_copy(update={"name": ir.Name(span=s.name.span,
+                                                           value=local_subset_name(cluster, s.name.value)),
+                                           "labels": s.labels + (here,)})
+
+
+def version_gaps(info: ServiceInfo, cluster: str, target: IstioTarget) -> list[tuple[str, ir.Node]]:
+    """(feature, node) for every field the service's policies in `cluster`
+    need that the cluster's Istio release lacks."""
+    base = info.policy(cluster)
+    policies = [base] + [merge(base, x.policy) for x in (*info.service.subsets, *info.service.ports)
+                         if x.policy is not None]
+    return policy_gaps(policies, target)
+
+
+def policy_gaps(policies: list[ir.Policy], target: IstioTarget) -> list[tuple[str, ir.Node]]:
+    out: dict[int, tuple[str, ir.Node]] = {}
+    for p in policies:
+        priority = p.failover_priority
+        if priority is None:
+            continue
+        pins = [x for x in priority.labels if x.value is not None]
+        if not target.supports("failover-priority"):
+            out.setdefault(id(priority), ("failover-priority", priority))
+        elif pins and not target.supports("failover-priority-pin"):
+            out.setdefault(id(priority), ("failover-priority-pin", pins[0]))
+    return list(out.values())
 
 
 def _subset(subset: ir.Subset, base: ir.Policy, ports: tuple[ir.Port, ...]) -> dict:
@@ -139,6 +185,9 @@ def _load_balancer(p: ir.Policy) -> dict:
     if p.failover is not None:
         locality = {"enabled": True, "failover": [{"from": x.source.value, "to": x.target.value}
                                                   for x in p.failover.pairs]}
+    elif p.failover_priority is not None:
+        locality = {"enabled": True, "failoverPriority": [
+            x.key if x.value is None else f"{x.key}={x.value}" for x in p.failover_priority.labels]}
     elif p.distribute:
         locality = {"enabled": True, "distribute": [
             {"from": d.source, "to": {t.locality: number(t.percent.value) for t in d.targets}}

@@ -11,7 +11,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "meshc"}
 
 # Output order of kinds within a namespace, and their file-name prefix.
 KINDS = (
-    "Gateway", "VirtualService", "DestinationRule", "ServiceEntry",
+    "Service", "Gateway", "VirtualService", "DestinationRule", "ServiceEntry",
     "PeerAuthentication", "AuthorizationPolicy", "PrometheusRule",
 )
 

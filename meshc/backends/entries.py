@@ -1,15 +1,12 @@
-"""Gateways and ServiceEntries: ingress, the cross-network gateway, external
-services and the fleet-wide entries of global services."""
+"""Gateways and ServiceEntries: ingress, the cross-network (east-west)
+gateway and external services."""
 
 from __future__ import annotations
-
-import ipaddress
-from typing import Optional
 
 from meshc.backends.documents import Document, document, slug
 from meshc.backends.targets import IstioTarget
 from meshc.language import ir
-from meshc.model.resolve import ROOT_NAMESPACE, Index, ServiceInfo
+from meshc.model.resolve import ROOT_NAMESPACE
 
 CROSS_NETWORK_NAME = "cross-network-gateway"
 # The port east-west gateways pass mTLS through on, by SNI.
@@ -36,21 +33,18 @@ def ingress_gateway(ns: ir.Namespace, gw: ir.Gateway, target: IstioTarget) -> Do
                     {"selector": selector, "servers": servers}, [gw])
 
 
-def cross_network_gateway(policy: ir.MeshPolicy, target: IstioTarget) -> Optional[Document]:
-    """The east-west Gateway every cluster needs when the fleet spans several
-    networks: mTLS passed through by SNI for cluster-local and global hosts."""
-    fleet = policy.fleet
-    if fleet is None or len({c.network.value for c in fleet.clusters if c.network}) < 2:
-        return None
-    hosts = ["*.local"]
-    if any(s.is_global for ns in policy.namespaces for s in ns.services):
-        hosts.append("*.global")
+def cross_network_gateway(fleet: ir.Fleet, target: IstioTarget) -> Document:
+    """The east-west Gateway of Istio's multi-network installs
+    (samples/multicluster/expose-services.yaml): the east-west gateway pods
+    pass Istio mutual TLS through to every `*.local` service by SNI. Its
+    hosts are the services the control plane knows, so nothing else needs
+    exposing; it carries no certificate of its own."""
     spec = {
         "selector": {"istio": "eastwestgateway"},
         "servers": [{
             "port": {"number": CROSS_NETWORK_PORT, "name": "tls", "protocol": "TLS"},
             "tls": {"mode": "AUTO_PASSTHROUGH"},
-            "hosts": hosts,
+            "hosts": ["*.local"],
         }],
     }
     return document(target.networking, "Gateway", ROOT_NAMESPACE, CROSS_NETWORK_NAME, spec, [fleet])
@@ -66,43 +60,5 @@ def external_entry(ns: ir.Namespace, ext: ir.External, target: IstioTarget) -> D
     return document(target.networking, "ServiceEntry", ns.name.value, slug(ext.hosts[0]), spec, [ext])
 
 
-def global_entry(index: Index, info: ServiceInfo, target: IstioTarget) -> Document:
-    """`NAME.global` in every cluster: one endpoint per cluster that runs the
-    service, its east-west gateway, with the cluster's locality and network."""
-    svc = info.service
-    ports = [_port(p.number, p.protocol) for p in svc.ports]
-    endpoints = []
-    for name in svc.placement:
-        cluster = index.clusters[name.value]
-        endpoint: dict = {
-            "address": cluster.gateway,
-            "ports": {p["name"]: CROSS_NETWORK_PORT for p in ports},
-            "labels": {"cluster": cluster.name.value},
-        }
-        if cluster.region:
-            endpoint["locality"] = "/".join(x.value for x in (cluster.region, cluster.zone) if x)
-        if cluster.network:
-            endpoint["network"] = cluster.network.value
-        endpoints.append(endpoint)
-    spec = {
-        "hosts": [info.host],
-        "ports": ports,
-        "location": "MESH_INTERNAL",
-        "resolution": "STATIC" if all(_is_ip(e["address"]) for e in endpoints) else "DNS",
-        "endpoints": endpoints,
-    }
-    nodes = [svc] + [index.clusters[n.value] for n in svc.placement]
-    return document(target.networking, "ServiceEntry", info.namespace.name.value, f"{svc.name.value}-global",
-                    spec, nodes)
-
-
 def _port(number: int, protocol: str) -> dict:
     return {"number": number, "name": f"{protocol}-{number}", "protocol": _PROTOCOL[protocol]}
-
-
-def _is_ip(address: str) -> bool:
-    try:
-        ipaddress.ip_address(address)
-        return True
-    except ValueError:
-        return False

@@ -1,9 +1,13 @@
 """The Istio backend: IR → documents, per cluster of the fleet.
 
-Every cluster carries the routing of every service, so a canary's split is
-the same fleet-wide; `on CLUSTER` overrides and a cluster's Istio version
-are what make clusters differ. Documents that come out the same for several
-clusters are built once and shared, so the emitter serialises them once.
+Configuration goes to primaries only: a primary's istiod reads it from its
+own API server and programs its proxies and those of its remotes, so a
+remote's directory holds only the Service stubs its DNS needs. Every primary
+carries the routing of every service, so a canary's split is the same
+fleet-wide; `on CLUSTER` overrides, `local` services and a cluster's Istio
+version are what make primaries differ. Documents that come out the same
+for several clusters are built once and shared, so the emitter serialises
+them once.
 """
 
 from __future__ import annotations
@@ -12,16 +16,22 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from meshc.backends.alerts import canary_alerts
-from meshc.backends.destinations import defaults_destination_rule, service_destination_rule
+from meshc.backends.destinations import (
+    defaults_destination_rule,
+    policy_gaps,
+    service_destination_rule,
+    version_gaps,
+)
 from meshc.backends.documents import Document
-from meshc.backends.entries import cross_network_gateway, external_entry, global_entry, ingress_gateway
+from meshc.backends.entries import cross_network_gateway, external_entry, ingress_gateway
 from meshc.backends.routes import RouteBuilder
 from meshc.backends.security import authorization_policies, peer_authentications
+from meshc.backends.stubs import service_stub
 from meshc.backends.targets import DEFAULT_VERSION, IstioTarget
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo, clusters
+from meshc.model.resolve import Index, ServiceInfo
 
 
 @dataclass
@@ -34,12 +44,16 @@ class Rendering:
 
 def render(policy: ir.MeshPolicy, default_version: str = DEFAULT_VERSION) -> Rendering:
     index = Index(policy)
+    topology = index.topology
     backend = _Backend(policy, index)
     result = Rendering()
-    for cluster in clusters(policy):
-        spec = index.clusters.get(cluster)
-        target = IstioTarget(spec.istio if spec is not None and spec.istio else default_version)
-        docs = backend.cluster(cluster, target)
+    for cluster in topology.names:
+        if topology.is_remote(cluster):
+            docs = backend.stubs(cluster)
+        else:
+            spec = index.clusters.get(cluster)
+            target = IstioTarget(spec.istio if spec is not None and spec.istio else default_version)
+            docs = backend.cluster(cluster, target) + backend.stubs(cluster)
         result.diagnostics += _collisions(docs)
         result.clusters[cluster] = sorted(docs, key=lambda d: d.sort_key)
     result.diagnostics += backend.diagnostics
@@ -50,6 +64,7 @@ class _Backend:
     def __init__(self, policy: ir.MeshPolicy, index: Index):
         self.policy = policy
         self.index = index
+        self.topology = index.topology
         self.diagnostics: list[Diagnostic] = []
         self._memo: dict[tuple, list[Document]] = {}
 
@@ -60,21 +75,56 @@ class _Backend:
         return self._memo[key]
 
     def cluster(self, cluster: str, target: IstioTarget) -> list[Document]:
+        """What a primary's istiod reads, for its own proxies and its remotes'."""
+        served = self.topology.served_by(cluster)
         docs: list[Document] = []
         docs += self._once(("mesh", target.version), lambda: self._mesh_wide(target))
+        if self._needs_cross_network_gateway(served):
+            docs += self._once(("east-west", target.version),
+                               lambda: [cross_network_gateway(self.policy.fleet, target)])
         for info in self.index.all_services():
-            key = ("service", info.key, target.version, _override_key(info.service, cluster))
-            docs += self._once(key, lambda info=info: self._service(info, cluster, target))
+            local = self._local_clusters(info, served)
+            if local == ():
+                continue  # a local service that runs nowhere this configuration serves
+            # With local services anywhere, routes to them differ per served set.
+            key = ("service", info.key, target.version, _override_key(info.service, cluster),
+                   served if self.index.local_services else None)
+            docs += self._once(key, lambda info=info: self._service(info, cluster, target, served))
         exposed = [i.service for i in self.index.all_services() if i.service.exposes]
         overridden = next((c for c in map(lambda svc: _override_key(svc, cluster), exposed) if c), None)
-        docs += self._once(("ingress", target.version, overridden), lambda: self._ingress(cluster, target))
+        locals_ = served if self.index.local_services else None
+        docs += self._once(("ingress", target.version, overridden, locals_),
+                           lambda: self._ingress(cluster, target, served))
         return docs
+
+    def stubs(self, cluster: str) -> list[Document]:
+        """Service stubs for the services that do not run in `cluster`, so
+        that its callers' DNS resolves them (none with DNS proxying; none
+        for local services, which callers there cannot reach anyway)."""
+        if self.topology.dns_proxying:
+            return []
+        docs: list[Document] = []
+        for info in self.index.all_services():
+            svc = info.service
+            if svc.local is None and cluster not in self.topology.placement(svc):
+                docs += self._once(("stub", info.key), lambda info=info: [service_stub(info)])
+        return docs
+
+    def _needs_cross_network_gateway(self, served: tuple[str, ...]) -> bool:
+        """In a multi-network fleet, a primary whose clusters have an
+        east-west gateway configures it (for a remote's gateway too: its
+        pods follow the primary's configuration)."""
+        return self.topology.multi_network and any(self.topology.has_gateway(c) for c in served)
+
+    def _local_clusters(self, info: ServiceInfo, served: tuple[str, ...]) -> Optional[tuple[str, ...]]:
+        """For a local service, the served clusters it runs in; None otherwise."""
+        if info.service.local is None:
+            return None
+        placed = self.topology.placement(info.service)
+        return tuple(c for c in served if c in placed)
 
     def _mesh_wide(self, target: IstioTarget) -> list[Document]:
         docs: list[Document] = []
-        xnet = cross_network_gateway(self.policy, target)
-        if xnet is not None:
-            docs.append(xnet)
         for ns in self.policy.namespaces:
             for gw in ns.gateways:
                 docs.append(ingress_gateway(ns, gw, target))
@@ -83,24 +133,38 @@ class _Backend:
             defaults = defaults_destination_rule(ns, target)
             if defaults is not None:
                 docs.append(defaults)
+                self._report_gaps(policy_gaps([ns.defaults], target), target, "the defaults", None)
             docs += peer_authentications(ns, target)
             docs += authorization_policies(ns, target)
         return docs
 
-    def _service(self, info: ServiceInfo, cluster: str, target: IstioTarget) -> list[Document]:
-        routes = RouteBuilder(self.index, cluster, target)
-        docs = [routes.service_virtual_service(info), service_destination_rule(info, cluster, target)]
-        if info.service.is_global and self.policy.fleet is not None:
-            docs.append(global_entry(self.index, info, target))
+    def _service(self, info: ServiceInfo, cluster: str, target: IstioTarget,
+                 served: tuple[str, ...]) -> list[Document]:
+        routes = RouteBuilder(self.index, cluster, target, served)
+        placement = self.topology.placement(info.service)
+        docs = [routes.service_virtual_service(info), service_destination_rule(info, cluster, target, placement)]
         docs.append(canary_alerts(info))
         self.diagnostics += routes.diagnostics
+        self._report_gaps(version_gaps(info, cluster, target), target, f"service `{info.service.name.value}`",
+                          cluster)
         return [d for d in docs if d is not None]
 
-    def _ingress(self, cluster: str, target: IstioTarget) -> list[Document]:
-        routes = RouteBuilder(self.index, cluster, target)
+    def _ingress(self, cluster: str, target: IstioTarget, served: tuple[str, ...]) -> list[Document]:
+        routes = RouteBuilder(self.index, cluster, target, served)
         docs = routes.gateway_virtual_services()
         self.diagnostics += routes.diagnostics
         return docs
+
+    def _report_gaps(self, gaps: list[tuple[str, ir.Node]], target: IstioTarget, what: str,
+                     cluster: Optional[str]) -> None:
+        where = f"cluster `{cluster}`" if cluster else "a cluster"
+        for feature, node in gaps:
+            self.diagnostics.append(diagnostic(
+                "unsupported-by-istio-version",
+                f"{what}: {target.requirement(feature)}, and {where} runs Istio {target.version}",
+                node.span,
+                help="upgrade the cluster and set `istio` in the fleet, or use `failover REGION -> REGION`",
+            ))
 
 
 def _override_key(service: ir.Service, cluster: str) -> Optional[str]:

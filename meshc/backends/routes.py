@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
+from meshc.backends.destinations import local_subset_name
 from meshc.backends.documents import Document, document, duration, number, slug
 from meshc.backends.targets import IstioTarget
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
 from meshc.model.conditions import always_holds, conjoin, is_catch_all
-from meshc.model.resolve import Index, ServiceInfo, canary_split, preview_match, weights
+from meshc.model.resolve import Index, ServiceInfo, canary_split, preview_match, route_targets, weights
 
 # The last entry of a service's VirtualService when no route takes every
 # request: without it, Istio's default route would take requests the routes
@@ -34,25 +35,38 @@ def _re2_escape(text: str) -> str:
 
 
 class RouteBuilder:
-    """Builds `http` routes of VirtualServices for one cluster."""
+    """Builds `http` routes of VirtualServices for one primary cluster,
+    whose configuration programs the proxies of the `served` clusters (the
+    primary and its remotes)."""
 
-    def __init__(self, index: Index, cluster: str, target: IstioTarget):
+    def __init__(self, index: Index, cluster: str, target: IstioTarget, served: tuple[str, ...] = ()):
         self.index = index
         self.cluster = cluster
         self.target = target
+        self.served = served or (cluster,)
         self.diagnostics: list[Diagnostic] = []
         # While building a gateway's routes: the exposed service's host and
         # the port its `expose` names, which its destinations then carry.
         self._exposed: Optional[tuple[str, Optional[int]]] = None
+        # While building the entries for callers in one served cluster (a
+        # route that sends traffic to a `local` service): that cluster.
+        self._source: Optional[str] = None
 
     # ---------------------------------------------------------- documents
     def service_virtual_service(self, info: ServiceInfo) -> Optional[Document]:
         """The mesh VirtualService of a service, if it routes or sets options."""
         svc = info.service
-        if not svc.routes and not _has_options(info.options(None, self.cluster)):
+        # A local service always needs one, to keep callers in their cluster.
+        if not svc.routes and not _has_options(info.options(None, self.cluster)) and svc.local is None:
             return None
         produced = [(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)]
-        if svc.routes and not any(takes_everything(route.matches) for route in svc.routes):
+        if svc.local is not None and not any(entries for entries, _ in produced):
+            return None  # it runs in none of the clusters this configuration serves
+        # A local service's entries match only the served clusters it runs
+        # in; callers from the others get a 404, not its endpoints elsewhere.
+        unserved = svc.local is not None and len(self.served) > 1 and not set(self.served) <= set(
+            self.index.topology.placement(svc))
+        if unserved or (svc.routes and not any(takes_everything(route.matches) for route in svc.routes)):
             produced.append(([{"name": NOT_FOUND, "directResponse": {"status": 404}}], svc))
         http, spans = self._unique(produced)
         spec = {"hosts": [info.host], "http": http}
@@ -123,7 +137,47 @@ class RouteBuilder:
                     prefix: str = "", suffix: str = "") -> list[dict]:
         """The HTTP routes for one .mesh route (two for blue-green: preview
         first); `outer` are the matches of a gateway exposure, ANDed in.
-        An entry no request can match is left out (the checks report it)."""
+        An entry no request can match is left out (the checks report it).
+
+        A route that sends traffic to a `local` service is rendered once per
+        served cluster, each sending to that cluster's subsets; when the
+        configuration serves several clusters (a primary with remotes), each
+        copy is named `ROUTE-CLUSTER` and matches `from cluster CLUSTER`."""
+        sources = self._local_sources(info, route)
+        if sources is None:
+            return self._entries(info, route, outer, prefix, suffix)
+        several = len(self.served) > 1
+        out: list[dict] = []
+        for source in sources:
+            self._source = source
+            if not several:
+                out += self._entries(info, route, outer, prefix, suffix)
+                continue
+            here = ir.SourceClusterCondition(span=info.service.span, cluster=ir.Name(span=info.service.span,
+                                                                                     value=source))
+            callers = conjunction(outer, (ir.Match(span=info.service.span, conditions=(here,)),))
+            if callers is not None:
+                out += self._entries(info, route, callers, prefix, f"{suffix}-{source}")
+        self._source = None
+        return out
+
+    def _local_sources(self, info: ServiceInfo, route: Optional[ir.Route]) -> Optional[tuple[str, ...]]:
+        """The served clusters to render the route for one by one, or None
+        when it sends nothing to a local service. A local service's own
+        routes serve only the clusters it runs in."""
+        hosts = {info.host} if route is None or not isinstance(route.action, ir.Forward) else set()
+        if route is not None:
+            hosts |= {other.host for other in (self.index.target_service(info, t) for t in route_targets(route))
+                      if other is not None}
+        if not hosts & set(self.index.local_services):
+            return None
+        if info.service.local is None:
+            return self.served
+        placed = self.index.topology.placement(info.service)
+        return tuple(c for c in self.served if c in placed)
+
+    def _entries(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
+                 prefix: str, suffix: str) -> list[dict]:
         name = prefix + (route.name.value if route else "default") + suffix
         matches = conjunction(outer, route.matches if route else ())
         if matches is None:
@@ -184,6 +238,8 @@ class RouteBuilder:
         return out
 
     def _destination(self, info: ServiceInfo, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
+        if self._source is not None and host in self.index.local_services:
+            subset = local_subset_name(self._source, subset)
         dest: dict = {"host": host}
         if subset is not None:
             dest["subset"] = subset
@@ -351,6 +407,8 @@ def _match(m: ir.Match) -> dict:
             out["port"] = c.port
         elif isinstance(c, ir.SourceLabelCondition):
             out.setdefault("sourceLabels", {})[c.label.key] = c.label.value
+        elif isinstance(c, ir.SourceClusterCondition):
+            out.setdefault("sourceLabels", {})[ir.CLUSTER_LABEL] = c.cluster.value
         else:
             out["sourceNamespace"] = c.namespace.value
     return out

@@ -14,9 +14,21 @@ DEFAULT_VERSION = ISTIO_VERSIONS[-1]
 _V1_FROM = (1, 22)
 
 # Fields meshc may emit that older releases do not know, with the first
-# release that serves them.
+# release that serves them and where that was found. Every release meshc
+# renders for (1.18 on) has the multi-cluster ones; they are listed so that
+# the table says what each needs, and the gate holds if older releases are
+# ever added.
 FEATURES: dict[str, tuple[tuple[int, int], str]] = {
+    # istio/api: `mirrors` in HTTPRoute, first in 1.20.
     "mirrors": ((1, 20), "several `mirror`s in one route (the `mirrors` field)"),
+    # istio/api 94eb83821 "General topology aware loadbalancing" (#2043) added
+    # `localityLbSetting.failoverPriority`, first tag 1.12.0; istio/istio
+    # fa03b30370b (#34740) implements it in pilot, first tag 1.12.0.
+    "failover-priority": ((1, 12), "`failover priority` (the `failoverPriority` field)"),
+    # istio/istio c9d1988da41 (#43535) lets an entry pin a value, `key=value`,
+    # first tag 1.18.0 (1.17.8 compares `key=value` as a label name); istio/api
+    # documented it later, a713b1dde (#2723), first tag 1.19.0.
+    "failover-priority-pin": ((1, 18), "a pinned entry of `failover priority` (`key=value`)"),
 }
 
 

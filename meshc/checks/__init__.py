@@ -4,9 +4,10 @@ run in the order of CHECKS. None raises and none builds output."""
 from __future__ import annotations
 
 from meshc.checks.combinations import check_combined_matches
+from meshc.checks.fleet import check_cluster_routing, check_local, check_placement, check_topology
 from meshc.checks.ingress import check_allow_paths, check_gateways, check_mtls
 from meshc.checks.names import check_clusters, check_duplicate_names, check_hosts, check_references
-from meshc.checks.policy import check_locality, check_placement, check_tls
+from meshc.checks.policy import check_locality, check_tls
 from meshc.checks.routing import (
     check_canaries,
     check_conditions,
@@ -25,6 +26,7 @@ CHECKS = (
     check_hosts,
     check_references,
     check_clusters,
+    check_topology,
     check_weights,
     check_canaries,
     check_retries,
@@ -35,6 +37,8 @@ CHECKS = (
     check_exposes,
     check_combined_matches,
     check_placement,
+    check_cluster_routing,
+    check_local,
     check_locality,
     check_tls,
     check_gateways,

@@ -196,30 +196,58 @@ def _port_conditions(info: ServiceInfo, matches: tuple[ir.Match, ...]) -> list[D
 
 
 def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
-    """`on CLUSTER` and `in CLUSTER` name clusters of the fleet."""
+    """Every cluster name (`on`, `in`, `remote of`, cluster subsets, `from
+    cluster`, `cluster=` pins) is a cluster of the fleet."""
     index = Index(policy)
     known = index.clusters
     out: list[Diagnostic] = []
 
-    def unknown(name: ir.Name, what: str) -> None:
-        if name.value in known:
+    def unknown(value: str, span: ir.Span, what: str) -> None:
+        if value in known:
             return
         if policy.fleet is None:
             hint = "there is no fleet: declare `fleet NAME { cluster ... }` to render per cluster"
         else:
-            hint = did_you_mean(name.value, known) or "fleet clusters: " + ", ".join(known)
-        out.append(diagnostic("unknown-cluster", f"{what} `{name.value}` is not a cluster of the fleet",
-                              name.span, help=hint))
+            hint = did_you_mean(value, known) or "fleet clusters: " + ", ".join(known)
+        out.append(diagnostic("unknown-cluster", f"{what} `{value}` is not a cluster of the fleet",
+                              span, help=hint))
 
+    for cluster in policy.fleet.clusters if policy.fleet else ():
+        if cluster.remote_of is not None:
+            unknown(cluster.remote_of.value, cluster.remote_of.span, "the primary of a remote,")
     for info in index.all_services():
-        for override in info.service.overrides:
-            unknown(override.cluster, "override for")
-        for route in info.service.routes:
-            for override in route.overrides:
-                unknown(override.cluster, "override for")
-        for name in info.service.placement:
-            unknown(name, "placement in")
+        svc = info.service
+        for override in svc.overrides + tuple(o for r in svc.routes for o in r.overrides):
+            unknown(override.cluster.value, override.cluster.span, "override for")
+        for name in svc.placement:
+            unknown(name.value, name.span, "placement in")
+        for subset in svc.subsets:
+            for label in subset.labels:
+                if label.key == ir.CLUSTER_LABEL:
+                    unknown(label.value, label.span, f"subset `{subset.name.value}` selects cluster")
+        for match in [m for r in svc.routes for m in r.matches] + [m for e in svc.exposes for m in e.matches]:
+            for cond in match.conditions:
+                if isinstance(cond, ir.SourceClusterCondition):
+                    unknown(cond.cluster.value, cond.cluster.span, "a match on callers from")
+                elif isinstance(cond, ir.SourceLabelCondition) and cond.label.key == ir.CLUSTER_LABEL:
+                    unknown(cond.label.value, cond.span, "a match on callers from")
+    for p in policy_blocks(policy):
+        for label in p.failover_priority.labels if p.failover_priority else ():
+            if label.key == ir.CLUSTER_LABEL and label.value is not None:
+                unknown(label.value, label.span, "`failover priority` pins cluster")
     return out
+
+
+def policy_blocks(policy: ir.MeshPolicy) -> Iterator[ir.Policy]:
+    """Each destination policy block as written, once."""
+    for ns in policy.namespaces:
+        if ns.defaults is not None:
+            yield ns.defaults
+        for svc in ns.services:
+            yield svc.policy
+            yield from (s.policy for s in svc.subsets if s.policy is not None)
+            yield from (p.policy for p in svc.ports if p.policy is not None)
+            yield from (o.policy for o in svc.overrides if o.policy is not None)
 
 
 def check_hosts(policy: ir.MeshPolicy) -> list[Diagnostic]:

@@ -1,10 +1,12 @@
-"""Destination policy: locality failover and distribution, TLS against mTLS,
-and where global services run."""
+"""Destination policy: locality failover, priorities and distribution, and
+TLS against mTLS and east-west gateways."""
 
 from __future__ import annotations
 
 from typing import Iterator, Optional
 
+from meshc.checks.names import policy_blocks, repeats
+from meshc.suggest import did_you_mean
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
@@ -33,10 +35,12 @@ def _effective_policies(policy: ir.MeshPolicy) -> Iterator[tuple[Optional[Servic
 
 def _first_per_statement(policies):
     """Inherited settings repeat in every subset and port; report each
-    `failover` statement once, for the first policy that has it."""
+    locality statement once, for the first policy that has it."""
     seen = set()
     for info, p, what in policies:
-        key = (p.failover.span if p.failover else None, p.distribute[0].span if p.distribute else None,
+        key = (p.failover.span if p.failover else None,
+               p.failover_priority.span if p.failover_priority else None,
+               p.distribute[0].span if p.distribute else None,
                p.circuit_breaker.eject is not None if p.circuit_breaker else False)
         if key not in seen:
             seen.add(key)
@@ -45,59 +49,80 @@ def _first_per_statement(policies):
 
 def check_locality(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """Failover needs outlier detection; pairs leave their region; a
-    distribution adds up to 100; failover and distribute exclude each other."""
+    distribution adds up to 100; one of failover, failover priority and
+    distribute; localities the fleet has."""
     out: list[Diagnostic] = []
     for _, p, what in _first_per_statement(_effective_policies(policy)):
         eject = p.circuit_breaker.eject if p.circuit_breaker else None
-        if p.failover is not None and eject is None:
+        failing_over = p.failover or p.failover_priority
+        if failing_over is not None and eject is None:
+            statement = "failover" if p.failover is not None else "failover priority"
             out.append(diagnostic(
                 "failover-without-outlier-detection",
-                f"failover of {what} has no outlier detection, so Istio never fails over",
-                p.failover.span,
+                f"`{statement}` of {what} has no outlier detection, so Istio never fails over",
+                failing_over.span,
                 help="add `circuit-breaker { eject 5 consecutive 5xx every 10s for 30s }` "
-                     "(or `gateway-errors`) next to the failover",
+                     "(or `gateway-errors`) next to it",
             ))
-        if p.failover is not None and p.distribute:
+        set_ = [(name, node) for name, node in (("failover", p.failover), ("failover priority", p.failover_priority),
+                                                ("distribute", p.distribute[0] if p.distribute else None))
+                if node is not None]
+        if len(set_) > 1:
+            later = max(set_, key=lambda x: x[1].span.start)
             out.append(diagnostic(
                 "failover-and-distribute",
-                f"{what} sets both `failover` and `distribute`",
-                p.distribute[0].span,
-                labels=[Label(p.failover.span, "failover set here")],
-                help="Istio's locality load balancing takes one of them",
+                f"{what} sets " + " and ".join(f"`{name}`" for name, _ in set_),
+                later[1].span,
+                labels=[Label(node.span, f"`{name}` set here") for name, node in set_ if node is not later[1]],
+                help="Istio's locality load balancing takes one of them; keep one",
             ))
-    for block in _policy_blocks(policy):
-        out += _pairs_and_weights(policy, block)
+    localities = _Localities(policy)
+    for block in policy_blocks(policy):
+        out += _pairs_and_weights(localities, block)
     return out
 
 
-def _policy_blocks(policy: ir.MeshPolicy) -> Iterator[ir.Policy]:
-    """Each policy block as written, once."""
-    for ns in policy.namespaces:
-        if ns.defaults is not None:
-            yield ns.defaults
-        for svc in ns.services:
-            yield svc.policy
-            yield from (s.policy for s in svc.subsets if s.policy is not None)
-            yield from (p.policy for p in svc.ports if p.policy is not None)
-            yield from (o.policy for o in svc.overrides if o.policy is not None)
+class _Localities:
+    """The regions, zones and networks of the fleet, for typo checks (none
+    without a fleet: then any name may be meant)."""
+
+    def __init__(self, policy: ir.MeshPolicy):
+        fleet = policy.fleet.clusters if policy.fleet else ()
+        self.regions = sorted({c.region.value for c in fleet if c.region})
+        self.zones = sorted({c.zone.value for c in fleet if c.zone})
+        self.networks = sorted({c.network.value for c in fleet if c.network})
+
+    def check(self, value: str, span: ir.Span, kind: str) -> list[Diagnostic]:
+        known = {"region": self.regions, "zone": self.zones, "network": self.networks}[kind]
+        if not known or value in known or value == "*":
+            return []
+        return [diagnostic("unknown-region", f"no fleet cluster is in {kind} `{value}`", span,
+                           help=did_you_mean(value, known) or f"fleet {kind}s: " + ", ".join(known))]
 
 
-def _pairs_and_weights(policy: ir.MeshPolicy, block: ir.Policy) -> list[Diagnostic]:
+# `failover priority` pins of these keys name a locality of the fleet.
+_PINNED_LOCALITIES = {ir.TOPOLOGY_LABELS["region"]: "region", ir.TOPOLOGY_LABELS["zone"]: "zone",
+                      ir.TOPOLOGY_LABELS["network"]: "network"}
+
+
+def _pairs_and_weights(localities: _Localities, block: ir.Policy) -> list[Diagnostic]:
     out = []
-    regions = {c.region.value for c in (policy.fleet.clusters if policy.fleet else ()) if c.region}
     if block.failover is not None:
         for pair in block.failover.pairs:
             if pair.source.value == pair.target.value:
                 out.append(diagnostic("failover-to-self", f"failover from `{pair.source.value}` to itself",
                                       pair.span, help="fail over to another region"))
             for name in (pair.source, pair.target):
-                if regions and name.value not in regions:
-                    out.append(diagnostic(
-                        "unknown-region",
-                        f"no fleet cluster is in region `{name.value}`",
-                        name.span,
-                        help="fleet regions: " + ", ".join(sorted(regions)),
-                    ))
+                out += localities.check(name.value, name.span, "region")
+    if block.failover_priority is not None:
+        labels = block.failover_priority.labels
+        for label, first in repeats(labels, lambda x: x.key):
+            out.append(diagnostic("duplicate-setting", f"`{label.key}` is listed twice in `failover priority`",
+                                  label.span, labels=[Label(first.span, "first listed here")],
+                                  help="an entry only counts while every entry before it matches; keep the first"))
+        for label in labels:
+            if label.value is not None and label.key in _PINNED_LOCALITIES:
+                out += localities.check(label.value, label.span, _PINNED_LOCALITIES[label.key])
     ejection = block.circuit_breaker.eject if block.circuit_breaker else None
     if ejection is not None and ejection.max_percent is not None and not _whole(ejection.max_percent):
         out.append(diagnostic("fractional-weight",
@@ -106,9 +131,12 @@ def _pairs_and_weights(policy: ir.MeshPolicy, block: ir.Policy) -> list[Diagnost
     sources: list[ir.Distribute] = []
     for dist in block.distribute:
         for locality, span in [(dist.source, dist.span)] + [(t.locality, t.span) for t in dist.targets]:
-            if "*" in locality.split("/")[:-1]:
+            parts = locality.split("/")
+            if "*" in parts[:-1]:
                 out.append(diagnostic("invalid-locality", f"`{locality}` has `*` before its last part", span,
                                       help="write `region/*` or `region/zone/*`: `*` only stands for the rest"))
+            for value, kind in zip(parts, ("region", "zone")):
+                out += localities.check(value, span, kind)
         earlier = next((d for d in sources if _overlap(d.source, dist.source)), None)
         if earlier is not None:
             out.append(diagnostic("invalid-locality",
@@ -145,17 +173,22 @@ def _whole(p: ir.Percent) -> bool:
 
 
 def check_tls(policy: ir.MeshPolicy) -> list[Diagnostic]:
-    """No plain or one-way TLS towards a workload that requires mutual TLS."""
+    """No plain or one-way TLS towards a workload that requires mutual TLS,
+    or towards a service whose callers cross networks."""
     out: list[Diagnostic] = []
+    multi_network = Index(policy).topology.multi_network
+    crossing: set = set()  # each `tls` statement once: services inherit it from `defaults`
     for info, p, what in _effective_policies(policy):
         if p.tls is None or p.tls.mode == "istio-mutual":
             continue
-        if info is not None and info.service.is_global:
+        if multi_network and (info is None or info.service.local is None):
+            if p.tls.span in crossing:
+                continue
+            crossing.add(p.tls.span)
             out.append(diagnostic(
-                "global-needs-mutual-tls",
-                f"`tls {p.tls.mode}` for {what}, which is global and reached through east-west gateways",
+                "cross-network-needs-mutual-tls",
+                f"`tls {p.tls.mode}` for {what}, whose callers on other networks go through east-west gateways",
                 p.tls.span,
-                labels=[Label(info.service.name.span, "global service")],
                 help="east-west gateways only pass Istio mutual TLS: use `tls istio-mutual` or drop `tls`",
             ))
             continue
@@ -172,38 +205,4 @@ def check_tls(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     help="use `tls istio-mutual`, or drop `tls` and let Istio choose mutual TLS",
                 ))
                 break
-    return out
-
-
-def check_placement(policy: ir.MeshPolicy) -> list[Diagnostic]:
-    """Global services say where they run, in clusters with an east-west gateway."""
-    index = Index(policy)
-    out: list[Diagnostic] = []
-    for info in index.all_services():
-        svc = info.service
-        if not svc.is_global:
-            if svc.placement:
-                out.append(diagnostic(
-                    "placement-misuse", f"`in` is only for global services; `{svc.name.value}` is not global",
-                    svc.placement[0].span, help=f"declare it `service {svc.name.value} global {{ ... }}`"))
-            continue
-        if policy.fleet is None:
-            out.append(diagnostic(
-                "global-needs-fleet", f"global service `{svc.name.value}` needs a fleet to run in",
-                svc.name.span, help="declare the clusters: `fleet NAME { cluster ... gateway ADDRESS }`"))
-            continue
-        if not svc.placement:
-            out.append(diagnostic(
-                "placement-misuse", f"global service `{svc.name.value}` does not say where it runs",
-                svc.name.span, help="add `in CLUSTER...` with the clusters that run its workloads"))
-        for name in svc.placement:
-            cluster = index.clusters.get(name.value)
-            if cluster is not None and cluster.gateway is None:
-                out.append(diagnostic(
-                    "missing-gateway-address",
-                    f"cluster `{name.value}` runs global service `{svc.name.value}` but has no east-west gateway",
-                    name.span,
-                    labels=[Label(cluster.span, "cluster declared here")],
-                    help=f"add `gateway ADDRESS` to cluster `{name.value}`",
-                ))
     return out

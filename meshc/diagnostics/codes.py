@@ -1,11 +1,13 @@
 """Every diagnostic code meshc can report, registered once.
 
 A code is never reused or renumbered: tools and CI annotations refer to it.
-The hundreds group the codes: 0xx syntax, 1xx values, 2xx names, 3xx routing,
-4xx destination policy, 5xx security and ingress, 6xx Istio versions,
-7xx canary lifecycle, 8xx output. `docs/diagnostics.md` is generated from
-this table (`pytest --update-golden` rewrites it) and `meshc explain CODE`
-prints one entry.
+A code whose construct left the language is retired (RETIRED), never given
+to something else. The hundreds group the codes: 0xx syntax, 1xx values,
+2xx names, 3xx routing, 4xx destination policy, 5xx security and ingress,
+6xx Istio versions, 7xx canary lifecycle, 8xx output, 9xx fleet topology and
+placement. `docs/diagnostics.md` is generated from this table
+(`pytest --update-golden` rewrites it) and `meshc explain CODE` prints one
+entry.
 """
 
 from __future__ import annotations
@@ -57,6 +59,15 @@ _TABLE: tuple[Code, ...] = (
          "A stale suppression hides the next real warning on that statement and misleads readers; errors cannot be silenced at all, since render refuses them.",
          'route r {  # meshc: ignore[MESH309]\n  to v1\n}',
          'route r {\n  to v1\n}'),
+    Code("MESH006", "global-removed", E,
+         "A service is declared `global` (`service NAME global { ... }`), a keyword the language no longer has.",
+         "`global` rendered `NAME.global` ServiceEntries pointing at east-west gateways on port 15443. Istio deprecated "
+         "`.global` in 1.8: its multi-primary and primary-remote models merge the endpoints of Services with the same "
+         "name and namespace in every cluster, and an east-west gateway in AUTO_PASSTHROUGH mode only routes hosts its "
+         "control plane knows, which `NAME.global` is not, so those entries carried no traffic. A service now keeps "
+         "`NAME.NS.svc.cluster.local` everywhere and `in` says where it runs.",
+         "service api global {\n  in hangzhou beijing\n  port 8080 http\n}",
+         "service api {\n  in hangzhou beijing\n  port 8080 http\n}"),
     # ------------------------------------------------------------ values
     Code("MESH101", "invalid-name", E,
          "A name is not a DNS-1123 label (lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters).",
@@ -145,8 +156,9 @@ _TABLE: tuple[Code, ...] = (
          "subsets by version v1 v2\nroute primary { to v3 }",
          "subsets by version v1 v2 v3\nroute primary { to v3 }"),
     Code("MESH202", "unknown-cluster", E,
-         "An `on CLUSTER` override or an `in` placement names a cluster that is not in the fleet.",
-         "The override would silently apply nowhere.",
+         "A cluster name (an `on CLUSTER` override, an `in` placement, `remote of`, `subsets by cluster`, a subset's "
+         "`in`, `from cluster`, a `cluster=` pin of `failover priority`) is not a cluster of the fleet.",
+         "The construct would silently apply nowhere: no proxy or endpoint carries that cluster's name.",
          "on bejing { timeout 20s }",
          "on beijing { timeout 20s }"),
     Code("MESH203", "unknown-gateway", E,
@@ -167,7 +179,7 @@ _TABLE: tuple[Code, ...] = (
     Code("MESH206", "duplicate-host", E,
          "Two services (or a service and an external entry) claim the same host.",
          "Istio uses only one VirtualService per host for sidecars (IST0109); the other is silently ignored.",
-         "namespace a { service api global { } }\nnamespace b { service api global { } }",
+         "service api { port 80 http }\nexternal api.shop.svc.cluster.local port 80 http   # in namespace shop",
          "Give one of them another name."),
     Code("MESH207", "unknown-port", E,
          "A `port N` (in a match or a destination) names a port the service does not declare.",
@@ -292,8 +304,10 @@ _TABLE: tuple[Code, ...] = (
          "lb least-request\nlb hash header x-user-id",
          "lb hash header x-user-id"),
     Code("MESH402", "failover-without-outlier-detection", E,
-         "`failover` is set where the effective policy has no outlier detection (`eject`).",
-         "Istio silently ignores locality failover without outlier detection: nothing ever fails over.",
+         "`failover` or `failover priority` is set where the effective policy has no outlier detection (`eject`).",
+         "Istio only applies failover priorities when the destination's policy has outlier detection "
+         "(pilot's xds/endpoints/endpoint_builder.go); without it Envoy never marks an endpoint unhealthy, so "
+         "nothing ever fails over, and Istio's webhook only warns.",
          "failover cn-east -> cn-north",
          "failover cn-east -> cn-north\ncircuit-breaker { eject 5 consecutive 5xx every 10s for 30s }"),
     Code("MESH403", "failover-to-self", E,
@@ -307,8 +321,11 @@ _TABLE: tuple[Code, ...] = (
          "distribute cn-east/* -> cn-east/* 80%, cn-north/* 10%",
          "distribute cn-east/* -> cn-east/* 80%, cn-north/* 20%"),
     Code("MESH405", "failover-and-distribute", E,
-         "`failover` and `distribute` are both set for one destination.",
-         "Istio's localityLbSetting takes one of them.",
+         "More than one of `failover`, `failover priority` and `distribute` is set for one destination.",
+         "Istio's localityLbSetting takes one of them (istio/api destination_rule.proto): with `distribute` pilot "
+         "silently ignores the others (pilot/pkg/networking/core/loadbalancer/loadbalancer.go). Since 1.20 pilot "
+         "also combines `failover` with priorities on non-locality labels, but the result (priorities multiplied "
+         "by five) is hard to read; meshc keeps one.",
          "failover a -> b\ndistribute a/* -> a/* 100%",
          "failover a -> b"),
     Code("MESH406", "tls-conflicts-with-strict-mtls", E,
@@ -316,31 +333,29 @@ _TABLE: tuple[Code, ...] = (
          "The sidecar expects mutual TLS; plain or one-way TLS traffic is refused (503).",
          "mtls strict\nservice api { tls disable }",
          "mtls strict\nservice api { tls istio-mutual }"),
-    Code("MESH407", "placement-misuse", E,
-         "`in CLUSTER...` is used on a service that is not `global`, or a `global` service has no `in`.",
-         "Placement says which clusters run a global service; plain services run wherever they are deployed.",
-         "service api { in a b }",
-         "service api global { in a b }"),
     Code("MESH408", "missing-gateway-address", E,
-         "A global service runs in a cluster that has no east-west `gateway` address.",
-         "Its ServiceEntry endpoint in other clusters would have no address to reach.",
-         "cluster a region r1\nservice api global { in a }",
-         "cluster a region r1 gateway 10.0.0.7\nservice api global { in a }"),
+         "In a fleet that spans several networks, a service runs only on networks where no cluster has an "
+         "east-west gateway (`gateway ADDRESS`), while clusters on other networks call it.",
+         "A sidecar reaches endpoints on another network only through that network's east-west gateway; with none, "
+         "Istio hands it the pods' own addresses, which its network cannot route "
+         "(pilot/pkg/xds/endpoints/ep_filters.go, `EndpointsByNetworkFilter`): every cross-network request fails.",
+         "cluster a network n1 gateway 10.0.0.7\ncluster b network n2\n...\nservice api { in b }",
+         "cluster b network n2 gateway 10.1.0.7"),
     Code("MESH409", "unknown-region", W,
-         "A `failover` or `distribute` names a region that no fleet cluster is in.",
-         "Traffic never fails over to (or from) a region with no endpoints; usually a typo.",
+         "A `failover`, `distribute` or pin of `failover priority` names a region, zone or network that no fleet "
+         "cluster is in.",
+         "Traffic never fails over to (or from) a locality with no endpoints; usually a typo.",
          "failover cn-east -> cn-nrth",
          "failover cn-east -> cn-north"),
-    Code("MESH410", "global-needs-fleet", E,
-         "A `global` service is declared without a fleet.",
-         "Global services are reached through the east-west gateways of fleet clusters.",
-         "service api global { in a }   # no fleet",
-         "fleet prod { cluster a region r1 network n1 gateway 10.0.0.7 }"),
-    Code("MESH411", "global-needs-mutual-tls", E,
-         "A global service's policy sets `tls disable` or `tls simple` (its own, or inherited from `defaults`).",
-         "Global services are reached through east-west gateways in AUTO_PASSTHROUGH mode, which only carry Istio mutual TLS.",
-         "defaults { tls simple }\nservice api global { in a }",
-         "service api global {\n  in a\n  tls istio-mutual\n}"),
+    Code("MESH411", "cross-network-needs-mutual-tls", E,
+         "A service's policy (its own, or inherited from `defaults`) sets `tls disable` or `tls simple` in a fleet "
+         "that spans several networks.",
+         "Sidecars reach other networks through east-west gateways in AUTO_PASSTHROUGH mode, which route by the SNI "
+         "of Istio mutual TLS; pilot drops the endpoints on other networks of a destination without it "
+         "(pilot/pkg/xds/endpoints/ep_filters.go), so callers only reach their own network and failover across "
+         "networks never happens.",
+         "defaults { tls simple }   # fleet on networks n1 and n2",
+         "defaults { tls istio-mutual }   # or drop `tls`: Istio then chooses mutual TLS"),
     Code("MESH412", "invalid-locality", E,
          "A `distribute` locality has `*` before its last part, or its source overlaps another distribution's.",
          "Istio only allows `*` as the last part of a locality and rejects distributions whose sources overlap.",
@@ -399,7 +414,71 @@ _TABLE: tuple[Code, ...] = (
          "Promotion only moves traffic towards the candidate, up to the last step; moving back is `meshc rollback`, which returns to the baseline.",
          "canary v1 -> v2 steps 10% 50% 100% at 2   # meshc promote ... --to 1",
          "meshc rollback ...   # or: meshc promote ... --to 3"),
+    # -------------------------------------------------- fleet topology
+    Code("MESH901", "invalid-topology", E,
+         "A cluster is `remote of` itself or of another remote, or a remote declares an Istio release other than "
+         "its primary's.",
+         "A remote cluster has no control plane: its primary's istiod programs its proxies, with the primary's "
+         "configuration and release. A remote of a remote would have no istiod to follow.",
+         "cluster a\ncluster b remote of a\ncluster c remote of b",
+         "cluster a\ncluster b remote of a\ncluster c remote of a"),
+    Code("MESH902", "override-on-remote", E,
+         "An `on CLUSTER { ... }` override names a remote cluster.",
+         "A remote's proxies are programmed by its primary's istiod from the configuration of the primary's API "
+         "server (the primary-remote install docs apply config to the primary only): resources applied to the "
+         "remote are never read, so the override would apply nowhere.",
+         "cluster shanghai remote of hangzhou\n...\non shanghai { timeout 20s }",
+         "on hangzhou { timeout 20s }   # applies to hangzhou and its remote shanghai\n"
+         "# or, for shanghai's callers only: route slow { when from cluster shanghai ... }"),
+    Code("MESH903", "placed-nowhere", E,
+         "A service or a subset has no cluster to run in: the fleet has no cluster, or a subset selects a cluster "
+         "(`subsets by cluster`, a subset's `in`) where the service does not run.",
+         "Nothing would render, or the subset selects no endpoint and its share of traffic gets 503 (no healthy "
+         "upstream).",
+         "service api {\n  in hangzhou\n  subsets by cluster hangzhou beijing\n}",
+         "service api {\n  in hangzhou beijing\n  subsets by cluster hangzhou beijing\n}"),
+    Code("MESH904", "single-cluster-fleet", W,
+         "Cluster routing (`subsets by cluster`, a subset's `in`, `from cluster`, `local`, a `cluster` entry of "
+         "`failover priority`) in a fleet of one cluster.",
+         "Every caller and every endpoint is in the one cluster, so the construct changes nothing; usually the "
+         "fleet is missing clusters.",
+         "fleet prod { cluster hangzhou }\n...\nsubsets by cluster hangzhou",
+         "fleet prod {\n  cluster hangzhou\n  cluster beijing\n}"),
+    Code("MESH905", "local-service-called-elsewhere", E,
+         "A `local` service is needed in a cluster where it does not run: another service's route sends traffic "
+         "to it, a gateway exposes it, or one of its routes matches callers `from cluster` such a cluster.",
+         "A local service's callers reach only its endpoints in their own cluster; in a cluster without its "
+         "workloads those requests find no endpoint (503).",
+         "service cache {\n  in hangzhou\n  local\n}\nservice api { route r { to service cache } }",
+         "service cache {\n  local   # runs in every cluster\n}"),
+    Code("MESH906", "local-misuse", E,
+         "A `local` service declares cluster subsets (`subsets by cluster`, a subset's `in`), or a port that is "
+         "not HTTP (`tcp`, `tls`, `https`).",
+         "`local` already sends every request to the caller's own cluster: a subset of another cluster then "
+         "selects no endpoint. And `local` is carried by the VirtualService's HTTP routes, which TCP and TLS "
+         "traffic (`https` passed through included) never takes: it would cross clusters anyway.",
+         "service cache {\n  local\n  port 6379 tcp\n}",
+         "service cache {\n  local\n  port 8080 http\n}"),
+    Code("MESH907", "plain-cluster-label", W,
+         "A subset label or a `source` condition uses the plain key `cluster` with the name of a fleet cluster.",
+         "Istio labels every proxy and endpoint with its cluster as `topology.istio.io/cluster`; pods rarely carry "
+         "a label `cluster`, so such a subset selects nothing (503) and such a match never holds.",
+         'subset primary { cluster = "hangzhou" }\nwhen source cluster = "hangzhou"',
+         "subset primary { in hangzhou }\nwhen from cluster hangzhou"),
+    Code("MESH908", "stub-needs-ports", E,
+         "A service that runs in some clusters only (`in ...`) declares no `port`.",
+         "Every other cluster gets a Kubernetes Service stub so that its callers' DNS resolves the name, and a "
+         "Service needs ports (named as in the real Service: Istio matches endpoints to ports by name).",
+         "service api { in hangzhou }",
+         "service api {\n  in hangzhou\n  port 8080 http\n}"),
 )
+
+# Codes whose construct left the language: never reported, never reused.
+RETIRED: dict[str, tuple[str, str]] = {
+    "MESH407": ("placement-misuse", "`in` was only for `global` services; every service may now say where it runs "
+                                    "(MESH006 reports `global`)."),
+    "MESH410": ("global-needs-fleet", "`global` services are gone (MESH006); `in` without a fleet is MESH202."),
+}
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
 BY_NAME: dict[str, Code] = {c.name: c for c in _TABLE}

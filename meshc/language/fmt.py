@@ -325,17 +325,17 @@ def _block(node: Any) -> Optional[tuple[str, tuple]]:
     """The header and statements of a node printed as `header { ... }`;
     None for a statement without a block."""
     if isinstance(node, s.Port):
-        return None if node.policy is None else (_join("port", node.number, node.protocol), node.policy)
+        return None if node.policy is None else (_port(node), node.policy)
     describe = _BLOCKS.get(type(node))
     return None if describe is None else describe(node)
 
 
 _BLOCKS: dict[type, Callable[[Any], tuple[str, tuple]]] = {
-    s.Fleet: lambda n: (_join("fleet", n.name), n.clusters),
+    s.Fleet: lambda n: (_join("fleet", n.name), n.body),
     s.Namespace: lambda n: (_join("namespace", n.name), n.body),
     s.Defaults: lambda n: ("defaults", n.body),
     s.Gateway: lambda n: (_join("gateway", n.name), n.body),
-    s.Service: lambda n: (_join("service", n.name, "global" if n.is_global else None), n.body),
+    s.Service: lambda n: (_join("service", n.name, n.global_word), n.body),
     s.Subset: lambda n: (_join("subset", n.name), n.body),
     s.Route: lambda n: (_join("route", n.name), n.body),
     s.Override: lambda n: (_join("on", n.cluster), n.body),
@@ -389,7 +389,23 @@ _CONDITIONS: dict[type, Callable[[Any], str]] = {
     s.PortMatch: lambda n: _join("port", n.port),
     s.SourceLabel: lambda n: _join("source", n.key, "=", _label_value(n.value)),
     s.SourceNamespace: lambda n: _join("from", "namespace", n.namespace),
+    s.SourceCluster: lambda n: _join("from", "cluster", n.cluster),
 }
+
+
+def _port(node: s.Port) -> str:
+    return _join("port", node.number, node.protocol, _opt("name", node.name))
+
+
+def _cluster_attr(attr: s.ClusterAttr) -> str:
+    return _join("remote", "of", attr.value) if attr.key == "remote" else _join(attr.key, attr.value)
+
+
+def _priority_label(label: s.PriorityLabel) -> str:
+    """`key` or `key=value`, the `=` unspaced as in Istio's `key=value` form."""
+    if label.value is None:
+        return label.key.text
+    return f"{label.key.text}={label.value.text}"
 
 
 def _target(node: Union[s.SubsetRef, s.ServiceRef]) -> str:
@@ -423,7 +439,8 @@ def _leaf_lines(node: Any) -> list[str]:
 
 _LEAVES: dict[type, Callable[[Any], str]] = {
     # fleet and namespace
-    s.Cluster: lambda n: _join("cluster", n.name, *(_join(a.key, a.value) for a in n.attrs)),
+    s.DnsProxying: lambda n: "dns-proxying",
+    s.Cluster: lambda n: _join("cluster", n.name, *(_cluster_attr(a) for a in n.attrs)),
     s.Mtls: lambda n: _join("mtls", n.mode, _opt("for", n.workload)),
     s.Allow: lambda n: _join(
         "allow", n.workload,
@@ -436,10 +453,12 @@ _LEAVES: dict[type, Callable[[Any], str]] = {
     s.GatewaySelector: lambda n: _join("selector", n.key, "=", _label_value(n.value)),
     s.External: lambda n: _join("external", n.hosts, *(_join("port", p.number, p.protocol) for p in n.ports)),
     # service
-    s.Port: lambda n: _join("port", n.number, n.protocol),
+    s.Port: _port,
     s.SubsetsBy: lambda n: _join("subsets", "by", n.key, n.names),
     s.Label: lambda n: _join(n.key, "=", _label_value(n.value)),
+    s.SubsetCluster: lambda n: _join("in", n.cluster),
     s.Placement: lambda n: _join("in", n.clusters),
+    s.Local: lambda n: "local",
     s.Expose: lambda n: _join("expose", "via", n.gateway, "host", n.host, n.port and _join("port", n.port),
                               n.condition and _join("when", _condition(n.condition))),
     # routes
@@ -465,6 +484,7 @@ _LEAVES: dict[type, Callable[[Any], str]] = {
     s.LbHash: lambda n: _join("lb", "hash", n.kind, n.name, _opt("ttl", n.ttl)),
     s.Tls: lambda n: _join("tls", n.mode),
     s.Failover: lambda n: "failover " + _listing([_join(p.source, "->", p.target) for p in n.pairs]),
+    s.FailoverPriority: lambda n: _join("failover", "priority", *(_priority_label(x) for x in n.labels)),
     s.Distribute: lambda n: _join(
         "distribute", n.source, "->", _listing([_join(t.locality, t.percent) for t in n.targets]),
     ),

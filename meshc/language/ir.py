@@ -27,10 +27,26 @@ from meshc.language.values import (
     LabelValue,
     Milliseconds,
     Percentage,
+    PortName,
     PortNumber,
     RetryCondition,
     check_regex,
 )
+
+
+# Labels Istio gives every proxy and endpoint (pilot's
+# serviceregistry/util/label/label.go `AugmentLabels`): usable in subset
+# selectors, `sourceLabels` and `failoverPriority`. The language's short
+# names for them.
+CLUSTER_LABEL = "topology.istio.io/cluster"
+TOPOLOGY_LABELS = {
+    "cluster": CLUSTER_LABEL,
+    "network": "topology.istio.io/network",
+    "region": "topology.kubernetes.io/region",
+    "zone": "topology.kubernetes.io/zone",
+    "subzone": "topology.istio.io/subzone",
+    "node": "kubernetes.io/hostname",
+}
 
 
 class Node(BaseModel):
@@ -59,17 +75,24 @@ class LabelPair(Node):
 
 # ------------------------------------------------------------------ fleet
 class Cluster(Node):
+    """A cluster of the fleet: a primary (its own istiod) unless it is a
+    `remote_of` a primary, whose istiod then programs its proxies."""
+
     name: Name
     region: Optional[Name] = None
     zone: Optional[Name] = None
     network: Optional[Name] = None
     gateway: Optional[Address] = None
     istio: Optional[IstioVersion] = None
+    remote_of: Optional[Name] = None
 
 
 class Fleet(Node):
     name: Name
     clusters: tuple[Cluster, ...]
+    # Istio DNS proxying is installed fleet-wide: sidecars resolve Services
+    # of other clusters themselves, so no cluster needs a Service stub.
+    dns_proxying: bool = False
 
 
 # ------------------------------------------------------------- matching
@@ -136,10 +159,18 @@ class SourceNamespaceCondition(Node):
     namespace: Name
 
 
+class SourceClusterCondition(Node):
+    """`from cluster C`: the calling proxy runs in cluster C (Istio labels
+    every proxy `topology.istio.io/cluster`)."""
+
+    kind: Literal["source-cluster"] = "source-cluster"
+    cluster: Name
+
+
 Condition = Annotated[
     Union[
         HeaderCondition, HeaderAbsentCondition, CookieCondition, PathCondition, MethodCondition,
-        QueryCondition, PortCondition, SourceLabelCondition, SourceNamespaceCondition,
+        QueryCondition, PortCondition, SourceLabelCondition, SourceNamespaceCondition, SourceClusterCondition,
     ],
     Field(discriminator="kind"),
 ]
@@ -320,6 +351,19 @@ class Failover(Node):
     pairs: tuple[FailoverPair, ...]
 
 
+class PriorityLabel(Node):
+    """One entry of `failover priority`: a label key (the short names
+    `cluster`, `network`, `region`, `zone`, `subzone`, `node` already
+    expanded to Istio's keys), and, for a pin, the value endpoints must have."""
+
+    key: LabelKey
+    value: Optional[LabelValue] = None
+
+
+class FailoverPriority(Node):
+    labels: tuple[PriorityLabel, ...]
+
+
 class LocalityWeight(Node):
     locality: str
     percent: Percent
@@ -337,6 +381,7 @@ class Policy(Node):
     lb: Optional[LoadBalancer] = None
     tls: Optional[Tls] = None
     failover: Optional[Failover] = None
+    failover_priority: Optional[FailoverPriority] = None
     distribute: tuple[Distribute, ...] = ()
 
 
@@ -366,6 +411,8 @@ class Route(Node):
 class Port(Node):
     number: PortNumber
     protocol: Literal["http", "http2", "grpc", "https", "tcp", "tls"]
+    # The Kubernetes port name, for Service stubs; None: `PROTOCOL-NUMBER`.
+    name: Optional[PortName] = None
     policy: Optional[Policy] = None
 
 
@@ -382,10 +429,15 @@ class Expose(Node):
     matches: tuple[Match, ...] = ()
 
 
+class Local(Node):
+    """`local`: callers reach the service's endpoints in their own cluster only."""
+
+
 class Service(Node):
     name: Name
-    is_global: bool = False
+    # The clusters that run the service's workloads; () means every cluster.
     placement: tuple[Name, ...] = ()
+    local: Optional[Local] = None
     ports: tuple[Port, ...] = ()
     subsets: tuple[Subset, ...] = ()
     options: Options

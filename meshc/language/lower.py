@@ -134,15 +134,22 @@ class _Lowering:
 
     def fleet(self, node: s.Fleet) -> dict:
         clusters = []
-        for c in node.clusters:
+        seen_fleet: dict = {}
+        for c in node.body:
+            if isinstance(c, s.DnsProxying):
+                self._once(seen_fleet, "dns-proxying", c, "`dns-proxying`", f"fleet `{node.name.text}`")
+                continue
             seen: dict = {}
             fields: dict = {"span": c.span, "name": _name(c.name)}
             for attr in c.attrs:
-                if self._once(seen, attr.key, attr, f"`{attr.key}`", f"cluster `{c.name.text}`"):
-                    is_name = attr.key in ("region", "zone", "network")
-                    fields[attr.key] = _name(attr.value) if is_name else attr.value.text
+                what = "`remote of`" if attr.key == "remote" else f"`{attr.key}`"
+                if self._once(seen, attr.key, attr, what, f"cluster `{c.name.text}`"):
+                    is_name = attr.key in ("region", "zone", "network", "remote")
+                    field = "remote_of" if attr.key == "remote" else attr.key
+                    fields[field] = _name(attr.value) if is_name else attr.value.text
             clusters.append(fields)
-        return {"span": node.span, "name": _name(node.name), "clusters": tuple(clusters)}
+        return {"span": node.span, "name": _name(node.name), "clusters": tuple(clusters),
+                "dns_proxying": "dns-proxying" in seen_fleet}
 
     def namespace(self, blocks: list[s.Namespace]) -> dict:
         first = blocks[0]
@@ -160,7 +167,7 @@ class _Lowering:
                     if self._once(seen, "defaults", stmt, "`defaults`", f"namespace `{first.name.text}`"):
                         out["defaults"] = self.policy_block(stmt.span, stmt.body, "`defaults`")
                 elif isinstance(stmt, s.Service):
-                    services.append(self.service(stmt))
+                    services.append(self.service(stmt, first.name.text))
                 elif isinstance(stmt, s.Gateway):
                     gateways.append(self.gateway(stmt))
                 else:
@@ -210,26 +217,43 @@ class _Lowering:
         return out
 
     # ----------------------------------------------------------- service
-    def service(self, node: s.Service) -> dict:
+    def service(self, node: s.Service, namespace: str) -> dict:
         where = f"service `{node.name.text}`"
+        if node.global_word is not None:
+            self.diagnostics.append(diagnostic(
+                "global-removed",
+                f"`global` is gone: service `{node.name.text}` keeps the name "
+                f"`{node.name.text}.{namespace}.svc.cluster.local` in every cluster of the fleet",
+                node.global_word.span,
+                help="remove `global`; `in CLUSTER...` says which clusters run it (every cluster when left "
+                     "out), and callers everywhere reach it through Istio's multi-cluster endpoint discovery",
+            ))
         seen: dict = {}
         ports, routes, exposes, overrides, subsets, subset_policies = [], [], [], [], [], []
         options: list = []
         policy: list = []
         placement: tuple = ()
+        local = None
         for stmt in node.body:
             if isinstance(stmt, s.Port):
                 ports.append({
                     "span": stmt.span, "number": int(stmt.number.text), "protocol": stmt.protocol.text,
+                    "name": stmt.name and stmt.name.text,
                     "policy": None if stmt.policy is None else self.policy_block(
                         stmt.span, stmt.policy, f"port {stmt.number.text}"),
                 })
             elif isinstance(stmt, s.SubsetsBy):
+                # `subsets by cluster` selects Istio's cluster label, not a label `cluster`.
+                key = ir.CLUSTER_LABEL if stmt.key.text == "cluster" else stmt.key.text
                 subsets.extend({"span": value.span, "name": _name(value),
-                                "labels": (_label(value.span, stmt.key, value),)} for value in stmt.names)
+                                "labels": ({"span": value.span, "key": key, "value": value.text},)}
+                               for value in stmt.names)
             elif isinstance(stmt, s.Subset):
-                labels = tuple(_label(x.span, x.key, x.value) for x in stmt.body if isinstance(x, s.Label))
-                body = [x for x in stmt.body if not isinstance(x, s.Label)]
+                labels = tuple(
+                    _label(x.span, x.key, x.value) if isinstance(x, s.Label)
+                    else {"span": x.span, "key": ir.CLUSTER_LABEL, "value": x.cluster.text}
+                    for x in stmt.body if isinstance(x, (s.Label, s.SubsetCluster)))
+                body = [x for x in stmt.body if not isinstance(x, (s.Label, s.SubsetCluster))]
                 entry = {"span": stmt.span, "name": _name(stmt.name), "labels": labels,
                          "policy": self.policy_block(stmt.span, body, f"subset `{stmt.name.text}`") if body else None}
                 (subsets if labels else subset_policies).append(entry)
@@ -242,6 +266,9 @@ class _Lowering:
             elif isinstance(stmt, s.Placement):
                 if self._once(seen, "in", stmt, "`in`", where):
                     placement = tuple(_name(c) for c in stmt.clusters)
+            elif isinstance(stmt, s.Local):
+                if self._once(seen, "local", stmt, "`local`", where):
+                    local = {"span": stmt.span}
             elif isinstance(stmt, s.Override):
                 overrides.append(self.override(stmt, allow_policy=True))
             elif isinstance(stmt, _POLICY_TYPES):
@@ -251,8 +278,8 @@ class _Lowering:
         return {
             "span": node.span,
             "name": _name(node.name),
-            "is_global": node.is_global,
             "placement": placement,
+            "local": local,
             "ports": tuple(ports),
             "subsets": _attach_subset_policies(subsets, subset_policies),
             "options": self.options(node.span, options, where),
@@ -335,6 +362,8 @@ class _Lowering:
             return {"span": span, "kind": "port", "port": int(c.port.text)}
         if isinstance(c, s.SourceLabel):
             return {"span": span, "kind": "source-label", "label": _label(span, c.key, c.value)}
+        if isinstance(c, s.SourceCluster):
+            return {"span": span, "kind": "source-cluster", "cluster": _name(c.cluster)}
         return {"span": span, "kind": "source-namespace", "namespace": _name(c.namespace)}
 
     def target(self, t) -> dict:
@@ -446,6 +475,11 @@ class _Lowering:
                 if self._once(seen, "failover", stmt, "`failover`", where):
                     out["failover"] = {"span": stmt.span, "pairs": tuple(
                         {"span": p.span, "source": _name(p.source), "target": _name(p.target)} for p in stmt.pairs)}
+            elif isinstance(stmt, s.FailoverPriority):
+                if self._once(seen, "failover priority", stmt, "`failover priority`", where):
+                    out["failover_priority"] = {"span": stmt.span, "labels": tuple(
+                        {"span": x.span, "key": ir.TOPOLOGY_LABELS.get(x.key.text, x.key.text),
+                         "value": x.value and _value(x.value)} for x in stmt.labels)}
             else:
                 distribute.append({"span": stmt.span, "source": stmt.source.text, "targets": tuple(
                     {"span": t.span, "locality": t.locality.text, "percent": _percent(t.percent)}
@@ -496,7 +530,7 @@ def _attach_subset_policies(declared: list[dict], policies: list[dict]) -> tuple
     return tuple(declared) + tuple(leftover)
 
 
-_POLICY_TYPES = (s.CircuitBreaker, s.LbSimple, s.LbHash, s.Tls, s.Failover, s.Distribute)
+_POLICY_TYPES = (s.CircuitBreaker, s.LbSimple, s.LbHash, s.Tls, s.Failover, s.FailoverPriority, s.Distribute)
 
 
 def _lb_text(stmt) -> str:

@@ -190,6 +190,9 @@ class _Build(Transformer):
     def fleet(self, span, c):
         return s.Fleet(span, c[0], tuple(c[1:]))
 
+    def dns_proxying(self, span, c):
+        return s.DnsProxying(span)
+
     def cluster(self, span, c):
         return s.Cluster(span, c[0], tuple(c[1:]))
 
@@ -203,6 +206,7 @@ class _Build(Transformer):
     network = _attr("network")
     cluster_gateway = _attr("gateway")
     istio_version = _attr("istio")
+    remote_of = _attr("remote")
 
     def namespace(self, span, c):
         return s.Namespace(span, c[0], tuple(c[1:]))
@@ -214,7 +218,7 @@ class _Build(Transformer):
         """An optional clause (`for NAME`, `port N`, `per-try D`, ...): its value."""
         return c[0]
 
-    mtls_for = port_clause = expose_when = ref_namespace = ref_subset = per_try = _value
+    mtls_for = port_clause = expose_when = ref_namespace = ref_subset = per_try = port_name = _value
     eject_interval = eject_time = eject_max = cookie_ttl = _value
 
     def allow(self, span, c):
@@ -265,10 +269,10 @@ class _Build(Transformer):
 
     # ------------------------------------------------------------ service
     def service(self, span, c):
-        return s.Service(span, c[0], c[1] is not None, tuple(c[2:]))
+        return s.Service(span, c[0], c[1], tuple(c[2:]))
 
     def port(self, span, c):
-        return s.Port(span, c[0], c[1], c[2])
+        return s.Port(span, c[0], c[1], c[3], c[2])
 
     def port_policy(self, span, c):
         return _group(span, c)
@@ -283,9 +287,15 @@ class _Build(Transformer):
     def label(self, span, c):
         return s.Label(span, c[0], c[1])
 
+    def subset_cluster(self, span, c):
+        return s.SubsetCluster(span, c[0])
+
     def placement(self, span, c):
         self._one_line(span, c)
         return s.Placement(span, tuple(c))
+
+    def local(self, span, c):
+        return s.Local(span)
 
     def expose(self, span, c):
         return s.Expose(span, c[0], c[1], c[2], c[3])
@@ -334,6 +344,9 @@ class _Build(Transformer):
 
     def source_namespace(self, span, c):
         return s.SourceNamespace(span, c[0])
+
+    def source_cluster(self, span, c):
+        return s.SourceCluster(span, c[0])
 
     def forward(self, span, c):
         return s.Forward(span, tuple(c))
@@ -457,6 +470,16 @@ class _Build(Transformer):
 
     def failover_pair(self, span, c):
         return s.FailoverPair(span, c[0], c[1])
+
+    def failover_priority(self, span, c):
+        self._one_line(span, [label.key for label in c])
+        return s.FailoverPriority(span, tuple(c))
+
+    def priority_label(self, span, c):
+        return s.PriorityLabel(span, c[0], c[1])
+
+    def priority_value(self, span, c):
+        return c[0]
 
     def distribute(self, span, c):
         return s.Distribute(span, c[0], tuple(c[1:]))

@@ -33,7 +33,8 @@ class Comment:
 # ----------------------------------------------------------------- fleet
 @dataclass
 class ClusterAttr:
-    """`region X`, `zone X`, `network X`, `gateway ADDR` or `istio 1.22`."""
+    """`region X`, `zone X`, `network X`, `gateway ADDR`, `istio 1.22` or
+    `remote of X` (key `remote`, value `X`)."""
 
     span: Span = _span
     key: str
@@ -48,10 +49,17 @@ class Cluster:
 
 
 @dataclass
+class DnsProxying:
+    """`dns-proxying`: the fleet's sidecars resolve Services of other clusters."""
+
+    span: Span = _span
+
+
+@dataclass
 class Fleet:
     span: Span = _span
     name: Word
-    clusters: tuple[Cluster, ...]
+    body: tuple[Union[Cluster, DnsProxying], ...]
 
 
 # ---------------------------------------------------------- conditions
@@ -116,9 +124,15 @@ class SourceNamespace:
     namespace: Word
 
 
+@dataclass
+class SourceCluster:
+    span: Span = _span
+    cluster: Word
+
+
 Condition = Union[
     HeaderMatch, HeaderAbsent, CookieMatch, PathMatch, MethodMatch, QueryMatch,
-    PortMatch, SourceLabel, SourceNamespace,
+    PortMatch, SourceLabel, SourceNamespace, SourceCluster,
 ]
 
 
@@ -283,6 +297,21 @@ class Failover:
 
 
 @dataclass
+class PriorityLabel:
+    """`region`, `cluster=hangzhou`, `version="v1"`: a key, pinned or not."""
+
+    span: Span = _span
+    key: Word
+    value: Optional[Word] = None
+
+
+@dataclass
+class FailoverPriority:
+    span: Span = _span
+    labels: tuple[PriorityLabel, ...]
+
+
+@dataclass
 class LocalityWeight:
     span: Span = _span
     locality: Word
@@ -296,7 +325,7 @@ class Distribute:
     targets: tuple[LocalityWeight, ...]
 
 
-PolicyStmt = Union[CircuitBreaker, LbSimple, LbHash, Tls, Failover, Distribute]
+PolicyStmt = Union[CircuitBreaker, LbSimple, LbHash, Tls, Failover, FailoverPriority, Distribute]
 
 
 # ------------------------------------------------------------- routes
@@ -379,6 +408,7 @@ class Port:
     number: Word
     protocol: Word
     policy: Optional[tuple[PolicyStmt, ...]] = None
+    name: Optional[Word] = None
 
 
 @dataclass
@@ -396,16 +426,31 @@ class Label:
 
 
 @dataclass
+class SubsetCluster:
+    """`in CLUSTER` inside a subset: its endpoints in that cluster only."""
+
+    span: Span = _span
+    cluster: Word
+
+
+@dataclass
 class Subset:
     span: Span = _span
     name: Word
-    body: tuple[Union[Label, PolicyStmt], ...]
+    body: tuple[Union[Label, SubsetCluster, PolicyStmt], ...]
 
 
 @dataclass
 class Placement:
     span: Span = _span
     clusters: tuple[Word, ...]
+
+
+@dataclass
+class Local:
+    """`local`: the service's traffic stays in the caller's cluster."""
+
+    span: Span = _span
 
 
 @dataclass
@@ -417,14 +462,14 @@ class Expose:
     condition: Optional[Disjunction] = None
 
 
-ServiceStmt = Union[Port, SubsetsBy, Subset, Route, Expose, Placement, Option, PolicyStmt, Override]
+ServiceStmt = Union[Port, SubsetsBy, Subset, Route, Expose, Placement, Local, Option, PolicyStmt, Override]
 
 
 @dataclass
 class Service:
     span: Span = _span
     name: Word
-    is_global: bool
+    global_word: Optional[Word]  # `global`, which the language no longer has (MESH006)
     body: tuple[ServiceStmt, ...]
 
 

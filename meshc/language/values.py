@@ -41,6 +41,15 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def _port_name(value: str) -> str:
+    """A Kubernetes port name (IANA_SVC_NAME): at most 15 characters, lower
+    case letters, digits and `-`, with a letter."""
+    if len(value) > 15 or not _DNS_LABEL.fullmatch(value) or "--" in value or value.isdigit():
+        raise _fail("invalid-name", "`{value}` is not a Kubernetes port name", value=value,
+                    help="at most 15 lower-case letters, digits and single `-`, with at least one letter")
+    return value
+
+
 def _hostname(value: str) -> str:
     body = value[2:] if value.startswith("*.") else value
     labels = body.split(".")
@@ -180,6 +189,7 @@ Re2Regex = Annotated[str, AfterValidator(check_regex)]
 HttpMethod = Annotated[str, AfterValidator(_method)]
 RetryCondition = Annotated[str, AfterValidator(_retry_condition)]
 PortNumber = Annotated[int, AfterValidator(_port)]
+PortName = Annotated[str, AfterValidator(_port_name)]
 HttpStatus = Annotated[int, AfterValidator(_status)]
 Percentage = Annotated[float, AfterValidator(_percentage)]
 Milliseconds = Annotated[float, AfterValidator(_milliseconds)]

@@ -31,6 +31,8 @@ def slot(cond: ir.Condition) -> str:
         return "port"
     if isinstance(cond, ir.SourceLabelCondition):
         return f"source label `{cond.label.key}`"
+    if isinstance(cond, ir.SourceClusterCondition):
+        return f"source label `{ir.CLUSTER_LABEL}`"  # `from cluster C` is that label
     return "source namespace"
 
 
@@ -61,15 +63,19 @@ def _fullmatch(pattern: str, value: str) -> bool:
 def _values(cond: ir.Condition) -> Optional[ir.StringMatch]:
     if isinstance(cond, (ir.HeaderCondition, ir.PathCondition, ir.QueryCondition)):
         return cond.match
+    if isinstance(cond, ir.SourceClusterCondition):
+        return ir.StringMatch(op="exact", value=cond.cluster.value)
+    if isinstance(cond, ir.SourceLabelCondition) and cond.label.key == ir.CLUSTER_LABEL:
+        return ir.StringMatch(op="exact", value=cond.label.value)
     return None
 
 
 def implies(a: ir.Condition, b: ir.Condition) -> bool:
     """Every request that satisfies `a` satisfies `b` (conservative: False
     when unsure)."""
-    if slot(a) != slot(b) or type(a) is not type(b):
-        return False
     va, vb = _values(a), _values(b)
+    if slot(a) != slot(b) or (type(a) is not type(b) and (va is None or vb is None)):
+        return False
     if va is not None and vb is not None:
         return _strings(va, vb)[0]
     return a.model_dump(exclude={"span"}) == b.model_dump(exclude={"span"})
@@ -80,9 +86,9 @@ def compatible(a: ir.Condition, b: ir.Condition) -> bool:
     absent = (ir.HeaderAbsentCondition,)
     if isinstance(a, absent) != isinstance(b, absent):
         return False
-    if type(a) is not type(b):
-        return True
     va, vb = _values(a), _values(b)
+    if type(a) is not type(b) and (va is None or vb is None):
+        return True
     if va is not None and vb is not None:
         return _strings(va, vb)[1]
     if isinstance(a, ir.CookieCondition):

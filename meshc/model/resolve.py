@@ -15,8 +15,8 @@ from functools import cached_property
 from typing import Iterator, Optional, TypeVar
 
 from meshc.language import ir
+from meshc.model.topology import Topology
 
-DEFAULT_CLUSTER = "default"
 # Istio's root namespace: policy there applies mesh-wide.
 ROOT_NAMESPACE = "istio-system"
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -47,17 +47,14 @@ def merge(base: Optional[N], over: Optional[N]) -> Optional[N]:
 
 
 def host(namespace: str, service: ir.Service) -> str:
-    """The host a service is reached by: its cluster-local name, or
-    `NAME.global` for a global service (reachable fleet-wide)."""
-    if service.is_global:
-        return f"{service.name.value}.global"
+    """The host a service is reached by, the same in every cluster: Istio
+    merges the endpoints of Services of one name and namespace across the
+    clusters of a mesh ("namespace sameness")."""
     return f"{service.name.value}.{namespace}.{CLUSTER_DOMAIN}"
 
 
 def clusters(policy: ir.MeshPolicy) -> list[str]:
-    if policy.fleet is None:
-        return [DEFAULT_CLUSTER]
-    return [c.name.value for c in policy.fleet.clusters]
+    return Topology(policy).names
 
 
 def override_for(overrides: tuple[ir.Override, ...], cluster: str) -> Optional[ir.Override]:
@@ -123,13 +120,17 @@ class Index:
         return out
 
     @cached_property
+    def topology(self) -> Topology:
+        return Topology(self.policy)
+
+    @property
     def clusters(self) -> dict[str, ir.Cluster]:
-        if self.policy.fleet is None:
-            return {}
-        out: dict[str, ir.Cluster] = {}
-        for c in self.policy.fleet.clusters:
-            out.setdefault(c.name.value, c)
-        return out
+        return self.topology.clusters
+
+    @cached_property
+    def local_services(self) -> dict[str, ServiceInfo]:
+        """`local` services by host."""
+        return {info.host: info for info in self.services.values() if info.service.local is not None}
 
     def all_services(self) -> Iterator[ServiceInfo]:
         for ns in self.policy.namespaces:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 COMMON = "common.schema.json"
 KINDS = (
-    "VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
+    "Service", "VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
     "PeerAuthentication", "AuthorizationPolicy", "PrometheusRule", "Kustomization",
 )
 

@@ -90,7 +90,8 @@ def test_every_golden_cluster_evaluates(cluster: Path):
     ev = Evaluator(documents, registry)
     assert not ev.problems
     requests = grid(documents, registry)
-    assert requests
+    # A remote cluster's directory holds no routing (its primary's does).
+    assert bool(requests) == any(d.get("kind") == "VirtualService" for d in documents)
     for r in requests:
         d = ev.evaluate(r)
         assert isinstance(d, Decision)

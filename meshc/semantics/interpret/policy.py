@@ -110,8 +110,6 @@ def levels(info: ServiceInfo, subset: Optional[str], port: Optional[int], cluste
     out: list[tuple[str, Settings]] = []
     if info.namespace.defaults is not None:
         out.append(("namespace defaults", settings(info.namespace.defaults)))
-    if info.service.is_global:
-        out.append(("global service", {"tls": ({"tls.mode": "ISTIO_MUTUAL"}, info.service.span)}))
     out.append(("service", settings(info.service.policy)))
     over = override(info.service.overrides, cluster)
     if over is not None and over.policy is not None:
