@@ -17,7 +17,7 @@ from typing import Literal, Optional, Union
 PolicyValue = Union[int, str, bool, tuple]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Target:
     """An upstream cluster: host, subset (None: every endpoint) and port
     (the port Envoy's cluster name carries; None when it cannot be known)."""
@@ -25,6 +25,11 @@ class Target:
     host: str
     subset: Optional[str] = None
     port: Optional[int] = None
+
+    @property
+    def key(self) -> tuple:
+        """A total order on targets (a None subset or port sorts first)."""
+        return self.host, self.subset is not None, self.subset or "", self.port is not None, self.port or 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class Decision:
     DestinationRule traffic policy that applies to it after Istio's merge,
     flattened: dotted Istio field paths (`connectionPool.tcp.maxConnections`,
     `loadBalancer.simple`, `outlierDetection.interval`) to values, durations
-    in milliseconds, lists as tuples; sorted by target.
+    in milliseconds, lists as tuples; sorted by `Target.key`.
 
     `rewrite` is the path (query included) the upstream receives when the
     route rewrites it.
@@ -110,6 +115,7 @@ class Decision:
 
 
 def percent_share(value: Union[int, float, str]) -> Fraction:
-    """A percentage as Envoy holds it: truncated to parts per million
-    (pilot's `translatePercentToFractionalPercent`)."""
-    return Fraction(int(Fraction(str(value)) * 10_000), 1_000_000)
+    """A percentage as Envoy holds it: parts per million, truncated in
+    binary floating point as pilot does (`uint32(p.Value * 10000)` in
+    route.go `translatePercentToFractionalPercent`), so `0.57` is 5699 ppm."""
+    return Fraction(int(float(value) * 10_000), 1_000_000)

@@ -116,7 +116,7 @@ def destinations(spec: dict, listener_port: int, lookup: Lookup) -> Optional[tup
     total = sum(weights.values())
     if not total:
         return None
-    return tuple(Share(t, Fraction(w, total)) for t, w in sorted(weights.items(), key=lambda i: target_key(i[0])))
+    return tuple(Share(t, Fraction(w, total)) for t, w in sorted(weights.items(), key=lambda i: i[0].key))
 
 
 def mirrors(spec: dict, listener_port: int, lookup: Lookup) -> tuple[Share, ...]:
@@ -137,7 +137,7 @@ def mirrors(spec: dict, listener_port: int, lookup: Lookup) -> tuple[Share, ...]
         share = Fraction(1) if policy.get("percentage") is None else percentage(policy["percentage"])
         if share and policy.get("destination"):
             out.append(Share(destination_target(policy["destination"], listener_port, lookup), share))
-    return tuple(sorted(out, key=lambda s: (target_key(s.target), s.share)))
+    return tuple(sorted(out, key=lambda s: (s.target.key, s.share)))
 
 
 def fault(spec: Optional[dict]) -> Optional[Fault]:
@@ -241,8 +241,4 @@ def _regex_replace(program, template: str, text: str) -> str:
     return program.sub(expand, text)
 
 
-def target_key(target: Target) -> tuple:
-    """A total order on targets (a None subset or port sorts first)."""
-    return (target.host, target.subset is not None, target.subset or "",
-            target.port is not None, target.port or 0)
 

@@ -373,7 +373,7 @@ class Evaluator:
         if shares is None:  # no weighted destination: Envoy rejects the route configuration
             return Decision("respond", **common), None
         mirrors = actions.mirrors(spec, port, lookup)
-        targets = sorted({s.target for s in shares + mirrors}, key=actions.target_key)
+        targets = sorted({s.target for s in shares + mirrors}, key=lambda t: t.key)
         decision = Decision("route", None, destinations=shares, timeout_ms=actions.timeout_ms(spec.get("timeout")),
                             retries=actions.convert_retries(spec.get("retries")), mirrors=mirrors,
                             policies=tuple((t, self._policy(t, ns)) for t in targets), **common)

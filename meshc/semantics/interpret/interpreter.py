@@ -70,10 +70,6 @@ class _Outcome:
     policies: tuple[tuple[Target, tuple[Origin, ...]], ...]
 
 
-def _target_key(t: Target) -> tuple:
-    return t.host, t.subset or "", t.port or 0
-
-
 class Interpreter:
     """The meaning of `policy` in `cluster`. `default_istio` is the Istio
     release of a cluster whose fleet entry gives none (`--istio-version`)."""
@@ -200,7 +196,7 @@ class Interpreter:
             options = route_options(info.service, entry.route, self.cluster, self.istio)
             destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived)
             policies, origins = [], []
-            for target in sorted(services, key=_target_key):
+            for target in sorted(services, key=lambda t: t.key):
                 flat, why = self._policy(target, services[target])
                 policies.append((target, flat))
                 origins.append((target, why))
