@@ -198,6 +198,9 @@ class BlueGreen:
 Action = Union[Forward, Canary, BlueGreen, None]
 
 
+MESH_ONLY = ("port ", "source ", "from namespace ")
+
+
 @dataclass
 class Route:
     name: str
@@ -216,6 +219,14 @@ class Route:
         if isinstance(self.action, BlueGreen):
             return [f"{self.name}-preview", self.name]
         return [self.name]
+
+    @property
+    def gateway_entry_names(self) -> list[str]:
+        """Its entries behind an exposure: none when every alternative tests
+        the port or the source, which at a gateway are the gateway's own."""
+        if self.alternatives and all(any(c.startswith(MESH_ONLY) for c in alt) for alt in self.alternatives):
+            return []
+        return self.entry_names
 
 
 @dataclass

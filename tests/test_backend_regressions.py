@@ -123,3 +123,19 @@ def test_routes_that_all_have_a_when_end_in_a_404(tmp_path):
 def test_no_404_entry_after_a_route_that_takes_everything(tmp_path):
     http = vs(render(tmp_path, service('route a { when header x = "1" to v2 }\nroute b { when path ^= "/" to v1 }')))["http"]
     assert [h["name"] for h in http] == ["a", "b"]
+
+
+def test_mesh_only_alternatives_are_left_out_at_the_gateway(tmp_path):
+    http = gateway_http(tmp_path, exposed('route admin { when from namespace istio-system or header x-admin = "1" '
+                                          'to v2 }\nroute d { to v1 }'))
+    assert http[0]["name"] == "svc-admin"
+    assert http[0]["match"] == [{"headers": {"x-admin": {"exact": "1"}}}]
+
+
+def test_what_an_exposure_admits_and_no_route_takes_is_a_404_there(tmp_path):
+    other = ("namespace ns {\n  service later {\n    port 80 http\n"
+             "    expose via gw host h.example.com\n  }\n}\n")
+    http = gateway_http(tmp_path, exposed('route beta { when header x-beta = "1" to v2 }', 'path ^= "/svc"', other))
+    assert [h["name"] for h in http] == ["svc-beta", "svc-not-found", "later-default"]
+    assert http[1] == {"name": "svc-not-found", "match": [{"uri": {"prefix": "/svc"}}],
+                       "directResponse": {"status": 404}}

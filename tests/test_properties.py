@@ -281,7 +281,8 @@ def test_every_route_is_an_http_entry_in_source_order_in_every_cluster(policy):
                 assert vs is not None, f"no gateway VirtualService for {svc.expose} in {cluster}"
                 assert vs["spec"]["gateways"] == [gw.name]  # bare: the VirtualService is in the gateway's namespace
                 assert vs["spec"]["hosts"] == [svc.expose[1]]
-                assert [e.get("name") for e in vs["spec"]["http"]] == [f"{svc.name}-{n}" for n in expected]
+                at_gateway = [name for route in svc.routes for name in route.gateway_entry_names]
+                assert [e.get("name") for e in vs["spec"]["http"]] == [f"{svc.name}-{n}" for n in at_gateway]
         for cluster in policy.cluster_names:
             vs = virtual_service(rendering, cluster, svc.namespace, svc.name)
             assert vs is not None, f"no VirtualService {svc.namespace}/{svc.name} in {cluster}"
@@ -554,7 +555,7 @@ def test_service_override_changes_only_its_cluster(policy, data):
         old_vs = json.loads(next(d[3] for d in before[cluster] if d[:3] == key))
         for route in svc.routes:
             expected = effective_timeout(svc, route, cluster)
-            for name in route.entry_names:
+            for name in route.entry_names if own_vs else route.gateway_entry_names:
                 name = name if own_vs else f"{svc.name}-{name}"
                 entry = http_entry(vs, name)
                 if expected == INJECTED_TIMEOUT:

@@ -12,7 +12,7 @@ from meshc.backends.targets import IstioTarget
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.conditions import always_holds, conjoin, is_catch_all
+from meshc.model.conditions import MESH_ONLY, always_holds, conjoin, is_catch_all
 from meshc.model.resolve import Index, ServiceInfo, canary_split, preview_match, route_targets, weights
 
 # The last entry of a service's VirtualService when no route takes every
@@ -66,8 +66,8 @@ class RouteBuilder:
         # in; callers from the others get a 404, not its endpoints elsewhere.
         unserved = svc.local is not None and len(self.served) > 1 and not set(self.served) <= set(
             self.index.topology.placement(svc))
-        if unserved or (svc.routes and not any(takes_everything(route.matches) for route in svc.routes)):
-            produced.append(([{"name": NOT_FOUND, "directResponse": {"status": 404}}], svc))
+        if unserved or _needs_not_found(svc):
+            produced.append(([_not_found(NOT_FOUND, ())], svc))
         http, spans = self._unique(produced)
         spec = {"hosts": [info.host], "http": http}
         doc = document(self.target.networking, "VirtualService", info.namespace.name.value,
@@ -92,9 +92,13 @@ class RouteBuilder:
                 number = groups_seen[info.key] = groups_seen.get(info.key, 0) + 1
                 suffix = f"-{number}" if number > 1 else ""
                 self._exposed = (info.host, expose.port)
-                produced += [(self.http_routes(info, route, alternatives, prefix=f"{info.service.name.value}-",
-                                               suffix=suffix), route or expose)
+                prefix = f"{info.service.name.value}-"
+                produced += [(self.http_routes(info, route, alternatives, prefix=prefix, suffix=suffix), route or expose)
                              for route in info.service.routes or (None,)]
+                if _needs_not_found(info.service):
+                    # What the exposure admits and no route takes is answered
+                    # here, as in the mesh, not passed on to later exposures.
+                    produced.append(([_not_found(f"{prefix}{NOT_FOUND}{suffix}", alternatives)], expose))
             self._exposed = None
             http, spans = self._unique(produced)
             # The VirtualService lives in the gateway's namespace, so the bare
@@ -179,7 +183,15 @@ class RouteBuilder:
     def _entries(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
                  prefix: str, suffix: str) -> list[dict]:
         name = prefix + (route.name.value if route else "default") + suffix
-        matches = conjunction(outer, route.matches if route else ())
+        own = route.matches if route else ()
+        if self._exposed is not None and own:
+            # At a gateway the port and the source are the gateway's own:
+            # what tests them is about mesh callers and is left out there
+            # (docs/language.md, MESH318).
+            own = tuple(m for m in own if not any(isinstance(c, MESH_ONLY) for c in m.conditions))
+            if not own:
+                return []
+        matches = conjunction(outer, own)
         if matches is None:
             return []
         options = self._options(info, route)
@@ -341,6 +353,19 @@ def conjunction(outer: Iterable[ir.Match], inner: Iterable[ir.Match]) -> Optiona
     both = [conjoin(o, i) for o in outer for i in inner]
     kept = tuple(m for m in both if isinstance(m, ir.Match))
     return kept or None
+
+
+def _needs_not_found(svc: ir.Service) -> bool:
+    """Routes of which none takes every request end in a 404 entry."""
+    return bool(svc.routes) and not any(takes_everything(route.matches) for route in svc.routes)
+
+
+def _not_found(name: str, matches: tuple[ir.Match, ...]) -> dict:
+    entry: dict = {"name": name}
+    if matches:
+        entry["match"] = [_match(m) for m in matches]
+    entry["directResponse"] = {"status": 404}
+    return entry
 
 
 def takes_everything(matches: tuple[ir.Match, ...]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from meshc.model.conditions import compatible, covers, slot
+from meshc.model.conditions import MESH_ONLY, compatible, covers, slot
 from meshc.checks.names import repeats, unknown_port
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
@@ -348,7 +348,6 @@ def _exposed_port(info: ServiceInfo, expose: ir.Expose) -> list[Diagnostic]:
 
 
 def _mesh_only_conditions(info: ServiceInfo, expose: ir.Expose) -> list[Diagnostic]:
-    mesh_only = (ir.PortCondition, ir.SourceLabelCondition, ir.SourceNamespaceCondition)
     return [
         diagnostic(
             "mesh-only-condition",
@@ -358,7 +357,7 @@ def _mesh_only_conditions(info: ServiceInfo, expose: ir.Expose) -> list[Diagnost
             help="behind a gateway the port and the source are the gateway's; match on headers or paths",
         )
         for route in info.service.routes for m in route.matches for cond in m.conditions
-        if isinstance(cond, mesh_only)
+        if isinstance(cond, MESH_ONLY)
     ]
 
 

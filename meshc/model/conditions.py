@@ -102,6 +102,11 @@ def covers(earlier: ir.Match, later: ir.Match) -> bool:
     return all(always_holds(a) or any(implies(b, a) for b in later.conditions) for a in earlier.conditions)
 
 
+# Conditions about mesh callers: the port dialled and the calling workload.
+# Behind a gateway they would test the gateway's own port and pod instead.
+MESH_ONLY = (ir.PortCondition, ir.SourceLabelCondition, ir.SourceNamespaceCondition)
+
+
 def always_holds(cond: ir.Condition) -> bool:
     """A path prefix `/` or path regex `.*`: true of every HTTP request
     (Istio calls such a match a catch-all and drops the routes after it)."""

@@ -65,6 +65,8 @@ class Fault:
 
 @dataclass(frozen=True)
 class Cors:
+    """Origins in order; methods and headers sorted (they are sets)."""
+
     origins: tuple[str, ...] = ()      # exact origins, in order
     methods: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
@@ -87,11 +89,20 @@ class Decision:
         `directResponse`, or no host at a gateway);
       - `redirect`: a redirect with `status` (301 for `httpsRedirect`).
 
+    `destinations` and `mirrors` are sorted by `Target.key`.
+
     `policies` pairs every target of `destinations` and `mirrors` with the
     DestinationRule traffic policy that applies to it after Istio's merge,
     flattened: dotted Istio field paths (`connectionPool.tcp.maxConnections`,
-    `loadBalancer.simple`, `outlierDetection.interval`) to values, durations
-    in milliseconds, lists as tuples; sorted by `Target.key`.
+    `loadBalancer.simple`, `outlierDetection.interval`) to values, sorted,
+    durations in milliseconds, lists as tuples in list order, and a list of
+    messages as a tuple of each message flattened the same way (a failover
+    rule is `(("from", "r1"), ("to", "r2"))`); pairs sorted by `Target.key`.
+
+    A `respond` when no entry matched names the VirtualService only at a
+    sidecar (one owns the host there); at a gateway the routes of every
+    VirtualService of the host are merged and none is named. `status` None
+    means no HTTP answer at all (a TLS server with no matching host).
 
     `rewrite` is the path (query included) the upstream receives when the
     route rewrites it.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+import dataclasses
 from typing import Callable, Optional
 
 from meshc.semantics.decision import NO_RETRIES, Cors, Fault, Retries, Share, Target
@@ -48,18 +49,25 @@ Lookup = Callable[[str], tuple]
 """host -> the ports of the service pilot looks up for a destination."""
 
 
-def convert_retries(spec: Optional[dict]) -> Retries:
+def default_retries(istio: str) -> Retries:
+    """The default policy of an Istio release: before 1.24 it also retried
+    status 503 (retry.go `DefaultPolicy`, `RetriableStatusCodes`)."""
+    major, minor = (int(x) for x in istio.split(".")[:2])
+    return ISTIO_DEFAULT_RETRIES if (major, minor) >= (1, 24) else dataclasses.replace(ISTIO_DEFAULT_RETRIES,
+                                                                                        statuses=(503,))
+
+
+def convert_retries(spec: Optional[dict], default: Retries = ISTIO_DEFAULT_RETRIES) -> Retries:
     """retry.go `ConvertPolicy`: no `retries` gives the default; `attempts`
     0 (or absent) disables retries; numeric `retryOn` tokens that are HTTP
     statuses become retriable status codes and add `retriable-status-codes`
     (unless the text already contains it); `perTryTimeout` is kept."""
     if spec is None:
-        return ISTIO_DEFAULT_RETRIES
+        return default
     attempts = int(spec.get("attempts") or 0)
     if attempts <= 0:
         return NO_RETRIES
-    retry_on = ISTIO_DEFAULT_RETRIES.retry_on
-    statuses: tuple[int, ...] = ()
+    retry_on, statuses = default.retry_on, default.statuses
     text = str(spec.get("retryOn") or "")
     if text:
         tokens, codes = [], []
@@ -168,7 +176,8 @@ def fault(spec: Optional[dict]) -> Optional[Fault]:
 def cors(spec: Optional[dict]) -> Optional[Cors]:
     """route.go `TranslateCORSPolicy`. Origins in order: exact ones as
     themselves, others as `prefix:VALUE` / `regex:VALUE`; the deprecated
-    `allowOrigin` list is exact. `maxAge` in whole seconds."""
+    `allowOrigin` list is exact. Methods and headers are sets (sorted).
+    `maxAge` in whole seconds."""
     if spec is None:
         return None
     origins = []
@@ -182,9 +191,9 @@ def cors(spec: Optional[dict]) -> Optional[Cors]:
         origins = [str(o) for o in spec["allowOrigin"]]
     max_age = spec.get("maxAge")
     credentials = spec.get("allowCredentials")
-    return Cors(tuple(origins), tuple(str(m) for m in spec.get("allowMethods") or ()),
-                tuple(str(h) for h in spec.get("allowHeaders") or ()),
-                tuple(str(h) for h in spec.get("exposeHeaders") or ()),
+    return Cors(tuple(origins), tuple(sorted({str(m) for m in spec.get("allowMethods") or ()})),
+                tuple(sorted({str(h) for h in spec.get("allowHeaders") or ()})),
+                tuple(sorted({str(h) for h in spec.get("exposeHeaders") or ()})),
                 None if max_age is None else duration_ms(max_age) // 1000,
                 None if credentials is None else bool(credentials))
 

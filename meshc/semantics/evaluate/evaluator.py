@@ -98,11 +98,13 @@ class Evaluator:
     `registry` lists the Kubernetes services (and any other hosts) the
     control plane knows; ServiceEntries among the documents add their own.
     Documents Istio's webhook would reject (invalid regexes, malformed
-    resources) are left out and listed in `problems`."""
+    resources) are left out and listed in `problems`. `istio` is the
+    cluster's Istio release: the default retry policy changed in 1.24."""
 
     def __init__(self, documents: Iterable[dict], registry: Registry = Registry(), *,
-                 domain: str = "cluster.local", root_namespace: str = "istio-system") -> None:
+                 domain: str = "cluster.local", root_namespace: str = "istio-system", istio: str = "1.30") -> None:
         self.problems: list[str] = []
+        self.default_retries = actions.default_retries(istio)
         found = sorted_resources(resources(documents))
         self.virtual_services: list[VirtualService] = []
         for res in found:
@@ -176,10 +178,10 @@ class Evaluator:
             if trace:
                 trace.notes.append(f"{tcp[0]}:{port} is {tcp[1]}: proxied as TCP, no HTTP routing")
             return self._plain(Target(tcp[0], None, port), ns, NO_RETRIES)
-        key = (port, ns, req.source_labels)
+        key = (port, ns, proxy_labels(req))
         table = self._sidecar_tables.get(key)
         if table is None:
-            table = self._sidecar_table(port, ns, dict(req.source_labels))
+            table = self._sidecar_table(port, ns, dict(key[2]))
             if len(self._sidecar_tables) > 1024:
                 self._sidecar_tables.clear()
             self._sidecar_tables[key] = table
@@ -189,9 +191,9 @@ class Evaluator:
         if vhost is None:
             return self._plain(Target(strip_port(req.host).lower(), None, port), ns, NO_RETRIES, known=False)
         if vhost.default is not None:
-            return self._plain(Target(vhost.default, None, port), ns, actions.ISTIO_DEFAULT_RETRIES)
+            return self._plain(Target(vhost.default, None, port), ns, self.default_retries)
         vs = vhost.virtual_service
-        labels = dict(req.source_labels) if trace else {}
+        labels = dict(proxy_labels(req)) if trace else {}
 
         def misses(upto: Optional[Alternative]) -> list[Miss]:
             return vs.misses(upto, view, port, MESH, labels, ns)
@@ -208,7 +210,7 @@ class Evaluator:
         return None
 
     def _sidecar_notes(self, req: Request, vhost: Optional["_SidecarHost"], trace: _Trace) -> None:
-        port, ns, labels = req.port, req.source_namespace, dict(req.source_labels)
+        port, ns, labels = req.port, req.source_namespace, dict(proxy_labels(req))
         named = self.services.resolve(req.host, ns) or strip_port(req.host).lower()
         for vs in self._visible_to(MESH_GATEWAY, ns):
             if any(host_matches(h, named) for h in vs.hosts) and not vs.routes(port, MESH, labels, ns):
@@ -269,7 +271,7 @@ class Evaluator:
                 trace.notes.append(f"no Gateway {req.gateway} among the documents")
             return Decision("respond")
         labels = {str(k): str(v) for k, v in (named.spec.get("selector") or {}).items()}
-        labels.update(req.source_labels)
+        labels.update(proxy_labels(req))
         ns = req.source_namespace
         key = (req.port, ns, tuple(sorted(labels.items())))
         cached = self._gateway_tables.get(key)
@@ -375,7 +377,8 @@ class Evaluator:
         mirrors = actions.mirrors(spec, port, lookup)
         targets = sorted({s.target for s in shares + mirrors}, key=lambda t: t.key)
         decision = Decision("route", None, destinations=shares, timeout_ms=actions.timeout_ms(spec.get("timeout")),
-                            retries=actions.convert_retries(spec.get("retries")), mirrors=mirrors,
+                            retries=actions.convert_retries(spec.get("retries"), self.default_retries),
+                            mirrors=mirrors,
                             policies=tuple((t, self._policy(t, ns)) for t in targets), **common)
         rewriting = spec.get("rewrite") or {}
         return decision, (alt if rewriting.get("uri") or rewriting.get("uriRegexRewrite") else None)
@@ -457,3 +460,16 @@ def _wildcard_index(virtual_services: list[VirtualService], services) -> dict[st
         if best is not None:
             out[s] = wild[best]
     return out
+
+
+CLUSTER_LABEL = "topology.istio.io/cluster"
+
+
+def proxy_labels(req: Request) -> tuple[tuple[str, str], ...]:
+    """The labels `sourceLabels` is matched against: the workload's, plus
+    `topology.istio.io/cluster`, which istiod adds to every proxy's labels
+    (pilot/pkg/xds/ads.go `setTopologyLabels` calls
+    serviceregistry/util/label/label.go `AugmentLabels` with the proxy's cluster)."""
+    if req.source_cluster is None or any(k == CLUSTER_LABEL for k, _ in req.source_labels):
+        return req.source_labels
+    return tuple(sorted(req.source_labels + ((CLUSTER_LABEL, req.source_cluster),)))

@@ -51,7 +51,7 @@ def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int
     elif len(other.service.ports) == 1:
         chosen = other.service.ports[0].number
     else:
-        chosen = port if other is info else arrived
+        chosen = port if other.key == info.key else arrived
     return Target(other.host, subset, chosen), other
 
 
@@ -91,10 +91,14 @@ def shares(index: Index, info: ServiceInfo, route: Optional[ir.Route], preview: 
         services[t] = svc
         return Share(t, share)
 
-    destinations = tuple(resolve(w, s) for w, s in forwarded(route, preview))
+    weights: dict[Target, Fraction] = {}
+    for written, share in forwarded(route, preview):
+        found = resolve(written, share)
+        weights[found.target] = weights.get(found.target, Fraction(0)) + found.share
+    destinations = tuple(sorted((Share(t, s) for t, s in weights.items() if s > 0), key=lambda s: s.target.key))
     mirrors = []
     for m in route.mirrors if route is not None else ():
         share = percent_share(m.percent.value) if m.percent is not None else Fraction(1)
         if share > 0:
             mirrors.append(resolve(m.target, share))
-    return destinations, tuple(mirrors), services
+    return destinations, tuple(sorted(mirrors, key=lambda s: (s.target.key, s.share))), services

@@ -86,6 +86,8 @@ class Group:
     entries: tuple[Entry, ...]
     expose: Optional[ir.Expose] = None
     port: Optional[int] = None
+    # The entry that answers 404 to what the group admits and no route takes.
+    not_found: str = NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -194,5 +196,5 @@ def gateway_table(exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace
             entries = route_entries(info, prefix, suffix, alts)
         else:
             entries = (Entry(f"{prefix}default{suffix}", None, False, alts),)
-        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose)))
+        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose), f"{prefix}{NOT_FOUND}{suffix}"))
     return Table(f"{namespace}/{gateway}-{host.replace('.', '-')}", tuple(groups), at_gateway=True)

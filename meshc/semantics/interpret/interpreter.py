@@ -20,7 +20,7 @@ from typing import Optional, Union
 from meshc.language import ir
 from meshc.language.source import Span
 from meshc.model.resolve import Index, ServiceInfo, clusters
-from meshc.semantics.decision import Decision, Share, Target
+from meshc.semantics.decision import NO_RETRIES, Decision, Share, Target
 from meshc.semantics.interpret import istio_defaults
 from meshc.semantics.interpret.conditions import Condition
 from meshc.semantics.interpret.destinations import shares
@@ -28,7 +28,11 @@ from meshc.semantics.interpret.entries import (
     NOT_FOUND, Alternative, Entry, Group, Table, gateway_table, mesh_table)
 from meshc.semantics.interpret.options import Origin, route_options
 from meshc.semantics.interpret.policy import destination_policy, levels, unmanaged_levels
+from meshc.semantics.registry import registry
 from meshc.semantics.request import Request
+
+# Ports whose requests VirtualServices route; the others are proxied as TCP.
+HTTP_PROTOCOLS = frozenset({"http", "http2", "grpc"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Interpreter:
         self.by_host: dict[str, ServiceInfo] = {}
         for info in self.index.all_services():
             self.by_host.setdefault(info.host, info)
+        self.ports = registry(policy, cluster)
         self._mesh: dict[str, Optional[Table]] = {}
         self._gateway: dict[tuple[str, str], Optional[Table]] = {}
         self._outcomes: dict[tuple[int, Optional[int], int], _Outcome] = {}
@@ -114,17 +119,21 @@ class Interpreter:
                     trace.append(Miss(entry.name, entry.route.span if entry.route else None, entry.when_span,
                                       tuple(a.failure(request, at_gateway) for a in entry.alternatives)))
             if any(a.failure(request, at_gateway) is None for a in group.alternatives):
-                decision = Decision("respond", status=404, virtual_service=found.name,
-                                    entry=None if at_gateway else NOT_FOUND)
+                decision = Decision("respond", status=404, virtual_service=found.name, entry=group.not_found)
                 return Explanation(decision, f"no route of {_service(group.info)} takes the request: 404",
                                    tuple(trace or ()))
-        return Explanation(Decision("respond", status=404, virtual_service=found.name),
+        # At a gateway the routes of every VirtualService of the host are
+        # merged, so no one VirtualService answers (docs/semantics.md).
+        owner = None if at_gateway else found.name
+        return Explanation(Decision("respond", status=404, virtual_service=owner),
                            f"no entry of {found.name} takes the request: 404", tuple(trace or ()))
 
     def _table(self, request: Request) -> Union[Table, Explanation]:
         """The VirtualService that routes the request, or the answer when none does."""
         if request.gateway is None:
             info = self.by_host.get(request.host)
+            if not self._carries_http(request):
+                return self._default(request, info, http=False)
             table = self._mesh_table(info) if info is not None else None
             if table is None:
                 return self._default(request, info)
@@ -132,12 +141,14 @@ class Interpreter:
         namespace, _, name = request.gateway.partition("/")
         found = self.index.gateways.get(name)
         if found is None or found[0].name.value != namespace:
-            return _respond(404, f"no gateway {request.gateway}")
+            return _respond(None, f"no gateway {request.gateway}: nothing listens")
         gateway = found[1]
         server = next((s for s in gateway.servers if s.port == request.port), None)
         if server is None:
-            return _respond(404, f"gateway {request.gateway} has no server on port {request.port}")
+            return _respond(None, f"gateway {request.gateway} has no server on port {request.port}: nothing listens")
         if _best_host(gateway.hosts, request.host) is None:
+            if server.protocol == "https":
+                return _respond(None, f"gateway {request.gateway} does not serve {request.host}: no TLS handshake")
             return _respond(404, f"gateway {request.gateway} does not serve {request.host}")
         if server.redirect:
             return Explanation(Decision("redirect", status=301),
@@ -147,14 +158,22 @@ class Interpreter:
             return _respond(404, f"no service is exposed on {request.host} via {request.gateway}")
         return table
 
-    def _default(self, request: Request, info: Optional[ServiceInfo]) -> Explanation:
-        """Istio's default route: the host on the port dialled."""
+    def _carries_http(self, request: Request) -> bool:
+        """Routes apply to HTTP ports only: a `tcp`, `tls` or `https` port
+        is proxied as TCP (Istio's default; docs/language.md, Services)."""
+        declared = {p.number: p.protocol for p in self.ports.ports(request.host)}
+        return declared.get(request.port, "http") in HTTP_PROTOCOLS
+
+    def _default(self, request: Request, info: Optional[ServiceInfo], http: bool = True) -> Explanation:
+        """Istio's default route: the host on the port dialled (TCP proxying,
+        without retries, for a port that does not carry HTTP)."""
         target = Target(request.host, None, request.port)
         flat, origins = self._policy(target, info)
-        decision = Decision("default", destinations=(Share(target, Fraction(1)),),
-                            retries=istio_defaults.default_retries(self.istio), policies=((target, flat),))
-        return Explanation(decision, f"no VirtualService for {request.host}: Istio's default route",
-                           policies=((target, origins),))
+        retries = istio_defaults.default_retries(self.istio) if http else NO_RETRIES
+        decision = Decision("default", destinations=(Share(target, Fraction(1)),), retries=retries,
+                            policies=((target, flat),))
+        why = "Istio's default route" if http else f"port {request.port} does not carry HTTP: proxied as TCP"
+        return Explanation(decision, f"no HTTP routing for {request.host}: {why}", policies=((target, origins),))
 
     def _taken(self, request: Request, table: Table, group: Group, entry: Entry, alt: Alternative,
                trace: Optional[list[Miss]]) -> Explanation:
@@ -218,7 +237,7 @@ class Interpreter:
         return self._policies[target]
 
 
-def _respond(status: int, why: str) -> Explanation:
+def _respond(status: Optional[int], why: str) -> Explanation:
     return Explanation(Decision("respond", status=status), why)
 
 

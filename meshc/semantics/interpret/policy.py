@@ -81,11 +81,11 @@ def settings(policy: ir.Policy) -> Settings:
     if policy.tls is not None:
         out["tls"] = ({"tls.mode": _TLS[policy.tls.mode]}, policy.tls.span)
     if policy.failover is not None:
-        pairs = tuple((p.source.value, p.target.value) for p in policy.failover.pairs)
+        pairs = tuple((("from", p.source.value), ("to", p.target.value)) for p in policy.failover.pairs)
         out["failover"] = ({_LOCALITY + "enabled": True, _LOCALITY + "failover": pairs}, policy.failover.span)
     if policy.distribute:
         rules = tuple(
-            (d.source, tuple(sorted((w.locality, int(w.percent.value)) for w in d.targets)))
+            tuple(sorted((("from", d.source),) + tuple((f"to.{w.locality}", int(w.percent.value)) for w in d.targets)))
             for d in policy.distribute
         )
         out["distribute"] = ({_LOCALITY + "enabled": True, _LOCALITY + "distribute": rules}, policy.distribute[0].span)

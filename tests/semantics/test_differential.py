@@ -1,0 +1,60 @@
+"""evaluator(render(policy)) == interpreter(policy), request by request
+(issue 7, item 3): for every example cluster over an exhaustive grid of
+requests built from the conditions the policy tests, and for generated
+policies × their grids.
+
+The generated-policy budget is small by default; a long run:
+MESHC_DIFFERENTIAL_EXAMPLES=2000 pytest tests/semantics/test_differential.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from differential import disagreements, report
+from hypothesis import HealthCheck, given, settings
+
+from meshc.backends.istio import render
+from meshc.model.topology import Topology
+from meshc.pipeline import compile_paths, discover
+from meshc.semantics.grid import requests_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from strategies_policy import policies  # noqa: E402
+from test_properties import compiled_cleanly, render_cleanly, written  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = int(os.environ.get("MESHC_DIFFERENTIAL_EXAMPLES", "30"))
+
+
+def _examples():
+    (paths,) = discover([str(ROOT / "examples")])
+    compiled = compile_paths(paths)
+    assert compiled.ok, [d.message for d in compiled.diagnostics if d.is_error]
+    return compiled.policy, render(compiled.policy)
+
+
+POLICY, RENDERING = _examples()
+
+
+@pytest.mark.parametrize("cluster", Topology(POLICY).names)
+@pytest.mark.xfail(reason="failover priority and `local`: the interpreter learns them on branch interp-mc", strict=False)
+def test_every_example_request_goes_where_the_policy_says(cluster):
+    requests = requests_for(POLICY, cluster)
+    assert len(requests) > 100
+    found = disagreements(POLICY, RENDERING, cluster, requests)
+    assert not found, report(found)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(policies())
+def test_generated_policies_route_as_they_say(policy):
+    with written(policy.files()) as (_, paths):
+        compiled = compiled_cleanly(paths)
+        rendering = render_cleanly(compiled)
+    for cluster in Topology(compiled.policy).names:
+        found = disagreements(compiled.policy, rendering, cluster, requests_for(compiled.policy, cluster, per_place=60))
+        assert not found, report(found) + "\n\nThe policy:\n" + "\n".join(policy.files().values())
