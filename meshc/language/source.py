@@ -56,6 +56,16 @@ class SourceFile:
         end_line, end_column = self.position(min(offset + length, len(self.text)))
         return Span(self.path, line, column, end_line, end_column, offset, offset + length)
 
+    def offset(self, line: int, column: int) -> int:
+        """The character offset of a 1-based (line, column), the inverse of
+        `position`; past the end of a line or the file, the end."""
+        if line > len(self._line_starts):
+            return len(self.text)
+        start = self._line_starts[max(line, 1) - 1]
+        end = self.text.find("\n", start)
+        end = len(self.text) if end < 0 else end
+        return min(start + max(column, 1) - 1, end)
+
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
         lo, hi = 0, len(self._line_starts) - 1

@@ -1,0 +1,198 @@
+"""The policies the editor works on: open buffers over the files on disk,
+each file parsed once per text, and `meshc check`'s analysis of each policy.
+
+A policy is the .mesh files directly inside one directory, as for `meshc
+check FILE`; an open buffer stands for its file, saved or not. Diagnostics
+come from `pipeline.compile_sources` and, when that is clean, the Istio
+backend, exactly as `meshc check` gets them, so the editor and the CLI never
+disagree. Paths are absolute here; spans carry them as their `file`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from meshc.backends.istio import Rendering, render
+from meshc.diagnostics import Diagnostic, has_errors, sanitize
+from meshc.files import SUFFIX
+from meshc.language import syntax as s
+from meshc.language.parse import parse
+from meshc.language.source import SourceFile
+from meshc.language.values import ISTIO_VERSIONS
+from meshc.lsp.symbols import Symbol, occurrences
+from meshc.pipeline import Compiled, compile_sources, decode
+
+
+@dataclass
+class _File:
+    """One file's text and what parsing it gave; replaced when the text changes."""
+
+    source: SourceFile
+    read_errors: list[Diagnostic]  # not UTF-8: the file is not parsed
+    parsed: bool = False
+    tree: Optional[s.File] = None
+    parse_errors: list[Diagnostic] = field(default_factory=list)
+    symbols: list[Symbol] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    """One policy as `meshc check` sees it, plus what the editor features need."""
+
+    directory: str
+    files: dict[str, _File]
+    compiled: Compiled
+    rendering: Optional[Rendering]
+    diagnostics: list[Diagnostic]
+    # The last tree that parsed, per file, for the names a file declares
+    # while its current text has a syntax error.
+    last_trees: dict[str, s.File]
+
+    def source(self, path: str) -> Optional[SourceFile]:
+        file = self.files.get(path)
+        return file.source if file else None
+
+    def tree(self, path: str) -> Optional[s.File]:
+        file = self.files.get(path)
+        return file.tree if file else None
+
+    @property
+    def symbols(self) -> list[Symbol]:
+        """Every name's occurrences in the files that parse as they are now."""
+        return [sym for f in self.files.values() for sym in f.symbols]
+
+    def declared(self) -> list[Symbol]:
+        """Every declaration, taking a file that does not parse now as it
+        was when it last did (for completion while typing)."""
+        out = []
+        for path, file in self.files.items():
+            symbols = file.symbols if file.tree is not None or path not in self.last_trees \
+                else occurrences(self.last_trees[path])
+            out += [sym for sym in symbols if sym.declaration]
+        return out
+
+    def by_file(self) -> dict[str, list[Diagnostic]]:
+        """Diagnostics per file of the policy (every file listed, even without any)."""
+        out: dict[str, list[Diagnostic]] = {path: [] for path in self.files}
+        for d in self.diagnostics:
+            out.setdefault(d.span.file, []).append(d)
+        return out
+
+
+class Workspace:
+    """Buffers, parsed files and the latest analysis of each policy."""
+
+    def __init__(self, istio_version: str = ISTIO_VERSIONS[-1]):
+        self.istio_version = istio_version
+        self._buffers: dict[str, str] = {}
+        self._files: dict[str, _File] = {}
+        self._disk: dict[str, tuple[tuple[int, int], _File]] = {}
+        self._last_trees: dict[str, s.File] = {}
+        self._analyses: dict[str, Analysis] = {}
+
+    # ---------------------------------------------------------- buffers
+    def open(self, path: str, text: str) -> None:
+        self._buffers[path] = text
+        self.invalidate(path)
+
+    def close(self, path: str) -> None:
+        self._buffers.pop(path, None)
+        self.invalidate(path)
+
+    def invalidate(self, path: str) -> None:
+        """Forget the analysis of the policy `path` belongs to (a buffer
+        changed, or a file changed on disk)."""
+        self._analyses.pop(os.path.dirname(path), None)
+
+    def text(self, path: str) -> Optional[str]:
+        """The text the server works with: the buffer, or else the file."""
+        if path in self._buffers:
+            return self._buffers[path]
+        file = self._read(path)
+        return file.source.text if file else None
+
+    # --------------------------------------------------------- analysis
+    def analysis(self, path: str) -> Analysis:
+        """The analysis of the policy that `path` (a .mesh file) belongs to."""
+        directory = os.path.dirname(path)
+        found = self._analyses.get(directory)
+        if found is None:
+            found = self._analyses[directory] = self._analyze(directory)
+        return found
+
+    def policy_files(self, directory: str) -> list[str]:
+        try:
+            on_disk = [os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(SUFFIX)]
+        except OSError:
+            on_disk = []
+        on_disk = [p for p in on_disk if os.path.isfile(p)]
+        open_here = [p for p in self._buffers if os.path.dirname(p) == directory]
+        return sorted(set(on_disk) | set(open_here))
+
+    def _analyze(self, directory: str) -> Analysis:
+        files: dict[str, _File] = {}
+        for path in self.policy_files(directory):
+            file = self._file(path)
+            if file is not None:
+                files[path] = file
+        pre = [d for f in files.values() for d in f.read_errors]
+        compiled = compile_sources([f.source for f in files.values()], pre,
+                                   parse_file=lambda src: self._parsed(files[src.path]))
+        for file in files.values():
+            if not file.read_errors:
+                self._parsed(file)
+        rendering = render(compiled.policy, self.istio_version) if compiled.ok else None
+        diagnostics = compiled.diagnostics
+        if rendering is not None:
+            diagnostics = sanitize(diagnostics + rendering.diagnostics)
+        # The rendering is only shown (hover) for a policy render would accept.
+        if rendering is not None and has_errors(rendering.diagnostics):
+            rendering = None
+        last = {p: t for p, t in self._last_trees.items() if p in files}
+        return Analysis(directory, files, compiled, rendering, diagnostics, last)
+
+    def _file(self, path: str) -> Optional[_File]:
+        """The file's current text and parse: the cached one while the text
+        is the same."""
+        if path in self._buffers:
+            text = self._buffers[path]
+            file = self._files.get(path)
+            if file is None or file.source.text != text:
+                file = self._files[path] = _File(SourceFile(path, text), [])
+            return file
+        return self._read(path)
+
+    def _read(self, path: str) -> Optional[_File]:
+        """A file from disk, read again only when its size or time changed."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._disk.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        source, errors = decode(path, data)
+        file = _File(source, errors)
+        previous = self._files.get(path)
+        if previous is not None and previous.source.text == source.text and not errors:
+            file = previous  # same text as the buffer just closed: keep its parse
+        self._disk[path] = (stamp, file)
+        return file
+
+    def _parsed(self, file: _File) -> tuple[Optional[s.File], list[Diagnostic]]:
+        """Parse a file once per text (the parse callback of compile_sources)."""
+        if not file.parsed:
+            file.tree, file.parse_errors = parse(file.source)
+            file.parsed = True
+            if file.tree is not None:
+                file.symbols = occurrences(file.tree)
+                self._last_trees[file.source.path] = file.tree
+        return file.tree, file.parse_errors
