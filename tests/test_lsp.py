@@ -440,3 +440,25 @@ async def test_no_quick_fix_for_a_hint_about_another_place(client: LanguageClien
         context=types.CodeActionContext(diagnostics=found)))
     assert not actions
     close_file(client, path)
+
+
+async def test_files_changed_on_disk_are_watched(client: LanguageClient, workspace: Path):
+    """The server asks to watch .mesh files; a file created next to an open
+    one joins its policy, and deleting it clears its diagnostics."""
+    assert any(r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES for r in client.registrations)
+    s12 = workspace / "examples" / "s12-mirroring.mesh"
+    await open_file(client, s12)
+    extra = workspace / "examples" / "extra.mesh"
+    extra.write_text("namespace orders {\n  service audit {\n    port 80 http\n    route all { to v9 }\n  }\n}\n",
+                     encoding="utf-8")
+    forget(client, extra)
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
+        changes=[types.FileEvent(uri=uri(extra), type=types.FileChangeType.Created)]))
+    (found,) = await published(client, extra)
+    assert [d.code for d in found] == ["MESH201"]
+    extra.unlink()
+    forget(client, extra)
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
+        changes=[types.FileEvent(uri=uri(extra), type=types.FileChangeType.Deleted)]))
+    assert await published(client, extra) == [[]]
+    close_file(client, s12)
