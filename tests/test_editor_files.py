@@ -2,14 +2,20 @@
 
 - meshc/lsp/keyword_help.json, the keyword help `meshc lsp` shows on hover,
   extracted from docs/language.md;
+- editors/vscode/syntaxes/mesh.tmLanguage.json, the VS Code grammar, its
+  keywords and values read from the parser;
+- editors/vscode/test/*.test.mesh, the examples with an assertion for every
+  token, as meshc's own lexer reads it (tests/test_vscode.py runs them);
 
 `pytest --update-golden` regenerates them.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from pathlib import Path
 
 from helpers import ROOT
 
@@ -127,3 +133,185 @@ def test_statement_keywords_have_help():
                     "circuit-breaker", "lb", "tls", "failover", "distribute", "on", "in", "subset", "subsets",
                     "port", "header", "cookie", "path", "method", "query", "source", "eject", "max-connections"):
         assert keyword in help, keyword
+
+
+# --------------------------------------------------------- TextMate grammar
+VSCODE = ROOT / "editors" / "vscode"
+TM_GRAMMAR = VSCODE / "syntaxes" / "mesh.tmLanguage.json"
+GRAMMAR_TESTS = VSCODE / "test"
+
+# Declarations: the keyword, then the name it declares and that name's scope.
+DECLARATIONS = {
+    "fleet": "entity.name.section.fleet.mesh",
+    "cluster": "entity.name.section.cluster.mesh",
+    "namespace": "entity.name.namespace.mesh",
+    "service": "entity.name.type.service.mesh",
+    "gateway": "entity.name.type.gateway.mesh",
+    "route": "entity.name.function.route.mesh",
+    "subset": "entity.name.tag.subset.mesh",
+}
+# Keywords followed by the name of a header, cookie or query parameter.
+KEYED = ("header", "cookie", "query")
+# Keywords that take `= VALUE` themselves, so are not label keys (`path = "/x"`).
+NOT_LABELS = ("path", "method")
+_EDGE_BEFORE, _EDGE_AFTER = r"(?<![A-Za-z0-9_-])", r"(?![A-Za-z0-9_-])"
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+_LABEL_KEY = r"[A-Za-z0-9][A-Za-z0-9_./-]*"
+
+
+def _words(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+def _declaration(keyword: str, scope: str) -> dict:
+    # Every declaration but `cluster` opens a block on its line; `service X`
+    # without one is a destination, `subset X` a service's subset.
+    block = "" if keyword == "cluster" else r"(?=\s*(?:global\s*)?\{)"
+    return {"match": f"{_EDGE_BEFORE}({keyword})\\s+({_NAME}){block}",
+            "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": scope}}}
+
+
+def tm_grammar_text() -> str:
+    """The TextMate grammar, its word lists read from the parser (vocabulary.py)."""
+    keywords = set(vocabulary.keywords().values())
+    values = {v for vs in vocabulary.values().values() for v in vs}
+    protocols = vocabulary.values()["PROTOCOL"]
+    grammar = {
+        "$schema": "https://raw.githubusercontent.com/martinring/tmlanguage/master/tmlanguage.json",
+        "name": "mesh",
+        "scopeName": "source.mesh",
+        "fileTypes": ["mesh"],
+        "comment": "Generated from meshc's grammar by tests/test_editor_files.py (pytest --update-golden).",
+        "patterns": [{"include": f"#{name}"} for name in (
+            "comment", "string", "declaration", "port", "keyed", "subsets", "label", "number", "host",
+            "keyword", "value", "method", "operator", "punctuation")],
+        "repository": {
+            "comment": {"match": "(#).*$", "name": "comment.line.number-sign.mesh",
+                        "captures": {"1": {"name": "punctuation.definition.comment.mesh"}}},
+            "string": {"begin": '"', "end": '"|$', "name": "string.quoted.double.mesh",
+                       "beginCaptures": {"0": {"name": "punctuation.definition.string.begin.mesh"}},
+                       "endCaptures": {"0": {"name": "punctuation.definition.string.end.mesh"}},
+                       "patterns": [{"match": r'\\["\\]', "name": "constant.character.escape.mesh"}]},
+            "declaration": {"patterns": [_declaration(k, s) for k, s in DECLARATIONS.items()]},
+            "port": {"match": f"{_EDGE_BEFORE}(port)\\s+([0-9]+)\\s+({_words(protocols)}){_EDGE_AFTER}",
+                     "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "constant.numeric.mesh"},
+                                  "3": {"name": "constant.language.mesh"}}},
+            "keyed": {"match": f"{_EDGE_BEFORE}({_words(KEYED)})\\s+({_NAME})",
+                      "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "variable.other.key.mesh"}}},
+            "subsets": {"match": f"{_EDGE_BEFORE}(subsets)\\s+(by)\\s+({_LABEL_KEY})",
+                        "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "keyword.other.mesh"},
+                                     "3": {"name": "variable.other.label.mesh"}}},
+            "label": {"match": f"(?<![A-Za-z0-9_./-])(?!(?:{_words(NOT_LABELS)}){_EDGE_AFTER})({_LABEL_KEY})"
+                               r'\s*(?==[^=])',
+                      "captures": {"1": {"name": "variable.other.label.mesh"}}},
+            "number": {"match": r"(?<![A-Za-z0-9_.-])[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|%)?(?![A-Za-z0-9_.%-])",
+                       "name": "constant.numeric.mesh"},
+            "host": {"match": r"(?<![A-Za-z0-9_.*-])(?:\*\.)?[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)+"
+                              r"(?![A-Za-z0-9_.-])",
+                     "name": "string.unquoted.host.mesh"},
+            "keyword": {"match": f"{_EDGE_BEFORE}(?:{_words(keywords)}){_EDGE_AFTER}", "name": "keyword.other.mesh"},
+            "value": {"match": f"{_EDGE_BEFORE}(?:{_words(values - keywords)}){_EDGE_AFTER}",
+                      "name": "constant.language.mesh"},
+            "method": {"match": f"{_EDGE_BEFORE}[A-Z]+{_EDGE_AFTER}", "name": "constant.language.method.mesh"},
+            "operator": {"match": r"->|\^=|>=|<=|=|~", "name": "keyword.operator.mesh"},
+            "punctuation": {"patterns": [
+                {"match": r"\{", "name": "punctuation.section.block.begin.mesh"},
+                {"match": r"\}", "name": "punctuation.section.block.end.mesh"},
+                {"match": ",", "name": "punctuation.separator.mesh"},
+            ]},
+        },
+    }
+    return json.dumps(grammar, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_textmate_grammar_is_current(golden):
+    golden.check(TM_GRAMMAR, tm_grammar_text())
+
+
+# ------------------------------------------------------ grammar test files
+def _tokens(text: str):
+    """The tokens meshc's own lexer reads (comments included), in order."""
+    from lark import Token
+
+    interactive = vocabulary.lark().parse_interactive(text)
+    conf = copy.copy(interactive.parser_state.parse_conf)
+    conf.callbacks = {}  # only the tokens matter: no syntax nodes
+    interactive.parser_state.parse_conf = conf
+    tokens = list(interactive.iter_parse())
+    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"|(#[^\n]*)', text):
+        if m.group(1):
+            line = text.count("\n", 0, m.start()) + 1
+            column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+            tokens.append(Token("COMMENT", m.group(1), m.start(), line, column))
+    return sorted(tokens, key=lambda t: t.start_pos)
+
+
+def _expected_scope(tokens, i: int) -> str:
+    """The scope the TextMate grammar must give token i: read from the
+    parser's token types (and, for names, the token before), an
+    independent reading of the same text. `- X` means "not X"."""
+    tok = tokens[i]
+    before = tokens[i - 1].type if i else None
+    after = tokens[i + 1].type if i + 1 < len(tokens) else None
+    keywords, values = vocabulary.keywords(), vocabulary.values()
+    if tok.type == "COMMENT":
+        return "comment.line.number-sign.mesh"
+    if tok.type == "STRING":
+        return "string.quoted.double.mesh"
+    if tok.type in ("INT", "PERCENT", "DURATION", "VERSION"):
+        return "constant.numeric.mesh"
+    if tok.type in keywords:
+        return "keyword.other.mesh"
+    if tok.type in values:
+        return "constant.language.mesh"
+    if tok.type == "METHOD":
+        return "constant.language.method.mesh"
+    if tok.type == "LABEL_KEY":
+        return "variable.other.label.mesh"
+    if tok.type in ("HOSTNAME", "ADDRESS") and "." in tok:
+        return "string.unquoted.host.mesh"
+    if tok.type == "NAME" and before in ("HEADER", "COOKIE", "QUERY"):
+        return "variable.other.key.mesh"
+    if tok.type == "NAME" and before and keywords.get(before) in DECLARATIONS and \
+            (before == "CLUSTER" or after in ("LBRACE", "GLOBAL")):
+        return DECLARATIONS[keywords[before]]
+    punctuation = {"LBRACE": "punctuation.section.block.begin.mesh", "RBRACE": "punctuation.section.block.end.mesh",
+                   "COMMA": "punctuation.separator.mesh"}
+    if tok.type in punctuation:
+        return punctuation[tok.type]
+    if tok.type in vocabulary.punctuation() or tok.type == "STRING_OP":
+        return "keyword.operator.mesh"
+    return "- keyword.other.mesh constant.language.mesh"
+
+
+def grammar_test_text(example: Path) -> str:
+    """An example with an assertion line under each of its lines for every
+    token on it, for vscode-tmgrammar-test."""
+    text = example.read_text(encoding="utf-8")
+    tokens = _tokens(text)
+    by_line: dict[int, list[str]] = {}
+    for i, tok in enumerate(tokens):
+        column, length = tok.column - 1, len(tok)
+        scope = _expected_scope(tokens, i)
+        mark = f"# <{'-' * length}" if column == 0 else "#" + " " * (column - 1) + "^" * length
+        by_line.setdefault(tok.line, []).append(f"{mark} {scope}")
+    out = [f'# SYNTAX TEST "source.mesh" "{example.name}"']
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
+        out.append(line)
+        out += by_line.get(number, [])
+    return "\n".join(out) + "\n"
+
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.mesh"))
+
+
+def test_grammar_tests_are_current(golden):
+    """One test file per example, its assertions read from meshc's lexer."""
+    golden.check_tree(GRAMMAR_TESTS, {f"{e.stem}.test.mesh": grammar_test_text(e) for e in EXAMPLES})
+
+
+def test_grammar_tests_hold_the_examples_unchanged():
+    for example in EXAMPLES:
+        kept = [line for line in (GRAMMAR_TESTS / f"{example.stem}.test.mesh").read_text(encoding="utf-8").split("\n")
+                if not re.match(r"#\s*(\^|<-)|# SYNTAX TEST", line)]
+        assert "\n".join(kept) == example.read_text(encoding="utf-8")
