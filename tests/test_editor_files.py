@@ -4,8 +4,9 @@
   extracted from docs/language.md;
 - editors/vscode/syntaxes/mesh.tmLanguage.json, the VS Code grammar, its
   keywords and values read from the parser;
-- editors/vscode/test/*.test.mesh, the examples with an assertion for every
-  token, as meshc's own lexer reads it (tests/test_vscode.py runs them);
+- editors/vscode/test/*.mesh.test, the examples with an assertion for every
+  token, as meshc's own lexer reads it (tests/test_vscode.py runs them; not
+  named .mesh, so that `meshc fmt` never moves their assertion lines);
 
 `pytest --update-golden` regenerates them.
 """
@@ -307,11 +308,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.mesh"))
 
 def test_grammar_tests_are_current(golden):
     """One test file per example, its assertions read from meshc's lexer."""
-    golden.check_tree(GRAMMAR_TESTS, {f"{e.stem}.test.mesh": grammar_test_text(e) for e in EXAMPLES})
+    golden.check_tree(GRAMMAR_TESTS, {f"{e.name}.test": grammar_test_text(e) for e in EXAMPLES})
 
 
 def test_grammar_tests_hold_the_examples_unchanged():
     for example in EXAMPLES:
-        kept = [line for line in (GRAMMAR_TESTS / f"{example.stem}.test.mesh").read_text(encoding="utf-8").split("\n")
+        kept = [line for line in (GRAMMAR_TESTS / f"{example.name}.test").read_text(encoding="utf-8").split("\n")
                 if not re.match(r"#\s*(\^|<-)|# SYNTAX TEST", line)]
         assert "\n".join(kept) == example.read_text(encoding="utf-8")

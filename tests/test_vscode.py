@@ -51,20 +51,20 @@ def npx(work: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_grammar_passes_its_tests_on_every_example(extension):
-    done = npx(extension, "vscode-tmgrammar-test", "test/*.test.mesh")
+    done = npx(extension, "vscode-tmgrammar-test", "test/*.mesh.test")
     assert done.returncode == 0, done.stdout + done.stderr
     tested = {line.split()[1] for line in done.stdout.splitlines() if "run successfuly" in line}
-    assert tested == {f"test/{p.stem}.test.mesh" for p in (ROOT / "examples").glob("*.mesh")}
+    assert tested == {f"test/{p.name}.test" for p in (ROOT / "examples").glob("*.mesh")}
 
 
 def test_grammar_tests_can_fail(extension):
     """A wrong assertion fails: the runner is not vacuous. A subset named
     like a keyword is the grammar's known limit (it has no parser)."""
-    bad = extension / "test" / "wrong.test.mesh"
+    bad = extension / "test" / "wrong.mesh.test"
     bad.write_text('# SYNTAX TEST "source.mesh" "wrong"\nnamespace a { }\n'
                    "# <--------- string.quoted.double.mesh\n", encoding="utf-8")
     try:
-        done = npx(extension, "vscode-tmgrammar-test", "test/wrong.test.mesh")
+        done = npx(extension, "vscode-tmgrammar-test", "test/wrong.mesh.test")
     finally:
         bad.unlink()
     assert done.returncode != 0 and "missing required scopes: string.quoted.double.mesh" in done.stdout
