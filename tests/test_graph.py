@@ -184,3 +184,15 @@ def test_svg_without_graphviz_says_what_to_install(monkeypatch):
     result = CliRunner().invoke(cli, ["graph", str(ROOT / "examples"), "--format", "svg"])
     assert result.exit_code == 2
     assert "apt-get install graphviz" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("mmdc") is None, reason="mermaid-cli (mmdc) is not installed")
+def test_mermaid_cli_draws_the_whole_policy(tmp_path):
+    """Optional: with @mermaid-js/mermaid-cli on the PATH (and a browser it
+    can drive), the Mermaid text of every example renders."""
+    source = tmp_path / "policy.mmd"
+    source.write_text(run(str(ROOT / "examples")).output, encoding="utf-8")
+    done = subprocess.run(["mmdc", "-i", str(source), "-o", str(tmp_path / "policy.svg")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "production/user-service" in (tmp_path / "policy.svg").read_text(encoding="utf-8")

@@ -6,16 +6,19 @@ their destinations)."""
 from __future__ import annotations
 
 from meshc.graph import labels
-from meshc.graph.dot import GATEWAY, OTHER, ROUTE, SERVICE, SUBSET
+from meshc.graph.dot import GATEWAY, MUTED, OTHER, ROUTE, SERVICE, SUBSET
 from meshc.graph.model import ServiceGraph
 
 _CLASSES = {"service": SERVICE, "route": ROUTE, "subset": SUBSET, "other": OTHER, "gateway": GATEWAY}
 
 
 def mermaid(graphs: list[ServiceGraph]) -> str:
-    out = ["flowchart LR"]
+    # Long host names stay on one line; boxes wrap only past 400 pixels.
+    out = ['%%{init: {"flowchart": {"wrappingWidth": 400}}}%%', "flowchart LR"]
     members: dict[str, list[str]] = {kind: [] for kind in _CLASSES}
-    for n, g in enumerate(graphs, start=1):
+    # Left to right, Mermaid stacks the first subgraph at the bottom: services
+    # are written last to first so that they read top down.
+    for n, g in reversed(list(enumerate(graphs, start=1))):
         p = f"s{n}"
         out.append(f'  subgraph {p}["{_text(g.key)}"]')
         out.append("    direction LR")
@@ -39,6 +42,7 @@ def mermaid(graphs: list[ServiceGraph]) -> str:
                 arrow = "-->" if e.primary else "-.->"
                 out.append(f'    {p}_r{r.index} {arrow}|"{_text(e.label)}"| {ids[e.target.key]}')
         out.append("  end")
+        out.append(f"  style {p} fill:#ffffff,stroke:{MUTED}")
     for kind, color in _CLASSES.items():
         out.append(f"  classDef {kind} fill:{color},stroke:#5f6368,color:#202124")
         if members[kind]:
