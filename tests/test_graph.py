@@ -8,13 +8,17 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from helpers import ROOT, rendered
 
 from meshc.cli import cli
 from meshc.graph.dot import dot
 from meshc.graph.mermaid import mermaid
-from meshc.graph.model import ServiceGraph, build
+from meshc.graph.model import ServiceGraph, _quoted, build
+from meshc.language.lower import string
+from meshc.language.syntax import Word
 from meshc.pipeline import compile_paths, discover
 
 HAS_DOT = shutil.which("dot") is not None
@@ -142,8 +146,13 @@ def test_dot_accepts_the_whole_policy_and_escapes_labels(tmp_path):
     (g,) = build(compile_paths([str(tmp_path / "p.mesh")]).policy)
     done = subprocess.run(["dot", "-Tsvg"], input=dot([g]), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "a\\d&lt;b&gt;&quot;#c" in done.stdout or 'a\\d&lt;b&gt;"#c' in done.stdout
-    assert 'a\\d#lt;b#gt;#quot;#35;c' in mermaid([g])
+    assert 'a\\d&lt;b&gt;\\&quot;#c' in done.stdout
+    assert 'a\\d#lt;b#gt;\\#quot;#35;c' in mermaid([g])
+
+
+@given(st.text(alphabet='ab"\\\\ '))
+def test_conditions_are_written_so_the_language_reads_them_back(value):
+    assert string(Word(None, _quoted(value))) == value
 
 
 def test_readme_shows_the_picture_of_an_example(graphs):

@@ -13,9 +13,12 @@ import sys
 
 import click
 
-from meshc.commands.options import color, output_format, use_color
+from meshc.commands import options
+from meshc.commands.check import checked
+from meshc.commands.options import color, file_selection, output_format, use_color
 from meshc.diagnostics import report
-from meshc.pipeline import InputError, compile_paths, discover
+from meshc.inputs import read
+from meshc.selection import InputError
 
 FORMATS = ("mermaid", "dot", "svg")
 
@@ -30,26 +33,29 @@ FORMATS = ("mermaid", "dot", "svg")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @output_format
 @color
-def command(paths, services, cluster, fmt, out, output_format, color) -> None:
+@file_selection
+def command(paths, services, cluster, fmt, out, overrides, output_format, color) -> None:
     """Draw the services of the policy in PATHS (a directory, or files of one
     directory).
 
     Exits 0 when drawn, 1 when the policy has errors (they are printed and
-    nothing is drawn), 2 on a usage or I/O error or when Graphviz fails.
+    nothing is drawn), 2 on a usage, configuration or I/O error or when
+    Graphviz fails.
     """
     from meshc.graph.model import build
 
     try:
-        policies = discover(paths)
+        inputs = options.settings_or_exit(lambda: read(paths, overrides))
     except InputError as err:
         raise click.UsageError(str(err)) from None
-    if len(policies) != 1:
-        raise click.UsageError(f"graph takes one policy (one directory of .mesh files); these paths hold {len(policies)}")
-    compiled = compile_paths(policies[0])
-    if compiled.diagnostics:
-        sys.stderr.write(report.render(compiled.diagnostics, compiled.sources, output_format,
-                                       use_color(color) and sys.stderr.isatty()))
-    if not compiled.ok:
+    if len(inputs.policies) != 1:
+        what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
+        raise click.UsageError(f"graph takes one policy (one directory of .mesh files); these paths hold {what}")
+    (policy,) = inputs.policies
+    compiled = policy.compiled
+    if not compiled.ok:  # a picture of a policy with errors would mislead: say what is wrong instead
+        sys.stderr.write(report.render(checked(compiled, policy.settings), compiled.sources,
+                                       policy.settings.output_format, use_color(color, sys.stderr)))
         sys.exit(1)
     known = [c.name.value for c in compiled.policy.fleet.clusters] if compiled.policy.fleet else []
     if cluster is not None and cluster not in known:

@@ -191,24 +191,40 @@ def _alternatives(matches: tuple[ir.Match, ...]) -> tuple[str, ...]:
 _OPS = {"exact": "=", "prefix": "^=", "regex": "~"}
 
 
-def _condition(c) -> str:
-    if isinstance(c, ir.HeaderCondition):
-        return f'header {c.name} {_OPS[c.match.op]} "{c.match.value}"'
-    if isinstance(c, ir.HeaderAbsentCondition):
-        return f"header {c.name} absent"
-    if isinstance(c, ir.CookieCondition):
-        return f'cookie {c.name} = "{c.value}"'
-    if isinstance(c, ir.PathCondition):
-        return f'path {_OPS[c.match.op]} "{c.match.value}"'
-    if isinstance(c, ir.MethodCondition):
-        return f"method = {c.method}"
-    if isinstance(c, ir.QueryCondition):
-        return f'query {c.name} {_OPS[c.match.op]} "{c.match.value}"'
-    if isinstance(c, ir.PortCondition):
-        return f"port {c.port}"
-    if isinstance(c, ir.SourceLabelCondition):
-        return f'source {c.label.key} = "{c.label.value}"'
-    return f"from namespace {c.namespace.value}"
+def _quoted(value: str) -> str:
+    """A string literal as the language reads it back: `"` escaped, and a
+    backslash only where it would otherwise start an escape (lower.string)."""
+    out = []
+    for i, ch in enumerate(value):
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\" and value[i + 1:i + 2] in ("", '"', "\\"):
+            out.append("\\\\")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _match(m: ir.StringMatch) -> str:
+    return f"{_OPS[m.op]} {_quoted(m.value)}"
+
+
+_CONDITIONS = {
+    ir.HeaderCondition: lambda c: f"header {c.name} {_match(c.match)}",
+    ir.HeaderAbsentCondition: lambda c: f"header {c.name} absent",
+    ir.CookieCondition: lambda c: f"cookie {c.name} = {_quoted(c.value)}",
+    ir.PathCondition: lambda c: f"path {_match(c.match)}",
+    ir.MethodCondition: lambda c: f"method = {c.method}",
+    ir.QueryCondition: lambda c: f"query {c.name} {_match(c.match)}",
+    ir.PortCondition: lambda c: f"port {c.port}",
+    ir.SourceLabelCondition: lambda c: f"source {c.label.key} = {_quoted(c.label.value)}",
+    ir.SourceNamespaceCondition: lambda c: f"from namespace {c.namespace.value}",
+}
+
+
+def _condition(c: ir.Condition) -> str:
+    """A condition as the language writes it."""
+    return _CONDITIONS[type(c)](c)
 
 
 def _percent(value: float) -> str:
