@@ -107,25 +107,15 @@ def _service_docs(symbol: Symbol):
     return pick
 
 
-def _route_docs(symbol: Symbol):
-    _, ns, svc, route = symbol.key
+def _entries(kind: str, ns: str, owner: str, field: str, names: tuple[str, ...]):
+    """The entries of a list in one resource (a VirtualService's `http`, a
+    DestinationRule's `subsets`) that carry one of `names`."""
 
     def pick(doc: Document) -> Optional[dict]:
-        if (doc.kind, doc.namespace, doc.name) != ("VirtualService", ns, svc):
+        if (doc.kind, doc.namespace, doc.name) != (kind, ns, owner):
             return None
-        http = [h for h in doc.body["spec"].get("http", ()) if h.get("name") in (route, f"{route}-preview")]
-        return {f"VirtualService {svc}": {"http": http}} if http else None
-    return pick
-
-
-def _subset_docs(symbol: Symbol):
-    _, ns, svc, subset = symbol.key
-
-    def pick(doc: Document) -> Optional[dict]:
-        if (doc.kind, doc.namespace, doc.name) != ("DestinationRule", ns, svc):
-            return None
-        found = [x for x in doc.body["spec"].get("subsets", ()) if x.get("name") == subset]
-        return {f"DestinationRule {svc}": {"subsets": found}} if found else None
+        found = [x for x in doc.body["spec"].get(field, ()) if x.get("name") in names]
+        return {f"{kind} {owner}": {field: found}} if found else None
     return pick
 
 
@@ -139,7 +129,13 @@ def _gateway_docs(symbol: Symbol):
     return pick
 
 
-_PICKERS = {"service": _service_docs, "route": _route_docs, "subset": _subset_docs, "gateway": _gateway_docs}
+_PICKERS = {
+    "service": _service_docs,
+    # a route is its entry, and blue-green's preview entry
+    "route": lambda sym: _entries("VirtualService", sym.key[1], sym.key[2], "http", (sym.name, f"{sym.name}-preview")),
+    "subset": lambda sym: _entries("DestinationRule", sym.key[1], sym.key[2], "subsets", (sym.name,)),
+    "gateway": _gateway_docs,
+}
 
 
 def _rendered(analysis: Analysis, pick) -> str:
