@@ -462,3 +462,36 @@ async def test_files_changed_on_disk_are_watched(client: LanguageClient, workspa
         changes=[types.FileEvent(uri=uri(extra), type=types.FileChangeType.Deleted)]))
     assert await published(client, extra) == [[]]
     close_file(client, s12)
+
+
+async def test_positions_count_utf16_units_as_lsp_does(client: LanguageClient, workspace: Path):
+    """meshc counts characters; VS Code counts UTF-16 units: a name after
+    characters outside the BMP is underlined where the editor shows it."""
+    path = workspace / "fixtures" / "MESH201_unknown-subset" / "MESH201_unknown-subset.mesh"
+    text = path.read_text(encoding="utf-8").replace("to v3", 'when header x = "😀😀" to v3')
+    (found,) = [d for d in await open_file(client, path, text) if d.code == "MESH201"]
+    line = text.split("\n")[found.range.start.line]
+    start = len(line.encode("utf-16-le")[: found.range.start.character * 2].decode("utf-16-le"))
+    assert line[start:start + 2] == "v3" and found.range.end.character - found.range.start.character == 2
+    close_file(client, path)
+
+
+@pytest_lsp.fixture(scope="module", config=SERVER)
+async def old_istio_client(lsp_client: LanguageClient, workspace: Path):
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities("neovim"), root_uri=from_fs_path(str(workspace)),
+        initialization_options={"istioVersion": "1.18"}))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_the_istio_version_of_clusters_without_one_is_an_option(old_istio_client: LanguageClient,
+                                                                     workspace: Path):
+    """As `meshc check --istio-version 1.18`: two mirrors need Istio 1.20."""
+    path = workspace / "fixtures" / "two-mirrors" / "policy.mesh"
+    path.parent.mkdir()
+    path.write_text("namespace shop {\n  service cart {\n    subsets by version v1 v2 v3\n"
+                    "    route primary {\n      to v1\n      mirror v2 10%\n      mirror v3 10%\n    }\n  }\n}\n",
+                    encoding="utf-8")
+    found = await open_file(old_istio_client, path)
+    assert [d.code for d in found] == ["MESH601"]
