@@ -8,7 +8,6 @@ navigation and completion.
 
 from __future__ import annotations
 
-import logging
 from typing import BinaryIO, Optional
 
 from lsprotocol import types
@@ -16,11 +15,9 @@ from pygls.lsp.server import LanguageServer
 
 from meshc import __version__
 from meshc.language.source import SourceFile
+from meshc.language.values import ISTIO_VERSIONS
 from meshc.lsp import actions, completion, convert, diagnostics, hover, navigation
 from meshc.lsp.workspace import Analysis, Workspace
-
-log = logging.getLogger(__name__)
-
 
 class MeshServer(LanguageServer):
     def __init__(self) -> None:
@@ -56,8 +53,13 @@ def _lifecycle(server: MeshServer) -> None:
     def initialize(ls: MeshServer, params: types.InitializeParams) -> None:
         options = params.initialization_options or {}
         version = options.get("istioVersion") if isinstance(options, dict) else None
-        if version:
-            ls.policies.istio_version = str(version)
+        if version in ISTIO_VERSIONS:
+            ls.policies.istio_version = version
+        elif version:
+            ls.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message=f"meshc: istioVersion `{version}` is not one meshc knows ({ISTIO_VERSIONS[0]} to "
+                        f"{ISTIO_VERSIONS[-1]}); using {ls.policies.istio_version}"))
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: MeshServer, params: types.InitializedParams) -> None:

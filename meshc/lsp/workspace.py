@@ -106,13 +106,6 @@ class Workspace:
         changed, or a file changed on disk)."""
         self._analyses.pop(os.path.dirname(path), None)
 
-    def text(self, path: str) -> Optional[str]:
-        """The text the server works with: the buffer, or else the file."""
-        if path in self._buffers:
-            return self._buffers[path]
-        file = self._read(path)
-        return file.source.text if file else None
-
     # --------------------------------------------------------- analysis
     def analysis(self, path: str) -> Analysis:
         """The analysis of the policy that `path` (a .mesh file) belongs to."""
