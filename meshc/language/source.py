@@ -35,10 +35,13 @@ class SourceFile:
     _line_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
+        # One find per line rather than a test per character: the language
+        # server builds a SourceFile for every edit of a file.
+        starts, find = [0], self.text.find
+        newline = find("\n")
+        while newline >= 0:
+            starts.append(newline + 1)
+            newline = find("\n", newline + 1)
         self._line_starts.extend(starts)
 
     def line_text(self, line: int) -> str:

@@ -21,6 +21,7 @@ from meshc.language import syntax as s
 from meshc.language.parse import parse
 from meshc.language.source import SourceFile
 from meshc.language.values import ISTIO_VERSIONS
+from meshc.lsp.reparse import reparse
 from meshc.lsp.symbols import Symbol, occurrences
 from meshc.pipeline import Compiled, compile_sources, decode
 
@@ -31,6 +32,9 @@ class _File:
 
     source: SourceFile
     read_errors: list[Diagnostic]  # not UTF-8: the file is not parsed
+    # The last parsed text of an edited buffer: when the edit since lies in
+    # one service, only that service is parsed again (reparse.py).
+    basis: Optional[_File] = None
     parsed: bool = False
     tree: Optional[s.File] = None
     parse_errors: list[Diagnostic] = field(default_factory=list)
@@ -153,7 +157,8 @@ class Workspace:
             text = self._buffers[path]
             file = self._files.get(path)
             if file is None or file.source.text != text:
-                file = self._files[path] = _File(SourceFile(path, text), [])
+                basis = None if file is None else file if file.tree is not None else file.basis
+                file = self._files[path] = _File(SourceFile(path, text), [], basis)
             return file
         return self._read(path)
 
@@ -183,8 +188,9 @@ class Workspace:
     def _parsed(self, file: _File) -> tuple[Optional[s.File], list[Diagnostic]]:
         """Parse a file once per text (the parse callback of compile_sources)."""
         if not file.parsed:
-            file.tree, file.parse_errors = parse(file.source)
-            file.parsed = True
+            tree = reparse(file.basis.source, file.basis.tree, file.source) if file.basis is not None else None
+            file.tree, file.parse_errors = (tree, []) if tree is not None else parse(file.source)
+            file.parsed, file.basis = True, None
             if file.tree is not None:
                 file.symbols = occurrences(file.tree)
                 self._last_trees[file.source.path] = file.tree
