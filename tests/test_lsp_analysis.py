@@ -205,3 +205,23 @@ def test_meshc_lsp_without_the_extra_says_how_to_install_it():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert "pip install 'meshc[lsp]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_edits_inside_a_service_reparse_only_that_service(tmp_path, monkeypatch):
+    """While typing in a service, through texts that do not parse and back,
+    each text that parses is reparsed from the last one that did."""
+    for f in EXAMPLES:
+        shutil.copy(f, tmp_path)
+    from meshc.lsp import workspace as module
+    calls = []
+    real = module.reparse
+    monkeypatch.setattr(module, "reparse", lambda old, tree, new: calls.append(new.text) or real(old, tree, new))
+    ws = Workspace()
+    path = tmp_path / "s12-mirroring.mesh"
+    text = path.read_text(encoding="utf-8")
+    for typed in (text, text.replace("20%", "2"), text.replace("20%", "25%"), text.replace("20%", "30%")):
+        ws.open(str(path), typed)
+        ws.analysis(str(path))
+    # the first text is parsed whole; `2` (no %) does not parse and is parsed whole to word the error
+    assert calls == [text.replace("20%", "2"), text.replace("20%", "25%"), text.replace("20%", "30%")]
+    assert [d.code for d in ws.analysis(str(path)).diagnostics] == []

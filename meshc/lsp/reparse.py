@@ -29,6 +29,8 @@ _NOT_NEWLINE = re.compile(r"[^\n]")
 def reparse(old: SourceFile, tree: s.File, new: SourceFile) -> Optional[s.File]:
     """The syntax tree of `new`, from `tree` (that of `old`); None when the
     whole file must be parsed."""
+    if old.text == new.text:  # back to the last text that parsed (an edit undone)
+        return tree
     start, old_end, new_end = _changed(old.text, new.text)
     found = _enclosing(old.text, tree, start, old_end)
     if found is None:

@@ -190,7 +190,9 @@ class Workspace:
         if not file.parsed:
             tree = reparse(file.basis.source, file.basis.tree, file.source) if file.basis is not None else None
             file.tree, file.parse_errors = (tree, []) if tree is not None else parse(file.source)
-            file.parsed, file.basis = True, None
+            file.parsed = True
+            if file.tree is not None:
+                file.basis = None  # else kept: the next text is compared with the last that parsed
             if file.tree is not None:
                 file.symbols = occurrences(file.tree)
                 self._last_trees[file.source.path] = file.tree
