@@ -22,13 +22,15 @@ NPM_TIMEOUT = 600
 
 
 @pytest.fixture(scope="module")
-def extension(request) -> Path:
+def extension(request, tmp_path_factory) -> Path:
     """A copy of editors/vscode with its npm dependencies installed
-    (`npm ci`), reused while package-lock.json is unchanged."""
+    (`npm ci`), kept in pytest's cache while package-lock.json is unchanged
+    (in a temporary directory when the cache is off)."""
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("node and npm are not installed")
     lock = hashlib.sha256((VSCODE / "package-lock.json").read_bytes()).hexdigest()[:16]
-    cached = Path(request.config.cache.mkdir(f"vscode-{lock}"))
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    cached = Path(cache.mkdir(f"vscode-{lock}")) if cache is not None else tmp_path_factory.mktemp("vscode")
     work = cached / "extension"
     if work.exists():
         shutil.rmtree(work / "test", ignore_errors=True)
@@ -41,7 +43,8 @@ def extension(request) -> Path:
             pytest.skip("npm ci timed out (no network?)")
         if done.returncode != 0:
             shutil.rmtree(work / "node_modules", ignore_errors=True)
-            pytest.skip(f"npm ci failed (no network?): {done.stderr.strip().splitlines()[-1:]}")
+            first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip())
+            pytest.skip(f"npm ci failed (no network?): {first}")
     return work
 
 
