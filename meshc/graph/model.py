@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from meshc.backends.documents import duration, number
-from meshc.backends.routes import PREVIEW_HEADER
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo, canary_split, clusters, weights
+from meshc.model.resolve import PREVIEW_HEADER, Index, ServiceInfo, canary_split, clusters, weights
 
 
 @dataclass(frozen=True)
