@@ -225,3 +225,41 @@ def test_edits_inside_a_service_reparse_only_that_service(tmp_path, monkeypatch)
     # the first text is parsed whole; `2` (no %) does not parse and is parsed whole to word the error
     assert calls == [text.replace("20%", "2"), text.replace("20%", "25%"), text.replace("20%", "30%")]
     assert [d.code for d in ws.analysis(str(path)).diagnostics] == []
+
+
+# ----------------------------------------------------------- configuration
+def test_the_configuration_applies_as_for_meshc_check(tmp_path):
+    """ignore, per-file-ignores, suppression comments and extend-exclude:
+    the editor reports what `meshc check DIR` reports, nothing more."""
+    import json as json_
+
+    from click.testing import CliRunner
+
+    from meshc.cli import cli
+
+    no_default = "namespace {ns} {{ service s {{ port 80 http route r {{ when header a = \"1\" to service s }} }} }}\n"
+    (tmp_path / "meshc.toml").write_text('extend-exclude = ["drafts-*.mesh"]\n'
+                                         '[per-file-ignores]\n"quiet.mesh" = ["no-default-route"]\n',
+                                         encoding="utf-8")
+    (tmp_path / "loud.mesh").write_text(no_default.format(ns="a"), encoding="utf-8")
+    (tmp_path / "quiet.mesh").write_text(no_default.format(ns="b"), encoding="utf-8")
+    (tmp_path / "silenced.mesh").write_text(
+        "namespace c {\n  service s {  # meshc: ignore[MESH309]\n    port 80 http\n"
+        "    route r { when header a = \"1\" to service s }\n  }\n}\n", encoding="utf-8")
+    (tmp_path / "drafts-1.mesh").write_text("namespace d { service s { port 80 http route r { to v9 } } }\n",
+                                            encoding="utf-8")
+    analysis = Workspace().analysis(str(tmp_path / "loud.mesh"))
+    assert sorted(Path(p).name for p in analysis.files) == ["loud.mesh", "quiet.mesh", "silenced.mesh"]
+    got = [(Path(d.span.file).name, d.code, d.span.line) for d in analysis.diagnostics]
+    result = CliRunner().invoke(cli, ["check", "--output-format", "json", str(tmp_path)])
+    want = [(Path(d["location"]["file"]).name, d["code"], d["location"]["line"])
+            for d in json_.loads(result.stdout)]
+    assert got == want == [("loud.mesh", "MESH309", 1)]
+
+
+def test_a_wrong_configuration_is_reported_and_the_defaults_used(tmp_path):
+    (tmp_path / "meshc.toml").write_text('ignore = ["MESH999"]\n', encoding="utf-8")
+    shutil.copy(ROOT / "examples" / "s12-mirroring.mesh", tmp_path)
+    ws = Workspace()
+    analysis = ws.analysis(str(tmp_path / "s12-mirroring.mesh"))
+    assert analysis.diagnostics == [] and "MESH999" in ws.config_error

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import os
+from typing import Optional
 
 from lsprotocol import types
 
@@ -35,6 +36,7 @@ class Publisher:
         self._last_edit: dict[str, float] = {}
         self._edited: dict[str, set[str]] = {}
         self._published: dict[str, dict[str, list[types.Diagnostic]]] = {}
+        self._config_error: Optional[str] = None
 
     def schedule(self, path: str) -> None:
         """Publish for `path`'s policy: soon after an edit that follows a
@@ -66,13 +68,18 @@ class Publisher:
                 type=types.MessageType.Error,
                 message=f"meshc: internal error while checking {directory}; please report (details in the log)"))
             return
+        problem = server.policies.config_error
+        if problem is not None and problem != self._config_error:
+            server.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Warning, message=f"meshc: {problem}; using the default settings"))
+        self._config_error = problem
         sources = {p: f.source for p, f in analysis.files.items()}
         now = {
             convert.uri(file): [convert.diagnostic(d, sources, server.codec) for d in found]
             for file, found in analysis.by_file().items()
         }
         before = self._published.get(directory, {})
-        for gone in before.keys() - now.keys():  # deleted, or no longer .mesh
+        for gone in (before.keys() | edited) - now.keys():  # deleted, excluded, or no longer .mesh
             now[gone] = []
         for document_uri, found in sorted(now.items()):
             if document_uri in edited or before.get(document_uri) != found:

@@ -59,7 +59,7 @@ def _lifecycle(server: MeshServer) -> None:
             ls.window_show_message(types.ShowMessageParams(
                 type=types.MessageType.Warning,
                 message=f"meshc: istioVersion `{version}` is not one meshc knows ({ISTIO_VERSIONS[0]} to "
-                        f"{ISTIO_VERSIONS[-1]}); using {ls.policies.istio_version}"))
+                        f"{ISTIO_VERSIONS[-1]}); the configuration's (or the newest) is used"))
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: MeshServer, params: types.InitializedParams) -> None:

@@ -1,22 +1,28 @@
 """The policies the editor works on: open buffers over the files on disk,
 each file parsed once per text, and `meshc check`'s analysis of each policy.
 
-A policy is the .mesh files directly inside one directory, as for `meshc
-check FILE`; an open buffer stands for its file, saved or not. Diagnostics
-come from `pipeline.compile_sources` and, when that is clean, the Istio
-backend, exactly as `meshc check` gets them, so the editor and the CLI never
-disagree. Paths are absolute here; spans carry them as their `file`.
+A policy is the .mesh files directly inside one directory that `meshc
+check DIR` would check there (the configuration's exclusions and
+.gitignore apply); an open buffer stands for its file, saved or not.
+Diagnostics come from `pipeline.compile_sources` and `check.checked` (render
+for a clean policy, then suppressions and ignores) with the settings of the
+directory's configuration file, exactly as `meshc check` gets them, so the
+editor and the CLI never disagree. Paths are absolute here; spans carry
+them as their `file`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional
 
 from meshc.backends.istio import Rendering, render
-from meshc.diagnostics import Diagnostic, has_errors, sanitize
-from meshc.files import SUFFIX
+from meshc.commands.check import checked
+from meshc.config import ConfigError, Overrides, Settings
+from meshc.diagnostics import Diagnostic, has_errors
 from meshc.language import syntax as s
 from meshc.language.parse import parse
 from meshc.language.source import SourceFile
@@ -24,6 +30,9 @@ from meshc.language.values import ISTIO_VERSIONS
 from meshc.lsp.reparse import reparse
 from meshc.lsp.symbols import Symbol, occurrences
 from meshc.pipeline import Compiled, compile_sources, decode
+from meshc.selection import excluded_by_patterns, siblings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,12 +56,20 @@ class Analysis:
 
     directory: str
     files: dict[str, _File]
+    settings: Settings
     compiled: Compiled
-    rendering: Optional[Rendering]
     diagnostics: list[Diagnostic]
     # The last tree that parsed, per file, for the names a file declares
     # while its current text has a syntax error.
     last_trees: dict[str, s.File]
+
+    @cached_property
+    def rendering(self) -> Optional[Rendering]:
+        """What render writes, for a policy it accepts (hover shows it)."""
+        if not self.compiled.ok:
+            return None
+        rendering = render(self.compiled.policy, self.settings.istio_version or ISTIO_VERSIONS[-1])
+        return None if has_errors(rendering.diagnostics) else rendering
 
     def source(self, path: str) -> Optional[SourceFile]:
         file = self.files.get(path)
@@ -88,8 +105,9 @@ class Analysis:
 class Workspace:
     """Buffers, parsed files and the latest analysis of each policy."""
 
-    def __init__(self, istio_version: str = ISTIO_VERSIONS[-1]):
-        self.istio_version = istio_version
+    def __init__(self, istio_version: Optional[str] = None):
+        self.istio_version = istio_version  # as `--istio-version`: over the configuration's
+        self.config_error: Optional[str] = None
         self._buffers: dict[str, str] = {}
         self._files: dict[str, _File] = {}
         self._disk: dict[str, tuple[tuple[int, int], _File]] = {}
@@ -119,18 +137,31 @@ class Workspace:
             found = self._analyses[directory] = self._analyze(directory)
         return found
 
-    def policy_files(self, directory: str) -> list[str]:
+    def overrides(self, directory: str) -> tuple[Overrides, Settings]:
+        """How to read the directory's configuration file (afresh: it may
+        have been edited), and the settings it gives; the defaults, and
+        `config_error` set, when that file is wrong."""
+        values = {"istio_version": self.istio_version} if self.istio_version else {}
+        overrides = Overrides(values=values)
         try:
-            on_disk = [os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(SUFFIX)]
-        except OSError:
-            on_disk = []
-        on_disk = [p for p in on_disk if os.path.isfile(p)]
-        open_here = [p for p in self._buffers if os.path.dirname(p) == directory]
-        return sorted(set(on_disk) | set(open_here))
+            settings = overrides.settings_for(directory)
+        except ConfigError as err:
+            if str(err) != self.config_error:
+                log.warning("%s", err)
+            self.config_error = str(err)
+            overrides = Overrides(isolated=True, values=values)
+            return overrides, overrides.settings_for(directory)
+        self.config_error = None
+        return overrides, settings
 
     def _analyze(self, directory: str) -> Analysis:
+        overrides, settings = self.overrides(directory)
+        # What `meshc check DIR` checks there, and open buffers not saved yet.
+        paths = set(siblings(directory, overrides))
+        paths |= {p for p in self._buffers if os.path.dirname(p) == directory and not os.path.exists(p)
+                  and not excluded_by_patterns(settings, p)}
         files: dict[str, _File] = {}
-        for path in self.policy_files(directory):
+        for path in sorted(paths):
             file = self._file(path)
             if file is not None:
                 files[path] = file
@@ -140,15 +171,8 @@ class Workspace:
         for file in files.values():
             if not file.read_errors:
                 self._parsed(file)
-        rendering = render(compiled.policy, self.istio_version) if compiled.ok else None
-        diagnostics = compiled.diagnostics
-        if rendering is not None:
-            diagnostics = sanitize(diagnostics + rendering.diagnostics)
-        # The rendering is only shown (hover) for a policy render would accept.
-        if rendering is not None and has_errors(rendering.diagnostics):
-            rendering = None
         last = {p: t for p, t in self._last_trees.items() if p in files}
-        return Analysis(directory, files, compiled, rendering, diagnostics, last)
+        return Analysis(directory, files, settings, compiled, checked(compiled, settings), last)
 
     def _file(self, path: str) -> Optional[_File]:
         """The file's current text and parse: the cached one while the text
