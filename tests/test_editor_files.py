@@ -184,7 +184,7 @@ def tm_grammar_text() -> str:
         "fileTypes": ["mesh"],
         "comment": "Generated from meshc's grammar by tests/test_editor_files.py (pytest --update-golden).",
         "patterns": [{"include": f"#{name}"} for name in (
-            "comment", "string", "declaration", "port", "keyed", "subsets", "label", "number", "host",
+            "comment", "string", "declaration", "port", "keyed", "subsets", "priority", "label", "number", "host",
             "keyword", "value", "method", "operator", "punctuation")],
         "repository": {
             "comment": {"match": "(#).*$", "name": "comment.line.number-sign.mesh",
@@ -202,6 +202,13 @@ def tm_grammar_text() -> str:
             "subsets": {"match": f"{_EDGE_BEFORE}(subsets)\\s+(by)\\s+({_LABEL_KEY})",
                         "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "keyword.other.mesh"},
                                      "3": {"name": "variable.other.label.mesh"}}},
+            # `failover priority KEY[=VALUE]...`: label keys to the end of the line,
+            # even those spelt like keywords (`region`, `network`).
+            "priority": {"begin": f"{_EDGE_BEFORE}(failover)\\s+(priority){_EDGE_AFTER}", "end": "(?=#)|$",
+                         "beginCaptures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "keyword.other.mesh"}},
+                         "patterns": [{"include": "#string"}, {"match": f"(?<![A-Za-z0-9_./-]){_LABEL_KEY}",
+                                                               "name": "variable.other.label.mesh"},
+                                      {"include": "#operator"}]},
             "label": {"match": f"(?<![A-Za-z0-9_./-])(?!(?:{_words(NOT_LABELS)}){_EDGE_AFTER})({_LABEL_KEY})"
                                r'\s*(?==[^=])',
                       "captures": {"1": {"name": "variable.other.label.mesh"}}},

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from helpers import ROOT, rendered
 
 from meshc.cli import cli
+from meshc.graph import labels
 from meshc.graph.dot import dot
 from meshc.graph.mermaid import mermaid
 from meshc.graph.model import ServiceGraph, _quoted, build
@@ -62,6 +63,8 @@ def test_weights_and_mirrors_are_those_render_writes(graphs):
 
     checked = 0
     for g in graphs:
+        if g.local:
+            continue  # rendered as one entry per caller's cluster; test_local_services_stay_in_the_callers_cluster
         vs = docs.get((g.namespace, g.name))
         if vs is None:
             assert [r.implicit for r in g.routes] == [True]  # no routing of its own: plain Kubernetes
@@ -97,15 +100,28 @@ def test_routes_keep_their_order_and_conditions(graphs):
     assert [(e.target.label, e.label) for e in canary.edges] == [("v1", "90%"), ("v2", "10%")]
 
 
-def test_exposure_and_global_placement(graphs):
+def test_exposure_and_placement(graphs):
     exposed = next(g for g in graphs if g.key == "web/user-service")
     (entrance,) = exposed.entrances
     assert (entrance.gateway, entrance.host) == ("istio-system/main-gateway", "api.example.com")
     assert entrance.when == ('path ^= "/api/v1/users"', 'header x-api-version = "v1"')
-    geo = next(g for g in graphs if g.key == "geo/global-api")
-    assert geo.host == "global-api.global"
-    assert geo.placement == ("hangzhou (cn-east)", "beijing (cn-north)", "shenzhen (cn-south)")
-    assert geo.failover == ("cn-east → cn-north", "cn-north → cn-south")
+    spread = next(g for g in graphs if g.key == "geo/global-api")
+    assert spread.host == "global-api.geo.svc.cluster.local"
+    assert spread.placement == ("hangzhou (cn-east)", "beijing (cn-north)", "shenzhen (cn-south)")
+    assert spread.failover == ("cn-east → cn-north", "cn-north → cn-south")
+    split = next(g for g in graphs if g.key == "geo/user-service")
+    assert [(t.label, t.detail) for t in split.targets] == [("hangzhou", "cluster=hangzhou"),
+                                                           ("beijing", "cluster=beijing")]
+    assert split.routes[0].when == ("from cluster shanghai",)
+    everywhere = next(g for g in graphs if g.key == "production/user-service")
+    assert everywhere.placement == () and not everywhere.local
+
+
+def test_local_services_stay_in_the_callers_cluster(graphs):
+    local = next(g for g in graphs if g.key == "edge/session-cache")
+    assert local.local and "local" in labels.service(local)
+    ((edge,),) = [r.edges for r in local.routes]
+    assert edge.target.detail == "the caller's cluster's endpoints"
 
 
 def test_options_per_cluster(tmp_path):

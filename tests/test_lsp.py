@@ -209,14 +209,14 @@ async def test_unsaved_edits_win_over_the_disk_and_reach_other_files(client: Lan
     the buffer without saving brings the disk's text back."""
     fleet, geo = workspace / "examples" / "fleet.mesh", workspace / "examples" / "s04-failover.mesh"
     await open_file(client, fleet)
-    start = position_of(fleet, "hangzhou", shift=0)
+    start = position_of(fleet, "cluster beijing", shift=len("cluster "))
     forget(client, fleet, geo)
-    change(client, fleet, (start.line, start.character), (start.line, start.character + len("hangzhou")), "hz")
+    change(client, fleet, (start.line, start.character), (start.line, start.character + len("beijing")), "bj")
     fleet_diags, geo_diags = await published(client, fleet, geo)
     assert fleet_diags == []
     unknown = [d for d in geo_diags if d.code == "MESH202"]
-    assert unknown and text_at(geo, unknown[0].range) == "hangzhou"
-    assert "hangzhou" in fleet.read_text(encoding="utf-8")  # nothing written
+    assert unknown and text_at(geo, unknown[0].range) == "beijing"
+    assert "cluster beijing" in fleet.read_text(encoding="utf-8")  # nothing written
 
     forget(client, geo)
     close_file(client, fleet)
@@ -267,8 +267,13 @@ async def test_definition_of_subsets_services_gateways_clusters_and_routes(clien
         [("s11-ingress.mesh", "main-gateway")]
     # `in hangzhou beijing` goes to the fleet, in another file
     assert await definition(client, s04, position_of(s04, "in hangzhou", shift=4)) == [("fleet.mesh", "hangzhou")]
-    # a region in `failover` goes to the clusters in that region
-    assert await definition(client, s04, position_of(s04, "failover cn-east", shift=10)) == [("fleet.mesh", "cn-east")]
+    # a region in `failover` goes to the clusters in that region (hangzhou and its remote shanghai)
+    assert await definition(client, s04, position_of(s04, "failover cn-east", shift=10)) == \
+        [("fleet.mesh", "cn-east"), ("fleet.mesh", "cn-east")]
+    # `from cluster shanghai` and a subset's `in beijing` go to the fleet too
+    assert await definition(client, s04, position_of(s04, "from cluster shanghai", shift=13)) == \
+        [("fleet.mesh", "shanghai")]
+    assert await definition(client, s04, position_of(s04, "      in beijing", shift=9)) == [("fleet.mesh", "beijing")]
     # a route is its own definition
     assert await definition(client, s01, position_of(s01, "route primary", shift=7)) == \
         [("s01-canary.mesh", "primary")]

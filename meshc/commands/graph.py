@@ -3,7 +3,7 @@
 Per service: the gateways and hosts that expose it, its routes in the order
 they are tried with their conditions and options, and where each sends
 traffic: weights (a canary at its live step), blue-green, mirrors; for a
-global service, the clusters that run it. Mermaid (pull requests, docs),
+service that runs in some clusters only, those clusters. Mermaid (pull requests, docs),
 Graphviz dot, or SVG drawn by `dot`.
 """
 
@@ -43,6 +43,7 @@ def command(paths, services, cluster, fmt, out, overrides, output_format, color)
     Graphviz fails.
     """
     from meshc.graph.model import build
+    from meshc.model.resolve import clusters
 
     try:
         inputs = options.settings_or_exit(lambda: read(paths, overrides))
@@ -57,10 +58,9 @@ def command(paths, services, cluster, fmt, out, overrides, output_format, color)
         sys.stderr.write(report.render(checked(compiled, policy.settings), compiled.sources,
                                        policy.settings.output_format, use_color(color, sys.stderr)))
         sys.exit(1)
-    known = [c.name.value for c in compiled.policy.fleet.clusters] if compiled.policy.fleet else []
+    known = clusters(compiled.policy)
     if cluster is not None and cluster not in known:
-        raise click.UsageError(f"no cluster `{cluster}` in the fleet" + (f"; clusters: {', '.join(known)}" if known
-                                                                          else " (the policy has no fleet)"))
+        raise click.UsageError(f"no cluster `{cluster}` in the fleet; clusters: {', '.join(known)}")
     graphs = build(compiled.policy, cluster)
     if services:
         graphs = [_pick(graphs, wanted) for wanted in dict.fromkeys(services)]

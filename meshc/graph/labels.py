@@ -12,6 +12,8 @@ def service(g: ServiceGraph) -> list[str]:
         lines.append("port " + ", ".join(g.ports))
     if g.placement:
         lines.append("runs in " + ", ".join(g.placement))
+    if g.local:
+        lines.append("local")
     if g.failover:
         lines.append("failover " + ", ".join(g.failover))
     return lines

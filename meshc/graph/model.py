@@ -4,8 +4,9 @@
 Per service: the gateways and hosts that expose it (with their conditions),
 its routes in the order they are tried (first match wins) with their
 conditions and options, and each route's destinations with their weights:
-a canary at its live step, blue-green's active and preview, mirrors. A
-global service also lists the clusters that run it and its failover.
+a canary at its live step, blue-green's active and preview, mirrors. Across
+clusters: the clusters that run it (`in`), whether callers stay in their
+own cluster (`local`), and its failover.
 Options can differ per cluster (`on CLUSTER`); the picture shows one
 cluster's, or every cluster's where they differ.
 """
@@ -61,8 +62,9 @@ class ServiceGraph:
     name: str
     host: str
     ports: tuple[str, ...]
-    placement: tuple[str, ...] = ()  # `CLUSTER (REGION)` for a global service
-    failover: tuple[str, ...] = ()
+    placement: tuple[str, ...] = ()  # `CLUSTER (REGION)`, when `in` names some clusters only
+    local: bool = False
+    failover: tuple[str, ...] = ()  # `FROM → TO` pairs, or the priority's labels
     entrances: tuple[Entrance, ...] = ()
     routes: tuple[Route, ...] = ()
     targets: tuple[Target, ...] = field(default=())
@@ -90,7 +92,8 @@ def _service(index: Index, info: ServiceInfo, shown: list[str]) -> ServiceGraph:
     def target(t: ir.Target) -> Target:
         return add(_target(index, info, t))
 
-    whole = Target(("self", ""), svc.name.value, "every endpoint")
+    whole = Target(("self", ""), svc.name.value,
+                   "the caller's cluster's endpoints" if svc.local is not None else "every endpoint")
     routes = []
     for n, route in enumerate(svc.routes, start=1):
         note, edges = _action(route.action, target, lambda: add(whole))
@@ -105,19 +108,16 @@ def _service(index: Index, info: ServiceInfo, shown: list[str]) -> ServiceGraph:
                  if e.gateway.value in index.gateways else e.gateway.value, e.host, _alternatives(e.matches))
         for e in svc.exposes
     )
-    placement, failover = (), ()
-    if svc.is_global:
-        placement = tuple(_cluster_text(index, c.value) for c in svc.placement)
-        policy = info.policy(shown[0])
-        if policy.failover is not None:
-            failover = tuple(f"{p.source.value} → {p.target.value}" for p in policy.failover.pairs)
+    placement = tuple(_cluster_text(index, name) for name in index.topology.placement(svc)) \
+        if svc.placement else ()
     return ServiceGraph(
         namespace=info.namespace.name.value,
         name=svc.name.value,
         host=info.host,
         ports=tuple(f"{p.number} {p.protocol}" for p in svc.ports),
         placement=placement,
-        failover=failover,
+        local=svc.local is not None,
+        failover=_failover(info.policy(shown[0])),
         entrances=entrances,
         routes=tuple(routes),
         targets=tuple(sorted(targets.values(), key=_target_order(info))),
@@ -153,7 +153,7 @@ def _subset(name: ir.Name) -> ir.SubsetTarget:
 def _target(index: Index, info: ServiceInfo, t: ir.Target) -> Target:
     if isinstance(t, ir.SubsetTarget):
         subset = info.subset(t.subset.value)
-        labels = ", ".join(f"{lbl.key}={lbl.value}" for lbl in subset.labels) if subset else ""
+        labels = ", ".join(_label(lbl.key, lbl.value) for lbl in subset.labels) if subset else ""
         return Target(("subset", t.subset.value), t.subset.value, labels)
     other = index.target_service(info, t)
     ns = t.namespace.value if t.namespace else info.namespace.name.value
@@ -175,6 +175,23 @@ def _target_order(info: ServiceInfo):
             return (0, declared.index(t.label) if t.label in declared else len(declared), t.label)
         return (1 if t.key[0] == "self" else 2, 0, t.label)
     return key
+
+
+def _failover(policy: ir.Policy) -> tuple[str, ...]:
+    if policy.failover is not None:
+        return tuple(f"{p.source.value} → {p.target.value}" for p in policy.failover.pairs)
+    if policy.failover_priority is not None:
+        return ("priority " + ", ".join(_label(lbl.key, lbl.value) for lbl in policy.failover_priority.labels),)
+    return ()
+
+
+# Istio's topology labels by the short names the language gives them.
+_SHORT_LABELS = {key: short for short, key in ir.TOPOLOGY_LABELS.items()}
+
+
+def _label(key: str, value) -> str:
+    short = _SHORT_LABELS.get(key, key)
+    return short if value is None else f"{short}={value}"
 
 
 def _cluster_text(index: Index, name: str) -> str:
@@ -218,6 +235,7 @@ _CONDITIONS = {
     ir.PortCondition: lambda c: f"port {c.port}",
     ir.SourceLabelCondition: lambda c: f"source {c.label.key} = {_quoted(c.label.value)}",
     ir.SourceNamespaceCondition: lambda c: f"from namespace {c.namespace.value}",
+    ir.SourceClusterCondition: lambda c: f"from cluster {c.cluster.value}",
 }
 
 

@@ -82,7 +82,7 @@ class Publisher:
         for gone in (before.keys() | edited) - now.keys():  # deleted, excluded, or no longer .mesh
             now[gone] = []
         for document_uri, found in sorted(now.items()):
-            if document_uri in edited or before.get(document_uri) != found:
+            if document_uri in edited or before.get(document_uri, []) != found:
                 document = server.workspace.text_documents.get(document_uri)
                 server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                     uri=document_uri, diagnostics=found, version=document.version if document else None))

@@ -100,8 +100,8 @@ def _service_docs(symbol: Symbol):
     _, ns, name = symbol.key
 
     def pick(doc: Document) -> Optional[dict]:
-        if doc.namespace == ns and (doc.name == name or doc.name == f"{name}-global") \
-                and doc.kind in ("VirtualService", "DestinationRule", "ServiceEntry"):
+        if doc.namespace == ns and doc.name == name \
+                and doc.kind in ("VirtualService", "DestinationRule", "ServiceEntry", "Service"):
             return {f"{doc.kind} {doc.name}": doc.body["spec"]}
         return None
     return pick

@@ -59,7 +59,8 @@ class _Outline:
         out = []
         for item in tree.items:
             if isinstance(item, s.Fleet):
-                clusters = [self.symbol(c, c.name, types.SymbolKind.Object, "cluster") for c in item.clusters]
+                clusters = [self.symbol(c, c.name, types.SymbolKind.Object, "cluster")
+                            for c in item.body if isinstance(c, s.Cluster)]
                 out.append(self.symbol(item, item.name, types.SymbolKind.Module, "fleet", clusters))
             else:
                 out.append(self.symbol(item, item.name, types.SymbolKind.Namespace, "namespace",
@@ -74,8 +75,7 @@ class _Outline:
             elif isinstance(stmt, s.Service):
                 routes = [self.symbol(r, r.name, types.SymbolKind.Method, "route")
                           for r in stmt.body if isinstance(r, s.Route)]
-                detail = "global service" if stmt.is_global else "service"
-                out.append(self.symbol(stmt, stmt.name, types.SymbolKind.Class, detail, routes))
+                out.append(self.symbol(stmt, stmt.name, types.SymbolKind.Class, "service", routes))
         return out
 
     def symbol(self, node, name: s.Word, kind: types.SymbolKind, detail: str,

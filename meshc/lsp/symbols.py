@@ -60,11 +60,15 @@ class _File:
                 yield from self.namespace(item)
 
     def fleet(self, fleet: s.Fleet) -> Iterator[Symbol]:
-        for cluster in fleet.clusters:
+        for cluster in fleet.body:
+            if not isinstance(cluster, s.Cluster):
+                continue
             yield _decl(("cluster", cluster.name.text), cluster.name)
             for attr in cluster.attrs:
                 if attr.key == "region":
                     yield _decl(("region", attr.value.text), attr.value)
+                elif attr.key == "remote":  # `remote of PRIMARY`
+                    yield _ref(("cluster", attr.value.text), attr.value)
 
     def namespace(self, ns: s.Namespace) -> Iterator[Symbol]:
         self.ns = ns.name.text
@@ -93,6 +97,9 @@ class _File:
                     yield _decl(self.subset_key(word), word)
             elif isinstance(stmt, s.Subset):
                 yield _decl(self.subset_key(stmt.name), stmt.name)
+                for part in stmt.body:
+                    if isinstance(part, s.SubsetCluster):  # `in CLUSTER`
+                        yield _ref(("cluster", part.cluster.text), part.cluster)
                 yield from self.policy(stmt.body)
             elif isinstance(stmt, s.Route):
                 yield from self.route(stmt)
@@ -145,6 +152,8 @@ class _File:
             for cond in conjunction.conditions:
                 if isinstance(cond, s.SourceNamespace):
                     yield _ref(("namespace", cond.namespace.text), cond.namespace)
+                elif isinstance(cond, s.SourceCluster):
+                    yield _ref(("cluster", cond.cluster.text), cond.cluster)
 
     def policy(self, stmts) -> Iterator[Symbol]:
         for stmt in stmts:
@@ -152,6 +161,10 @@ class _File:
                 for pair in stmt.pairs:
                     yield _ref(("region", pair.source.text), pair.source)
                     yield _ref(("region", pair.target.text), pair.target)
+            elif isinstance(stmt, s.FailoverPriority):
+                for label in stmt.labels:  # `cluster=NAME`, `region=NAME` pin one
+                    if label.value is not None and label.key.text in ("cluster", "region"):
+                        yield _ref((label.key.text, label.value.text), label.value)
 
     def subset_key(self, word: s.Word) -> tuple[str, ...]:
         return ("subset", self.ns, self.svc, word.text)
