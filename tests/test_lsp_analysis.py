@@ -17,7 +17,6 @@ pytest.importorskip("lsprotocol")
 
 from meshc.lsp import hover, vocabulary  # noqa: E402
 from meshc.lsp.completion import candidates  # noqa: E402
-from meshc.lsp.symbols import occurrences  # noqa: E402
 from meshc.lsp.workspace import Workspace  # noqa: E402
 from meshc.model.resolve import Index  # noqa: E402
 from meshc.pipeline import compile_paths, discover  # noqa: E402

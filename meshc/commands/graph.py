@@ -17,8 +17,6 @@ from meshc.commands import options
 from meshc.commands.check import checked
 from meshc.commands.options import color, file_selection, output_format, use_color
 from meshc.diagnostics import report
-from meshc.inputs import read
-from meshc.selection import InputError
 
 FORMATS = ("mermaid", "dot", "svg")
 
@@ -45,14 +43,7 @@ def command(paths, services, cluster, fmt, out, overrides, output_format, color)
     from meshc.graph.model import build
     from meshc.model.resolve import clusters
 
-    try:
-        inputs = options.settings_or_exit(lambda: read(paths, overrides))
-    except InputError as err:
-        raise click.UsageError(str(err)) from None
-    if len(inputs.policies) != 1:
-        what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
-        raise click.UsageError(f"graph takes one policy (one directory of .mesh files); these paths hold {what}")
-    (policy,) = inputs.policies
+    policy = options.one_policy(paths, overrides)
     compiled = policy.compiled
     if not compiled.ok:  # a picture of a policy with errors would mislead: say what is wrong instead
         sys.stderr.write(report.render(checked(compiled, policy.settings), compiled.sources,
