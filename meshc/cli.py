@@ -29,6 +29,8 @@ _COMMANDS = {
     "rollback": "Move a canary back to its baseline.",
     "status": "Show every canary and its live split.",
     "gate": "Query Prometheus for a canary's health gates.",
+    "graph": "Draw each service's routes, destinations and gateways.",
+    "lsp": "Run the language server (needs the lsp extra).",
 }
 
 

@@ -7,7 +7,7 @@ files the paths on the command line name is selection.py's concern.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, Severity, has_errors, sanitize
 from meshc.diagnostics.codes import diagnostic
@@ -72,14 +72,22 @@ def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
     return SourceFile(shown, text), []
 
 
-def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = ()) -> Compiled:
+def compile_sources(
+    sources: Sequence[SourceFile],
+    pre: Sequence[Diagnostic] = (),
+    parse_file: Optional[Callable[[SourceFile], tuple]] = None,
+) -> Compiled:
     """Parse, lower and check one policy; `pre` are the reading errors of
     some files (which are then left out). A file that does not read or parse
-    does not stop the others: each is checked as far as it can be alone."""
+    does not stop the others: each is checked as far as it can be alone.
+    `parse_file` replaces `parse.parse`, for callers that keep parsed files
+    (the language server re-parses only the file that changed)."""
     from meshc.checks import run_checks
     from meshc.diagnostics import suppress
     from meshc.language.lower import lower
     from meshc.language.parse import parse
+
+    parse_file = parse_file or parse
 
     compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
     unreadable = {d.span.file for d in pre if d.severity is Severity.ERROR}
@@ -87,7 +95,7 @@ def compile_sources(sources: Sequence[SourceFile], pre: Sequence[Diagnostic] = (
     for src in sources:
         if src.path in unreadable:
             continue
-        tree, diags = parse(src)
+        tree, diags = parse_file(src)
         compiled.diagnostics.extend(diags)
         if tree is not None:
             files.append(tree)

@@ -52,6 +52,7 @@ def test_wheel_contains_the_grammar_schemas_and_commands(wheel_site):
     assert (wheel_site / "meshc/grammar/mesh.lark").is_file()
     assert (wheel_site / "meshc/schemas_data/virtualservice.schema.json").is_file()
     assert (wheel_site / "meshc/commands/check.py").is_file()
+    assert (wheel_site / "meshc/lsp/keyword_help.json").is_file()
     entry_points = next(wheel_site.glob("meshc-*.dist-info")) / "entry_points.txt"
     assert "meshc = meshc.cli:main" in entry_points.read_text()
 

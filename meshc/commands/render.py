@@ -11,8 +11,6 @@ from meshc.commands import options
 from meshc.commands.check import checked
 from meshc.commands.options import color, file_selection, istio_version, output_format, use_color, verbosity
 from meshc.diagnostics import report
-from meshc.inputs import read
-from meshc.selection import InputError
 
 
 @click.command("render")
@@ -82,14 +80,7 @@ def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity
 
     if cluster is not None and not cluster.strip():
         raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
-    try:
-        inputs = options.settings_or_exit(lambda: read(paths, overrides))
-    except InputError as err:
-        raise click.UsageError(str(err)) from None
-    if len(inputs.policies) != 1:
-        what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
-        raise click.UsageError(f"this takes one policy (one directory of .mesh files); these paths hold {what}")
-    (policy,) = inputs.policies
+    policy = options.one_policy(paths, overrides)
     compiled, settings = policy.compiled, policy.settings
     diagnostics = checked(compiled, settings)
     rendering = None

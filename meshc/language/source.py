@@ -35,10 +35,13 @@ class SourceFile:
     _line_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
+        # One find per line rather than a test per character: the language
+        # server builds a SourceFile for every edit of a file.
+        starts, find = [0], self.text.find
+        newline = find("\n")
+        while newline >= 0:
+            starts.append(newline + 1)
+            newline = find("\n", newline + 1)
         self._line_starts.extend(starts)
 
     def line_text(self, line: int) -> str:
@@ -55,6 +58,16 @@ class SourceFile:
         line, column = self.position(offset)
         end_line, end_column = self.position(min(offset + length, len(self.text)))
         return Span(self.path, line, column, end_line, end_column, offset, offset + length)
+
+    def offset(self, line: int, column: int) -> int:
+        """The character offset of a 1-based (line, column), the inverse of
+        `position`; past the end of a line or the file, the end."""
+        if line > len(self._line_starts):
+            return len(self.text)
+        start = self._line_starts[max(line, 1) - 1]
+        end = self.text.find("\n", start)
+        end = len(self.text) if end < 0 else end
+        return min(start + max(column, 1) - 1, end)
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""

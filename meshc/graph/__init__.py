@@ -1,0 +1,1 @@
+"""`meshc graph`: a picture of each service's routing."""
