@@ -6,13 +6,12 @@ from __future__ import annotations
 from meshc.backends.documents import Document, document, slug
 from meshc.backends.targets import IstioTarget
 from meshc.language import ir
-from meshc.model.resolve import ROOT_NAMESPACE
+from meshc.model.resolve import ROOT_NAMESPACE, gateway_selector
 
 CROSS_NETWORK_NAME = "cross-network-gateway"
 # The port east-west gateways pass mTLS through on, by SNI.
 CROSS_NETWORK_PORT = 15443
 _PROTOCOL = {"http": "HTTP", "http2": "HTTP2", "grpc": "GRPC", "https": "HTTPS", "tcp": "TCP", "tls": "TLS"}
-DEFAULT_INGRESS_SELECTOR = {"istio": "ingressgateway"}
 
 
 def ingress_gateway(ns: ir.Namespace, gw: ir.Gateway, target: IstioTarget) -> Document:
@@ -28,7 +27,7 @@ def ingress_gateway(ns: ir.Namespace, gw: ir.Gateway, target: IstioTarget) -> Do
         elif server.protocol == "https":
             entry["tls"] = {"mode": "SIMPLE", "credentialName": server.credential}
         servers.append(entry)
-    selector = {lbl.key: lbl.value for lbl in gw.selector} or dict(DEFAULT_INGRESS_SELECTOR)
+    selector = gateway_selector(gw)
     return document(target.networking, "Gateway", ns.name.value, gw.name.value,
                     {"selector": selector, "servers": servers}, [gw])
 

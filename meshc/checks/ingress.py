@@ -6,6 +6,7 @@ from meshc.checks.names import duplicates, repeats
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
+from meshc.model.resolve import gateway_selector
 
 
 def check_gateways(policy: ir.MeshPolicy) -> list[Diagnostic]:
@@ -24,6 +25,32 @@ def check_gateways(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 ))
             out += duplicates(gw.servers, lambda s: f"port {s.port}", lambda s: s.span, "server on",
                               f"gateway `{gw.name.value}`")
+    return out + _shared_tls_hosts(policy)
+
+
+def _shared_tls_hosts(policy: ir.MeshPolicy) -> list[Diagnostic]:
+    """Gateways with one selector configure the same pods, whose servers
+    Istio merges: a TLS server for a host another gateway already serves on
+    that port is dropped (pilot/pkg/model/gateway.go `mergeGateways`,
+    `CheckDuplicates`), so its routes are never reached."""
+    out: list[Diagnostic] = []
+    first: dict[tuple, tuple[ir.Gateway, ir.GatewayServer]] = {}
+    for ns in policy.namespaces:
+        for gw in ns.gateways:
+            pods = tuple(sorted(gateway_selector(gw).items()))
+            for server in gw.servers:
+                if server.protocol != "https":
+                    continue
+                for host in gw.hosts:
+                    earlier = first.setdefault((pods, server.port, host), (gw, server))
+                    if earlier[0] is not gw:
+                        out.append(diagnostic(
+                            "duplicate-tls-host",
+                            f"gateway `{gw.name.value}` serves `{host}` over TLS on port {server.port}, and so does "
+                            f"gateway `{earlier[0].name.value}` on the same pods: Istio keeps only the older one",
+                            server.span, labels=[Label(earlier[1].span, "served here first")],
+                            help="serve the host from one gateway, or give the gateways different `selector`s",
+                        ))
     return out
 
 

@@ -91,12 +91,13 @@ def checked(compiled, settings) -> list:
     from meshc.backends.istio import render
     from meshc.diagnostics import sanitize, suppress
     from meshc.language.values import ISTIO_VERSIONS
+    from meshc.semantics.emitted import check_emitted
 
     diagnostics = list(compiled.diagnostics)
     complete = compiled.ok
     if complete:
-        rendered = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1]).diagnostics
-        diagnostics = sanitize(diagnostics + rendered)
+        rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
+        diagnostics = sanitize(diagnostics + rendering.diagnostics + check_emitted(rendering))
     return suppress.apply(diagnostics, compiled.suppressions, settings, complete)
 
 

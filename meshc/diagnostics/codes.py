@@ -297,6 +297,11 @@ _TABLE: tuple[Code, ...] = (
          "Without a port Istio sends the request to the port it arrived on (the caller's, or the gateway's), so a service with other ports answers 503 and a mirror is lost.",
          "port 80 http\nroute r { to service api }   # api has ports 8080 and 9090",
          "route r { to service api port 8080 }"),
+    Code("MESH323", "dead-rendered-entry", W,
+         "An entry of a rendered VirtualService (mesh or gateway) can never match: an earlier entry takes every request it would.",
+         "meshc checks what it emits the way Istio reads it: where routes of several services meet on one gateway host, or exposures overlap, an entry can be shadowed although each service's own routes are fine. Istio would silently never use it.",
+         'expose via edge host a.example.com                       # service a: every request\nexpose via edge host a.example.com when path ^= "/b"   # service b: never reached',
+         'expose via edge host a.example.com when path ^= "/a"\nexpose via edge host a.example.com when path ^= "/b"'),
     # ------------------------------------------------- destination policy
     Code("MESH401", "conflicting-load-balancers", E,
          "Two load-balancer kinds are set on one destination (for example `lb least-request` and `lb hash ...`).",
@@ -377,6 +382,11 @@ _TABLE: tuple[Code, ...] = (
          "Two PeerAuthentications for one scope conflict; Istio picks the oldest.",
          "mtls strict\nmtls permissive",
          "mtls strict"),
+    Code("MESH510", "duplicate-tls-host", E,
+         "Two gateways with the same selector serve one host over TLS on one port.",
+         "Gateways with one selector configure the same pods, and Istio merges their servers: the second TLS server for a host is dropped, so the routes bound to its gateway are never reached (HTTPS requests get the first gateway's routes or a 404).",
+         "gateway public { hosts api.example.com  https credential a }\ngateway partner { hosts api.example.com  https credential b }",
+         "gateway partner {\n  hosts api.example.com\n  https credential b\n  selector istio = \"partner-gateway\"\n}"),
     # ------------------------------------------------------ Istio versions
     Code("MESH601", "unsupported-by-istio-version", E,
          "The policy needs a field that the Istio version of a cluster does not serve.",

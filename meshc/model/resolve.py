@@ -155,6 +155,14 @@ def route_targets(route: ir.Route) -> Iterator[ir.Target]:
         yield m.target
 
 
+# The pods a gateway without `selector` configures: Istio's default ingress gateway.
+DEFAULT_INGRESS_SELECTOR = {"istio": "ingressgateway"}
+
+
+def gateway_selector(gw: ir.Gateway) -> dict[str, str]:
+    return {lbl.key: lbl.value for lbl in gw.selector} or dict(DEFAULT_INGRESS_SELECTOR)
+
+
 # A blue-green route sends requests with this header to the preview subset.
 PREVIEW_HEADER = "x-preview"
 

@@ -17,11 +17,22 @@ it does not; each module names the pilot code it follows:
     evaluator.evaluate(Request.make("reviews.bookinfo.svc.cluster.local", 9080))
 """
 
-from meshc.semantics.evaluate.actions import ISTIO_DEFAULT_RETRIES
-from meshc.semantics.evaluate.dead import Cover, DeadEntry, dead_entries
-from meshc.semantics.evaluate.documents import DocumentError, load_directory, load_yaml
-from meshc.semantics.evaluate.evaluator import Evaluator, Explanation
-from meshc.semantics.evaluate.routes import Miss
+import importlib
 
-__all__ = ["ISTIO_DEFAULT_RETRIES", "Cover", "DeadEntry", "DocumentError", "Evaluator", "Explanation", "Miss",
-           "dead_entries", "load_directory", "load_yaml"]
+# Where each name lives. Imported on first use, so that `check` and `render`,
+# which run the dead-entry analysis on what they emit, load dead.py and what
+# it needs, not the whole evaluator.
+_HOME = {
+    "ISTIO_DEFAULT_RETRIES": "actions",
+    "Cover": "dead", "DeadEntry": "dead", "dead_entries": "dead",
+    "DocumentError": "documents", "load_directory": "documents", "load_yaml": "documents",
+    "Evaluator": "evaluator", "Explanation": "evaluator",
+    "Miss": "routes",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

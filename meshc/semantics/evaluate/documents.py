@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Union
 
-from ruamel.yaml import YAML
 
 KINDS = ("VirtualService", "DestinationRule", "Gateway", "ServiceEntry")
 MESH_GATEWAY = "mesh"
@@ -40,6 +39,8 @@ class DocumentError(ValueError):
 def load_yaml(text: str, origin: str = "<text>") -> list[dict]:
     """Every mapping document of a YAML stream (ruamel's safe loader)."""
     try:
+        from ruamel.yaml import YAML  # only for reading files: the analysis of rendered documents never needs it
+
         documents = list(YAML(typ="safe").load_all(text))
     except Exception as err:  # ruamel raises many unrelated classes
         raise DocumentError(f"{origin}: not valid YAML: {err}") from None
