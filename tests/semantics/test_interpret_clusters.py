@@ -263,6 +263,27 @@ namespace ns {
     assert where(it["c"], at_gateway()) == ("cache-r", {("c-v1", "c"): 100})
 
 
+def test_at_a_gateway_a_local_services_copies_let_other_clusters_through_to_later_exposures():
+    """A gateway a's configuration does not program (one in c) matches none
+    of cache's copies; cache's routes end with a catch-all, so there is no
+    404 entry, and the host's next exposure takes the request."""
+    it = interpreters(GATEWAY + """
+namespace ns {
+  service cache {
+    local
+    port 80 http
+    expose via gw host h.example.com when path ^= "/c"
+    route r { }
+  }
+  service web {
+    port 80 http
+    expose via gw host h.example.com
+  }
+}""")
+    assert goes(it["a"], at_gateway(path="/c")) == ("cache-r-a", {"a": 100})
+    assert goes(it["a"], at_gateway(path="/c", source_cluster="c")) == ("web-default", {host("web"): 100})
+
+
 # ------------------------------------------------------------ locality policy
 def policy_of_s(caller: str, body: str) -> tuple:
     it = Interpreter(policy_of(FLEET + f"namespace ns {{\n service s {{\n  port 80 http\n{body}\n }}\n}}"), caller)

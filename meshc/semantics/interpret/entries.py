@@ -104,20 +104,18 @@ class Group:
     entries: tuple[Entry, ...]
     expose: Optional[ir.Expose] = None
     port: Optional[int] = None
-    # The entry that answers 404 to what the group admits and no route takes.
-    not_found: str = NOT_FOUND
+    # The entry that answers 404 to what the group admits and no route takes
+    # (rendered for a service whose routes all have a `when`; None: none).
+    not_found: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class Table:
-    """One VirtualService: `NS/NAME` and its groups in order; `not_found`
-    when it ends with the entry `not-found` (a service whose routes all
-    have a `when`, "Routes")."""
+    """One VirtualService: `NS/NAME` and its groups in order."""
 
     name: str
     groups: tuple[Group, ...]
     at_gateway: bool
-    not_found: bool = False
 
 
 def when_span(matches: tuple[ir.Match, ...]) -> Optional[Span]:
@@ -211,9 +209,15 @@ def mesh_table(config: Configuration, info: ServiceInfo) -> Optional[Table]:
     else:
         return None
     name = f"{info.namespace.name.value}/{info.service.name.value}"
-    routes = info.service.routes
-    return Table(name, (Group(info, (EVERYTHING,), entries),), at_gateway=False,
-                 not_found=bool(routes) and all(r.matches for r in routes))
+    not_found = NOT_FOUND if all_conditional(info) else None
+    return Table(name, (Group(info, (EVERYTHING,), entries, not_found=not_found),), at_gateway=False)
+
+
+def all_conditional(info: ServiceInfo) -> bool:
+    """A service whose routes all have a `when`: its VirtualService (and each
+    of its exposure groups) ends with a 404 entry ("Routes", "Gateways and
+    exposure")."""
+    return bool(info.service.routes) and all(r.matches for r in info.service.routes)
 
 
 # Rank classes of an exposure alternative, most specific first.
@@ -266,5 +270,6 @@ def gateway_table(config: Configuration, exposures: list[tuple[ServiceInfo, int,
             entries = route_entries(config, info, prefix, suffix, alts)
         else:
             entries = default_entries(config, info, f"{prefix}default{suffix}", alts)
-        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose), f"{prefix}{NOT_FOUND}{suffix}"))
+        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose),
+                            f"{prefix}{NOT_FOUND}{suffix}" if all_conditional(info) else None))
     return Table(f"{namespace}/{gateway}-{host.replace('.', '-')}", tuple(groups), at_gateway=True)

@@ -177,15 +177,16 @@ class Interpreter:
                     trace.append(Miss(entry.name, entry.route.span if entry.route else None, entry.when_span,
                                       tuple(a.failure(request, at_gateway) for a in entry.alternatives)))
             if any(a.failure(request, at_gateway) is None for a in group.alternatives):
-                if not at_gateway and not found.not_found:
-                    if not any(alt.kept_for(request) for entry in group.entries for alt in entry.alternatives):
-                        # "Routes": a client every entry filters out by proxy conditions (here the
-                        # `from cluster` of `local`'s copies) is not covered by the VirtualService
-                        return replace(self._default(request, group.info), tried=tuple(trace or ()))
-                    entry_name = None  # no `not-found` entry: Envoy's own 404
-                else:
-                    entry_name = group.not_found
-                decision = Decision("respond", status=404, virtual_service=found.name, entry=entry_name)
+                # Without a 404 entry only the `from cluster` of `local`'s per-cluster
+                # copies lets a request through a service's routes: at a gateway it goes
+                # on to the later exposures; in the mesh, a client every entry filters
+                # out by proxy conditions is not covered by the VirtualService ("Routes").
+                if group.not_found is None and at_gateway:
+                    continue
+                if group.not_found is None and not any(
+                        alt.kept_for(request) for entry in group.entries for alt in entry.alternatives):
+                    return replace(self._default(request, group.info), tried=tuple(trace or ()))
+                decision = Decision("respond", status=404, virtual_service=found.name, entry=group.not_found)
                 return Explanation(decision, f"no route of {_service(group.info)} takes the request: 404",
                                    tuple(trace or ()))
         # At a gateway the routes of every VirtualService of the host are
