@@ -20,6 +20,16 @@ For every place a request can arrive, the grid holds:
   what ordering is about);
 - every candidate value of every tested attribute on its own.
 
+Clusters: `requests_for(policy, CLUSTER)` asks for callers in CLUSTER (a
+remote's callers follow its primary's configuration, which the grid does not
+need to know beyond `local`): every request comes from CLUSTER, but where a
+condition tests the caller's cluster (`from cluster C`, or the label
+`topology.istio.io/cluster` that Istio gives every proxy), the grid tries C
+and every other cluster of the fleet as the source cluster. A `local`
+service renders its routes (and the routes that reach it) once per cluster
+a primary serves, matching `from cluster`; where the caller's primary serves
+remotes, those places try the routes from each of these clusters.
+
 Places: every declared service host on each of its ports from a sidecar
 (with the source namespaces and labels the policy tests); every external
 host and port; every gateway server port with every host the gateway
@@ -37,7 +47,7 @@ from typing import Iterable, NamedTuple, Optional
 import re2
 
 from meshc.language import ir
-from meshc.model.resolve import Index, clusters
+from meshc.model.resolve import Index, ServiceInfo, clusters, route_targets
 from meshc.semantics.request import Request
 
 try:  # the stdlib's regex parser, used to find strings a regex matches
@@ -70,7 +80,14 @@ class _Preview(NamedTuple):
 
 _PREVIEW = _Preview()
 
-Slot = tuple[str, ...]  # ("header", NAME), ("cookie", NAME), ("path",), ("query", NAME), ("method",), ...
+
+class _FromCluster(NamedTuple):
+    """The `from cluster C` match a `local` service's per-cluster routes carry."""
+
+    cluster: str
+
+
+Slot = tuple[str, ...]  # ("header", NAME), ("cookie", NAME), ("path",), ("query", NAME), ("source-cluster",), ...
 Value = Optional[str]  # None: absent
 Assignment = dict[Slot, Value]
 
@@ -80,11 +97,19 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
     if cluster not in clusters(policy):
         raise ValueError(f"cluster `{cluster}` is not in the policy's fleet")
     index = Index(policy)
+    fleet = tuple(clusters(policy))
+    served = index.topology.served_by(index.topology.primary_of(cluster))
+
+    def per_cluster(info: ServiceInfo, alts: list[tuple]) -> list[tuple]:
+        if len(served) == 1 or not _local_routing(index, info):
+            return alts
+        return [alt + (_FromCluster(c),) for alt in alts or [()] for c in served]
+
     out: set[Request] = set()
     for info in index.all_services():
-        alts = [alt for route in info.service.routes for alt in _route_alternatives(route)]
+        alts = per_cluster(info, [alt for route in info.service.routes for alt in _route_alternatives(route)])
         for port in info.service.ports:
-            out.update(_place(info.host, port.number, None, alts, cluster, per_place))
+            out.update(_place(info.host, port.number, None, alts, cluster, fleet, per_place))
     for ns in policy.namespaces:
         for external in ns.externals:
             out.update(Request(h, p.number, source_cluster=cluster) for h in external.hosts for p in external.ports)
@@ -99,19 +124,30 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
                   or (("istio", "ingressgateway"),)}
         for server in gateway.servers:
             for host in hosts:
-                alts = [e_alt + r_alt
+                alts = [alt
                         for info, e in exposures if _concrete(e.host) == host
-                        for e_alt in _alternatives(e.matches)
-                        for r_alt in ([a for route in info.service.routes for a in _route_alternatives(route)]
-                                      or [()])]
+                        for alt in per_cluster(info, [
+                            e_alt + r_alt for e_alt in _alternatives(e.matches)
+                            for r_alt in ([a for route in info.service.routes for a in _route_alternatives(route)]
+                                          or [()])])]
                 if server.redirect or not alts:
                     alts = []
-                out.update(_place(host, server.port, where, alts, cluster, per_place, source))
+                out.update(_place(host, server.port, where, alts, cluster, fleet, per_place, source))
     return sorted(out, key=_order)
 
 
 def _order(r: Request) -> tuple:
-    return (r.gateway or "", r.host, r.port, r.path, r.method, r.headers, r.source_namespace, r.source_labels)
+    return (r.gateway or "", r.host, r.port, r.path, r.method, r.headers, r.source_namespace, r.source_labels,
+            r.source_cluster or "")
+
+
+def _local_routing(index: Index, info: ServiceInfo) -> bool:
+    """Whether `local` makes some of the service's routes per-cluster: it is
+    local, or a route of it sends or mirrors traffic to a local service."""
+    return info.service.local is not None or any(
+        other is not None and other.service.local is not None
+        for route in info.service.routes for t in route_targets(route)
+        for other in [index.target_service(info, t)])
 
 
 def _concrete(host: str) -> str:
@@ -133,15 +169,15 @@ def _route_alternatives(route: ir.Route) -> list[tuple]:
 
 
 # --------------------------------------------------------- one place's grid
-def _place(host: str, port: int, gateway: Optional[str], alts: list[tuple], cluster: str, limit: int,
-           source: Optional[dict] = None) -> list[Request]:
+def _place(host: str, port: int, gateway: Optional[str], alts: list[tuple], cluster: str, fleet: tuple[str, ...],
+           limit: int, source: Optional[dict] = None) -> list[Request]:
     at_gateway = gateway is not None
     alts = [tuple(c for c in alt if _slot(c) is not None and not (at_gateway and _mesh_only(c))) for alt in alts]
     values: dict[Slot, list[Value]] = {}
     for alt in alts:
         for c in alt:
             slot = _slot(c)
-            for v in _candidates(c):
+            for v in _candidates(c, fleet):
                 if _valid(slot, v) and v not in values.setdefault(slot, []):
                     values[slot].append(v)
     assignments: list[Assignment] = [{}, {("path",): PROBE_PATH, ("method",): "POST"}]
@@ -211,7 +247,7 @@ def _request(host: str, port: int, gateway: Optional[str], a: Assignment, cluste
     labels = tuple(sorted((s[1], v) for s, v in a.items() if s[0] == "source-label" and v is not None))
     fields = source or {"source_namespace": a.get(("source-namespace",)) or "default", "source_labels": labels}
     return Request(host, port, gateway, a.get(("method",)) or "GET", path, tuple(sorted(headers.items())),
-                   source_cluster=cluster, **fields)
+                   source_cluster=a.get(("source-cluster",)) or cluster, **fields)
 
 
 def _slot_key(item: tuple[Slot, Value]) -> Slot:
@@ -219,7 +255,21 @@ def _slot_key(item: tuple[Slot, Value]) -> Slot:
 
 
 # ------------------------------------------------------------- conditions
+def _cluster_of(c) -> Optional[str]:
+    """The cluster a condition on the caller's cluster asks for, None for
+    other conditions."""
+    if isinstance(c, ir.SourceClusterCondition):
+        return c.cluster.value
+    if isinstance(c, _FromCluster):
+        return c.cluster
+    if isinstance(c, ir.SourceLabelCondition) and c.label.key == ir.CLUSTER_LABEL:
+        return c.label.value
+    return None
+
+
 def _slot(c) -> Optional[Slot]:
+    if _cluster_of(c) is not None:
+        return ("source-cluster",)
     if isinstance(c, (ir.HeaderCondition, ir.HeaderAbsentCondition, _Preview)):
         return ("header", c.name)
     if isinstance(c, ir.CookieCondition):
@@ -238,6 +288,7 @@ def _slot(c) -> Optional[Slot]:
 
 
 def _mesh_only(c) -> bool:
+    """Conditions a gateway never meets (`from cluster` it may)."""
     return isinstance(c, (ir.SourceLabelCondition, ir.SourceNamespaceCondition))
 
 
@@ -247,6 +298,8 @@ def _holds(c, v: Value) -> bool:
         return v is None
     if v is None:
         return False
+    if _cluster_of(c) is not None:
+        return v == _cluster_of(c)
     if isinstance(c, (ir.HeaderCondition, ir.PathCondition, ir.QueryCondition, _Preview)):
         return _string_holds(c.match, v)
     if isinstance(c, ir.CookieCondition):
@@ -266,9 +319,12 @@ def _string_holds(m: ir.StringMatch, v: str) -> bool:
     return re2.compile(m.value, _RE2).fullmatch(v) is not None
 
 
-def _candidates(c) -> list[Value]:
+def _candidates(c, fleet: tuple[str, ...]) -> list[Value]:
     """Values to try for a condition's attribute: matches first, then near
     misses and misses."""
+    wanted = _cluster_of(c)
+    if wanted is not None:  # every cluster of the fleet is a caller
+        return [wanted] + [other for other in fleet if other != wanted]
     if isinstance(c, ir.HeaderAbsentCondition):
         return [None, "", "1"]
     if isinstance(c, (ir.HeaderCondition, ir.QueryCondition, _Preview)):
@@ -306,7 +362,7 @@ def _valid(slot: Slot, v: Value) -> bool:
     """Whether a value can travel in a request as written (no control
     characters, no surrounding spaces, paths Envoy leaves unnormalised)."""
     if v is None:
-        return slot[0] != "path"
+        return slot[0] not in ("path", "source-cluster")
     if slot[0] == "path":
         parts = v.split("/")
         return v.startswith("/") and set(v) <= _PATH_CHARS and "" not in parts[1:-1] and not {".", ".."} & set(parts)

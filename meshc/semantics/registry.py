@@ -4,9 +4,16 @@ The evaluator of rendered Istio needs the Kubernetes Services and
 ServiceEntry hosts the manifests route to (to pick a destination's port, to
 build default routes); meshc does not render Kubernetes Services, so they
 come from the policy: every declared service's host with its ports, and
-every external host with its ports. Services are assumed to run in every
-cluster (a global service is reachable from every cluster by its
-ServiceEntry), so the registry is the same in each.
+every external host with its ports.
+
+The registry is the same in every cluster, a remote's included: a service is
+known by its host `NAME.NS.svc.cluster.local` in every cluster of the fleet,
+wherever it runs (`in`), because every primary's istiod merges the endpoints
+of the Services of that name and namespace in all the clusters it watches
+(docs/multicluster.md, "namespace sameness"). Where it does not run, a
+Service stub or DNS proxying only lets callers resolve the name; neither
+adds routing, so neither appears here. Port names (`port N PROTO name
+NAME`) match endpoints to ports and do not change routing.
 """
 
 from __future__ import annotations

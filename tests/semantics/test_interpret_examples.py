@@ -4,16 +4,17 @@ request, the expected answers worked out by hand from docs/language.md and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
 
 from meshc.pipeline import compile_paths, discover
-from meshc.semantics.decision import Cors, Fault, Retries, Target
+from meshc.semantics.decision import NO_RETRIES, Cors, Fault, Retries, Target
 from meshc.semantics.interpret import Interpreter
 from meshc.semantics.registry import registry
 from meshc.semantics.request import Request, ServicePort
-from test_interpret_support import goes, host, split
+from test_interpret_support import goes, host, split, where
 
 ISTIO_DEFAULT_RETRIES = Retries(2, None, ("cancelled", "connect-failure", "refused-stream", "retriable-status-codes",
                                          "unavailable"))
@@ -117,31 +118,105 @@ def test_s3_mesh_traffic_follows_the_same_routes(hangzhou):
     assert goes(hangzhou, mesh("payment-service", "payments", 8080)) == ("live", {"blue": 100})
 
 
-@pytest.mark.xfail(reason="S4 was rewritten for multi-cluster; the interpreter learns it on branch interp-mc", strict=False)
 # ------------------------------------------------------------------- S4
-def test_s4_global_service_split(hangzhou):
-    d = hangzhou.evaluate(Request.make("user-service.global", 8080))
-    assert d.virtual_service == "geo/user-service" and d.entry == "split"
-    assert split(d) == {("user-service.global", "primary", 8080): 90, ("user-service.global", "secondary", 8080): 10}
-    for s in d.destinations:  # global services are reached over Istio mutual TLS
-        assert d.policy(s.target) == {"tls.mode": "ISTIO_MUTUAL"}
+FLEET = ("hangzhou", "shanghai", "beijing", "shenzhen")
 
 
-@pytest.mark.xfail(reason="S4 was rewritten for multi-cluster; the interpreter learns it on branch interp-mc", strict=False)
-@pytest.mark.parametrize("port", [8080, 8443])
-def test_s4_failover_without_routes_is_istio_default_route(hangzhou, port):
-    d = hangzhou.evaluate(Request.make("global-api.global", port))
-    assert d.kind == "default" and d.timeout_ms is None and d.retries == ISTIO_DEFAULT_RETRIES
-    t = Target("global-api.global", None, port)
-    assert split(d) == {("global-api.global", None, port): 100}
-    assert d.policy(t) == {
-        "loadBalancer.localityLbSetting.enabled": True,
-        "loadBalancer.localityLbSetting.failover": (("cn-east", "cn-north"), ("cn-north", "cn-south")),
-        "outlierDetection.consecutiveGatewayErrors": 10,
-        "outlierDetection.interval": 30_000,
-        "outlierDetection.baseEjectionTime": 300_000,
-        "tls.mode": "ISTIO_MUTUAL",
-    }
+@pytest.fixture(scope="module")
+def callers(examples):
+    """An interpreter per caller cluster; shanghai is hangzhou's remote."""
+    return {c: Interpreter(examples, c) for c in FLEET}
+
+
+def geo(name: str, port: int = 8080, **kw) -> Request:
+    return mesh(name, "geo", port, **kw)
+
+
+def line_of(span) -> str:
+    with open(span.file, encoding="utf-8") as f:
+        return f.read().splitlines()[span.line - 1].strip()
+
+
+def default_retries(caller: str) -> Retries:
+    """shenzhen runs Istio 1.20, whose default retries include 503."""
+    return replace(ISTIO_DEFAULT_RETRIES, statuses=(503,) if caller == "shenzhen" else ())
+
+
+@pytest.mark.parametrize("caller, entry, shares", [
+    ("hangzhou", "split", {("hangzhou", "hangzhou"): 90, ("beijing", "beijing"): 10}),
+    ("beijing", "split", {("hangzhou", "hangzhou"): 90, ("beijing", "beijing"): 10}),
+    ("shenzhen", "split", {("hangzhou", "hangzhou"): 90, ("beijing", "beijing"): 10}),
+    # shanghai's proxies follow hangzhou's configuration, whose first route
+    # matches them by their cluster
+    ("shanghai", "shanghai-callers", {("hangzhou", "hangzhou"): 100}),
+])
+def test_s4_the_seeds_split_between_clusters(callers, caller, entry, shares):
+    assert where(callers[caller], geo("user-service")) == (entry, shares)
+    d = callers[caller].evaluate(geo("user-service"))
+    assert d.virtual_service == "geo/user-service" and d.retries == default_retries(caller)
+    assert all(d.policy(s.target) == {} and s.target.port == 8080 for s in d.destinations)
+
+
+def test_s4_the_caller_cluster_is_the_requests_source_cluster(callers):
+    """hangzhou's configuration routes shanghai's callers: the same answer
+    from either interpreter once the request says where it comes from."""
+    from_shanghai = geo("user-service", source_cluster="shanghai")
+    assert callers["hangzhou"].evaluate(from_shanghai) == callers["shanghai"].evaluate(geo("user-service"))
+    assert callers["shanghai"].evaluate(geo("user-service", source_cluster="hangzhou")).entry == "split"
+    explained = callers["hangzhou"].explain(geo("user-service"))
+    (miss,) = explained.tried
+    assert miss.entry == "shanghai-callers" and [c.text for c in miss.failures] == ["from cluster shanghai"]
+    assert line_of(miss.failures[0].span) == "when from cluster shanghai"
+    assert (explained.source_cluster, explained.configuration) == ("hangzhou", "hangzhou")
+    remote = callers["shanghai"].explain(geo("user-service"))
+    assert (remote.source_cluster, remote.configuration) == ("shanghai", "hangzhou")
+
+
+def test_s4_a_split_pinned_to_clusters_does_not_fail_over(callers):
+    assert where(callers["beijing"], geo("user-service"), down=("hangzhou",)) == (
+        "split", {("hangzhou", ""): 90, ("beijing", "beijing"): 10})
+
+
+GLOBAL_API_POLICY = {
+    "loadBalancer.localityLbSetting.enabled": True,
+    "loadBalancer.localityLbSetting.failover": ((("from", "cn-east"), ("to", "cn-north")),
+                                                (("from", "cn-north"), ("to", "cn-south"))),
+    "outlierDetection.consecutiveGatewayErrors": 10,
+    "outlierDetection.interval": 30_000,
+    "outlierDetection.baseEjectionTime": 300_000,
+}
+
+
+@pytest.mark.parametrize("caller, down, clusters", [
+    ("hangzhou", (), "hangzhou"),
+    ("hangzhou", ("hangzhou",), "beijing"),                   # cn-east -> cn-north
+    ("hangzhou", ("hangzhou", "beijing"), "shenzhen"),        # then what is left
+    ("hangzhou", ("hangzhou", "beijing", "shenzhen"), ""),
+    ("shanghai", (), "hangzhou"),                             # no pod in shanghai: its region's
+    ("shanghai", ("hangzhou",), "beijing"),
+    ("beijing", (), "beijing"),
+    ("beijing", ("beijing",), "shenzhen"),                    # cn-north -> cn-south, not cn-east
+    ("shenzhen", (), "shenzhen"),
+    ("shenzhen", ("shenzhen",), "hangzhou beijing"),          # no pair leaves cn-south: one tier
+])
+def test_s4_region_failover_on_istios_default_route(callers, caller, down, clusters):
+    for port in (8080, 8443):
+        request = geo("global-api", port)
+        assert where(callers[caller], request, down) == (("default", None), {(None, clusters): 100})
+        d = callers[caller].evaluate(request)
+        # 8443 is an `https` port: proxied as TCP, no HTTP retries
+        assert d.timeout_ms is None and d.retries == (default_retries(caller) if port == 8080 else NO_RETRIES)
+        assert d.policy(Target(host("global-api", "geo"), None, port)) == GLOBAL_API_POLICY
+
+
+@pytest.mark.parametrize("caller", FLEET)
+def test_s4_a_canary_confined_to_one_cluster(callers, caller):
+    """v1 runs wherever profile does, v2-beijing only in beijing; profile has
+    no outlier detection, so nothing keeps callers in their region."""
+    assert where(callers[caller], geo("profile")) == (
+        "primary", {("v1", "hangzhou beijing"): 90, ("v2-beijing", "beijing"): 10})
+    assert where(callers[caller], geo("profile"), down=("beijing",)) == (
+        "primary", {("v1", "hangzhou"): 90, ("v2-beijing", ""): 10})
 
 
 # ------------------------------------------------------------------- S5
@@ -298,9 +373,14 @@ def test_s11_recommendation_service(hangzhou, headers, entry, shares):
 def test_s11_external_hosts(hangzhou, examples):
     d = hangzhou.evaluate(Request.make("cdn.external.com", 443))
     assert d.kind == "default" and d.policies == ((Target("cdn.external.com", None, 443), ()),)
+    assert d.retries == NO_RETRIES   # https: proxied as TCP
     services = registry(examples, "hangzhou").services
     assert services["api.external.com"] == services["cdn.external.com"] == (ServicePort(443, "https"),)
     assert services[host("user-service", "web")] == (ServicePort(8080, "http"),)
+    # every service is known in every cluster, where it runs or not: Istio
+    # merges endpoints across the fleet (global-api does not run in shanghai)
+    for cluster in FLEET:
+        assert registry(examples, cluster).services == services
     assert services[host("global-api", "geo")] == (ServicePort(8080, "http"), ServicePort(8443, "https"))
 
 
@@ -316,3 +396,121 @@ def test_s12_mirror_percentage(hangzhou):
 # ------------------------------------------------------------------ S13
 def test_s13_canary_first_step(hangzhou):
     assert goes(hangzhou, mesh("checkout", "delivery", 8080)) == ("primary", {"v1": 90, "v2": 10})
+
+
+# ------------------------------------------------------------------ S14
+ORDER_POLICY = {
+    "loadBalancer.localityLbSetting.enabled": True,
+    "loadBalancer.localityLbSetting.failover": ((("from", "cn-east"), ("to", "cn-north")),
+                                                (("from", "cn-north"), ("to", "cn-east"))),
+    "outlierDetection.consecutive5xxErrors": 5,
+    "outlierDetection.interval": 10_000,
+    "outlierDetection.baseEjectionTime": 30_000,
+}
+
+
+@pytest.mark.parametrize("caller", FLEET)
+def test_s14_drill_requests_split_70_30_and_lose_the_pinned_share(callers, caller):
+    drill = geo("order-service", headers={"x-failover-drill": "true"})
+    assert where(callers[caller], drill) == ("drill", {("hangzhou", "hangzhou"): 70, ("beijing", "beijing"): 30})
+    assert where(callers[caller], drill, down=("hangzhou",)) == (
+        "drill", {("hangzhou", ""): 70, ("beijing", "beijing"): 30})
+    d = callers[caller].evaluate(drill)
+    assert d.fault == Fault(delay_ms=5_000, delay_share=Fraction(1)) and d.retries == default_retries(caller)
+    assert all(d.policy(s.target) == ORDER_POLICY for s in d.destinations)
+
+
+@pytest.mark.parametrize("caller, down, clusters", [
+    ("hangzhou", (), "hangzhou"),
+    ("shanghai", (), "hangzhou"),                 # same region, other zone
+    ("beijing", (), "beijing"),
+    ("shenzhen", (), "hangzhou beijing"),         # no pair leaves cn-south
+    # the drill takes hangzhou down: cn-east fails over to cn-north
+    ("hangzhou", ("hangzhou",), "beijing"),
+    ("shanghai", ("hangzhou",), "beijing"),
+    ("shenzhen", ("hangzhou",), "beijing"),
+    ("beijing", ("beijing",), "hangzhou"),        # and back
+    ("beijing", ("hangzhou", "beijing"), ""),
+])
+def test_s14_live_traffic_is_not_pinned_and_fails_over(callers, caller, down, clusters):
+    for headers in ({}, {"x-failover-drill": "True"}, {"x-failover-drill": "false"}):
+        request = geo("order-service", headers=headers)
+        assert where(callers[caller], request, down) == ("live", {(None, clusters): 100})
+    d = callers[caller].evaluate(geo("order-service"))
+    assert d.fault is None and d.retries == Retries(2, 2_000, ("connect-failure", "retriable-status-codes"), (503,))
+    assert d.policy(Target(host("order-service", "geo"), None, 8080)) == ORDER_POLICY
+
+
+# ------------------------------------------------------------------ S15
+@pytest.mark.parametrize("caller, down, clusters", [
+    # the caller's network, region and zone; then network and region; then network
+    ("hangzhou", (), "hangzhou"),
+    ("hangzhou", ("hangzhou",), "shanghai"),
+    ("hangzhou", ("hangzhou", "shanghai"), "shenzhen"),
+    ("hangzhou", ("hangzhou", "shanghai", "shenzhen"), "beijing"),
+    ("shanghai", (), "shanghai"),
+    ("shanghai", ("shanghai",), "hangzhou"),
+    ("shenzhen", (), "shenzhen"),
+    ("shenzhen", ("shenzhen",), "hangzhou shanghai"),
+    ("beijing", (), "beijing"),
+    # alone on net-2: every other cluster is one tier
+    ("beijing", ("beijing",), "hangzhou shanghai shenzhen"),
+])
+def test_s15_inventory_by_network_then_region_then_zone(callers, caller, down, clusters):
+    request = geo("inventory")
+    assert where(callers[caller], request, down) == (("default", None), {(None, clusters): 100})
+    assert callers[caller].evaluate(request).policy(Target(host("inventory", "geo"), None, 8080)) == {
+        "loadBalancer.localityLbSetting.enabled": True,
+        "loadBalancer.localityLbSetting.failoverPriority": (
+            "topology.istio.io/network", "topology.kubernetes.io/region", "topology.kubernetes.io/zone"),
+        "outlierDetection.consecutive5xxErrors": 5,
+        "outlierDetection.interval": 10_000,
+        "outlierDetection.baseEjectionTime": 30_000,
+    }
+
+
+@pytest.mark.parametrize("caller, down, clusters", [
+    ("hangzhou", (), "hangzhou"),
+    ("shanghai", (), "hangzhou"),
+    ("beijing", (), "hangzhou"),
+    ("shenzhen", (), "hangzhou"),
+    # without hangzhou no pod matches the pinned first entry, so `network`
+    # no longer counts: the caller's network is not preferred
+    ("hangzhou", ("hangzhou",), "beijing shenzhen"),
+    ("shenzhen", ("hangzhou",), "beijing shenzhen"),
+    ("beijing", ("hangzhou",), "beijing shenzhen"),
+    ("beijing", ("hangzhou", "beijing"), "shenzhen"),
+])
+def test_s15_ledger_prefers_the_pinned_cluster(callers, caller, down, clusters):
+    request = geo("ledger")
+    assert where(callers[caller], request, down) == (("default", None), {(None, clusters): 100})
+    policy = callers[caller].evaluate(request).policy(Target(host("ledger", "geo"), None, 8080))
+    assert policy["loadBalancer.localityLbSetting.failoverPriority"] == (
+        "topology.istio.io/cluster=hangzhou", "topology.istio.io/network")
+
+
+# ------------------------------------------------------------------ S16
+@pytest.mark.parametrize("caller, entry", [
+    # hangzhou's configuration serves its remote shanghai: one entry per
+    # cluster, matching the caller's cluster
+    ("hangzhou", "default-hangzhou"),
+    ("shanghai", "default-shanghai"),
+    # beijing and shenzhen serve only themselves: no match needed
+    ("beijing", "default"),
+    ("shenzhen", "default"),
+])
+def test_s16_a_local_service_is_served_in_the_callers_cluster_only(callers, caller, entry):
+    request = mesh("session-cache", "edge", 8080)
+    assert where(callers[caller], request) == (entry, {(caller, caller): 100})
+    assert where(callers[caller], request, down=(caller,)) == (entry, {(caller, ""): 100})
+    d = callers[caller].evaluate(request)
+    assert d.virtual_service == "edge/session-cache" and d.timeout_ms == 200
+    assert d.policies == ((Target(host("session-cache", "edge"), caller, 8080), ()),)
+
+
+def test_s16_explain_names_the_cluster_match_local_adds(callers):
+    explained = callers["shanghai"].explain(mesh("session-cache", "edge", 8080))
+    (miss,) = explained.tried
+    assert miss.entry == "default-hangzhou" and [(c.text, c.origin) for c in miss.failures] == [
+        ("from cluster hangzhou", "local")]
+    assert line_of(miss.failures[0].span) == "local"

@@ -50,5 +50,14 @@ def goes(interpreter: Interpreter, request: Request) -> tuple:
     return (d.entry if d.kind == "route" else (d.kind, d.status)), where
 
 
+def where(interpreter: Interpreter, request: Request, down: tuple[str, ...] = ()) -> tuple:
+    """(entry or kind, {(subset, "cluster cluster"): percent}): each
+    destination with the clusters whose pods take it (`""`: none, a 503)."""
+    d = interpreter.evaluate(request)
+    shares = {(s.target.subset, " ".join(clusters or ())): s.share * 100
+              for s, clusters in interpreter.serving(request, down)}
+    return (d.entry if d.kind == "route" else (d.kind, d.status)), shares
+
+
 def target(name: str, subset: str | None, port: int | None, namespace: str = "ns") -> Target:
     return Target(host(name, namespace), subset, port)

@@ -9,7 +9,18 @@
 - query: the first occurrence of the parameter, its value as sent (no
   percent-decoding), `""` for a parameter without `=`;
 - `port`, `source`, `from namespace`: the port dialled and the calling
-  workload; a request arriving at a gateway never satisfies them (MESH318).
+  workload; a request arriving at a gateway never satisfies them (MESH318);
+- `from cluster C`: the calling proxy runs in cluster C ("Matching",
+  `sourceLabels: {topology.istio.io/cluster: C}`). A gateway's pod runs in a
+  cluster too, and MESH318 does not list `from cluster`, so there it holds
+  when the gateway runs in C. In the mesh `source
+  topology.istio.io/cluster = "C"` is the same test: Istio sets that label
+  on every proxy ("Fleet"), over whatever the pod declares; at a gateway it
+  is a `source` condition, left out like the others ("Gateways and
+  exposure").
+
+The request's `source_cluster` is always set here (the interpreter fills in
+its own cluster for a request without one).
 """
 
 from __future__ import annotations
@@ -26,21 +37,26 @@ from meshc.semantics.request import Request
 _RE2 = re2.Options()
 _RE2.log_errors = False
 
-# Where a condition was written: a route's `when`, an exposure's `when`, or
-# the header blue-green adds to the preview entry.
-ROUTE, EXPOSURE, PREVIEW = "route", "exposure", "preview"
+# Where a condition was written: a route's `when`, an exposure's `when`, the
+# header blue-green adds to the preview entry, or the `from cluster` match a
+# `local` service adds to the routes it renders once per served cluster.
+ROUTE, EXPOSURE, PREVIEW, LOCAL = "route", "exposure", "preview", "local"
 
 
 @dataclass(frozen=True)
 class Condition:
     """One condition: how it reads, where it was written, and its test
-    (`test(request, at_gateway)`)."""
+    (`test(request, at_gateway)`). `proxy` conditions (`port`, `source`,
+    `from namespace`, `from cluster`) are about the calling proxy, not the
+    request: Istio programs a proxy without the alternatives they rule out
+    ("Routes": such a client may not be covered by the VirtualService)."""
 
     text: str
     span: Optional[Span]
     origin: str
     test: Callable[[Request, bool], bool] = field(repr=False, compare=False)
     path: Optional[ir.StringMatch] = None  # the path match, which a rewrite replaces
+    proxy: bool = False
 
     def holds(self, request: Request, at_gateway: bool) -> bool:
         return self.test(request, at_gateway)
@@ -104,15 +120,27 @@ def compile_condition(c: ir.Node, origin: str) -> Condition:
                          lambda r, g: test(query_value(r, name)))
     if isinstance(c, ir.PortCondition):
         port = c.port
-        return Condition(f"port {port}", c.span, origin, _mesh_only(lambda r: r.port == port))
+        return Condition(f"port {port}", c.span, origin, _mesh_only(lambda r: r.port == port), proxy=True)
+    if isinstance(c, ir.SourceLabelCondition) and c.label.key == ir.CLUSTER_LABEL:
+        cluster = c.label.value
+        return Condition(f"source {c.label.key} = {quote(cluster)}", c.span, origin,
+                         _mesh_only(lambda r: r.source_cluster == cluster), proxy=True)
     if isinstance(c, ir.SourceLabelCondition):
-        pair = (c.label.key, c.label.value)
-        return Condition(f"source {pair[0]} = {quote(pair[1])}", c.span, origin,
-                         _mesh_only(lambda r: pair in r.source_labels))
+        key, value = c.label.key, c.label.value
+        return Condition(f"source {key} = {quote(value)}", c.span, origin,
+                         _mesh_only(lambda r: (key, value) in r.source_labels), proxy=True)
     if isinstance(c, ir.SourceNamespaceCondition):
         ns = c.namespace.value
-        return Condition(f"from namespace {ns}", c.span, origin, _mesh_only(lambda r: r.source_namespace == ns))
+        return Condition(f"from namespace {ns}", c.span, origin, _mesh_only(lambda r: r.source_namespace == ns),
+                         proxy=True)
+    if isinstance(c, ir.SourceClusterCondition):
+        return from_cluster(c.cluster.value, c.span, origin)
     raise TypeError(f"not a condition: {type(c).__name__}")
+
+
+def from_cluster(cluster: str, span: Optional[Span], origin: str) -> Condition:
+    """`from cluster C`, at a sidecar or at a gateway (the proxy's cluster)."""
+    return Condition(f"from cluster {cluster}", span, origin, lambda r, g: r.source_cluster == cluster, proxy=True)
 
 
 def preview_condition(span: Span) -> Condition:

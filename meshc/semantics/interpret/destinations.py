@@ -15,12 +15,17 @@ dialled in the mesh, the exposed port at a gateway); `service X port N` on
 N; `service X` without a port on X's port when it has exactly one, else on
 the port the request arrived on (the caller's port of the routing service,
 or the gateway's port: "Destinations", issue 7).
+
+A `local` service's targets are the caller's cluster's subsets ("Services
+across clusters"): `C` for the service itself, `C-S` for its subset S, in
+the cluster the entry routes for; mirrors too, since a copy of a request is
+traffic to the service as much as the request.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from meshc.language import ir
 from meshc.model.resolve import CLUSTER_DOMAIN, Index, ServiceInfo
@@ -31,28 +36,59 @@ from meshc.semantics.decision import Share, Target, percent_share
 Written = Union[str, ir.SubsetTarget, ir.ServiceTarget, None]
 
 
-def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int],
-           arrived: int) -> tuple[Target, Optional[ServiceInfo]]:
-    """The upstream a written target names, and its service when declared:
-    `port` is the routing service's, `arrived` the port the request came on."""
-    if written is None:
-        return Target(info.host, None, port), info
-    if isinstance(written, str):
-        return Target(info.host, written, port), info
-    if isinstance(written, ir.SubsetTarget):
-        return Target(info.host, written.subset.value, port), info
+class Upstream(NamedTuple):
+    """What a target is for its destination policy and pods: the declared
+    service (None when undeclared), the subset as declared (a local subset
+    `C-S` is S), whether the subset exists (a local subset of a cluster the
+    service does not run in does not), and the clusters whose pods it
+    selects (None: unknown, for a service the policy does not declare)."""
+
+    info: Optional[ServiceInfo]
+    subset: Optional[str]
+    defined: bool = True
+    pods: Optional[tuple[str, ...]] = None
+
+
+def upstream(index: Index, info: ServiceInfo, subset: Optional[str], local: Optional[str]) -> Upstream:
+    """A declared service's subset (None: the whole service); `local` is the
+    caller's cluster when the service is `local`. Its pods run where the
+    service does (`in`), restricted to the subset's cluster label
+    (`subsets by cluster`, `in C`) and to a local subset's cluster."""
+    declared = info.subset(subset) if subset is not None else None
+    pinned = {p.value for p in declared.labels if p.key == ir.CLUSTER_LABEL} if declared else set()
+    placement = index.topology.placement(info.service)
+    pods = tuple(c for c in placement if all(c == p for p in pinned) and (local is None or c == local))
+    return Upstream(info, subset, local is None or local in placement, pods)
+
+
+def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int], arrived: int,
+           local: Optional[str]) -> tuple[Target, Upstream]:
+    """The upstream a written target names: `port` is the routing service's,
+    `arrived` the port the request came on, `local` the caller's cluster for
+    local services."""
+    if written is None or isinstance(written, (str, ir.SubsetTarget)):
+        subset = written.subset.value if isinstance(written, ir.SubsetTarget) else written
+        return _local(index, Target(info.host, subset, port), info, local)
     other = index.target_service(info, written)
     subset = written.subset.value if written.subset else None
     if other is None:  # an undeclared service (MESH204): its conventional host
         namespace = written.namespace.value if written.namespace else info.namespace.name.value
-        return Target(f"{written.service.value}.{namespace}.{CLUSTER_DOMAIN}", subset, written.port or arrived), None
+        host = f"{written.service.value}.{namespace}.{CLUSTER_DOMAIN}"
+        return Target(host, subset, written.port or arrived), Upstream(None, subset)
     if written.port is not None:
         chosen = written.port
     elif len(other.service.ports) == 1:
         chosen = other.service.ports[0].number
     else:
         chosen = port if other.key == info.key else arrived
-    return Target(other.host, subset, chosen), other
+    return _local(index, Target(other.host, subset, chosen), other, local)
+
+
+def _local(index: Index, t: Target, info: ServiceInfo, cluster: Optional[str]) -> tuple[Target, Upstream]:
+    if info.service.local is None or cluster is None:
+        return t, upstream(index, info, t.subset, None)
+    local = cluster if t.subset is None else f"{cluster}-{t.subset}"
+    return Target(t.host, local, t.port), upstream(index, info, t.subset, cluster)
 
 
 def _percent(p: ir.Percent) -> Fraction:
@@ -82,13 +118,13 @@ def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, F
 
 
 def shares(index: Index, info: ServiceInfo, route: Optional[ir.Route], preview: bool, port: Optional[int],
-           arrived: int) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Optional[ServiceInfo]]]:
-    """(destinations, mirrors, the service of every target)."""
-    services: dict[Target, Optional[ServiceInfo]] = {}
+           arrived: int, local: Optional[str]) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Upstream]]:
+    """(destinations, mirrors, what every target is)."""
+    services: dict[Target, Upstream] = {}
 
     def resolve(written: Written, share: Fraction) -> Share:
-        t, svc = target(index, info, written, port, arrived)
-        services[t] = svc
+        t, upstream = target(index, info, written, port, arrived, local)
+        services[t] = upstream
         return Share(t, share)
 
     weights: dict[Target, Fraction] = {}

@@ -24,6 +24,17 @@ route part of the entry names. A request one of a group's alternatives
 takes but none of its service's routes does gets a 404, as it would from the
 service's own VirtualService (the docs are silent there: an alternative
 reading lets it fall through to the host's later entries).
+
+`local` services ("Services across clusters"): a local service always has
+a VirtualService (an entry `default` when it has no routes: the docs name
+none). Its own routes, and every route that sends or mirrors traffic to a
+local service, send each caller to its cluster's subsets (`C`, `C-S`). In a
+primary that serves no remote the entry is unchanged and its cluster is the
+primary; a primary with remotes renders it once per cluster it serves
+(itself, then its remotes in fleet order), named `ROUTE-C` and matching
+`from cluster C` too. Where the docs are silent: the cluster goes after the
+route part of a gateway entry's name (`SERVICE-ROUTE-2-C`), and blue-green's
+preview entry of the copy is `ROUTE-C-preview`.
 """
 
 from __future__ import annotations
@@ -33,9 +44,9 @@ from typing import Optional
 
 from meshc.language import ir
 from meshc.language.source import Span
-from meshc.model.resolve import ServiceInfo
+from meshc.model.resolve import Index, ServiceInfo, route_targets
 from meshc.semantics.interpret.conditions import (
-    EXPOSURE, ROUTE, Condition, compile_condition, is_trivial_path, preview_condition)
+    EXPOSURE, LOCAL, ROUTE, Condition, compile_condition, from_cluster, is_trivial_path, preview_condition)
 from meshc.semantics.request import Request
 
 
@@ -50,6 +61,11 @@ class Alternative:
         """The first condition that does not hold, None when all hold."""
         return next((c for c in self.conditions if not c.holds(request, at_gateway)), None)
 
+    def kept_for(self, request: Request) -> bool:
+        """Whether the calling proxy (in the mesh) gets this alternative:
+        its conditions on the proxy hold."""
+        return all(c.holds(request, False) for c in self.conditions if c.proxy)
+
     def __add__(self, other: "Alternative") -> "Alternative":
         return Alternative(self.conditions + other.conditions, other.span or self.span)
 
@@ -61,13 +77,15 @@ NOT_FOUND = "not-found"  # the entry that answers 404 when no route takes a requ
 @dataclass(frozen=True)
 class Entry:
     """One `http` entry: its name, the route it comes from (None for a
-    service's `default` entry), whether it is a blue-green preview, and
-    the alternatives that take a request."""
+    service's `default` entry), whether it is a blue-green preview, the
+    alternatives that take a request, and the cluster whose subsets the
+    `local` services among its targets take (None: no local target)."""
 
     name: str
     route: Optional[ir.Route]
     preview: bool
     alternatives: tuple[Alternative, ...]
+    local: Optional[str] = None
 
     @property
     def when_span(self) -> Optional[Span]:
@@ -86,8 +104,9 @@ class Group:
     entries: tuple[Entry, ...]
     expose: Optional[ir.Expose] = None
     port: Optional[int] = None
-    # The entry that answers 404 to what the group admits and no route takes.
-    not_found: str = NOT_FOUND
+    # The entry that answers 404 to what the group admits and no route takes
+    # (rendered for a service whose routes all have a `when`; None: none).
+    not_found: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -113,19 +132,65 @@ def alternatives(matches: tuple[ir.Match, ...], origin: str) -> tuple[Alternativ
     return tuple(Alternative(tuple(compile_condition(c, origin) for c in m.conditions), m.span) for m in matches)
 
 
-def route_entries(info: ServiceInfo, prefix: str, suffix: str, lead: tuple[Alternative, ...]) -> tuple[Entry, ...]:
+@dataclass(frozen=True)
+class Configuration:
+    """One primary's configuration: the primary (whose `on CLUSTER` blocks
+    apply) and the clusters whose proxies it programs (itself, then its
+    remotes), for the routes `local` renders per cluster."""
+
+    index: Index
+    primary: str
+    served: tuple[str, ...]
+
+    def local_span(self, info: ServiceInfo, route: Optional[ir.Route]) -> Optional[Span]:
+        """The `local` that makes an entry per-cluster (the service's own,
+        else that of the first local service it sends or mirrors to)."""
+        if info.service.local is not None:
+            return info.service.local.span
+        for written in route_targets(route) if route is not None else ():
+            other = self.index.target_service(info, written)
+            if other is not None and other.service.local is not None:
+                return other.service.local.span
+        return None
+
+    def copies(self, info: ServiceInfo, route: Optional[ir.Route]) -> tuple[tuple[Optional[str], Optional[Condition]], ...]:
+        """(the caller's cluster, the `from cluster` match) of each entry
+        an entry renders as."""
+        span = self.local_span(info, route)
+        if span is None:
+            return ((None, None),)
+        if len(self.served) == 1:
+            return ((self.primary, None),)
+        return tuple((c, from_cluster(c, span, LOCAL)) for c in self.served)
+
+
+def _with(alt: Alternative, extra: Optional[Condition]) -> Alternative:
+    return alt if extra is None else Alternative(alt.conditions + (extra,), alt.span)
+
+
+def route_entries(config: Configuration, info: ServiceInfo, prefix: str, suffix: str,
+                  lead: tuple[Alternative, ...]) -> tuple[Entry, ...]:
     """The entries of a service's routes behind `lead` (each alternative of
     an entry is a lead alternative AND a route alternative), named
-    `PREFIX + ROUTE + SUFFIX`."""
+    `PREFIX + ROUTE + SUFFIX` (and `-C` for a per-cluster copy)."""
     out: list[Entry] = []
     for route in info.service.routes:
-        alts = tuple(a + r for a in lead for r in alternatives(route.matches, ROUTE))
-        name = f"{prefix}{route.name.value}{suffix}"
-        if isinstance(route.action, ir.BlueGreen):
-            preview = Alternative((preview_condition(route.action.span),), route.action.span)
-            out.append(Entry(f"{name}-preview", route, True, tuple(a + preview for a in alts)))
-        out.append(Entry(name, route, False, alts))
+        for cluster, extra in config.copies(info, route):
+            alts = tuple(_with(a + r, extra) for a in lead for r in alternatives(route.matches, ROUTE))
+            name = f"{prefix}{route.name.value}{suffix}" + (f"-{cluster}" if extra is not None else "")
+            if isinstance(route.action, ir.BlueGreen):
+                preview = Alternative((preview_condition(route.action.span),), route.action.span)
+                out.append(Entry(f"{name}-preview", route, True, tuple(a + preview for a in alts), cluster))
+            out.append(Entry(name, route, False, alts, cluster))
     return tuple(out)
+
+
+def default_entries(config: Configuration, info: ServiceInfo, name: str,
+                    lead: tuple[Alternative, ...]) -> tuple[Entry, ...]:
+    """The one entry of a service without routes (per cluster when local)."""
+    return tuple(Entry(name + (f"-{cluster}" if extra is not None else ""), None, False,
+                       tuple(_with(a, extra) for a in lead), cluster)
+                 for cluster, extra in config.copies(info, None))
 
 
 def has_options(service: ir.Service, cluster: str) -> bool:
@@ -134,16 +199,25 @@ def has_options(service: ir.Service, cluster: str) -> bool:
     return any(getattr(b, f) is not None for b in blocks for f in ir.Options.model_fields if f != "span")
 
 
-def mesh_table(info: ServiceInfo, cluster: str) -> Optional[Table]:
-    """The service's own VirtualService in a cluster, None when it has none."""
+def mesh_table(config: Configuration, info: ServiceInfo) -> Optional[Table]:
+    """The service's own VirtualService in a primary's configuration, None
+    when it has none."""
     if info.service.routes:
-        entries = route_entries(info, "", "", (EVERYTHING,))
-    elif has_options(info.service, cluster):
-        entries = (Entry("default", None, False, (EVERYTHING,)),)
+        entries = route_entries(config, info, "", "", (EVERYTHING,))
+    elif has_options(info.service, config.primary) or info.service.local is not None:
+        entries = default_entries(config, info, "default", (EVERYTHING,))
     else:
         return None
     name = f"{info.namespace.name.value}/{info.service.name.value}"
-    return Table(name, (Group(info, (EVERYTHING,), entries),), at_gateway=False)
+    not_found = NOT_FOUND if all_conditional(info) else None
+    return Table(name, (Group(info, (EVERYTHING,), entries, not_found=not_found),), at_gateway=False)
+
+
+def all_conditional(info: ServiceInfo) -> bool:
+    """A service whose routes all have a `when`: its VirtualService (and each
+    of its exposure groups) ends with a 404 entry ("Routes", "Gateways and
+    exposure")."""
+    return bool(info.service.routes) and all(r.matches for r in info.service.routes)
 
 
 # Rank classes of an exposure alternative, most specific first.
@@ -174,8 +248,8 @@ def exposed_port(info: ServiceInfo, expose: ir.Expose) -> Optional[int]:
     return ports[0].number if len(ports) == 1 else None
 
 
-def gateway_table(exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace: str, gateway: str,
-                  host: str) -> Table:
+def gateway_table(config: Configuration, exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace: str,
+                  gateway: str, host: str) -> Table:
     """The VirtualService of one gateway host from the exposures of that host
     (each with its position among its service's exposures)."""
     ranked = []
@@ -193,8 +267,9 @@ def gateway_table(exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace
         suffix = "" if seen[info.key] == 1 else f"-{seen[info.key]}"
         prefix = f"{info.service.name.value}-"
         if info.service.routes:
-            entries = route_entries(info, prefix, suffix, alts)
+            entries = route_entries(config, info, prefix, suffix, alts)
         else:
-            entries = (Entry(f"{prefix}default{suffix}", None, False, alts),)
-        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose), f"{prefix}{NOT_FOUND}{suffix}"))
+            entries = default_entries(config, info, f"{prefix}default{suffix}", alts)
+        groups.append(Group(info, alts, entries, expose, exposed_port(info, expose),
+                            f"{prefix}{NOT_FOUND}{suffix}" if all_conditional(info) else None))
     return Table(f"{namespace}/{gateway}-{host.replace('.', '-')}", tuple(groups), at_gateway=True)

@@ -9,13 +9,21 @@ gateway's server on its port (a `redirect-http` server answers 301) and the
 VirtualService of its host there, built from the exposures of that host.
 `entries.py` says which entries exist and in which order; this module tries
 them and states the outcome.
+
+Clusters ("Fleet", "Services across clusters"): a caller's proxy is
+programmed by its cluster's primary, so the routing a caller in a remote
+experiences is its primary's configuration (its `on PRIMARY` blocks, its
+Istio release) applied to a proxy whose source cluster is the remote.
+Services are reached by the same host from every cluster; where their pods
+run matters only to `local` services and cluster subsets, which are plain
+subsets here (a `Target` names a subset, not the pods behind it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Optional, Union
+from typing import Collection, Optional, Union
 
 from meshc.language import ir
 from meshc.language.source import Span
@@ -23,9 +31,10 @@ from meshc.model.resolve import Index, ServiceInfo, clusters
 from meshc.semantics.decision import NO_RETRIES, Decision, Share, Target
 from meshc.semantics.interpret import istio_defaults
 from meshc.semantics.interpret.conditions import Condition
-from meshc.semantics.interpret.destinations import shares
+from meshc.semantics.interpret.destinations import Upstream, shares, upstream
+from meshc.semantics.interpret.locality import serving
 from meshc.semantics.interpret.entries import (
-    NOT_FOUND, Alternative, Entry, Group, Table, gateway_table, mesh_table)
+    Alternative, Configuration, Entry, Group, Table, gateway_table, mesh_table)
 from meshc.semantics.interpret.options import Origin, route_options
 from meshc.semantics.interpret.policy import destination_policy, levels, unmanaged_levels
 from meshc.semantics.registry import registry
@@ -51,7 +60,9 @@ class Explanation:
     """A decision with how it was reached: `why` in one sentence, the entries
     tried before (`tried`), the route taken and the alternative that
     matched, where each route option in force came from, and where each
-    destination-policy field of each target came from."""
+    destination-policy field of each target came from. `source_cluster` is
+    the caller's cluster and `configuration` the primary whose
+    configuration routes it."""
 
     decision: Decision
     why: str
@@ -61,6 +72,8 @@ class Explanation:
     matched: Optional[Alternative] = None
     options: tuple[Origin, ...] = ()
     policies: tuple[tuple[Target, tuple[Origin, ...]], ...] = ()
+    source_cluster: str = ""
+    configuration: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,8 +88,25 @@ class _Outcome:
 
 
 class Interpreter:
-    """The meaning of `policy` in `cluster`. `default_istio` is the Istio
-    release of a cluster whose fleet entry gives none (`--istio-version`)."""
+    """The meaning of `policy` for callers in `cluster`.
+
+    A caller's proxy follows the configuration of its cluster's primary: in
+    a primary, the cluster's own; in a remote (`remote of P`), P's, with the
+    `on P` blocks and the Istio release of P, and `from cluster` and `local`
+    deciding by the caller's cluster, the remote. So
+    `Interpreter(policy, "shanghai")` answers what a workload in the remote
+    shanghai experiences, which is also what
+    `Interpreter(policy, "hangzhou")` answers for a request whose
+    `source_cluster` is shanghai.
+
+    A request's `source_cluster` is the cluster of the proxy that routes it
+    (the caller's, or the gateway pod's); None means `cluster`. A request
+    from a cluster the configuration does not program is answered as that
+    configuration would route it (what the evaluator of the primary's
+    rendered documents does), though no such proxy exists.
+
+    `default_istio` is the Istio release of a cluster whose fleet entry gives
+    none (`--istio-version`)."""
 
     def __init__(self, policy: ir.MeshPolicy, cluster: str, default_istio: str = istio_defaults.DEFAULT_ISTIO):
         if cluster not in clusters(policy):
@@ -84,7 +114,10 @@ class Interpreter:
         self.policy = policy
         self.cluster = cluster
         self.index = Index(policy)
-        fleet_entry = self.index.clusters.get(cluster)
+        topology = self.index.topology
+        self.primary = topology.primary_of(cluster)
+        self.config = Configuration(self.index, self.primary, topology.served_by(self.primary))
+        fleet_entry = self.index.clusters.get(self.primary)
         self.istio = (fleet_entry.istio if fleet_entry is not None else None) or default_istio
         self.by_host: dict[str, ServiceInfo] = {}
         for info in self.index.all_services():
@@ -94,6 +127,7 @@ class Interpreter:
         self._gateway: dict[tuple[str, str], Optional[Table]] = {}
         self._outcomes: dict[tuple[int, Optional[int], int], _Outcome] = {}
         self._policies: dict[Target, tuple] = {}
+        self._upstreams: dict[Target, Upstream] = {}
 
     # ------------------------------------------------------------ answers
     def evaluate(self, request: Request) -> Decision:
@@ -102,8 +136,32 @@ class Interpreter:
     def explain(self, request: Request) -> Explanation:
         return self._run(request, [])
 
+    def serving(self, request: Request, down: Collection[str] = ()) -> tuple[tuple[Share, Optional[tuple[str, ...]]], ...]:
+        """Each destination of the request's decision with the clusters whose
+        pods take it, the pods of the clusters in `down` being unhealthy
+        (locality.py: `()` means no healthy pod, a 503; None a service the
+        policy does not declare)."""
+        request = self._caller(request)
+        decision = self.evaluate(request)
+        out = []
+        for share in decision.destinations:
+            pods = self._upstreams[share.target].pods
+            clusters = None if pods is None else serving(
+                self.index.topology, pods, decision.policy(share.target), request.source_cluster, down)
+            out.append((share, clusters))
+        return tuple(out)
+
     # ---------------------------------------------------------- the walk
+    def _caller(self, request: Request) -> Request:
+        """The request with its source cluster (this interpreter's by default)."""
+        return request if request.source_cluster is not None else replace(request, source_cluster=self.cluster)
+
     def _run(self, request: Request, trace: Optional[list[Miss]]) -> Explanation:
+        request = self._caller(request)
+        found = self._walk(request, trace)
+        return replace(found, source_cluster=request.source_cluster, configuration=self.primary)
+
+    def _walk(self, request: Request, trace: Optional[list[Miss]]) -> Explanation:
         found = self._table(request)
         if not isinstance(found, Table):
             return found
@@ -119,6 +177,15 @@ class Interpreter:
                     trace.append(Miss(entry.name, entry.route.span if entry.route else None, entry.when_span,
                                       tuple(a.failure(request, at_gateway) for a in entry.alternatives)))
             if any(a.failure(request, at_gateway) is None for a in group.alternatives):
+                # Without a 404 entry only the `from cluster` of `local`'s per-cluster
+                # copies lets a request through a service's routes: at a gateway it goes
+                # on to the later exposures; in the mesh, a client every entry filters
+                # out by proxy conditions is not covered by the VirtualService ("Routes").
+                if group.not_found is None and at_gateway:
+                    continue
+                if group.not_found is None and not any(
+                        alt.kept_for(request) for entry in group.entries for alt in entry.alternatives):
+                    return replace(self._default(request, group.info), tried=tuple(trace or ()))
                 decision = Decision("respond", status=404, virtual_service=found.name, entry=group.not_found)
                 return Explanation(decision, f"no route of {_service(group.info)} takes the request: 404",
                                    tuple(trace or ()))
@@ -168,7 +235,7 @@ class Interpreter:
         """Istio's default route: the host on the port dialled (TCP proxying,
         without retries, for a port that does not carry HTTP)."""
         target = Target(request.host, None, request.port)
-        flat, origins = self._policy(target, info)
+        flat, origins = self._policy(target, upstream(self.index, info, None, None) if info else Upstream(None, None))
         retries = istio_defaults.default_retries(self.istio) if http else NO_RETRIES
         decision = Decision("default", destinations=(Share(target, Fraction(1)),), retries=retries,
                             policies=((target, flat),))
@@ -193,7 +260,7 @@ class Interpreter:
     # ------------------------------------------------- cached ingredients
     def _mesh_table(self, info: ServiceInfo) -> Optional[Table]:
         if info.host not in self._mesh:
-            self._mesh[info.host] = mesh_table(info, self.cluster)
+            self._mesh[info.host] = mesh_table(self.config, info)
         return self._mesh[info.host]
 
     def _gateway_table(self, namespace: str, gateway: str, host: str) -> Optional[Table]:
@@ -205,15 +272,16 @@ class Interpreter:
                          if expose.gateway.value == gateway]
             chosen = _best_host(tuple({e.host for _, _, e in exposures}), host)
             mine = [x for x in exposures if x[2].host == chosen]
-            self._gateway[key] = gateway_table(mine, namespace, gateway, chosen) if mine else None
+            self._gateway[key] = gateway_table(self.config, mine, namespace, gateway, chosen) if mine else None
         return self._gateway[key]
 
     def _outcome(self, table: Table, group: Group, entry: Entry, port: Optional[int], arrived: int) -> _Outcome:
         key = (id(entry), port, arrived)
         if key not in self._outcomes:
             info = group.info
-            options = route_options(info.service, entry.route, self.cluster, self.istio)
-            destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived)
+            options = route_options(info.service, entry.route, self.primary, self.istio)
+            destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived,
+                                                     entry.local)
             policies, origins = [], []
             for target in sorted(services, key=lambda t: t.key):
                 flat, why = self._policy(target, services[target])
@@ -227,12 +295,17 @@ class Interpreter:
                                            tuple(origins))
         return self._outcomes[key]
 
-    def _policy(self, target: Target, info: Optional[ServiceInfo]) -> tuple:
+    def _policy(self, target: Target, upstream: Upstream) -> tuple:
+        """A target's destination policy: none for a subset that does not
+        exist (decision.py: the upstream cluster does not exist)."""
         if target not in self._policies:
-            if info is None:
+            self._upstreams[target] = upstream
+            if not upstream.defined:
+                blocks = []
+            elif upstream.info is None:
                 blocks = unmanaged_levels(self.policy, target.host)
             else:
-                blocks = levels(info, target.subset, target.port, self.cluster)
+                blocks = levels(upstream.info, upstream.subset, target.port, self.primary)
             self._policies[target] = destination_policy(blocks)
         return self._policies[target]
 

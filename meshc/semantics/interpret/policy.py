@@ -4,9 +4,16 @@ setting came from (docs/language.md, "Destination policy").
 
 Settings are inherited one by one, circuit-breaker settings each on its
 own, weakest first: namespace `defaults`, the service, the service's `on
-CLUSTER`, the port, the subset (the order issue 7 pins down). Global
-services get `tls istio-mutual` unless some level sets `tls` (set above
-the namespace defaults, which may not contradict it: MESH411).
+CLUSTER`, the port, the subset (the order issue 7 pins down). The
+cluster is the primary whose configuration applies: a remote's callers get
+their primary's `on PRIMARY` policy.
+
+Lists are tuples, a list of messages a tuple of each message flattened
+(`failover: ((("from", "cn-east"), ("to", "cn-north")),)`), as Istio
+writes them. `failover priority` is `failoverPriority`, a tuple of label
+keys with the short names expanded (`topology.istio.io/network`) and pins
+as `KEY=VALUE` ("Destination policy"). A `local` service's subsets `C` and
+`C-S` have the policy of the service and of its subset S.
 
 A setting is one statement of the language; it may fill several Istio
 fields (`eject 5 consecutive 5xx` is the count and the error kind), and a
@@ -83,6 +90,10 @@ def settings(policy: ir.Policy) -> Settings:
     if policy.failover is not None:
         pairs = tuple((("from", p.source.value), ("to", p.target.value)) for p in policy.failover.pairs)
         out["failover"] = ({_LOCALITY + "enabled": True, _LOCALITY + "failover": pairs}, policy.failover.span)
+    if policy.failover_priority is not None:
+        keys = tuple(x.key if x.value is None else f"{x.key}={x.value}" for x in policy.failover_priority.labels)
+        out["failover priority"] = ({_LOCALITY + "enabled": True, _LOCALITY + "failoverPriority": keys},
+                                    policy.failover_priority.span)
     if policy.distribute:
         rules = tuple(
             tuple(sorted((("from", d.source),) + tuple((f"to.{w.locality}", int(w.percent.value)) for w in d.targets)))
