@@ -55,3 +55,13 @@ def test_fmt_refuses_instead_of_joining_the_typo_to_the_list(tmp_path):
     result = CliRunner().invoke(cli, ["fmt", str(path)])
     assert result.exit_code == 1
     assert path.read_text() == TYPO
+
+
+def test_a_port_statement_after_an_exposure_is_a_port():
+    text = ("namespace a {\n service s {\n  port 1 http\n  expose via b host a.example.com\n  port 2 http\n"
+            "  expose via b host b.example.com port 1\n  port 3 http\n }\n}\n")
+    tree, errors = parse(SourceFile("x.mesh", text))
+    assert errors == []
+    body = tree.items[0].body[0].body
+    assert [type(x).__name__ for x in body] == ["Port", "Expose", "Port", "Expose", "Port"]
+    assert (body[1].port, body[3].port.text) == (None, "1")

@@ -297,6 +297,9 @@ class _Build(Transformer):
     def local(self, span, c):
         return s.Local(span)
 
+    def expose_port(self, span, c):
+        return c[1]
+
     def expose(self, span, c):
         return s.Expose(span, c[0], c[1], c[2], c[3])
 

@@ -40,6 +40,7 @@ _DESCRIPTIONS = {
     "TLS_MODE": "`istio-mutual`, `disable` or `simple`",
     "LB_ALGORITHM": "`round-robin`, `random`, `least-request` or `passthrough`",
     "ON_CLUSTER": "`on CLUSTER {`",
+    "EXPOSE_PORT": "`port N`",
     "REST": "`rest`",
     "GLOBAL": "`global`",
     "$END": "end of file",

@@ -41,7 +41,6 @@ POLICY, RENDERING = _examples()
 
 
 @pytest.mark.parametrize("cluster", Topology(POLICY).names)
-@pytest.mark.xfail(reason="failover priority and `local`: the interpreter learns them on branch interp-mc", strict=False)
 def test_every_example_request_goes_where_the_policy_says(cluster):
     requests = requests_for(POLICY, cluster)
     assert len(requests) > 100
