@@ -1,0 +1,105 @@
+"""meshc as a process among others: what it reads, what it writes, and how
+it fails on its standard streams. Real processes throughout, since what is
+tested is the process's own behaviour (its temp directory, its file
+descriptors, its exit status)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+POLICY = ("namespace shop {\n  service cart {\n    port 80 http\n    subsets by version v1 v2\n"
+          "    route r { canary v1 -> v2 steps 10% 50% 100% at 1 }\n  }\n}\n")
+
+
+def meshc(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 60,
+          **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "meshc", *args], env=env or dict(os.environ), cwd=cwd,
+                          capture_output=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture
+def policy(tmp_path) -> Path:
+    directory = tmp_path / "policy"
+    directory.mkdir()
+    shutil.copy(ROOT / "examples" / "fleet.mesh", directory)
+    (directory / "shop.mesh").write_text(POLICY)
+    return directory
+
+
+@pytest.fixture
+def isolated(tmp_path) -> dict:
+    """An environment whose temp, home, cache and state directories are
+    empty directories of their own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    for name in ("TMPDIR", "HOME"):
+        (tmp_path / name).mkdir()
+        env[name] = str(tmp_path / name)
+    return env
+
+
+def _everything_in(*directories: Path) -> list[str]:
+    return sorted(str(p) for d in directories for p in d.rglob("*"))
+
+
+# ---------------------------------------------------------------- item 1: nothing written outside OUT
+def test_commands_write_nothing_outside_the_output_directory(policy, isolated, tmp_path):
+    """check, render, fmt (check, diff and in place), status and promote
+    leave the temp and home directories empty: no parser cache, no state."""
+    out = tmp_path / "out"
+    runs = [
+        ("check", str(policy)), ("render", str(policy), "-o", str(out)), ("render", str(policy), "-o", str(out), "--check"),
+        ("fmt", "--check", str(policy)), ("fmt", "--diff", str(policy)), ("fmt", str(policy)),
+        ("status", str(policy)), ("promote", str(policy / "shop.mesh"), "shop/cart"),
+    ]
+    for args in runs:
+        done = meshc(*args, env=isolated, cwd=tmp_path)
+        assert done.returncode == 0, (args, done.stderr.decode())
+    assert (out / "hangzhou" / "kustomization.yaml").is_file()
+    assert _everything_in(Path(isolated["TMPDIR"]), Path(isolated["HOME"])) == []
+
+
+def _lark_cache_name(env: dict) -> Path:
+    """Where Lark's `cache=True` (meshc's parser until 0.1) keeps the tables
+    of meshc's grammar: a name anyone who can read the grammar can compute."""
+    code = ("from importlib import resources; from lark import Lark;"
+            "grammar = resources.files('meshc.grammar').joinpath('mesh.lark').read_text(encoding='utf-8');"
+            "Lark(grammar, parser='lalr', lexer='contextual', maybe_placeholders=True, keep_all_tokens=True, cache=True)")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    (found,) = Path(env["TMPDIR"]).glob(".lark_cache_*")
+    return found
+
+
+class _Planted:
+    """A pickle that runs a shell command when loaded."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def test_a_planted_parser_cache_is_never_loaded(policy, isolated, tmp_path):
+    """Another user of a shared runner can create files in /tmp: a pickle
+    at Lark's cache name would run code as the meshc user, a FIFO there
+    would block every command. meshc reads neither."""
+    planted = _lark_cache_name(isolated)
+    marker = tmp_path / "code-ran"
+    payload = pickle.dumps(_Planted(f"touch {marker}"))
+    planted.write_bytes(planted.read_bytes().split(b"\n", 1)[0] + b"\n" + payload + payload)
+    done = meshc("check", str(policy), env=isolated)
+    assert done.returncode == 0, done.stderr.decode()
+    assert not marker.exists(), "meshc unpickled a file from the temp directory"
+
+    planted.unlink()
+    os.mkfifo(planted)
+    done = meshc("check", str(policy), env=isolated, timeout=30)  # a FIFO read would block until the timeout
+    assert done.returncode == 0, done.stderr.decode()
