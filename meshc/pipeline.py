@@ -6,8 +6,10 @@ files the paths on the command line name is selection.py's concern.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import BinaryIO, Callable, Iterable, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, Severity, has_errors, sanitize
 from meshc.diagnostics.codes import diagnostic
@@ -44,15 +46,46 @@ def discover(paths: Iterable[str]) -> list[list[str]]:
     return [list(policy.files) for policy in select(paths).policies]
 
 
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+"""The largest policy file meshc reads. A policy is text people review (the
+largest examples are a few MB); the limit keeps a mistaken path, such as a
+log or a disk image, from filling memory."""
+
+
 def read_source(path: str) -> tuple[SourceFile, list[Diagnostic]]:
-    """Read one file; text that is not UTF-8 becomes a diagnostic, not a crash."""
+    """Read one file; text that is not UTF-8 becomes a diagnostic, not a crash.
+    Only a regular file is read: a FIFO would block, a device never end."""
     shown = display_path(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (fstat refuses it next).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise InputError(f"{shown}: {_not_regular(mode)}; meshc reads policies only from regular files")
+            data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as err:
         raise InputError(f"{shown}: {err.strerror or err}") from None
-    return decode(shown, data)
+    return decode(shown, _within_limit(shown, data))
+
+
+def read_bounded(shown: str, stream: BinaryIO) -> bytes:
+    """A policy's bytes from a stream (stdin), within the same limit as a file's."""
+    return _within_limit(shown, stream.read(MAX_SOURCE_BYTES + 1))
+
+
+def _within_limit(shown: str, data: bytes) -> bytes:
+    if len(data) > MAX_SOURCE_BYTES:
+        raise InputError(f"{shown}: larger than {MAX_SOURCE_BYTES // 2**20} MiB, the limit for one policy file")
+    return data
+
+
+def _not_regular(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {what}"
+    return "is not a regular file"
 
 
 def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:

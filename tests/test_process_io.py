@@ -103,3 +103,41 @@ def test_a_planted_parser_cache_is_never_loaded(policy, isolated, tmp_path):
     os.mkfifo(planted)
     done = meshc("check", str(policy), env=isolated, timeout=30)  # a FIFO read would block until the timeout
     assert done.returncode == 0, done.stderr.decode()
+
+
+# ---------------------------------------------------------------- item 2: special files
+def _sparse_17_mib(path: Path) -> None:
+    path.touch()
+    os.truncate(path, 17 * 2**20)
+
+
+SPECIAL = {
+    "fifo": (os.mkfifo, "is a FIFO"),
+    "device": (lambda path: path.symlink_to("/dev/zero"), "is a character device"),
+    "too-large": (_sparse_17_mib, "larger than 16 MiB"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_only_regular_files_of_bounded_size_are_read(policy, tmp_path, kind):
+    """A FIFO named x.mesh blocked every command forever, a symlink to
+    /dev/zero read until memory ran out: each command now refuses the file,
+    saying why, with exit 2 and nothing written."""
+    make, reason = SPECIAL[kind]
+    make(policy / "x.mesh")
+    out = tmp_path / "out"
+    for args in (["check", str(policy)], ["check", str(policy / "x.mesh")], ["render", str(policy), "-o", str(out)],
+                 ["fmt", str(policy)], ["fmt", str(policy / "x.mesh")], ["status", str(policy)],
+                 ["promote", str(policy / "shop.mesh"), "shop/cart"]):
+        done = meshc(*args, timeout=30)
+        stderr = done.stderr.decode()
+        assert done.returncode == 2, (args, stderr)
+        assert "x.mesh: " in stderr and reason in stderr and "Traceback" not in stderr, (args, stderr)
+    assert not out.exists()
+    assert "at 1 }" in (policy / "shop.mesh").read_text()
+
+
+def test_stdin_is_read_within_the_same_limit():
+    done = meshc("fmt", "-", input=b"#" * (17 * 2**20))
+    assert done.returncode == 2 and "<stdin>: larger than 16 MiB" in done.stderr.decode(), done.stderr[-300:]
+    assert done.stdout == b""

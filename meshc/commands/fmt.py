@@ -21,7 +21,7 @@ from meshc.diagnostics import Diagnostic, report
 from meshc.files import unified_diff, write_atomically
 from meshc.language.fmt import FormatError, InternalFormatError, format_text
 from meshc.language.source import SourceFile, display_path
-from meshc.pipeline import InputError, decode, read_source
+from meshc.pipeline import InputError, decode, read_bounded, read_source
 
 STDIN = "<stdin>"
 
@@ -127,8 +127,12 @@ def _format_stdin(tally: _Tally, check: bool, diff: bool, filename: Optional[str
     """Stdin to stdout, for editors. A text that does not parse yields no
     output at all, never a partial one; a --stdin-filename that
     --force-exclude excludes is passed through unchanged."""
-    data = sys.stdin.buffer.read()
     shown = display_path(filename) if filename else STDIN
+    try:
+        data = read_bounded(shown, sys.stdin.buffer)
+    except InputError as err:
+        tally.failed(f"error: {err}")
+        return
     if filename and options.settings_or_exit(lambda: _excluded_name(filename, overrides)):
         if not (check or diff):
             sys.stdout.buffer.write(data)
