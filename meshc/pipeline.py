@@ -7,6 +7,7 @@ files the paths on the command line name is selection.py's concern.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable, Optional, Sequence
@@ -88,6 +89,9 @@ def _not_regular(mode: int) -> str:
     return "is not a regular file"
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
     try:
         text = data.decode("utf-8")
@@ -102,7 +106,19 @@ def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
         )]
     if text.startswith("\ufeff"):
         text = text[1:]
-    return SourceFile(shown, text), []
+    source = SourceFile(shown, text)
+    lone = _LONE_CR.search(text)
+    if lone is not None:
+        # Editors break the line at a lone CR; meshc, reading lines at LF,
+        # would not (a comment would run on over what the editor shows as
+        # the next lines), so such a file means different things to each.
+        return source, [diagnostic(
+            "bare-carriage-return",
+            "carriage return (CR) without a line feed: editors show a line break here that meshc would not read as one",
+            source.span_at(lone.start(), 1),
+            help="save the file with LF (or CRLF) line endings",
+        )]
+    return source, []
 
 
 def compile_sources(

@@ -68,6 +68,11 @@ _TABLE: tuple[Code, ...] = (
          "`NAME.NS.svc.cluster.local` everywhere and `in` says where it runs.",
          "service api global {\n  in hangzhou beijing\n  port 8080 http\n}",
          "service api {\n  in hangzhou beijing\n  port 8080 http\n}"),
+    Code("MESH007", "bare-carriage-return", E,
+         "The file has a carriage return (CR) that no line feed (LF) follows: a classic Mac line ending, or a stray CR.",
+         "Editors start a new line at a lone CR, meshc reads lines at LF: a comment before it would run on over what the editor shows as the following lines, so the file would compile to something else than it shows (with CR-only line endings, to nothing at all).",
+         "# shop policy<CR>namespace shop { }<CR>",
+         "# shop policy<LF>namespace shop { }<LF>"),
     # ------------------------------------------------------------ values
     Code("MESH101", "invalid-name", E,
          "A name is not a DNS-1123 label (lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters).",
