@@ -88,20 +88,44 @@ def test_explain_by_code_or_name():
     assert "### Why is this bad?" in by_code.stdout
 
 
-def test_internal_error_is_one_line_and_exit_2(bad, monkeypatch, capsys):
+def test_internal_error_is_one_line_and_exit_2(bad, monkeypatch, capsys, tmp_path):
     def broken(policy):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(checks, "CHECKS", (broken,))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     with pytest.raises(SystemExit) as exit_info:
         main(["check", bad])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("internal error: boom; please report (details in ")
     assert "Traceback" not in err and err.count("\n") == 1
+    (crash,) = (tmp_path / "state" / "meshc").iterdir()
+    assert err.rstrip().endswith(f"{crash})") and "RuntimeError: boom" in crash.read_text()
+    assert crash.stat().st_mode & 0o777 == 0o600 and (tmp_path / "state" / "meshc").stat().st_mode & 0o777 == 0o700
     with pytest.raises(SystemExit):
         main(["--debug", "check", bad])
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_crash_files_go_to_a_per_user_directory_only(bad, monkeypatch, capsys, tmp_path):
+    """~/.local/state/meshc without XDG_STATE_HOME; never a directory others
+    can write (nor the temp directory): then no file, and a hint at --debug."""
+    monkeypatch.setattr(checks, "CHECKS", (lambda policy: 1 / 0,))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit):
+        main(["check", bad])
+    assert len(list((tmp_path / "home" / ".local" / "state" / "meshc").iterdir())) == 1
+    shared = tmp_path / "shared"
+    (shared / "meshc").mkdir(parents=True)
+    (shared / "meshc").chmod(0o777)
+    monkeypatch.setenv("XDG_STATE_HOME", str(shared))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["check", bad])
+    assert capsys.readouterr().err == "internal error: division by zero; please report (run again with --debug for details)\n"
+    assert list((shared / "meshc").iterdir()) == []
 
 
 def test_python_dash_m_works_from_anywhere(tmp_path):

@@ -141,3 +141,46 @@ def test_stdin_is_read_within_the_same_limit():
     done = meshc("fmt", "-", input=b"#" * (17 * 2**20))
     assert done.returncode == 2 and "<stdin>: larger than 16 MiB" in done.stderr.decode(), done.stderr[-300:]
     assert done.stdout == b""
+
+
+# ---------------------------------------------------------------- item 3: the standard streams
+def _shell(command: str, env: dict) -> subprocess.CompletedProcess:
+    """`python -m meshc` under sh, for redirections such as `>&-`."""
+    return subprocess.run(["sh", "-c", f"exec {sys.executable} -m meshc {command}"], env=env,
+                          capture_output=True, timeout=60)
+
+
+
+@pytest.mark.parametrize("command, stream", [
+    ("check --output-format json {policy} >&-", "stdout"),
+    ("render --stdout --cluster hangzhou {policy} >/dev/full", "stdout"),
+    ("check {policy} 2>/dev/full", "stderr"),
+    ("check {policy} 2>&-", "stderr"),
+])
+def test_a_closed_or_full_standard_stream_is_an_io_error(policy, isolated, command, stream):
+    """One line on stderr when it can still take one, exit 2, and no crash
+    file: writing the output failed, meshc did not."""
+    if "/dev/full" in command and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    done = _shell(command.format(policy=policy), isolated)
+    assert done.returncode == 2, done.stderr.decode()
+    stderr = done.stderr.decode()
+    if stream == "stdout":
+        assert stderr.startswith("error: cannot write to stdout: ") and stderr.count("\n") == 1, stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    assert _everything_in(Path(isolated["TMPDIR"]), Path(isolated["HOME"])) == []
+
+
+def test_a_reader_that_stops_early_is_not_told_success(tmp_path, isolated):
+    """`meshc render --stdout | head`: when the reader goes away before the
+    stream is written, meshc exits 2 (click alone would exit 0) and says so."""
+    (tmp_path / "fleet.mesh").write_text("fleet f {\n  cluster c1\n}\n")
+    services = "".join(f"  service s{i} {{\n    port 80 http\n    timeout {i + 1}s\n  }}\n" for i in range(2000))
+    (tmp_path / "big.mesh").write_text("namespace big {\n" + services + "}\n")
+    child = subprocess.Popen([sys.executable, "-m", "meshc", "render", "--stdout", str(tmp_path)], env=isolated,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout.read(100)
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 2, stderr
+    assert stderr == "error: cannot write to stdout: Broken pipe; the output is incomplete\n", stderr
