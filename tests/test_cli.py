@@ -133,3 +133,18 @@ def test_python_dash_m_works_from_anywhere(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith("All checks passed")
+
+
+def test_render_reports_a_problem_of_several_clusters_once(tmp_path):
+    """A service overridden in one cluster is rendered twice (for that
+    cluster and for the others); its problem is still one diagnostic, as
+    in check."""
+    (tmp_path / "fleet.mesh").write_text("fleet f {\n  cluster a\n  cluster b\n}\n")
+    (tmp_path / "shop.mesh").write_text(
+        "namespace shop {\n  service cart {\n    port 80 http\n    subsets by version v1 v2\n    on a { timeout 5s }\n"
+        "    route web-preview { when header x = \"1\" to v1 }\n    route web { blue-green active v1 preview v2 }\n  }\n}\n")
+    checked = run("check", "--output-format", "concise", str(tmp_path))
+    rendered = run("render", "--output-format", "concise", str(tmp_path), "-o", str(tmp_path / "out"))
+    assert checked.exit_code == rendered.exit_code == 1
+    assert checked.stdout.count("MESH205") == 1
+    assert rendered.stderr.count("MESH205") == 1, rendered.stderr
