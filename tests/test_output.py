@@ -63,6 +63,14 @@ FILES = {
 }
 
 
+def cluster(name: str, files: dict[str, str]) -> dict[str, str]:
+    """A cluster directory as meshc writes it: the files and a
+    kustomization listing them (what tells meshc's files from others)."""
+    listing = "".join(f"- {rel}\n" for rel in sorted(files))
+    return {f"{name}/kustomization.yaml": meshc_file("resources:\n" + listing if listing else "resources: []\n"),
+            **{f"{name}/{rel}": text for rel, text in files.items()}}
+
+
 def read(out, rel) -> str:
     with open(os.path.join(out, rel), encoding="utf-8") as f:
         return f.read()
@@ -119,9 +127,9 @@ def test_writing_nothing_empties_out_of_meshc_files(out):
 
 
 def test_a_file_replaces_a_directory_of_stale_meshc_files(out):
-    write_tree(out, {"a/b.yaml": meshc_file("x: 1\n")})
-    report = write_tree(out, {"a": meshc_file("x: 2\n")})
-    assert report.removed == ("a/b.yaml",) and read(out, "a") == meshc_file("x: 2\n")
+    write_tree(out, cluster("c", {"a/b.yaml": meshc_file("x: 1\n")}))
+    report = write_tree(out, cluster("c", {"a": meshc_file("x: 2\n")}))
+    assert report.removed == ("c/a/b.yaml",) and read(out, "c/a") == meshc_file("x: 2\n")
 
 
 def test_out_keeps_its_own_mode(out):
@@ -192,12 +200,34 @@ def test_foreign_entries_are_copied_when_they_cannot_be_linked(out, monkeypatch)
     assert siblings(out) == ["out"]
 
 
-def test_files_with_the_marker_are_meshcs_anywhere_in_out(out):
+def test_meshcs_files_are_those_its_kustomizations_list(out):
+    """A cluster's kustomization and the files it lists are meshc's (from
+    any version: the header's version does not matter), and are removed
+    when no longer rendered."""
     os.makedirs(os.path.join(out, "x", "y"))
     with open(os.path.join(out, "x", "y", "old.yaml"), "w") as f:
         f.write(f"{MARKER} 0.0.1 from old.mesh; do not edit.\nkind: old\n")
-    assert write_tree(out, {}).removed == ("x/y/old.yaml",)
+    with open(os.path.join(out, "x", "kustomization.yaml"), "w") as f:
+        f.write(f"{MARKER} 0.0.1 from old.mesh; do not edit.\nresources:\n- y/old.yaml\n")
+    assert write_tree(out, {}).removed == ("x/kustomization.yaml", "x/y/old.yaml")
     assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("rel", ["README.md", "hangzhou/extra.yaml", "hangzhou/production/copy.yaml", "notes/kustomization.yaml/x"])
+def test_a_user_file_quoting_the_header_is_not_taken_for_meshcs(out, rel):
+    """The first line alone does not make a file meshc's: one that quotes
+    the header (a note, a copy of a generated file) but is not listed by
+    meshc's kustomization is left alone, and refused where it is in the way."""
+    write_tree(out, FILES)
+    path = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"{MARKER}: see the policy repository.\nkind: mine\n")
+    before = snapshot(out)[rel]
+    assert write_tree(out, {}).removed == tuple(sorted(FILES))
+    assert snapshot(out)[rel] == before
+    with pytest.raises(OutputError, match="was not written by meshc"):
+        write_tree(out, {rel: meshc_file("kind: ours\n")})
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -230,10 +260,10 @@ def test_a_foreign_entry_in_the_way_is_refused_with_out_untouched(out, setup, ta
     else:
         with open(os.path.join(out, named), "w") as f:
             f.write("apiVersion: v1  # mine\n")
-    write_tree(out, {"beijing/k.yaml": meshc_file("a: 1\n")})
+    write_tree(out, cluster("beijing", {"k.yaml": meshc_file("a: 1\n")}))
     before, around = snapshot(out), siblings(out)
     with pytest.raises(OutputError) as err:
-        write_tree(out, {target: meshc_file("b: 2\n"), "beijing/k.yaml": meshc_file("a: 2\n")})
+        write_tree(out, {target: meshc_file("b: 2\n"), **cluster("beijing", {"k.yaml": meshc_file("a: 2\n")})})
     assert os.path.join(out, named) in str(err.value)
     assert "move it away or choose another output directory" in str(err.value)
     assert snapshot(out) == before and siblings(out) == around
@@ -405,26 +435,28 @@ def test_an_interrupted_swap_is_noticed_and_not_forgotten(out):
 
 
 def test_diff_tree_shows_added_changed_and_removed_files(out):
-    write_tree(out, {"a.yaml": meshc_file("x: 1\ny: 2\n"), "gone.yaml": meshc_file("z: 3\n")})
+    write_tree(out, {"c/a.yaml": meshc_file("x: 1\ny: 2\n"), "c/gone.yaml": meshc_file("z: 3\n"),
+                     "c/kustomization.yaml": meshc_file("resources:\n- a.yaml\n- gone.yaml\n")})
     os.makedirs(os.path.join(out, "mine"))
     with open(os.path.join(out, "mine", "notes.txt"), "w") as f:
         f.write("foreign, ignored\n")
-    diff = diff_tree(out, {"a.yaml": meshc_file("x: 1\ny: 20\n"), "new/b.yaml": meshc_file("w: 4\n")})
+    diff = diff_tree(out, {"c/a.yaml": meshc_file("x: 1\ny: 20\n"), "c/new/b.yaml": meshc_file("w: 4\n"),
+                           "c/kustomization.yaml": meshc_file("resources:\n- a.yaml\n- gone.yaml\n")})
     assert diff == (
-        "--- a/a.yaml\n"
-        "+++ b/a.yaml\n"
+        "--- a/c/a.yaml\n"
+        "+++ b/c/a.yaml\n"
         "@@ -1,3 +1,3 @@\n"
         f" {HEAD}"
         " x: 1\n"
         "-y: 2\n"
         "+y: 20\n"
-        "--- a/gone.yaml\n"
+        "--- a/c/gone.yaml\n"
         "+++ /dev/null\n"
         "@@ -1,2 +0,0 @@\n"
         f"-{HEAD}"
         "-z: 3\n"
         "--- /dev/null\n"
-        "+++ b/new/b.yaml\n"
+        "+++ b/c/new/b.yaml\n"
         "@@ -0,0 +1,2 @@\n"
         f"+{HEAD}"
         "+w: 4\n"
@@ -443,7 +475,7 @@ def test_diff_tree_of_a_missing_out_adds_everything(out):
 
 
 def test_diff_tree_marks_a_missing_final_newline(out):
-    write_tree(out, {"a.yaml": meshc_file("x: 1")})
-    assert diff_tree(out, {"a.yaml": meshc_file("x: 1\n")}).endswith(
+    write_tree(out, cluster("c", {"a.yaml": meshc_file("x: 1")}))
+    assert diff_tree(out, cluster("c", {"a.yaml": meshc_file("x: 1\n")})).endswith(
         "-x: 1\n\\ No newline at end of file\n+x: 1\n"
     )

@@ -1,9 +1,13 @@
 """Writing rendered files into an output directory (OUT), safely.
 
 `meshc render -o OUT` produces `{relative_path: text}`. A file in OUT is
-*meshc's* when its first line starts with `emit.MARKER`; everything else in
-OUT (other files, unreadable files, symlinks, special files) is *foreign* and
-is never modified or removed. Symlinks are never followed.
+*meshc's* when its first line starts with `emit.MARKER` and it is either a
+cluster's `CLUSTER/kustomization.yaml` or listed in the `resources` of that
+(meshc's) kustomization: the kustomizations are the manifest of what meshc
+wrote, so a user's file that merely quotes the header is not taken for one.
+Everything else in OUT (other files, unreadable files, symlinks, special
+files) is *foreign* and is never modified or removed. Symlinks are never
+followed.
 
 `write_tree` builds the complete new OUT in a hidden staging directory next to
 OUT (`.NAME.meshc-XXXX/new`, same filesystem): directories are re-created with
@@ -41,10 +45,13 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from ruamel.yaml import YAML
+
 from meshc.files import unified_diff
-from meshc.output.emit import MARKER
+from meshc.output.emit import KUSTOMIZATION, MARKER
 
 _MARKER_BYTES = MARKER.encode()
+_YAML = YAML(typ="safe", pure=True)
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -193,7 +200,30 @@ def _scan(out: str, out_dir: str) -> _Tree:
         raise OutputError(f"{out_dir} is a mount point; meshc replaces the output directory by renaming it, so choose a directory inside it")
     tree = _Tree(mode=stat.S_IMODE(st.st_mode))
     _scan_dir(out, out_dir, "", st.st_dev, tree)
+    listed = _listed(tree.ours)
+    for rel in sorted(tree.ours.keys() - listed):
+        del tree.ours[rel]
+        tree.foreign.append(rel)
+    tree.foreign.sort()
     return tree
+
+
+def _listed(marked: Mapping[str, bytes]) -> set[str]:
+    """Of the files carrying meshc's header, those meshc wrote: each
+    cluster's kustomization and the resources it lists."""
+    found = set()
+    for rel, content in marked.items():
+        cluster, _, name = rel.partition("/")
+        if name != KUSTOMIZATION:
+            continue
+        found.add(rel)
+        try:
+            resources = _YAML.load(content.decode("utf-8")).get("resources")
+        except Exception:  # noqa: BLE001 - not a kustomization meshc wrote: it lists nothing
+            continue
+        if isinstance(resources, list):
+            found.update(f"{cluster}/{r}" for r in resources if isinstance(r, str) and not _path_problem(r))
+    return found & marked.keys()
 
 
 def _scan_dir(out: str, out_dir: str, rel: str, device: int, tree: _Tree) -> None:
