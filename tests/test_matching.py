@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from meshc.model.conditions import EarlierMatches, always_holds, implies
 from meshc.language import ir
 from meshc.language.source import Span
+from meshc.pipeline import compile_paths
 
 # Few values, so that conditions meet: equal values, prefixes of each
 # other, regexes that match some of them.
@@ -72,3 +73,22 @@ def test_the_index_finds_the_first_covering_route_as_the_definition_does(found_r
             assert index.first_covering(alt) == first_covering(found_routes[:i], alt)
         index.add(i, alternatives)
 
+
+
+def test_identical_conditions_at_different_places_imply_each_other():
+    """A source namespace or label is a value: the same one written twice
+    (at two places) is one condition, whatever its nested positions."""
+    for make in (lambda: ir.SourceNamespaceCondition(span=span(), namespace=ir.Name(span=span(), value="prod")),
+                 lambda: ir.SourceLabelCondition(span=span(), label=ir.LabelPair(span=span(), key="app", value="a"))):
+        assert implies(make(), make())
+
+
+def test_a_route_repeating_an_earlier_source_condition_is_unreachable(tmp_path):
+    policy = tmp_path / "p.mesh"
+    policy.write_text(
+        "namespace shop {\n  service cart {\n    port 80 http\n    subsets by version v1 v2\n"
+        "    route a { when from namespace prod to v2 }\n    route b { when from namespace prod to v1 }\n"
+        '    route c { when source app = "x" to v2 }\n    route d { when source app = "x" to v1 }\n'
+        "    route default { to v1 }\n  }\n}\n")
+    found = compile_paths([str(policy)]).diagnostics
+    assert [(d.code, d.span.line) for d in found] == [("MESH307", 6), ("MESH307", 8)]

@@ -104,14 +104,15 @@ def compatible(a: ir.Condition, b: ir.Condition) -> bool:
 
 
 def _meaning(cond: ir.Condition) -> tuple:
-    """A condition that is not a string match, as a hashable value: equal
-    for conditions implies() and compatible() take for the same."""
-    return _frozen(cond.model_dump(exclude={"span"}))
+    """A condition that is not a string match, as a hashable value without
+    positions (a source namespace's name has a span of its own): equal for
+    the same condition written in two places."""
+    return _frozen(cond.model_dump())
 
 
 def _frozen(value):
     if isinstance(value, dict):
-        return tuple((k, _frozen(v)) for k, v in value.items())
+        return tuple((k, _frozen(v)) for k, v in value.items() if k != "span")
     if isinstance(value, (list, tuple)):
         return tuple(_frozen(v) for v in value)
     return value
