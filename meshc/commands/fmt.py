@@ -7,6 +7,7 @@ unchanged.`) so that stdout carries only formatted text or a diff.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from meshc.commands import options
 from meshc.commands.options import color, file_selection, use_color, verbosity
 from meshc.config import Overrides
 from meshc.diagnostics import Diagnostic, report
-from meshc.files import unified_diff, write_atomically
+from meshc.files import RewriteError, locked, unified_diff, write_atomically
 from meshc.language.fmt import FormatError, InternalFormatError, format_text
 from meshc.language.source import SourceFile, display_path
 from meshc.pipeline import InputError, decode, read_bounded, read_source
@@ -100,26 +101,29 @@ def _excluded_name(path: str, overrides: Overrides) -> bool:
 
 
 def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
+    writing = not (check or diff)
     try:
-        source, diagnostics = read_source(path)
-    except InputError as err:
+        # Writing, the file is read and replaced holding its lock, so that
+        # another meshc (fmt, promote) cannot edit it in between.
+        with locked(path) if writing else contextlib.nullcontext():
+            source, diagnostics = read_source(path)
+            formatted = _formatted(source, diagnostics, tally)
+            if formatted is None:
+                return
+            formatted = _with_line_endings(formatted, source.text)
+            if formatted == source.text:
+                tally.unchanged(source.path)
+                return
+            if diff:
+                sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
+            if writing:
+                write_atomically(path, formatted, source.text)
+    except (InputError, RewriteError) as err:
         tally.failed(f"error: {err}")
         return
-    formatted = _formatted(source, diagnostics, tally)
-    if formatted is None:
+    except OSError as err:
+        tally.failed(f"error: {display_path(path)}: cannot write: {err.strerror or err}")
         return
-    formatted = _with_line_endings(formatted, source.text)
-    if formatted == source.text:
-        tally.unchanged(source.path)
-        return
-    if diff:
-        sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
-    if not (check or diff):
-        try:
-            write_atomically(path, formatted)
-        except OSError as err:
-            tally.failed(f"error: {source.path}: cannot write: {err.strerror or err}")
-            return
     tally.changed(source.path)
 
 
