@@ -24,14 +24,19 @@ class RewriteError(Exception):
     was written (exit 2)."""
 
 
+class LockError(Exception):
+    """The lock on a file or directory cannot be taken (exit 2)."""
+
+
 @contextlib.contextmanager
 def locked(path: str) -> Iterator[None]:
-    """Hold the lock on a policy file meshc is about to read and rewrite
-    (promote, rollback, fmt), so that two meshc runs on one file take turns
-    instead of both editing the same text. The lock is an flock on a sibling
-    `.NAME.meshc-lock` (the policy itself is replaced by a rename, so it
-    cannot carry the lock), removed again on the way out; editors do not
-    take it, which is what `write_atomically`'s check is for."""
+    """Hold the lock on a file or directory meshc is about to read and
+    replace (a policy for promote, rollback and fmt; OUT for render), so
+    that two meshc runs on it take turns instead of both working from the
+    same old contents. The lock is an flock on a sibling `.NAME.meshc-lock`
+    (the path itself is replaced by a rename, so it cannot carry the lock),
+    removed again on the way out. Other programs do not take it, which is
+    what `write_atomically`'s check is for."""
     if fcntl is None:
         yield
         return
@@ -41,12 +46,12 @@ def locked(path: str) -> Iterator[None]:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as err:
-            raise RewriteError(f"cannot lock {path}: {lock}: {err.strerror or err}") from None
+            raise LockError(f"cannot lock {path}: {lock}: {err.strerror or err}") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                print(f"waiting for another meshc that is editing {path}", file=sys.stderr, flush=True)
+                print(f"waiting for another meshc that is writing {path}", file=sys.stderr, flush=True)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             # The holder before us may have removed the file we waited on: then
             # the lock is on an orphan, and the next run would create another.

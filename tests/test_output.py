@@ -431,6 +431,97 @@ def test_an_interrupted_swap_is_noticed_and_not_forgotten(out):
     assert not os.path.exists(out)
 
 
+def test_a_killed_runs_staging_directories_are_removed_by_the_next(out):
+    """A kill leaves `.out.meshc-XXXXXXXX` next to OUT (up to a whole tree
+    each, read-only directories included); the next run removes them, but
+    keeps other hidden entries and one holding a missing OUT's old tree."""
+    write_tree(out, FILES)
+    parent = os.path.dirname(out)
+    for name in (".out.meshc-k1ll3d_1", ".out.meshc-k1ll3d_2"):
+        os.makedirs(os.path.join(parent, name, "new", "hangzhou"))
+        os.chmod(os.path.join(parent, name, "new"), 0o500)
+    os.makedirs(os.path.join(parent, ".out.meshc-notes"))  # not a staging name
+    report = write_tree(out, FILES)
+    assert siblings(out) == [".out.meshc-notes", "out"] and report.warnings == ()
+
+
+def test_a_staging_directory_that_cannot_be_removed_is_warned_about(out, monkeypatch):
+    os.makedirs(os.path.join(os.path.dirname(out), ".out.meshc-abcdefgh", "new"))
+    monkeypatch.setattr(output, "_discard", lambda holder: None)
+    report = write_tree(out, FILES)
+    assert len(report.warnings) == 2  # the earlier run's and this run's
+    assert all("could not remove the staging directory" in w for w in report.warnings)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another owner needs root")
+def test_foreign_directories_keep_their_owner_group_and_mode(out, monkeypatch):
+    """A foreign 0700 directory used to become the renderer's; so did a
+    foreign file copied where it could not be linked."""
+    write_tree(out, FILES)
+    secret = os.path.join(out, "hangzhou", "secret")
+    os.mkdir(secret, 0o700)
+    with open(os.path.join(secret, "key"), "w") as f:
+        f.write("k\n")
+    for path in (secret, os.path.join(secret, "key"), out):
+        os.chown(path, 1234, 2345)
+    monkeypatch.setattr(output.os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(18, "cross-device")))
+    write_tree(out, FILES)
+    for path, mode_ in ((secret, 0o700), (os.path.join(secret, "key"), 0o644), (out, 0o755)):
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 2345, mode_), path
+
+
+def test_an_owner_that_cannot_be_kept_is_refused_with_out_untouched(out, monkeypatch):
+    write_tree(out, FILES)
+    os.mkdir(os.path.join(out, "hangzhou", "theirs"))
+    before, around = snapshot(out), siblings(out)
+    real_lstat = os.lstat
+
+    def lstat(path, **kwargs):  # the staged copy of `theirs` seems to belong to someone else
+        st = real_lstat(path, **kwargs)
+        if not str(path).endswith("/theirs"):
+            return st
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid + 1, *st[5:]))
+
+    def chown(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(output.os, "lstat", lstat)
+    monkeypatch.setattr(output.os, "chown", chown)
+    with pytest.raises(OutputError, match=r"theirs belongs to \d+:\d+, which meshc .* cannot give"):
+        write_tree(out, {})
+    monkeypatch.undo()
+    assert snapshot(out) == before and siblings(out) == around
+
+
+def test_a_render_waits_for_another_holding_out(out, tmp_path):
+    """Two renders into one OUT used to both swap, the last one winning;
+    now the second waits for the first (here: the test holds the lock)."""
+    import fcntl
+    import subprocess
+    import sys
+
+    os.makedirs(os.path.dirname(out))
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "a.mesh").write_text("namespace a {\n  service b {\n    port 80 http\n    timeout 5s\n  }\n}\n")
+    fd = os.open(os.path.join(os.path.dirname(out), ".out.meshc-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    render = subprocess.Popen([sys.executable, "-m", "meshc", "render", str(policy), "-o", out],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            render.wait(timeout=3)
+        assert not os.path.exists(out)
+    finally:
+        os.close(fd)  # releases the lock
+    _, err = render.communicate(timeout=60)
+    assert render.returncode == 0, err.decode()
+    assert "waiting for another meshc that is writing" in err.decode()
+    assert os.path.isfile(os.path.join(out, "default", "kustomization.yaml"))
+    assert siblings(out) == ["out"]
+
+
 # ---------------------------------------------------------------- diff
 
 

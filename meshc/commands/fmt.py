@@ -19,7 +19,7 @@ from meshc.commands import options
 from meshc.commands.options import color, file_selection, use_color, verbosity
 from meshc.config import Overrides
 from meshc.diagnostics import Diagnostic, report
-from meshc.files import RewriteError, locked, unified_diff, write_atomically
+from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
 from meshc.language.fmt import FormatError, InternalFormatError, format_text
 from meshc.language.source import SourceFile, display_path
 from meshc.pipeline import InputError, decode, read_bounded, read_source
@@ -118,7 +118,7 @@ def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
                 sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
             if writing:
                 write_atomically(path, formatted, source.text)
-    except (InputError, RewriteError) as err:
+    except (InputError, LockError, RewriteError) as err:
         tally.failed(f"error: {err}")
         return
     except OSError as err:

@@ -19,7 +19,7 @@ from meshc.canary import gates
 from meshc.canary import steps as canary
 from meshc.commands.options import color, format_for, output_format, use_color
 from meshc.diagnostics import report
-from meshc.files import RewriteError, locked, unified_diff, write_atomically
+from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
 from meshc.pipeline import Compiled, InputError
 
 DEFAULT_TIMEOUT = 10.0
@@ -134,7 +134,7 @@ def editing(file: str, dry_run: bool) -> Iterator[None]:
         if not dry_run:
             try:
                 held.enter_context(locked(file))
-            except RewriteError as err:
+            except LockError as err:
                 click.echo(f"error: {err}", err=True)
                 sys.exit(2)
         yield
