@@ -135,12 +135,13 @@ def compile_sources(
     from meshc.diagnostics import suppress
     from meshc.language.lower import lower
     from meshc.language.parse import parse
+    from meshc.language.strings import check_strings
 
     parse_file = parse_file or parse
 
     compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
     unreadable = {d.span.file for d in pre if d.severity is Severity.ERROR}
-    files = []
+    files, texts = [], []
     for src in sources:
         if src.path in unreadable:
             continue
@@ -148,7 +149,9 @@ def compile_sources(
         compiled.diagnostics.extend(diags)
         if tree is not None:
             files.append(tree)
+            texts.append(src.text)
             compiled.suppressions.extend(suppress.collect(tree, src.text))
+    compiled.diagnostics.extend(check_strings(files, texts))
     complete = len(files) == len(sources)
     if files:
         policy, diags = lower(files)

@@ -173,7 +173,7 @@ def _conjunction(match: ir.Match) -> list[Diagnostic]:
     out = []
     seen: dict[str, ir.Condition] = {}
     for cond in match.conditions:
-        if isinstance(cond, (ir.HeaderCondition, ir.QueryCondition)) and cond.match.op != "exact" \
+        if isinstance(cond, (ir.HeaderCondition, ir.QueryCondition, ir.PathCondition)) and cond.match.op != "exact" \
                 and not cond.match.value:
             out.append(diagnostic(
                 "empty-match", f"Istio rejects an empty {cond.match.op} on {slot(cond)}",
