@@ -570,3 +570,21 @@ def test_diff_tree_marks_a_missing_final_newline(out):
     assert diff_tree(out, cluster("c", {"a.yaml": meshc_file("x: 1\n")})).endswith(
         "-x: 1\n\\ No newline at end of file\n+x: 1\n"
     )
+
+
+@pytest.mark.parametrize("cluster", [None, "hangzhou"])
+def test_a_second_render_recognises_every_file_of_the_first(tmp_path, cluster):
+    """What render wrote (the resources, the kustomization and the
+    kustomizeconfig it lists; into OUT, or into OUT/CLUSTER with --cluster)
+    is meshc's the next time: unchanged, nothing refused."""
+    from click.testing import CliRunner
+
+    from meshc.cli import cli
+
+    examples = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+    args = ["render", examples, "-o", str(tmp_path / "out")] + (["--cluster", cluster] if cluster else [])
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert "written" not in second.stderr and "unchanged" in second.stderr, second.stderr

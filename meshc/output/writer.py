@@ -2,9 +2,11 @@
 
 `meshc render -o OUT` produces `{relative_path: text}`. A file in OUT is
 *meshc's* when its first line starts with `emit.MARKER` and it is either a
-cluster's `CLUSTER/kustomization.yaml` or listed in the `resources` of that
-(meshc's) kustomization: the kustomizations are the manifest of what meshc
-wrote, so a user's file that merely quotes the header is not taken for one.
+cluster's `CLUSTER/kustomization.yaml` (`kustomization.yaml` when OUT is one
+cluster's directory) or listed in that (meshc's) kustomization's
+`resources` or `configurations`: the kustomizations are the manifest of
+what meshc wrote, so a user's file that merely quotes the header is not
+taken for one.
 Everything else in OUT (other files, unreadable files, symlinks, special
 files) is *foreign* and is never modified or removed. Symlinks are never
 followed.
@@ -238,21 +240,27 @@ def _scan(out: str, out_dir: str) -> _Tree:
 
 
 def _listed(marked: Mapping[str, bytes]) -> set[str]:
-    """Of the files carrying meshc's header, those meshc wrote: each
-    cluster's kustomization and the resources it lists."""
+    """Of the files carrying meshc's header, those meshc wrote: a cluster's
+    kustomization (`CLUSTER/kustomization.yaml`, or `kustomization.yaml`
+    when OUT is one cluster's directory) and the files it lists."""
     found = set()
     for rel, content in marked.items():
-        cluster, _, name = rel.partition("/")
-        if name != KUSTOMIZATION:
+        directory, _, name = rel.rpartition("/")
+        if name != KUSTOMIZATION or "/" in directory:
             continue
         found.add(rel)
         try:
-            resources = _YAML.load(content.decode("utf-8")).get("resources")
+            listing = _YAML.load(content.decode("utf-8"))
+            listed = [r for key in _LISTS for r in listing.get(key) or ()]
         except Exception:  # noqa: BLE001 - not a kustomization meshc wrote: it lists nothing
             continue
-        if isinstance(resources, list):
-            found.update(f"{cluster}/{r}" for r in resources if isinstance(r, str) and not _path_problem(r))
+        base = f"{directory}/" if directory else ""
+        found.update(base + r for r in listed if isinstance(r, str) and not _path_problem(r))
     return found & marked.keys()
+
+
+_LISTS = ("resources", "configurations")
+"""The fields of meshc's kustomizations that name files it wrote."""
 
 
 def _scan_dir(out: str, out_dir: str, rel: str, device: int, tree: _Tree) -> None:
