@@ -18,6 +18,7 @@ Two kinds, found in the syntax tree (the IR keeps no span per string):
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 from typing import Iterator, Sequence
@@ -27,21 +28,28 @@ from meshc.diagnostics.codes import diagnostic
 from meshc.language import syntax as s
 from meshc.language.source import Span
 
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ufffe\uffff]")
+# Not tab; not LF and CR either: a literal holds neither (a lone CR is MESH007).
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# A string literal or a comment (which may hold quotes of its own).
+_LITERAL = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"|#[^\n]*')
 _NAMES = {0x00: "NUL", 0x0A: "LF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL", 0x85: "NEL"}
 _EMPTY = '""'
 
 
 def check_strings(files: Sequence[s.File], texts: Sequence[str]) -> list[Diagnostic]:
     """Diagnostics for the string literals of `files` (whose texts are
-    `texts`): a file with neither an unsafe character nor `""` anywhere,
-    the common case, is not walked at all."""
+    `texts`). The texts are searched first; only the branches of the syntax
+    tree that hold a suspect literal (empty, or with an unsafe character)
+    are walked, so a clean file costs one scan."""
     out: list[Diagnostic] = []
     for file, text in zip(files, texts):
         if _UNSAFE.search(text) is None and _EMPTY not in text:
             continue
-        for what, word, may_be_empty in _strings(file):
-            out += _check(what, word, may_be_empty)
+        suspects = [m.start() for m in _LITERAL.finditer(text)
+                    if m.group().startswith('"') and (len(m.group()) == 2 or _UNSAFE.search(m.group()))]
+        if suspects:
+            for what, word, may_be_empty in _strings(file, suspects):
+                out += _check(what, word, may_be_empty)
     return out
 
 
@@ -83,35 +91,49 @@ def _at(span: Span, offset: int) -> Span:
     return Span(span.file, span.line, column, span.line, column + 1, start, start + 1)
 
 
-def _strings(node) -> Iterator[tuple[str, s.Word, bool]]:
-    """(what it is, the literal, whether it may be empty) for every string
-    literal under `node`."""
+def _strings(node, suspects: list[int]) -> Iterator[tuple[str, s.Word, bool]]:
+    """(what it is, the literal, whether it may be empty) for the string
+    literals under `node` that start at one of the `suspects` offsets (in
+    increasing order); nodes whose span holds no suspect are not entered."""
+    if isinstance(node, (tuple, list)):
+        for child in node:
+            yield from _strings(child, suspects)
+        return
+    span = getattr(node, "span", None)
+    if span is None:
+        return
+    first = bisect.bisect_left(suspects, span.start)
+    if first == len(suspects) or suspects[first] >= span.end:
+        return
     if isinstance(node, s.HeaderMatch):
-        yield "header value", node.value, True
+        found = [("header value", node.value, True)]
     elif isinstance(node, s.CookieMatch):
-        yield "cookie value", node.value, True
+        found = [("cookie value", node.value, True)]
     elif isinstance(node, s.QueryMatch):
-        yield "query value", node.value, True
+        found = [("query value", node.value, True)]
     elif isinstance(node, s.PathMatch):
         # An empty prefix or regex is MESH115's; an empty exact path matches nothing.
-        yield "path", node.value, node.op != "="
+        found = [("path", node.value, node.op != "=")]
     elif isinstance(node, s.Rewrite):
-        yield "rewritten path", node.path, False
+        found = [("rewritten path", node.path, False)]
     elif isinstance(node, s.AllowFrom):
-        yield from (("principal", w, False) for w in node.values if w.text.startswith('"'))
+        found = [("principal", w, False) for w in node.values if w.text.startswith('"')]
     elif isinstance(node, s.AllowTo):
-        yield from (("authorization path", w, False) for w in node.paths)
+        found = [("authorization path", w, False) for w in node.paths]
     elif isinstance(node, s.CorsPart) and node.key == "origins":
-        yield from (("CORS origin", w, False) for w in node.values)
+        found = [("CORS origin", w, False) for w in node.values]
     elif isinstance(node, s.Label):
         return  # a label value is a Kubernetes label value, which MESH109 checks character by character
     elif isinstance(node, s.Word):
-        if node.text.startswith('"'):
-            yield "string", node, True
-    elif isinstance(node, (tuple, list)):
-        for child in node:
-            yield from _strings(child)
-    elif dataclasses.is_dataclass(node):
+        found = [("string", node, True)] if node.text.startswith('"') else []
+    else:
         for f in dataclasses.fields(node):
             if f.name != "span":
-                yield from _strings(getattr(node, f.name))
+                yield from _strings(getattr(node, f.name), suspects)
+        return
+    yield from (item for item in found if _holds(suspects, item[1].span.start))
+
+
+def _holds(suspects: list[int], offset: int) -> bool:
+    at = bisect.bisect_left(suspects, offset)
+    return at < len(suspects) and suspects[at] == offset
