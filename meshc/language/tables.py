@@ -51,20 +51,20 @@ def load(grammar: str, transformer: Transformer) -> Lark:
     """The parser for `grammar`, from the shipped tables when they match it."""
     try:
         text = resources.files("meshc.grammar").joinpath(TABLES).read_text(encoding="utf-8")
-        tables = json.loads(text, object_hook=_int_keys)
+        tables = json.loads(text)
     except (OSError, ValueError):
         tables = None
     if tables is None or tables.get("grammar_sha256") != _digest(grammar) or tables.get("lark") != lark.__version__:
         return Lark(grammar, transformer=transformer, **OPTIONS)
+    # JSON keeps only string keys; Lark keys its parse table's states, their
+    # actions' tokens and its memo by integers. (A Lark whose layout differs
+    # has another version, and never gets here.)
+    table = tables["data"]["parser"]["parser"]
+    table["tokens"] = {int(k): v for k, v in table["tokens"].items()}
+    table["states"] = {int(k): {int(t): a for t, a in actions.items()} for k, actions in table["states"].items()}
+    memo = {int(k): v for k, v in tables["memo"].items()}
     # Lark's own loader for serialised tables, as its standalone parsers use.
-    return Lark._load_from_dict(tables["data"], tables["memo"], transformer=transformer)
-
-
-def _int_keys(obj: dict) -> dict:
-    """JSON keeps only string keys; Lark's tables key some dicts by integers
-    (parser states, token and memo ids), and those hold no other keys."""
-    first = next(iter(obj), "")
-    return {int(k): v for k, v in obj.items()} if first.isdigit() else obj
+    return Lark._load_from_dict(tables["data"], memo, transformer=transformer)
 
 
 def _digest(grammar: str) -> str:
