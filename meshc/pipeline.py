@@ -54,9 +54,14 @@ log or a disk image, from filling memory."""
 
 
 def read_source(path: str) -> tuple[SourceFile, list[Diagnostic]]:
-    """Read one file; text that is not UTF-8 becomes a diagnostic, not a crash.
-    Only a regular file is read: a FIFO would block, a device never end."""
+    """Read one file; text that is not UTF-8 becomes a diagnostic, not a crash."""
     shown = display_path(path)
+    return decode(shown, read_bytes(path, shown))
+
+
+def read_bytes(path: str, shown: str) -> bytes:
+    """A policy file's bytes; InputError when it cannot be read. Only a
+    regular file is read: a FIFO would block, a device never end."""
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer (fstat refuses it next).
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -67,7 +72,7 @@ def read_source(path: str) -> tuple[SourceFile, list[Diagnostic]]:
             data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as err:
         raise InputError(f"{shown}: {err.strerror or err}") from None
-    return decode(shown, _within_limit(shown, data))
+    return _within_limit(shown, data)
 
 
 def read_bounded(shown: str, stream: BinaryIO) -> bytes:
@@ -107,18 +112,22 @@ def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
     if text.startswith("\ufeff"):
         text = text[1:]
     source = SourceFile(shown, text)
-    lone = _LONE_CR.search(text)
-    if lone is not None:
-        # Editors break the line at a lone CR; meshc, reading lines at LF,
-        # would not (a comment would run on over what the editor shows as
-        # the next lines), so such a file means different things to each.
-        return source, [diagnostic(
-            "bare-carriage-return",
-            "carriage return (CR) without a line feed: editors show a line break here that meshc would not read as one",
-            source.span_at(lone.start(), 1),
-            help="save the file with LF (or CRLF) line endings",
-        )]
-    return source, []
+    return source, line_ending_problems(source)
+
+
+def line_ending_problems(source: SourceFile) -> list[Diagnostic]:
+    """A lone carriage return: editors break the line there; meshc, reading
+    lines at LF, would not (a comment would run on over what the editor
+    shows as the next lines), so such a file means different things to each."""
+    lone = _LONE_CR.search(source.text)
+    if lone is None:
+        return []
+    return [diagnostic(
+        "bare-carriage-return",
+        "carriage return (CR) without a line feed: editors show a line break here that meshc would not read as one",
+        source.span_at(lone.start(), 1),
+        help="save the file with LF (or CRLF) line endings",
+    )]
 
 
 def compile_sources(
