@@ -11,13 +11,14 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import stat
 import sys
-import tempfile
+import time
 import traceback
 
 import click
 
-from meshc import __version__
+from meshc import __version__, streams
 
 _COMMANDS = {
     "check": "Check policies and report diagnostics.",
@@ -76,37 +77,25 @@ def main(argv: list[str] | None = None) -> None:
     """Run meshc and exit with its code; internal errors never show a
     traceback unless --debug is given."""
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:
+        streams.guard()
     _never_fail_to_encode()
     # A compile allocates many small objects and frees nothing until it
     # exits; the cyclic collector would only rescan them (it cost a third of
     # the render time). The process is short-lived, so it goes without.
     gc.disable()
     try:
-        code = cli.main(args=args, prog_name="meshc", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = 2 if exc.exit_code in (1, 2) else exc.exit_code
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        code = 2
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        code = 130
-    except BrokenPipeError:
-        code = 2
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        code = _internal_error(exc, "--debug" in args)
+        code = _run(args)
+        if argv is None:
+            # Everything must be written before the exit code can say so.
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+    except streams.StreamError as err:
+        code = _stream_error(err)
     code = code if isinstance(code, int) else 0
     if argv is None:
         # Run as a program: everything is written, so skip the interpreter's
         # teardown, which frees every object of a large compile one by one.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except OSError:  # a closed pipe (`meshc ... | head`): nothing more to say
-                code = code or 2
         os._exit(code)
     sys.exit(code)
 
@@ -120,18 +109,71 @@ def _never_fail_to_encode() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _run(args: list[str]):
+    """The exit code of one command line; I/O errors on the standard
+    streams propagate as StreamError."""
+    try:
+        return cli.main(args=args, prog_name="meshc", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code in (1, 2) else exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except streams.StreamError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        return _internal_error(exc, "--debug" in args)
+
+
+def _stream_error(err: streams.StreamError) -> int:
+    """A closed or full stdout or stderr: say so on stderr when that still
+    works (after what is pending there), exit 2, no crash file."""
+    if err.name != "stderr":
+        try:
+            sys.stderr.flush()
+        except streams.StreamError:
+            return 2
+        streams.say(f"error: {err}; the output is incomplete")
+    return 2
+
+
 def _internal_error(exc: BaseException, debug: bool) -> int:
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    where = ""
-    try:
-        fd, path = tempfile.mkstemp(prefix="meshc-crash-", suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"meshc {__version__}\nargs: {sys.argv[1:]}\n\n{trace}")
-        where = f" (details in {path})"
-    except OSError:
-        pass
+    path = _crash_file(f"meshc {__version__}\nargs: {sys.argv[1:]}\n\n{trace}")
+    where = f" (details in {path})" if path else " (run again with --debug for details)"
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     click.echo(f"internal error: {message}; please report{where}", err=True)
     if debug:
         click.echo(trace, err=True)
     return 2
+
+
+def _crash_file(text: str) -> str | None:
+    """Save a crash report in meshc's per-user state directory
+    ($XDG_STATE_HOME/meshc, or ~/.local/state/meshc), never in a directory
+    others can write; None when there is no such directory to use."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".local", "state")
+    directory = os.path.join(base, "meshc")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        st = os.lstat(directory)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        path = os.path.join(directory, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+    except OSError:
+        return None

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from meshc.config import Overrides, Settings
 from meshc.language.source import display_path
-from meshc.pipeline import Compiled, compile_paths, compile_sources, decode, read_source
+from meshc.pipeline import Compiled, compile_paths, compile_sources, decode, read_bounded, read_source
 from meshc.selection import InputError, common_directory, excluded_by_patterns, select, siblings
 
 STDIN = "<stdin>"
@@ -53,7 +53,7 @@ def read(paths: Sequence[str], overrides: Overrides, stdin_filename: Optional[st
 def _stdin(filename: Optional[str], overrides: Overrides) -> Inputs:
     """Stdin as the file `filename` (STDIN without one), compiled with the
     other files of that file's directory, read from disk."""
-    data = sys.stdin.buffer.read()
+    data = read_bounded(display_path(filename) if filename else STDIN, sys.stdin.buffer)
     if filename is None:
         source, pre = decode(STDIN, data)
         settings = overrides.settings_for(".")

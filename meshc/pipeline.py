@@ -6,8 +6,11 @@ files the paths on the command line name is selection.py's concern.
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import BinaryIO, Callable, Iterable, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, Severity, has_errors, sanitize
 from meshc.diagnostics.codes import diagnostic
@@ -44,15 +47,54 @@ def discover(paths: Iterable[str]) -> list[list[str]]:
     return [list(policy.files) for policy in select(paths).policies]
 
 
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+"""The largest policy file meshc reads. A policy is text people review (the
+largest examples are a few MB); the limit keeps a mistaken path, such as a
+log or a disk image, from filling memory."""
+
+
 def read_source(path: str) -> tuple[SourceFile, list[Diagnostic]]:
     """Read one file; text that is not UTF-8 becomes a diagnostic, not a crash."""
     shown = display_path(path)
+    return decode(shown, read_bytes(path, shown))
+
+
+def read_bytes(path: str, shown: str) -> bytes:
+    """A policy file's bytes; InputError when it cannot be read. Only a
+    regular file is read: a FIFO would block, a device never end."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (fstat refuses it next).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise InputError(f"{shown}: {_not_regular(mode)}; meshc reads policies only from regular files")
+            data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as err:
         raise InputError(f"{shown}: {err.strerror or err}") from None
-    return decode(shown, data)
+    return _within_limit(shown, data)
+
+
+def read_bounded(shown: str, stream: BinaryIO) -> bytes:
+    """A policy's bytes from a stream (stdin), within the same limit as a file's."""
+    return _within_limit(shown, stream.read(MAX_SOURCE_BYTES + 1))
+
+
+def _within_limit(shown: str, data: bytes) -> bytes:
+    if len(data) > MAX_SOURCE_BYTES:
+        raise InputError(f"{shown}: larger than {MAX_SOURCE_BYTES // 2**20} MiB, the limit for one policy file")
+    return data
+
+
+def _not_regular(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {what}"
+    return "is not a regular file"
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
@@ -69,7 +111,23 @@ def decode(shown: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
         )]
     if text.startswith("\ufeff"):
         text = text[1:]
-    return SourceFile(shown, text), []
+    source = SourceFile(shown, text)
+    return source, line_ending_problems(source)
+
+
+def line_ending_problems(source: SourceFile) -> list[Diagnostic]:
+    """A lone carriage return: editors break the line there; meshc, reading
+    lines at LF, would not (a comment would run on over what the editor
+    shows as the next lines), so such a file means different things to each."""
+    lone = _LONE_CR.search(source.text)
+    if lone is None:
+        return []
+    return [diagnostic(
+        "bare-carriage-return",
+        "carriage return (CR) without a line feed: editors show a line break here that meshc would not read as one",
+        source.span_at(lone.start(), 1),
+        help="save the file with LF (or CRLF) line endings",
+    )]
 
 
 def compile_sources(
@@ -86,12 +144,13 @@ def compile_sources(
     from meshc.diagnostics import suppress
     from meshc.language.lower import lower
     from meshc.language.parse import parse
+    from meshc.language.strings import check_strings
 
     parse_file = parse_file or parse
 
     compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
     unreadable = {d.span.file for d in pre if d.severity is Severity.ERROR}
-    files = []
+    files, texts = [], []
     for src in sources:
         if src.path in unreadable:
             continue
@@ -99,7 +158,9 @@ def compile_sources(
         compiled.diagnostics.extend(diags)
         if tree is not None:
             files.append(tree)
+            texts.append(src.text)
             compiled.suppressions.extend(suppress.collect(tree, src.text))
+    compiled.diagnostics.extend(check_strings(files, texts))
     complete = len(files) == len(sources)
     if files:
         policy, diags = lower(files)

@@ -67,7 +67,7 @@ class _Selector:
             if os.path.isdir(path):
                 for file in self._walk(path):
                     found.setdefault(os.path.normpath(os.path.dirname(file)), set()).add(file)
-            elif os.path.isfile(path):
+            elif os.path.lexists(path):  # a file, or anything else read_source refuses with a reason
                 directory = os.path.dirname(path) or "."
                 if self.settings(directory).force_exclude and self._excluded_anywhere(path):
                     skipped.append(display_path(path))

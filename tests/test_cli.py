@@ -88,20 +88,44 @@ def test_explain_by_code_or_name():
     assert "### Why is this bad?" in by_code.stdout
 
 
-def test_internal_error_is_one_line_and_exit_2(bad, monkeypatch, capsys):
+def test_internal_error_is_one_line_and_exit_2(bad, monkeypatch, capsys, tmp_path):
     def broken(policy):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(checks, "CHECKS", (broken,))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     with pytest.raises(SystemExit) as exit_info:
         main(["check", bad])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("internal error: boom; please report (details in ")
     assert "Traceback" not in err and err.count("\n") == 1
+    (crash,) = (tmp_path / "state" / "meshc").iterdir()
+    assert err.rstrip().endswith(f"{crash})") and "RuntimeError: boom" in crash.read_text()
+    assert crash.stat().st_mode & 0o777 == 0o600 and (tmp_path / "state" / "meshc").stat().st_mode & 0o777 == 0o700
     with pytest.raises(SystemExit):
         main(["--debug", "check", bad])
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_crash_files_go_to_a_per_user_directory_only(bad, monkeypatch, capsys, tmp_path):
+    """~/.local/state/meshc without XDG_STATE_HOME; never a directory others
+    can write (nor the temp directory): then no file, and a hint at --debug."""
+    monkeypatch.setattr(checks, "CHECKS", (lambda policy: 1 / 0,))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit):
+        main(["check", bad])
+    assert len(list((tmp_path / "home" / ".local" / "state" / "meshc").iterdir())) == 1
+    shared = tmp_path / "shared"
+    (shared / "meshc").mkdir(parents=True)
+    (shared / "meshc").chmod(0o777)
+    monkeypatch.setenv("XDG_STATE_HOME", str(shared))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["check", bad])
+    assert capsys.readouterr().err == "internal error: division by zero; please report (run again with --debug for details)\n"
+    assert list((shared / "meshc").iterdir()) == []
 
 
 def test_python_dash_m_works_from_anywhere(tmp_path):
@@ -109,3 +133,18 @@ def test_python_dash_m_works_from_anywhere(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith("All checks passed")
+
+
+def test_render_reports_a_problem_of_several_clusters_once(tmp_path):
+    """A service overridden in one cluster is rendered twice (for that
+    cluster and for the others); its problem is still one diagnostic, as
+    in check."""
+    (tmp_path / "fleet.mesh").write_text("fleet f {\n  cluster a\n  cluster b\n}\n")
+    (tmp_path / "shop.mesh").write_text(
+        "namespace shop {\n  service cart {\n    port 80 http\n    subsets by version v1 v2\n    on a { timeout 5s }\n"
+        "    route web-preview { when header x = \"1\" to v1 }\n    route web { blue-green active v1 preview v2 }\n  }\n}\n")
+    checked = run("check", "--output-format", "concise", str(tmp_path))
+    rendered = run("render", "--output-format", "concise", str(tmp_path), "-o", str(tmp_path / "out"))
+    assert checked.exit_code == rendered.exit_code == 1
+    assert checked.stdout.count("MESH205") == 1
+    assert rendered.stderr.count("MESH205") == 1, rendered.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -109,7 +110,8 @@ async def open_file(client: LanguageClient, path: Path, text: str | None = None)
     forget(client, path)
     client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
         uri=uri(path), language_id="mesh", version=version,
-        text=path.read_text(encoding="utf-8") if text is None else text)))
+        # The file's exact text, as an editor holds it (read_text would turn a lone CR into LF).
+        text=path.read_bytes().decode("utf-8") if text is None else text)))
     (found,) = await published(client, path, version=version)
     return found
 
@@ -177,7 +179,7 @@ async def test_diagnostics_are_meshc_checks(client: LanguageClient, workspace: P
             lines = path.read_bytes().decode("utf-8", "replace").split("\n")
         else:
             found = await open_file(client, path)
-            lines = path.read_text(encoding="utf-8").split("\n")
+            lines = path.read_bytes().decode("utf-8").split("\n")
         want = expected.get(str(path.resolve()), [])
         assert len(found) == len(want), (path.name, [d.message for d in found], [d["message"] for d in want])
         for got, d in zip(found, want):
@@ -500,3 +502,15 @@ async def test_the_istio_version_of_clusters_without_one_is_an_option(old_istio_
                     encoding="utf-8")
     found = await open_file(old_istio_client, path)
     assert [d.code for d in found] == ["MESH601"]
+
+
+async def test_a_fifo_beside_an_open_file_does_not_hang_the_server(client: LanguageClient, workspace: Path):
+    """The server reads an open file's siblings from disk: a FIFO named
+    x.mesh there blocked it for good; now it is left out like any file that
+    cannot be read. (Last in this module: a hung server would stop the rest.)"""
+    directory = workspace / "fifo"
+    directory.mkdir()
+    os.mkfifo(directory / "x.mesh")
+    path = directory / "a.mesh"
+    path.write_text("namespace a {\n}\n", encoding="utf-8")
+    assert await open_file(client, path) == []

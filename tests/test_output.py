@@ -63,6 +63,14 @@ FILES = {
 }
 
 
+def cluster(name: str, files: dict[str, str]) -> dict[str, str]:
+    """A cluster directory as meshc writes it: the files and a
+    kustomization listing them (what tells meshc's files from others)."""
+    listing = "".join(f"- {rel}\n" for rel in sorted(files))
+    return {f"{name}/kustomization.yaml": meshc_file("resources:\n" + listing if listing else "resources: []\n"),
+            **{f"{name}/{rel}": text for rel, text in files.items()}}
+
+
 def read(out, rel) -> str:
     with open(os.path.join(out, rel), encoding="utf-8") as f:
         return f.read()
@@ -119,9 +127,9 @@ def test_writing_nothing_empties_out_of_meshc_files(out):
 
 
 def test_a_file_replaces_a_directory_of_stale_meshc_files(out):
-    write_tree(out, {"a/b.yaml": meshc_file("x: 1\n")})
-    report = write_tree(out, {"a": meshc_file("x: 2\n")})
-    assert report.removed == ("a/b.yaml",) and read(out, "a") == meshc_file("x: 2\n")
+    write_tree(out, cluster("c", {"a/b.yaml": meshc_file("x: 1\n")}))
+    report = write_tree(out, cluster("c", {"a": meshc_file("x: 2\n")}))
+    assert report.removed == ("c/a/b.yaml",) and read(out, "c/a") == meshc_file("x: 2\n")
 
 
 def test_out_keeps_its_own_mode(out):
@@ -192,12 +200,34 @@ def test_foreign_entries_are_copied_when_they_cannot_be_linked(out, monkeypatch)
     assert siblings(out) == ["out"]
 
 
-def test_files_with_the_marker_are_meshcs_anywhere_in_out(out):
+def test_meshcs_files_are_those_its_kustomizations_list(out):
+    """A cluster's kustomization and the files it lists are meshc's (from
+    any version: the header's version does not matter), and are removed
+    when no longer rendered."""
     os.makedirs(os.path.join(out, "x", "y"))
     with open(os.path.join(out, "x", "y", "old.yaml"), "w") as f:
         f.write(f"{MARKER} 0.0.1 from old.mesh; do not edit.\nkind: old\n")
-    assert write_tree(out, {}).removed == ("x/y/old.yaml",)
+    with open(os.path.join(out, "x", "kustomization.yaml"), "w") as f:
+        f.write(f"{MARKER} 0.0.1 from old.mesh; do not edit.\nresources:\n- y/old.yaml\n")
+    assert write_tree(out, {}).removed == ("x/kustomization.yaml", "x/y/old.yaml")
     assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("rel", ["README.md", "hangzhou/extra.yaml", "hangzhou/production/copy.yaml", "notes/kustomization.yaml/x"])
+def test_a_user_file_quoting_the_header_is_not_taken_for_meshcs(out, rel):
+    """The first line alone does not make a file meshc's: one that quotes
+    the header (a note, a copy of a generated file) but is not listed by
+    meshc's kustomization is left alone, and refused where it is in the way."""
+    write_tree(out, FILES)
+    path = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"{MARKER}: see the policy repository.\nkind: mine\n")
+    before = snapshot(out)[rel]
+    assert write_tree(out, {}).removed == tuple(sorted(FILES))
+    assert snapshot(out)[rel] == before
+    with pytest.raises(OutputError, match="was not written by meshc"):
+        write_tree(out, {rel: meshc_file("kind: ours\n")})
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -230,10 +260,10 @@ def test_a_foreign_entry_in_the_way_is_refused_with_out_untouched(out, setup, ta
     else:
         with open(os.path.join(out, named), "w") as f:
             f.write("apiVersion: v1  # mine\n")
-    write_tree(out, {"beijing/k.yaml": meshc_file("a: 1\n")})
+    write_tree(out, cluster("beijing", {"k.yaml": meshc_file("a: 1\n")}))
     before, around = snapshot(out), siblings(out)
     with pytest.raises(OutputError) as err:
-        write_tree(out, {target: meshc_file("b: 2\n"), "beijing/k.yaml": meshc_file("a: 2\n")})
+        write_tree(out, {target: meshc_file("b: 2\n"), **cluster("beijing", {"k.yaml": meshc_file("a: 2\n")})})
     assert os.path.join(out, named) in str(err.value)
     assert "move it away or choose another output directory" in str(err.value)
     assert snapshot(out) == before and siblings(out) == around
@@ -401,30 +431,123 @@ def test_an_interrupted_swap_is_noticed_and_not_forgotten(out):
     assert not os.path.exists(out)
 
 
+def test_a_killed_runs_staging_directories_are_removed_by_the_next(out):
+    """A kill leaves `.out.meshc-XXXXXXXX` next to OUT (up to a whole tree
+    each, read-only directories included); the next run removes them, but
+    keeps other hidden entries and one holding a missing OUT's old tree."""
+    write_tree(out, FILES)
+    parent = os.path.dirname(out)
+    for name in (".out.meshc-k1ll3d_1", ".out.meshc-k1ll3d_2"):
+        os.makedirs(os.path.join(parent, name, "new", "hangzhou"))
+        os.chmod(os.path.join(parent, name, "new"), 0o500)
+    os.makedirs(os.path.join(parent, ".out.meshc-notes"))  # not a staging name
+    report = write_tree(out, FILES)
+    assert siblings(out) == [".out.meshc-notes", "out"] and report.warnings == ()
+
+
+def test_a_staging_directory_that_cannot_be_removed_is_warned_about(out, monkeypatch):
+    os.makedirs(os.path.join(os.path.dirname(out), ".out.meshc-abcdefgh", "new"))
+    monkeypatch.setattr(output, "_discard", lambda holder: None)
+    report = write_tree(out, FILES)
+    assert len(report.warnings) == 2  # the earlier run's and this run's
+    assert all("could not remove the staging directory" in w for w in report.warnings)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another owner needs root")
+def test_foreign_directories_keep_their_owner_group_and_mode(out, monkeypatch):
+    """A foreign 0700 directory used to become the renderer's; so did a
+    foreign file copied where it could not be linked."""
+    write_tree(out, FILES)
+    secret = os.path.join(out, "hangzhou", "secret")
+    os.mkdir(secret, 0o700)
+    with open(os.path.join(secret, "key"), "w") as f:
+        f.write("k\n")
+    for path in (secret, os.path.join(secret, "key"), out):
+        os.chown(path, 1234, 2345)
+    monkeypatch.setattr(output.os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(18, "cross-device")))
+    write_tree(out, FILES)
+    for path, mode_ in ((secret, 0o700), (os.path.join(secret, "key"), 0o644), (out, 0o755)):
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 2345, mode_), path
+
+
+def test_an_owner_that_cannot_be_kept_is_refused_with_out_untouched(out, monkeypatch):
+    write_tree(out, FILES)
+    os.mkdir(os.path.join(out, "hangzhou", "theirs"))
+    before, around = snapshot(out), siblings(out)
+    real_lstat = os.lstat
+
+    def lstat(path, **kwargs):  # the staged copy of `theirs` seems to belong to someone else
+        st = real_lstat(path, **kwargs)
+        if not str(path).endswith("/theirs"):
+            return st
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid + 1, *st[5:]))
+
+    def chown(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(output.os, "lstat", lstat)
+    monkeypatch.setattr(output.os, "chown", chown)
+    with pytest.raises(OutputError, match=r"theirs belongs to \d+:\d+, which meshc .* cannot give"):
+        write_tree(out, {})
+    monkeypatch.undo()
+    assert snapshot(out) == before and siblings(out) == around
+
+
+def test_a_render_waits_for_another_holding_out(out, tmp_path):
+    """Two renders into one OUT used to both swap, the last one winning;
+    now the second waits for the first (here: the test holds the lock)."""
+    import fcntl
+    import subprocess
+    import sys
+
+    os.makedirs(os.path.dirname(out))
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "a.mesh").write_text("namespace a {\n  service b {\n    port 80 http\n    timeout 5s\n  }\n}\n")
+    fd = os.open(os.path.join(os.path.dirname(out), ".out.meshc-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    render = subprocess.Popen([sys.executable, "-m", "meshc", "render", str(policy), "-o", out],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            render.wait(timeout=3)
+        assert not os.path.exists(out)
+    finally:
+        os.close(fd)  # releases the lock
+    _, err = render.communicate(timeout=60)
+    assert render.returncode == 0, err.decode()
+    assert "waiting for another meshc that is writing" in err.decode()
+    assert os.path.isfile(os.path.join(out, "default", "kustomization.yaml"))
+    assert siblings(out) == ["out"]
+
+
 # ---------------------------------------------------------------- diff
 
 
 def test_diff_tree_shows_added_changed_and_removed_files(out):
-    write_tree(out, {"a.yaml": meshc_file("x: 1\ny: 2\n"), "gone.yaml": meshc_file("z: 3\n")})
+    write_tree(out, {"c/a.yaml": meshc_file("x: 1\ny: 2\n"), "c/gone.yaml": meshc_file("z: 3\n"),
+                     "c/kustomization.yaml": meshc_file("resources:\n- a.yaml\n- gone.yaml\n")})
     os.makedirs(os.path.join(out, "mine"))
     with open(os.path.join(out, "mine", "notes.txt"), "w") as f:
         f.write("foreign, ignored\n")
-    diff = diff_tree(out, {"a.yaml": meshc_file("x: 1\ny: 20\n"), "new/b.yaml": meshc_file("w: 4\n")})
+    diff = diff_tree(out, {"c/a.yaml": meshc_file("x: 1\ny: 20\n"), "c/new/b.yaml": meshc_file("w: 4\n"),
+                           "c/kustomization.yaml": meshc_file("resources:\n- a.yaml\n- gone.yaml\n")})
     assert diff == (
-        "--- a/a.yaml\n"
-        "+++ b/a.yaml\n"
+        "--- a/c/a.yaml\n"
+        "+++ b/c/a.yaml\n"
         "@@ -1,3 +1,3 @@\n"
         f" {HEAD}"
         " x: 1\n"
         "-y: 2\n"
         "+y: 20\n"
-        "--- a/gone.yaml\n"
+        "--- a/c/gone.yaml\n"
         "+++ /dev/null\n"
         "@@ -1,2 +0,0 @@\n"
         f"-{HEAD}"
         "-z: 3\n"
         "--- /dev/null\n"
-        "+++ b/new/b.yaml\n"
+        "+++ b/c/new/b.yaml\n"
         "@@ -0,0 +1,2 @@\n"
         f"+{HEAD}"
         "+w: 4\n"
@@ -443,7 +566,25 @@ def test_diff_tree_of_a_missing_out_adds_everything(out):
 
 
 def test_diff_tree_marks_a_missing_final_newline(out):
-    write_tree(out, {"a.yaml": meshc_file("x: 1")})
-    assert diff_tree(out, {"a.yaml": meshc_file("x: 1\n")}).endswith(
+    write_tree(out, cluster("c", {"a.yaml": meshc_file("x: 1")}))
+    assert diff_tree(out, cluster("c", {"a.yaml": meshc_file("x: 1\n")})).endswith(
         "-x: 1\n\\ No newline at end of file\n+x: 1\n"
     )
+
+
+@pytest.mark.parametrize("cluster", [None, "hangzhou"])
+def test_a_second_render_recognises_every_file_of_the_first(tmp_path, cluster):
+    """What render wrote (the resources, the kustomization and the
+    kustomizeconfig it lists; into OUT, or into OUT/CLUSTER with --cluster)
+    is meshc's the next time: unchanged, nothing refused."""
+    from click.testing import CliRunner
+
+    from meshc.cli import cli
+
+    examples = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+    args = ["render", examples, "-o", str(tmp_path / "out")] + (["--cluster", cluster] if cluster else [])
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert "written" not in second.stderr and "unchanged" in second.stderr, second.stderr

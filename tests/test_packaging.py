@@ -50,6 +50,7 @@ def run_installed(site_dir: Path, cwd: Path, *args: str) -> subprocess.Completed
 
 def test_wheel_contains_the_grammar_schemas_and_commands(wheel_site):
     assert (wheel_site / "meshc/grammar/mesh.lark").is_file()
+    assert (wheel_site / "meshc/grammar/mesh.tables.json").is_file()
     assert (wheel_site / "meshc/schemas_data/virtualservice.schema.json").is_file()
     assert (wheel_site / "meshc/commands/check.py").is_file()
     assert (wheel_site / "meshc/lsp/keyword_help.json").is_file()
@@ -68,7 +69,9 @@ def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
     validated = subprocess.run(
         [sys.executable, "-S", "-c",
          "import sys; sys.path[:0] = sys.argv[1].split(':');"
-         "from meshc.output import schemas; print(sorted(schemas.KINDS)[0])",
+         "from meshc.output import schemas; print(sorted(schemas.KINDS)[0]);"
+         # the parser comes from the shipped tables, not from building them
+         "from meshc.language import parse; assert parse.parser().source_path == '<deserialized>'",
          ":".join([str(wheel_site), *site.getsitepackages()])],
         capture_output=True, text=True, timeout=60)
     assert validated.returncode == 0, validated.stderr

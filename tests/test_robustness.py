@@ -443,6 +443,25 @@ def test_windows_line_endings_change_nothing():
     assert positions["\n"] and positions["\n"] == positions["\r\n"]
 
 
+def test_cr_only_line_endings_are_refused_not_compiled_to_nothing(tmp_path):
+    """A file saved with classic Mac line endings that starts with a comment
+    was one long comment to meshc: check passed and render deleted what the
+    file had produced. Now check and render refuse it, and OUT stays."""
+    (tmp_path / "fleet.mesh").write_text(FLEET)
+    shop = tmp_path / "shop.mesh"
+    text = "# the shop\nnamespace shop {\n  service cart {\n    port 80 http\n    timeout 5s\n  }\n}\n"
+    shop.write_text(text)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(cli, ["render", str(tmp_path), "-o", str(out)]).exit_code == 0
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml"))
+    assert any("/shop/" in p for p in before)
+    shop.write_bytes(text.replace("\n", "\r").encode())
+    checked = CliRunner().invoke(cli, ["check", "--output-format", "concise", str(tmp_path)])
+    assert checked.exit_code == 1 and "shop.mesh:1:11: error[MESH007]" in checked.stdout, checked.stdout
+    assert CliRunner().invoke(cli, ["render", str(tmp_path), "-o", str(out)]).exit_code == 1
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml")) == before
+
+
 # ------------------------------------------------------- real processes
 SUBPROCESS_CASES = ["probe-garbage", "probe-percentages", "probe-unclosed", "probe-encoding", "random-300-bytes",
                     "deep-braces"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from meshc.model.conditions import MESH_ONLY, compatible, covers, slot
+from meshc.model.conditions import MESH_ONLY, EarlierMatches, compatible, slot
 from meshc.checks.names import repeats, unknown_port
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
@@ -173,7 +173,7 @@ def _conjunction(match: ir.Match) -> list[Diagnostic]:
     out = []
     seen: dict[str, ir.Condition] = {}
     for cond in match.conditions:
-        if isinstance(cond, (ir.HeaderCondition, ir.QueryCondition)) and cond.match.op != "exact" \
+        if isinstance(cond, (ir.HeaderCondition, ir.QueryCondition, ir.PathCondition)) and cond.match.op != "exact" \
                 and not cond.match.value:
             out.append(diagnostic(
                 "empty-match", f"Istio rejects an empty {cond.match.op} on {slot(cond)}",
@@ -206,9 +206,10 @@ def check_reachability(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """A route whose every alternative an earlier route already takes is dead."""
     out: list[Diagnostic] = []
     for info in Index(policy).all_services():
-        earlier: list[ir.Route] = []
-        for route in info.service.routes:
-            blocker = _blocker(earlier, route)
+        routes = info.service.routes
+        earlier = EarlierMatches()
+        for i, route in enumerate(routes):
+            blocker = _blocker(earlier, routes, route)
             if blocker is not None:
                 everything = blocker.is_catch_all
                 out.append(diagnostic(
@@ -219,7 +220,7 @@ def check_reachability(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     labels=[Label(blocker.name.span, "this route wins first")],
                     help=f"move route `{route.name.value}` above route `{blocker.name.value}`, or remove it",
                 ))
-            earlier.append(route)
+            earlier.add(i, _alternatives(route))
     return out
 
 
@@ -228,15 +229,16 @@ def _alternatives(route: ir.Route) -> tuple[ir.Match, ...]:
     return route.matches or (ir.Match(span=route.span, conditions=()),)
 
 
-def _blocker(earlier: list[ir.Route], route: ir.Route) -> Optional[ir.Route]:
-    """An earlier route that takes every request `route` matches, if any."""
+def _blocker(earlier: EarlierMatches, routes: tuple[ir.Route, ...], route: ir.Route) -> Optional[ir.Route]:
+    """The earlier route that takes every request `route` matches, if any:
+    the first one for each alternative, a catch-all preferred."""
     found = None
     for alt in _alternatives(route):
-        hit = next((r for r in earlier if any(covers(m, alt) for m in _alternatives(r))), None)
+        hit = earlier.first_covering(alt)
         if hit is None:
             return None
-        if found is None or hit.is_catch_all:
-            found = hit
+        if found is None or routes[hit].is_catch_all:
+            found = routes[hit]
     return found
 
 

@@ -7,6 +7,7 @@ unchanged.`) so that stdout carries only formatted text or a diff.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ from meshc.commands import options
 from meshc.commands.options import color, file_selection, use_color, verbosity
 from meshc.config import Overrides
 from meshc.diagnostics import Diagnostic, report
-from meshc.files import unified_diff, write_atomically
+from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
 from meshc.language.fmt import FormatError, InternalFormatError, format_text
 from meshc.language.source import SourceFile, display_path
-from meshc.pipeline import InputError, decode, read_source
+from meshc.pipeline import InputError, decode, read_bounded, read_source
 
 STDIN = "<stdin>"
 
@@ -100,26 +101,29 @@ def _excluded_name(path: str, overrides: Overrides) -> bool:
 
 
 def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
+    writing = not (check or diff)
     try:
-        source, diagnostics = read_source(path)
-    except InputError as err:
+        # Writing, the file is read and replaced holding its lock, so that
+        # another meshc (fmt, promote) cannot edit it in between.
+        with locked(path) if writing else contextlib.nullcontext():
+            source, diagnostics = read_source(path)
+            formatted = _formatted(source, diagnostics, tally)
+            if formatted is None:
+                return
+            formatted = _with_line_endings(formatted, source.text)
+            if formatted == source.text:
+                tally.unchanged(source.path)
+                return
+            if diff:
+                sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
+            if writing:
+                write_atomically(path, formatted, source.text)
+    except (InputError, LockError, RewriteError) as err:
         tally.failed(f"error: {err}")
         return
-    formatted = _formatted(source, diagnostics, tally)
-    if formatted is None:
+    except OSError as err:
+        tally.failed(f"error: {display_path(path)}: cannot write: {err.strerror or err}")
         return
-    formatted = _with_line_endings(formatted, source.text)
-    if formatted == source.text:
-        tally.unchanged(source.path)
-        return
-    if diff:
-        sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
-    if not (check or diff):
-        try:
-            write_atomically(path, formatted)
-        except OSError as err:
-            tally.failed(f"error: {source.path}: cannot write: {err.strerror or err}")
-            return
     tally.changed(source.path)
 
 
@@ -127,8 +131,12 @@ def _format_stdin(tally: _Tally, check: bool, diff: bool, filename: Optional[str
     """Stdin to stdout, for editors. A text that does not parse yields no
     output at all, never a partial one; a --stdin-filename that
     --force-exclude excludes is passed through unchanged."""
-    data = sys.stdin.buffer.read()
     shown = display_path(filename) if filename else STDIN
+    try:
+        data = read_bounded(shown, sys.stdin.buffer)
+    except InputError as err:
+        tally.failed(f"error: {err}")
+        return
     if filename and options.settings_or_exit(lambda: _excluded_name(filename, overrides)):
         if not (check or diff):
             sys.stdout.buffer.write(data)

@@ -8,8 +8,9 @@ here are shared with `rollback` and `gate`, which name a canary the same way.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 from urllib.parse import urlsplit
 
 import click
@@ -18,7 +19,7 @@ from meshc.canary import gates
 from meshc.canary import steps as canary
 from meshc.commands.options import color, format_for, output_format, use_color
 from meshc.diagnostics import report
-from meshc.files import unified_diff, write_atomically
+from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
 from meshc.pipeline import Compiled, InputError
 
 DEFAULT_TIMEOUT = 10.0
@@ -58,14 +59,17 @@ def move(file: str, compiled: Compiled, live: canary.LiveCanary, step: int, dry_
     """Write the canary at `step` (or, dry, print the diff) and say so;
     `verb` is the action and what was done (`promote`, `promoted`)."""
     text = canary.moved(compiled, live, step)
+    shown = live.canary.span.file
     if dry_run:
-        shown = live.canary.span.file
         sys.stdout.write(unified_diff(compiled.sources[shown].text, text, f"a/{shown}", f"b/{shown}"))
     else:
         try:
-            write_atomically(file, text)
+            write_atomically(file, text, compiled.sources[shown].text)
+        except RewriteError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
         except OSError as err:
-            click.echo(f"error: cannot write {live.canary.span.file}: {err.strerror or err}", err=True)
+            click.echo(f"error: cannot write {shown}: {err.strerror or err}", err=True)
             sys.exit(2)
     done = f"would {verb[0]}" if dry_run else verb[1]
     click.echo(f"{done} {live.name}: step {live.at} → {step} ({live.show_split(step)})", err=True)
@@ -94,21 +98,22 @@ def command(file, service, route, to, skip, dry_run, require_healthy, timeout, o
     if require_healthy is not None:
         check_url(require_healthy, "--require-healthy")
     output_format = format_for(output_format, file)
-    compiled, live = open_canary(file, service, route, output_format, color)
-    try:
-        step = canary.promotion(compiled, live, to)
-    except canary.Refused as refusal:
-        refuse(refusal, output_format, color)
-    skipped = list(range(live.at + 1, step))
-    if skipped and not skip:
-        raise click.UsageError(
-            f"--to {step} skips {_steps(live, skipped)} of {live.name}, never run nor gated; "
-            f"add --skip to go straight from step {live.at} to {step}, or promote one step at a time")
-    if require_healthy is not None:
-        healthy(live, require_healthy, timeout)
-    move(file, compiled, live, step, dry_run, ("promote", "promoted"))
-    if skipped:
-        click.echo(f"{'would skip' if dry_run else 'skipped'} {_steps(live, skipped)}", err=True)
+    with editing(file, dry_run):
+        compiled, live = open_canary(file, service, route, output_format, color)
+        try:
+            step = canary.promotion(compiled, live, to)
+        except canary.Refused as refusal:
+            refuse(refusal, output_format, color)
+        skipped = list(range(live.at + 1, step))
+        if skipped and not skip:
+            raise click.UsageError(
+                f"--to {step} skips {_steps(live, skipped)} of {live.name}, never run nor gated; "
+                f"add --skip to go straight from step {live.at} to {step}, or promote one step at a time")
+        if require_healthy is not None:
+            healthy(live, require_healthy, timeout)
+        move(file, compiled, live, step, dry_run, ("promote", "promoted"))
+        if skipped:
+            click.echo(f"{'would skip' if dry_run else 'skipped'} {_steps(live, skipped)}", err=True)
     if step == live.last:
         click.echo(f"{live.name} now sends all traffic to {live.canary.candidate.value}; "
                    f"{canary.retire_hint(live)}", err=True)
@@ -118,6 +123,21 @@ def _steps(live: canary.LiveCanary, steps: list[int]) -> str:
     """`step 3 (v1 80% / v2 20%)` or `steps 3, 4 (...; ...)`."""
     splits = "; ".join(live.show_split(n) for n in steps)
     return f"step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))} ({splits})"
+
+
+@contextlib.contextmanager
+def editing(file: str, dry_run: bool) -> Iterator[None]:
+    """FILE's lock, held from reading the canary to writing its new step,
+    so that concurrent promotions and rollbacks take turns (a dry run
+    writes nothing and takes none)."""
+    with contextlib.ExitStack() as held:
+        if not dry_run:
+            try:
+                held.enter_context(locked(file))
+            except LockError as err:
+                click.echo(f"error: {err}", err=True)
+                sys.exit(2)
+        yield
 
 
 def measure_or_exit(live: canary.LiveCanary, url: str, at, timeout: float, no_gates: str, consequence: str = ""):

@@ -66,6 +66,8 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
     except output.OutputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+    for warning in written.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if verbosity >= 0:
         click.echo(f"rendered {len(clusters)} cluster{'s' if len(clusters) != 1 else ''} "
                    f"into {target}: {_counts(written)}", err=True)

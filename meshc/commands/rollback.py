@@ -11,7 +11,7 @@ import click
 
 from meshc.canary import steps as canary
 from meshc.commands.options import color, format_for, output_format
-from meshc.commands.promote import canary_arguments, move, open_canary, refuse
+from meshc.commands.promote import canary_arguments, editing, move, open_canary, refuse
 
 
 @click.command("rollback")
@@ -28,9 +28,10 @@ def command(file, service, route, dry_run, output_format, color) -> None:
     a usage or I/O error.
     """
     output_format = format_for(output_format, file)
-    compiled, live = open_canary(file, service, route, output_format, color)
-    try:
-        step = canary.rollback(compiled, live)
-    except canary.Refused as refusal:
-        refuse(refusal, output_format, color)
-    move(file, compiled, live, step, dry_run, ("roll back", "rolled back"))
+    with editing(file, dry_run):
+        compiled, live = open_canary(file, service, route, output_format, color)
+        try:
+            step = canary.rollback(compiled, live)
+        except canary.Refused as refusal:
+            refuse(refusal, output_format, color)
+        move(file, compiled, live, step, dry_run, ("roll back", "rolled back"))

@@ -123,17 +123,21 @@ _WINDOW = 120
 
 
 def _visible(text: str, start: int, end: int) -> tuple[str, int, int]:
-    """The line as it can be shown under a caret: one column per character
-    (tabs and control characters become one visible character each) and,
-    for a very long line, a window around the underline."""
-    text = "".join(" " if c == "\t" else (c if c.isprintable() else "\ufffd") for c in text)
+    """The line as it can be shown under a caret: for a very long line, a
+    window around the underline, and one column per character (tabs and
+    control characters become one visible character each). Only the window
+    is converted, so a report costs the same whatever the line's length."""
     if len(text) <= _WINDOW:
-        return text, start, end
+        return _printable(text), start, end
     first = max(0, min(start - _WINDOW // 3, len(text) - _WINDOW))
     last = first + _WINDOW
-    shown = ("…" if first else "") + text[first:last] + ("…" if last < len(text) else "")
+    shown = ("…" if first else "") + _printable(text[first:last]) + ("…" if last < len(text) else "")
     shift = first - (1 if first else 0)
     return shown, start - shift, min(end, last) - shift
+
+
+def _printable(text: str) -> str:
+    return "".join(" " if c == "\t" else (c if c.isprintable() else "\ufffd") for c in text)
 
 
 def _underline(span: Span, text: str) -> tuple[int, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from importlib import resources
 from typing import Optional
 
 from lark import Lark, Token, Transformer
@@ -18,6 +17,7 @@ from lark.exceptions import UnexpectedInput
 
 from meshc.diagnostics import Diagnostic
 from meshc.language import syntax as s
+from meshc.language import tables
 from meshc.language.source import SourceFile, Span
 from meshc.language.syntax_errors import list_ends_at_line_end, syntax_error
 
@@ -25,19 +25,9 @@ from meshc.language.syntax_errors import list_ends_at_line_end, syntax_error
 @functools.lru_cache(maxsize=None)
 def parser() -> Lark:
     """The parser, with the syntax-tree builder applied as it parses (no
-    intermediate Lark tree: that halves the cost of parsing)."""
-    grammar = resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
-    # cache=True keeps the LALR tables in the temp directory, keyed by the
-    # grammar's hash: building them costs more than the rest of `meshc check`.
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        maybe_placeholders=True,
-        keep_all_tokens=True,
-        transformer=_Build(),
-        cache=True,
-    )
+    intermediate Lark tree: that halves the cost of parsing). Its LALR
+    tables come with the package (tables.py)."""
+    return tables.load(tables.grammar_text(), _Build())
 
 
 def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
@@ -62,8 +52,7 @@ def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
 def _anonymous_terminals(lark: Lark) -> frozenset:
     """Terminals that stand for keywords and punctuation: those the grammar
     does not name itself."""
-    grammar = resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
-    named = set(re.findall(r"^([A-Z_]+)(?:\.\d+)?\s*:", grammar, re.M))
+    named = set(re.findall(r"^([A-Z_]+)(?:\.\d+)?\s*:", tables.grammar_text(), re.M))
     return frozenset(t.name for t in lark.terminals if t.name not in named)
 
 

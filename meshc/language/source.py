@@ -46,11 +46,11 @@ class SourceFile:
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
-        if not 1 <= line <= len(self._line_starts):
+        starts = self._line_starts
+        if not 1 <= line <= len(starts):
             return ""
-        start = self._line_starts[line - 1]
-        end = self.text.find("\n", start)
-        return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[starts[line - 1] : end].rstrip("\r")
 
     def span_at(self, offset: int, length: int = 1) -> Span:
         """The span of `length` characters at a character offset."""

@@ -29,8 +29,8 @@ from meshc.language.source import SourceFile
 from meshc.language.values import ISTIO_VERSIONS
 from meshc.lsp.reparse import reparse
 from meshc.lsp.symbols import Symbol, occurrences
-from meshc.pipeline import Compiled, compile_sources, decode
-from meshc.selection import excluded_by_patterns, siblings
+from meshc.pipeline import Compiled, compile_sources, decode, line_ending_problems, read_bytes
+from meshc.selection import InputError, excluded_by_patterns, siblings
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ class Workspace:
             file = self._files.get(path)
             if file is None or file.source.text != text:
                 basis = None if file is None else file if file.tree is not None else file.basis
-                file = self._files[path] = _File(SourceFile(path, text), [], basis)
+                source = SourceFile(path, text)
+                file = self._files[path] = _File(source, line_ending_problems(source), basis)
             return file
         return self._read(path)
 
@@ -197,9 +198,8 @@ class Workspace:
         if cached is not None and cached[0] == stamp:
             return cached[1]
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
+            data = read_bytes(path, path)  # a FIFO or a device named *.mesh would hang the server
+        except InputError:
             return None
         source, errors = decode(path, data)
         file = _File(source, errors)

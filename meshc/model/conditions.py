@@ -4,7 +4,8 @@ must render a conjunction exactly); no diagnostics here."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Union
+import functools
+from typing import Iterable, NamedTuple, Optional, Union
 
 import re2
 
@@ -54,10 +55,16 @@ def _strings(a: ir.StringMatch, b: ir.StringMatch) -> tuple[bool, bool]:
 
 
 def _fullmatch(pattern: str, value: str) -> bool:
+    compiled = _compiled(pattern)
+    return compiled is not None and compiled.fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str):
     try:
-        return re2.compile(pattern, _OPTIONS).fullmatch(value) is not None
+        return re2.compile(pattern, _OPTIONS)
     except re2.error:
-        return False
+        return None
 
 
 def _values(cond: ir.Condition) -> Optional[ir.StringMatch]:
@@ -78,7 +85,7 @@ def implies(a: ir.Condition, b: ir.Condition) -> bool:
         return False
     if va is not None and vb is not None:
         return _strings(va, vb)[0]
-    return a.model_dump(exclude={"span"}) == b.model_dump(exclude={"span"})
+    return _meaning(a) == _meaning(b)
 
 
 def compatible(a: ir.Condition, b: ir.Condition) -> bool:
@@ -93,13 +100,110 @@ def compatible(a: ir.Condition, b: ir.Condition) -> bool:
         return _strings(va, vb)[1]
     if isinstance(a, ir.CookieCondition):
         return a.name != b.name or a.value == b.value
-    return a.model_dump(exclude={"span"}) == b.model_dump(exclude={"span"})
+    return _meaning(a) == _meaning(b)
 
 
-def covers(earlier: ir.Match, later: ir.Match) -> bool:
-    """`earlier` matches every request `later` matches: each of its
-    conditions always holds or is implied by one of `later`'s."""
-    return all(always_holds(a) or any(implies(b, a) for b in later.conditions) for a in earlier.conditions)
+def _meaning(cond: ir.Condition) -> tuple:
+    """A condition that is not a string match, as a hashable value without
+    positions (a source namespace's name has a span of its own): equal for
+    the same condition written in two places."""
+    return _frozen(cond.model_dump())
+
+
+def _frozen(value):
+    if isinstance(value, dict):
+        return tuple((k, _frozen(v)) for k, v in value.items() if k != "span")
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+class EarlierMatches:
+    """The matches of the routes seen so far, for finding the first of them
+    that takes every request a later match takes (`first_covering`).
+
+    An earlier match covers a later one when each of its conditions always
+    holds or is implied by one of the later match's (implies(later,
+    earlier)). Asking that of every earlier route made the reachability
+    check quadratic in the routes of a service; here each earlier condition
+    becomes a key, and a later condition yields every key it implies:
+
+    * an exact value implies that value, every prefix of it, and every
+      regex (seen so far, in that slot) that fully matches it;
+    * a prefix implies every shorter-or-equal prefix of itself;
+    * a regex implies only itself;
+    * any other condition implies only its own meaning.
+
+    A match then covers a later one exactly when its keys (but for the
+    conditions that always hold) are among the keys the later one implies.
+    Each match is filed under one of its keys (the one with the fewest
+    matches filed so far), so a lookup reads the short lists under the
+    implied keys. Prefixes are looked up only at the lengths earlier
+    prefixes have, so a long value costs no more than a short one.
+    """
+
+    def __init__(self) -> None:
+        self._filed: dict[tuple, list[tuple[int, frozenset]]] = {}
+        self._catch_all: Optional[int] = None
+        self._prefix_lengths: dict[str, set[int]] = {}
+        self._regexes: dict[str, set[str]] = {}
+
+    def add(self, index: int, matches: Iterable[ir.Match]) -> None:
+        """File the matches of the route at `index` (added in route order)."""
+        for match in matches:
+            keys = frozenset(_key(c) for c in match.conditions if not always_holds(c))
+            if not keys:
+                if self._catch_all is None:
+                    self._catch_all = index
+                continue
+            for where, op, value in keys:
+                if op == "prefix":
+                    self._prefix_lengths.setdefault(where, set()).add(len(value))
+                elif op == "regex":
+                    self._regexes.setdefault(where, set()).add(value)
+            anchor = min(keys, key=lambda k: len(self._filed.get(k, ())))
+            self._filed.setdefault(anchor, []).append((index, keys))
+
+    def first_covering(self, match: ir.Match) -> Optional[int]:
+        """The index of the first route added with a match that takes every
+        request `match` takes, or None."""
+        implied = set()
+        for cond in match.conditions:
+            implied |= self._implied(cond)
+        best = self._catch_all
+        for key in implied:
+            for index, keys in self._filed.get(key, ()):
+                if best is not None and index >= best:
+                    break
+                if keys <= implied:
+                    best = index
+                    break
+        return best
+
+    def _implied(self, cond: ir.Condition) -> set[tuple]:
+        sm = _values(cond)
+        if sm is None:
+            return {_key(cond)}
+        where = slot(cond)
+        if sm.op == "regex":
+            return {(where, "regex", sm.value)}
+        value = sm.value
+        found = {(where, "prefix", value[:n]) for n in self._prefix_lengths.get(where, ()) if n <= len(value)}
+        if sm.op == "exact":
+            found.add((where, "exact", value))
+            found.update((where, "regex", r) for r in self._regexes.get(where, ()) if _fullmatch(r, value))
+        return found
+
+
+def _key(cond: ir.Condition) -> tuple:
+    """What a later condition must imply for this one to hold (EarlierMatches).
+    Conditions with a string value compare within their slot whatever their
+    kind (`from cluster C` and `source topology.istio.io/cluster = "C"`);
+    the others only with their own kind."""
+    sm = _values(cond)
+    if sm is None:
+        return (f"{cond.kind} {slot(cond)}", "=", _meaning(cond))
+    return (slot(cond), sm.op, sm.value)
 
 
 # Conditions about mesh callers: the port dialled and the calling workload.

@@ -13,7 +13,7 @@ from meshc.backends.documents import Document
 from meshc.backends.istio import Rendering
 from meshc.output import emit
 
-KUSTOMIZATION = "kustomization.yaml"
+KUSTOMIZATION = emit.KUSTOMIZATION
 
 
 class _Texts:

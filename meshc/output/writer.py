@@ -1,9 +1,15 @@
 """Writing rendered files into an output directory (OUT), safely.
 
 `meshc render -o OUT` produces `{relative_path: text}`. A file in OUT is
-*meshc's* when its first line starts with `emit.MARKER`; everything else in
-OUT (other files, unreadable files, symlinks, special files) is *foreign* and
-is never modified or removed. Symlinks are never followed.
+*meshc's* when its first line starts with `emit.MARKER` and it is either a
+cluster's `CLUSTER/kustomization.yaml` (`kustomization.yaml` when OUT is one
+cluster's directory) or listed in that (meshc's) kustomization's
+`resources` or `configurations`: the kustomizations are the manifest of
+what meshc wrote, so a user's file that merely quotes the header is not
+taken for one.
+Everything else in OUT (other files, unreadable files, symlinks, special
+files) is *foreign* and is never modified or removed. Symlinks are never
+followed.
 
 `write_tree` builds the complete new OUT in a hidden staging directory next to
 OUT (`.NAME.meshc-XXXX/new`, same filesystem): directories are re-created with
@@ -23,28 +29,42 @@ written. Only when all of that succeeded is the staging tree swapped in:
 The old tree is then deleted. On any error before the swap the old OUT is
 untouched and the staging directory is removed.
 
+Two renders into one OUT take turns: each holds an flock on `.NAME.meshc-lock`
+next to OUT from reading OUT to removing its staging directory. Holding it,
+a run removes the staging directories earlier runs left when they were
+killed (keeping one whose `old` tree is all that is left of OUT), and warns
+about any it cannot remove.
+
 Known costs of replacing OUT as a whole: directories get new inodes (a shell
-inside OUT must `cd` again), and foreign directories keep their mode but not
-their owner, times or extended attributes. OUT must not be a symlink or a
-mount point and must not contain mount points (the old tree is deleted
-recursively). Nothing else may change OUT while meshc writes it: an entry
-added after OUT was read would be deleted with the old tree.
+inside OUT must `cd` again), and keep their mode, owner and group but not
+their times or extended attributes; a foreign file that cannot be linked is
+copied with its owner and group. When meshc cannot give an entry its owner
+back (it runs as another user and not as root), it refuses, changing
+nothing. OUT must not be a symlink or a mount point and must not contain
+mount points (the old tree is deleted recursively). Nothing but meshc may
+change OUT while meshc writes it: an entry added after OUT was read would be
+deleted with the old tree.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
+import re
 import shutil
 import stat
 import tempfile
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Iterator, Mapping, Optional
 
-from meshc.files import unified_diff
-from meshc.output.emit import MARKER
+from ruamel.yaml import YAML
+
+from meshc.files import LockError, locked, unified_diff
+from meshc.output.emit import KUSTOMIZATION, MARKER
 
 _MARKER_BYTES = MARKER.encode()
+_YAML = YAML(typ="safe", pure=True)
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -62,6 +82,8 @@ class WriteReport:
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
     """meshc's files from an earlier run that are no longer rendered."""
+    warnings: tuple[str, ...] = ()
+    """Staging directories of earlier or this run that could not be removed."""
 
 
 @dataclass
@@ -70,7 +92,10 @@ class _Tree:
 
     mode: Optional[int] = None
     """OUT's permission bits; None when OUT does not exist."""
-    dirs: dict[str, int] = field(default_factory=dict)
+    owner: tuple[int, int] = (-1, -1)
+    """OUT's owner and group."""
+    dirs: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    """Mode, owner and group of every directory."""
     empty_dirs: set[str] = field(default_factory=set)
     ours: dict[str, bytes] = field(default_factory=dict)
     foreign: list[str] = field(default_factory=list)
@@ -86,28 +111,36 @@ def write_tree(out_dir: str, files: Mapping[str, str]) -> WriteReport:
     path is unsafe or a foreign entry is in the way."""
     encoded = _encode(files)
     out = os.path.abspath(out_dir)
-    tree = _scan(out, out_dir)
-    _check_collisions(out_dir, tree, encoded)
-    if tree.mode is None:
-        _check_interrupted_swap(out, out_dir)
     try:
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        holder = tempfile.mkdtemp(prefix=_holder_prefix(out), dir=os.path.dirname(out))
     except OSError as err:
-        raise OutputError(f"cannot create a staging directory next to {out_dir}: {err.strerror}") from err
-    try:
-        staged = os.path.join(holder, "new")
-        _stage(staged, out, tree, encoded)
-        _swap(out, staged, holder)
-    except OSError as err:
-        raise OutputError(_failure(out_dir, out, holder, err)) from err
-    finally:
-        if not _stranded(out, holder):
-            _discard(holder)
+        raise OutputError(f"cannot create the directory of {out_dir}: {err.strerror}") from err
+    with _locked(out):
+        warnings = _remove_stale_staging(out)
+        tree = _scan(out, out_dir)
+        _check_collisions(out_dir, tree, encoded)
+        if tree.mode is None:
+            _check_interrupted_swap(out, out_dir)
+        try:
+            holder = tempfile.mkdtemp(prefix=_holder_prefix(out), dir=os.path.dirname(out))
+        except OSError as err:
+            raise OutputError(f"cannot create a staging directory next to {out_dir}: {err.strerror}") from err
+        try:
+            staged = os.path.join(holder, "new")
+            _stage(staged, out, out_dir, tree, encoded)
+            _swap(out, staged, holder)
+        except OSError as err:
+            raise OutputError(_failure(out_dir, out, holder, err)) from err
+        finally:
+            if not _stranded(out, holder):
+                _discard(holder)
+        if os.path.lexists(holder) and not _stranded(out, holder):
+            warnings.append(_left_behind(holder))
     return WriteReport(
         written=tuple(p for p in sorted(encoded) if tree.ours.get(p) != encoded[p]),
         unchanged=tuple(p for p in sorted(encoded) if tree.ours.get(p) == encoded[p]),
         removed=tuple(sorted(tree.ours.keys() - encoded.keys())),
+        warnings=tuple(warnings),
     )
 
 
@@ -117,7 +150,12 @@ def diff_tree(out_dir: str, files: Mapping[str, str], prefix: str = "") -> str:
     files, no timestamps); empty when they match. Foreign files are not
     compared."""
     encoded = _encode(files)
-    tree = _scan(os.path.abspath(out_dir), out_dir)
+    out = os.path.abspath(out_dir)
+    if os.path.isdir(os.path.dirname(out)):
+        with _locked(out):  # not in the middle of another run's swap
+            tree = _scan(out, out_dir)
+    else:
+        tree = _Tree()
     changed = [p for p in sorted(encoded.keys() | tree.ours.keys()) if tree.ours.get(p) != encoded.get(p)]
     return "".join(_unified(prefix + p, tree.ours.get(p), encoded.get(p)) for p in changed)
 
@@ -191,9 +229,38 @@ def _scan(out: str, out_dir: str) -> _Tree:
         raise OutputError(f"{out_dir} exists and is not a directory")
     if os.path.ismount(out):
         raise OutputError(f"{out_dir} is a mount point; meshc replaces the output directory by renaming it, so choose a directory inside it")
-    tree = _Tree(mode=stat.S_IMODE(st.st_mode))
+    tree = _Tree(mode=stat.S_IMODE(st.st_mode), owner=(st.st_uid, st.st_gid))
     _scan_dir(out, out_dir, "", st.st_dev, tree)
+    listed = _listed(tree.ours)
+    for rel in sorted(tree.ours.keys() - listed):
+        del tree.ours[rel]
+        tree.foreign.append(rel)
+    tree.foreign.sort()
     return tree
+
+
+def _listed(marked: Mapping[str, bytes]) -> set[str]:
+    """Of the files carrying meshc's header, those meshc wrote: a cluster's
+    kustomization (`CLUSTER/kustomization.yaml`, or `kustomization.yaml`
+    when OUT is one cluster's directory) and the files it lists."""
+    found = set()
+    for rel, content in marked.items():
+        directory, _, name = rel.rpartition("/")
+        if name != KUSTOMIZATION or "/" in directory:
+            continue
+        found.add(rel)
+        try:
+            listing = _YAML.load(content.decode("utf-8"))
+            listed = [r for key in _LISTS for r in listing.get(key) or ()]
+        except Exception:  # noqa: BLE001 - not a kustomization meshc wrote: it lists nothing
+            continue
+        base = f"{directory}/" if directory else ""
+        found.update(base + r for r in listed if isinstance(r, str) and not _path_problem(r))
+    return found & marked.keys()
+
+
+_LISTS = ("resources", "configurations")
+"""The fields of meshc's kustomizations that name files it wrote."""
 
 
 def _scan_dir(out: str, out_dir: str, rel: str, device: int, tree: _Tree) -> None:
@@ -208,7 +275,7 @@ def _scan_dir(out: str, out_dir: str, rel: str, device: int, tree: _Tree) -> Non
             if stat.S_ISDIR(st.st_mode):
                 if st.st_dev != device:
                     raise OutputError(f"{_show(out_dir, child)} is a mount point; meshc will not replace a tree that contains one")
-                tree.dirs[child] = stat.S_IMODE(st.st_mode)
+                tree.dirs[child] = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
                 _scan_dir(out, out_dir, child, device, tree)
                 continue
             content = _meshc_content(entry.path) if stat.S_ISREG(st.st_mode) else None
@@ -261,6 +328,10 @@ def _check_collisions(out_dir: str, tree: _Tree, files: Mapping[str, bytes]) -> 
             )
 
 
+_STAGING = re.compile(r"[a-z0-9_]{8}")
+"""What tempfile.mkdtemp puts after a staging directory's prefix."""
+
+
 def _holder_prefix(out: str) -> str:
     """Name prefix of the hidden directory next to OUT used for the swap."""
     return f".{os.path.basename(out)[:100]}.meshc-"
@@ -283,42 +354,94 @@ def _check_interrupted_swap(out: str, out_dir: str) -> None:
             )
 
 
+@contextlib.contextmanager
+def _locked(out: str) -> Iterator[None]:
+    """OUT's lock (files.locked), its failure an OutputError."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(locked(out))
+        except LockError as err:
+            raise OutputError(str(err)) from None
+        yield
+
+
+def _remove_stale_staging(out: str) -> list[str]:
+    """Remove the staging directories earlier runs left next to OUT (killed
+    runs leave them; holding OUT's lock, no other run is using one), except
+    one whose `old` tree is all that is left of a missing OUT. Warnings for
+    those that cannot be removed."""
+    parent, prefix = os.path.dirname(out), _holder_prefix(out)
+    warnings = []
+    for name in sorted(os.listdir(parent)):
+        path = os.path.join(parent, name)
+        if not _STAGING.fullmatch(name[len(prefix):]) or not name.startswith(prefix) or os.path.islink(path):
+            continue
+        if not os.path.isdir(path) or (not os.path.lexists(out) and os.path.isdir(os.path.join(path, "old"))):
+            continue
+        _discard(path)
+        if os.path.lexists(path):
+            warnings.append(_left_behind(path))
+    return warnings
+
+
+def _left_behind(holder: str) -> str:
+    return f"could not remove the staging directory {holder}; remove it by hand"
+
+
 # ---------------------------------------------------------------- staging and swap
 
 
-def _stage(staged: str, out: str, tree: _Tree, files: Mapping[str, bytes]) -> None:
+def _stage(staged: str, out: str, out_dir: str, tree: _Tree, files: Mapping[str, bytes]) -> None:
     """Build the complete new OUT at `staged`."""
     kept = {a for p in (*files, *tree.foreign, *tree.empty_dirs) for a in _ancestors(p)} | tree.empty_dirs
     os.mkdir(staged, 0o755)
+    _keep_owner(staged, *tree.owner, out_dir)
     for rel in sorted(kept):
         os.mkdir(os.path.join(staged, rel), 0o755)
+        if rel in tree.dirs:
+            _keep_owner(os.path.join(staged, rel), *tree.dirs[rel][1:], _show(out_dir, rel))
     for rel in tree.foreign:
-        _carry(os.path.join(out, rel), os.path.join(staged, rel))
+        _carry(os.path.join(out, rel), os.path.join(staged, rel), _show(out_dir, rel))
     for rel, data in files.items():
         _write_file(os.path.join(staged, rel), data)
     # Old directories get their modes back last: one may not be writable.
     for rel in sorted(kept & tree.dirs.keys(), reverse=True):
-        os.chmod(os.path.join(staged, rel), tree.dirs[rel])
+        os.chmod(os.path.join(staged, rel), tree.dirs[rel][0])
     if tree.mode is not None:
         os.chmod(staged, tree.mode)
 
 
-def _carry(src: str, dst: str) -> None:
+def _keep_owner(path: str, uid: int, gid: int, shown: str) -> None:
+    """Give a re-created entry the owner and group of the one it stands for."""
+    st = os.lstat(path)
+    if (uid, gid) in ((-1, -1), (st.st_uid, st.st_gid)):
+        return
+    try:
+        os.chown(path, uid, gid, follow_symlinks=False)
+    except PermissionError:
+        raise OutputError(
+            f"{shown} belongs to {uid}:{gid}, which meshc (running as {os.getuid()}:{os.getgid()}) cannot give its "
+            "copy in the new output directory; nothing was changed (move it out of the output directory, or "
+            "render as its owner)") from None
+
+
+def _carry(src: str, dst: str, shown: str) -> None:
     """Put a foreign entry into the staging tree unchanged: a hard link keeps
-    content, mode and inode; where linking fails (another filesystem, link
-    limits, protected_hardlinks), a copy keeping mode and times, or the same
-    symlink again."""
+    content, mode, owner and inode; where linking fails (another filesystem,
+    link limits, protected_hardlinks), a copy keeping mode, times, owner and
+    group, or the same symlink again."""
     try:
         os.link(src, dst, follow_symlinks=False)
         return
     except OSError:
-        mode = os.lstat(src).st_mode
-        if stat.S_ISLNK(mode):
+        st = os.lstat(src)
+        if stat.S_ISLNK(st.st_mode):
             os.symlink(os.readlink(src), dst)
-        elif stat.S_ISREG(mode):
+        elif stat.S_ISREG(st.st_mode):
             shutil.copy2(src, dst)
         else:
             raise
+        _keep_owner(dst, st.st_uid, st.st_gid, shown)
 
 
 def _write_file(path: str, data: bytes) -> None:

@@ -1,0 +1,70 @@
+"""The LALR tables shipped in the package (meshc/language/tables.py):
+fresh for the grammar, equivalent to tables built from it, and never
+replaced by a file from outside the package."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lark
+from helpers import ROOT
+
+from meshc.language import parse as parse_module
+from meshc.language import tables
+from meshc.language.parse import _Build
+from meshc.language.source import SourceFile
+from meshc.language.syntax_errors import syntax_error
+
+SHIPPED = ROOT / "grammar" / tables.TABLES
+CORPUS = sorted((ROOT / "examples").glob("*.mesh")) + sorted((ROOT / "tests" / "diagnostics").glob("*.mesh"))
+
+
+def test_shipped_tables_are_fresh(golden):
+    """The tables file carries the hash of the grammar and the Lark version
+    it was built with; a grammar edit needs `pytest --update-golden`.
+    (Lark numbers its states differently from run to run, so the file is
+    rewritten only when stale, not compared byte for byte.)"""
+    grammar = tables.grammar_text()
+    stamp = json.loads(SHIPPED.read_text(encoding="utf-8")) if SHIPPED.exists() else {}
+    fresh = (stamp.get("grammar_sha256"), stamp.get("lark")) == (tables._digest(grammar), lark.__version__)
+    if not fresh and golden.mode == "write":
+        SHIPPED.write_text(tables.generate(grammar), encoding="utf-8")
+        return
+    assert fresh, f"{SHIPPED.relative_to(ROOT)} is stale for the grammar or for Lark {lark.__version__}: " \
+                  "run `pytest --update-golden`"
+
+
+def _outcome(parser, path: Path):
+    """What a parser makes of a file: its syntax tree, or its syntax error."""
+    builder = parser.options.transformer
+    builder.path, builder.anonymous = str(path), parse_module._anonymous_terminals(parser)
+    source = SourceFile(str(path), path.read_bytes().decode("utf-8", "replace"))
+    try:
+        return parser.parse(source.text)
+    except lark.exceptions.UnexpectedInput as err:
+        return syntax_error(parser, source, err)
+
+
+def test_shipped_tables_parse_like_tables_built_from_the_grammar():
+    """Every example and diagnostic fixture gives the same syntax tree, or
+    the same syntax error, with the shipped tables as with tables Lark
+    builds from the grammar."""
+    grammar = tables.grammar_text()
+    shipped = tables.load(grammar, _Build())
+    built = lark.Lark(grammar, transformer=_Build(), **tables.OPTIONS)
+    assert shipped.parser is not built.parser
+    for path in CORPUS:
+        assert _outcome(shipped, path) == _outcome(built, path), path.name
+
+
+def test_tables_for_another_grammar_are_not_used(monkeypatch):
+    """A grammar changed since the tables were made (or another Lark) gets
+    tables built from the grammar itself: slower, never wrong."""
+    grammar = tables.grammar_text().replace('"canary"', '"kanarie"')
+    assert grammar != tables.grammar_text()
+    parser = tables.load(grammar, _Build())
+    text = "namespace a { service b { subsets by version v1 v2 route r { kanarie v1 -> v2 steps 50% 100% } } }"
+    assert parser.parse(text).items  # the shipped tables would reject `kanarie`
+    monkeypatch.setattr(lark, "__version__", "0.0.0")
+    assert tables.load(tables.grammar_text(), _Build()).parse("namespace a { }").items
