@@ -212,6 +212,7 @@ namespaces = _named("namespaces", _leaf(s.Namespace, names, _block(st.one_of(
         _gateway_servers,
         _leaf(s.RedirectHttp),
         _leaf(s.GatewaySelector, label_keys, label_values),
+        _leaf(s.GatewayHost, hosts, _block(routes | options)),
     ))),
     _leaf(s.External, _tuple(hosts, 1, 2), _tuple(_leaf(s.PortDecl, ports, protocols), 1, 2)),
 ))))

@@ -72,6 +72,12 @@ EVERY_CONSTRUCT = dedent(r"""
         http port 8080
         redirect-http
         selector istio = ingressgateway
+        host api.example.com {   cors origins "https://app.example.com" methods GET
+          route edge { when path ^= "/api" or header x-api = "1" to service user-service 90%, service billing in payments subset v1 port 8080 10%
+            mirror service shadow 5% rewrite path "/"   on beijing { timeout 40s } }
+          route rest {to service user-service}
+        }
+        host * {}
       }
       gateway plain { http }
       external api.external.com cdn.external.com port 443 https port 80 http
@@ -148,6 +154,18 @@ EVERY_CONSTRUCT_FORMATTED = dedent(r"""
         http port 8080
         redirect-http
         selector istio = "ingressgateway"
+        host api.example.com {
+          cors origins "https://app.example.com" methods GET
+          route edge {
+            when path ^= "/api" or header x-api = "1"
+            to service user-service 90%, service billing in payments subset v1 port 8080 10%
+            mirror service shadow 5%
+            rewrite path "/"
+            on beijing { timeout 40s }
+          }
+          route rest { to service user-service }
+        }
+        host * {}
       }
       gateway plain { http }
       external api.external.com cdn.external.com port 443 https port 80 http

@@ -91,9 +91,10 @@ class _Backend:
                    served if self.index.local_services else None)
             docs += self._once(key, lambda info=info: self._service(info, cluster, target, served))
         exposed = [i.service for i in self.index.all_services() if i.service.exposes]
-        overridden = next((c for c in map(lambda svc: _override_key(svc, cluster), exposed) if c), None)
+        overridden = any(_override_key(svc, cluster) for svc in exposed) or any(
+            _overrides(block.block.routes, cluster) for block in self.index.gateway_hosts())
         locals_ = served if self.index.local_services else None
-        docs += self._once(("ingress", target.version, overridden, locals_),
+        docs += self._once(("ingress", target.version, cluster if overridden else None, locals_),
                            lambda: self._ingress(cluster, target, served))
         return docs
 
@@ -169,9 +170,12 @@ class _Backend:
 
 def _override_key(service: ir.Service, cluster: str) -> Optional[str]:
     """The cluster, if anything about the service differs there."""
-    overridden = {o.cluster.value for o in service.overrides}
-    overridden |= {o.cluster.value for r in service.routes for o in r.overrides}
-    return cluster if cluster in overridden else None
+    overridden = any(o.cluster.value == cluster for o in service.overrides)
+    return cluster if overridden or _overrides(service.routes, cluster) else None
+
+
+def _overrides(routes: tuple[ir.Route, ...], cluster: str) -> bool:
+    return any(o.cluster.value == cluster for r in routes for o in r.overrides)
 
 
 def _collisions(docs: list[Document]) -> list[Diagnostic]:

@@ -13,7 +13,16 @@ from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
 from meshc.model.conditions import MESH_ONLY, always_holds, conjoin, is_catch_all
-from meshc.model.resolve import Index, ServiceInfo, canary_split, preview_match, route_targets, weights
+from meshc.model.resolve import (
+    GatewayHostInfo,
+    Index,
+    RouteOwner,
+    ServiceInfo,
+    canary_split,
+    preview_match,
+    route_targets,
+    weights,
+)
 
 # The last entry of a service's VirtualService when no route takes every
 # request: without it, Istio's default route would take requests the routes
@@ -76,17 +85,24 @@ class RouteBuilder:
         return doc
 
     def gateway_virtual_services(self) -> list[Document]:
-        """One VirtualService per (gateway, host) with every exposure of that
-        host, in `exposure_order`. A service's second and later groups on
-        one host get `-2`, `-3` after the route's name."""
+        """One VirtualService per (gateway, host): the routes of the
+        gateway's `host` block in the order written, then every exposure of
+        that host in `exposure_order`. A service's second and later groups
+        on one host get `-2`, `-3` after the route's name."""
         exposed: dict[tuple[str, str], list[tuple[ServiceInfo, ir.Expose]]] = {}
         for info in self.index.all_services():
             for expose in info.service.exposes:
                 exposed.setdefault((expose.gateway.value, expose.host), []).append((info, expose))
+        own: dict[tuple[str, str], GatewayHostInfo] = {}
+        for block in self.index.gateway_hosts():
+            own.setdefault(block.key, block)  # a second block for one host is MESH205
         out = []
-        for (gw_name, host), entries in sorted(exposed.items()):
+        for key in sorted(set(exposed) | set(own)):
+            gw_name, host = key
             gw_ns, _ = self.index.gateways[gw_name]
-            produced = []
+            block, entries = own.get(key), exposed.get(key, [])
+            produced = [(self.http_routes(block, route, ()), route) for route in block.block.routes] \
+                if block is not None else []
             groups_seen: dict[tuple[str, str], int] = {}
             for info, expose, alternatives in exposure_order(entries):
                 number = groups_seen[info.key] = groups_seen.get(info.key, 0) + 1
@@ -100,6 +116,8 @@ class RouteBuilder:
                     # here, as in the mesh, not passed on to later exposures.
                     produced.append(([_not_found(f"{prefix}{NOT_FOUND}{suffix}", alternatives)], expose))
             self._exposed = None
+            if not produced:
+                continue  # a `host` block without routes (MESH328) and no exposure
             http, spans = self._unique(produced)
             # The VirtualService lives in the gateway's namespace, so the bare
             # name is enough ("specifying a gateway with no namespace qualifier
@@ -108,7 +126,8 @@ class RouteBuilder:
             # kustomize's nameReference (manifests.py) renames a bare name
             # under namePrefix/nameSuffix but never `namespace/name`.
             spec = {"hosts": [host], "gateways": [gw_name], "http": http}
-            nodes = [e for _, e in entries] + [i.service for i, _ in entries]
+            nodes = ([block.block] if block is not None else []) + [e for _, e in entries] \
+                + [i.service for i, _ in entries]
             doc = document(self.target.networking, "VirtualService", gw_ns.name.value,
                            f"{gw_name}-{slug(host)}", spec, nodes)
             doc.entry_spans = spans
@@ -137,10 +156,11 @@ class RouteBuilder:
         return out, tuple(spans)
 
     # -------------------------------------------------------------- routes
-    def http_routes(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
+    def http_routes(self, info: RouteOwner, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
                     prefix: str = "", suffix: str = "") -> list[dict]:
-        """The HTTP routes for one .mesh route (two for blue-green: preview
-        first); `outer` are the matches of a gateway exposure, ANDed in.
+        """The HTTP routes for one .mesh route of a service or of a gateway's
+        `host` block (two for blue-green: preview first); `outer` are the
+        matches of a gateway exposure, ANDed in.
         An entry no request can match is left out (the checks report it).
 
         A route that sends traffic to a `local` service is rendered once per
@@ -157,15 +177,15 @@ class RouteBuilder:
             if not several:
                 out += self._entries(info, route, outer, prefix, suffix)
                 continue
-            here = ir.SourceClusterCondition(span=info.service.span, cluster=ir.Name(span=info.service.span,
-                                                                                     value=source))
-            callers = conjunction(outer, (ir.Match(span=info.service.span, conditions=(here,)),))
+            span = (route if route is not None else info.service).span
+            here = ir.SourceClusterCondition(span=span, cluster=ir.Name(span=span, value=source))
+            callers = conjunction(outer, (ir.Match(span=span, conditions=(here,)),))
             if callers is not None:
                 out += self._entries(info, route, callers, prefix, f"{suffix}-{source}")
         self._source = None
         return out
 
-    def _local_sources(self, info: ServiceInfo, route: Optional[ir.Route]) -> Optional[tuple[str, ...]]:
+    def _local_sources(self, info: RouteOwner, route: Optional[ir.Route]) -> Optional[tuple[str, ...]]:
         """The served clusters to render the route for one by one, or None
         when it sends nothing to a local service. A local service's own
         routes serve only the clusters it runs in."""
@@ -175,12 +195,12 @@ class RouteBuilder:
                       if other is not None}
         if not hosts & set(self.index.local_services):
             return None
-        if info.service.local is None:
+        if isinstance(info, GatewayHostInfo) or info.service.local is None:
             return self.served
         placed = self.index.topology.placement(info.service)
         return tuple(c for c in self.served if c in placed)
 
-    def _entries(self, info: ServiceInfo, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
+    def _entries(self, info: RouteOwner, route: Optional[ir.Route], outer: tuple[ir.Match, ...],
                  prefix: str, suffix: str) -> list[dict]:
         name = prefix + (route.name.value if route else "default") + suffix
         own = route.matches if route else ()
@@ -205,7 +225,7 @@ class RouteBuilder:
         out.append(self._http(info, name, matches, self._destinations(info, action), route, options))
         return out
 
-    def _http(self, info: ServiceInfo, name: str, matches: tuple[ir.Match, ...], destinations: list[dict],
+    def _http(self, info: RouteOwner, name: str, matches: tuple[ir.Match, ...], destinations: list[dict],
               route: Optional[ir.Route], options: dict) -> dict:
         http: dict = {"name": name}
         if matches:
@@ -216,7 +236,7 @@ class RouteBuilder:
         http.update(options)
         return http
 
-    def _destinations(self, info: ServiceInfo, action: Optional[ir.Action]) -> list[dict]:
+    def _destinations(self, info: RouteOwner, action: Optional[ir.Action]) -> list[dict]:
         if action is None:
             return [self._destination(info, info.host, None, None)]
         if isinstance(action, ir.BlueGreen):
@@ -234,7 +254,7 @@ class RouteBuilder:
             for d, share in zip(action.destinations, shares)
         ]
 
-    def _target(self, info: ServiceInfo, target: ir.Target, weight: Optional[int]) -> dict:
+    def _target(self, info: RouteOwner, target: ir.Target, weight: Optional[int]) -> dict:
         if isinstance(target, ir.SubsetTarget):
             return self._destination(info, info.host, target.subset.value, weight)
         other = self.index.target_service(info, target)
@@ -249,7 +269,7 @@ class RouteBuilder:
             out["destination"]["port"] = {"number": port}
         return out
 
-    def _destination(self, info: ServiceInfo, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
+    def _destination(self, info: RouteOwner, host: str, subset: Optional[str], weight: Optional[int]) -> dict:
         if self._source is not None and host in self.index.local_services:
             subset = local_subset_name(self._source, subset)
         dest: dict = {"host": host}
@@ -262,7 +282,7 @@ class RouteBuilder:
             out["weight"] = weight
         return out
 
-    def _mirrors(self, info: ServiceInfo, route: ir.Route) -> dict:
+    def _mirrors(self, info: RouteOwner, route: ir.Route) -> dict:
         mirrors = route.mirrors
         if len(mirrors) == 1:
             m = mirrors[0]
@@ -278,10 +298,10 @@ class RouteBuilder:
         return {"mirrors": [{"destination": self._mirror_destination(info, m), "percentage": {"value": _percent(m)}}
                             for m in mirrors]}
 
-    def _mirror_destination(self, info: ServiceInfo, mirror: ir.Mirror) -> dict:
+    def _mirror_destination(self, info: RouteOwner, mirror: ir.Mirror) -> dict:
         return self._target(info, mirror.target, None)["destination"]
 
-    def _options(self, info: ServiceInfo, route: Optional[ir.Route]) -> dict:
+    def _options(self, info: RouteOwner, route: Optional[ir.Route]) -> dict:
         return options_fields(info.options(route, self.cluster))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from meshc.checks.combinations import check_combined_matches
 from meshc.checks.fleet import check_cluster_routing, check_local, check_placement, check_topology
+from meshc.checks.gateway_routes import check_cors_reach, check_gateway_hosts, check_shadowed_exposures
 from meshc.checks.ingress import check_allow_paths, check_gateways, check_mtls
 from meshc.checks.names import check_clusters, check_duplicate_names, check_hosts, check_references
 from meshc.checks.policy import check_locality, check_tls
@@ -35,6 +36,9 @@ CHECKS = (
     check_default_route,
     check_rewrites,
     check_exposes,
+    check_gateway_hosts,
+    check_shadowed_exposures,
+    check_cors_reach,
     check_combined_matches,
     check_placement,
     check_cluster_routing,

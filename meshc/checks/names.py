@@ -7,7 +7,7 @@ from typing import Callable, Hashable, Iterable, Iterator, Optional, TypeVar
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo, host, route_targets
+from meshc.model.resolve import GatewayHostInfo, Index, RouteOwner, ServiceInfo, host, route_targets
 from meshc.suggest import did_you_mean
 
 T = TypeVar("T")
@@ -59,10 +59,21 @@ def check_duplicate_names(policy: ir.MeshPolicy) -> list[Diagnostic]:
             out += duplicates(svc.ports, lambda p: str(p.number), lambda p: p.span, "port", where)
             out += duplicates(svc.overrides, lambda o: o.cluster.value, lambda o: o.cluster.span,
                               "override for cluster", where)
-            for route in svc.routes:
-                out += duplicates(route.overrides, lambda o: o.cluster.value, lambda o: o.cluster.span,
-                                  "override for cluster", f"route `{route.name.value}`")
+            out += _route_overrides(svc.routes)
+        for gw in ns.gateways:
+            where = f"gateway `{gw.name.value}`"
+            out += duplicates(gw.host_routes, lambda h: h.host, lambda h: h.span, "`host` block for", where)
+            for block in gw.host_routes:
+                out += duplicates(block.routes, lambda r: r.name.value, _name_span, "route",
+                                  f"host `{block.host}` of {where}")
+                out += _route_overrides(block.routes)
     return out
+
+
+def _route_overrides(routes: tuple[ir.Route, ...]) -> list[Diagnostic]:
+    return [d for route in routes
+            for d in duplicates(route.overrides, lambda o: o.cluster.value, lambda o: o.cluster.span,
+                                "override for cluster", f"route `{route.name.value}`")]
 
 
 def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Diagnostic]:
@@ -81,8 +92,10 @@ def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Dia
     return diagnostic("unknown-subset", message, name.span, help=hint)
 
 
-def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target, arrivals: set[int]) -> list[Diagnostic]:
+def _target_diagnostics(index: Index, info: RouteOwner, target: ir.Target, arrivals: set[int]) -> list[Diagnostic]:
     if isinstance(target, ir.SubsetTarget):
+        if not isinstance(info, ServiceInfo):
+            return []  # no service to be a subset of: MESH326
         d = _unknown_subset(info, target.subset, "destination")
         return [d] if d else []
     other = index.target_service(info, target)
@@ -108,34 +121,44 @@ def _target_diagnostics(index: Index, info: ServiceInfo, target: ir.Target, arri
     return out
 
 
-def _port_left_to_istio(info: ServiceInfo, other: ServiceInfo, target: ir.ServiceTarget,
+def _port_left_to_istio(info: RouteOwner, other: ServiceInfo, target: ir.ServiceTarget,
                         arrivals: set[int]) -> list[Diagnostic]:
     """Without `port`, Istio keeps the port a request arrived on unless the
     target has one port only (pilot's GetDestinationCluster)."""
-    if other.key == info.key:
+    if isinstance(info, ServiceInfo) and other.key == info.key:
         return []  # its own ports, and at a gateway the `expose`'s port (MESH319)
     ports = {p.number for p in other.service.ports}
     missing = sorted(arrivals - ports)
     if len(ports) < 2 or not missing:
         return []
+    reaches = f"`{info.service.name.value}`" if isinstance(info, ServiceInfo) \
+        else f"gateway `{info.gateway.name.value}`"
     return [diagnostic(
         "target-needs-port",
         f"service `{other.service.name.value}` has several ports and this target names none: a request that "
-        f"reaches `{info.service.name.value}` on port {missing[0]} would go to port {missing[0]}, "
+        f"reaches {reaches} on port {missing[0]} would go to port {missing[0]}, "
         f"which `{other.service.name.value}` does not have",
         target.span, help=f"add `port N`, one of {', '.join(map(str, sorted(ports)))}",
     )]
 
 
-def _arrival_ports(index: Index, info: ServiceInfo) -> set[int]:
-    """The ports a request routed by the service's routes arrives on: its
-    own, and those of the gateway servers that serve its exposures."""
+def _arrival_ports(index: Index, info: RouteOwner) -> set[int]:
+    """The ports a request routed by these routes arrives on: a service's
+    own and those of the gateway servers that serve its exposures; a
+    gateway `host` block's, its gateway's."""
+    if isinstance(info, GatewayHostInfo):
+        return _served_ports(info.gateway)
     ports = {p.number for p in info.service.ports}
     for expose in info.service.exposes:
         found = index.gateways.get(expose.gateway.value)
         if found is not None:
-            ports |= {s.port for s in found[1].servers if not s.redirect}
+            ports |= _served_ports(found[1])
     return ports
+
+
+def _served_ports(gateway: ir.Gateway) -> set[int]:
+    """The ports a gateway routes requests from (a redirect routes none)."""
+    return {s.port for s in gateway.servers if not s.redirect}
 
 
 def unknown_port(info: ServiceInfo, port: int, span: ir.Span, consequence: str) -> list[Diagnostic]:
@@ -184,6 +207,10 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     help=did_you_mean(expose.gateway.value, index.gateways)
                     or "declare it in a namespace: `gateway NAME { hosts ... https credential ... }`",
                 ))
+    for block in index.gateway_hosts():
+        arrivals = _arrival_ports(index, block)
+        out += [d for route in block.block.routes for target in route_targets(route)
+                for d in _target_diagnostics(index, block, target, arrivals)]
     return out
 
 
@@ -215,6 +242,7 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
     for cluster in policy.fleet.clusters if policy.fleet else ():
         if cluster.remote_of is not None:
             unknown(cluster.remote_of.value, cluster.remote_of.span, "the primary of a remote,")
+    matches: list[ir.Match] = []
     for info in index.all_services():
         svc = info.service
         for override in svc.overrides + tuple(o for r in svc.routes for o in r.overrides):
@@ -225,12 +253,17 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
             for label in subset.labels:
                 if label.key == ir.CLUSTER_LABEL:
                     unknown(label.value, label.span, f"subset `{subset.name.value}` selects cluster")
-        for match in [m for r in svc.routes for m in r.matches] + [m for e in svc.exposes for m in e.matches]:
-            for cond in match.conditions:
-                if isinstance(cond, ir.SourceClusterCondition):
-                    unknown(cond.cluster.value, cond.cluster.span, "a match on callers from")
-                elif isinstance(cond, ir.SourceLabelCondition) and cond.label.key == ir.CLUSTER_LABEL:
-                    unknown(cond.label.value, cond.span, "a match on callers from")
+        matches += [m for r in svc.routes for m in r.matches] + [m for e in svc.exposes for m in e.matches]
+    for block in index.gateway_hosts():
+        for override in (o for r in block.block.routes for o in r.overrides):
+            unknown(override.cluster.value, override.cluster.span, "override for")
+        matches += [m for r in block.block.routes for m in r.matches]
+    for match in matches:
+        for cond in match.conditions:
+            if isinstance(cond, ir.SourceClusterCondition):
+                unknown(cond.cluster.value, cond.cluster.span, "a match on callers from")
+            elif isinstance(cond, ir.SourceLabelCondition) and cond.label.key == ir.CLUSTER_LABEL:
+                unknown(cond.label.value, cond.span, "a match on callers from")
     for p in policy_blocks(policy):
         for label in p.failover_priority.labels if p.failover_priority else ():
             if label.key == ir.CLUSTER_LABEL and label.value is not None:

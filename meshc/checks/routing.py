@@ -9,13 +9,35 @@ from meshc.checks.names import repeats, unknown_port
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo, clusters
+from meshc.model.resolve import GatewayHostInfo, Index, RouteOwner, ServiceInfo, clusters
 
 
-def _routes(policy: ir.MeshPolicy) -> Iterator[tuple[ServiceInfo, ir.Route]]:
-    for info in Index(policy).all_services():
-        for route in info.service.routes:
-            yield info, route
+def route_lists(policy: ir.MeshPolicy) -> Iterator[tuple[RouteOwner, tuple[ir.Route, ...]]]:
+    """Each list of routes tried in order: a service's, and a gateway
+    `host` block's."""
+    index = Index(policy)
+    for info in index.all_services():
+        yield info, info.service.routes
+    for block in index.gateway_hosts():
+        yield block, block.block.routes
+
+
+def _routes(policy: ir.MeshPolicy) -> Iterator[tuple[RouteOwner, ir.Route]]:
+    for owner, routes in route_lists(policy):
+        for route in routes:
+            yield owner, route
+
+
+def base_options(owner: RouteOwner) -> list[ir.Options]:
+    """The blocks that give options to every route of an owner."""
+    if isinstance(owner, GatewayHostInfo):
+        return [owner.block.options]
+    return [owner.service.options] + [o.options for o in owner.service.overrides]
+
+
+def own_options(route: ir.Route) -> list[ir.Options]:
+    """The blocks of a route that give it options: its own, its `on CLUSTER`s."""
+    return [route.options] + [o.options for o in route.overrides]
 
 
 def _num(value: float) -> str:
@@ -91,10 +113,8 @@ def check_retries(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """`retry 0` with settings that need attempts."""
     out = []
     blocks = []
-    for info in Index(policy).all_services():
-        svc = info.service
-        blocks += [svc.options] + [o.options for o in svc.overrides]
-        blocks += [o for r in svc.routes for o in [r.options] + [x.options for x in r.overrides]]
+    for owner, routes in route_lists(policy):
+        blocks += base_options(owner) + [o for r in routes for o in own_options(r)]
     for options in blocks:
         retry = options.retry
         if retry is not None and retry.attempts == 0 and (retry.per_try is not None or retry.on):
@@ -161,9 +181,10 @@ def _canary(route: str, c: ir.Canary) -> list[Diagnostic]:
 def check_conditions(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """Each `and` fills each match slot once and can hold for some request."""
     out: list[Diagnostic] = []
-    for info in Index(policy).all_services():
-        matches = [m for r in info.service.routes for m in r.matches]
-        matches += [m for e in info.service.exposes for m in e.matches]
+    for owner, routes in route_lists(policy):
+        matches = [m for r in routes for m in r.matches]
+        if isinstance(owner, ServiceInfo):
+            matches += [m for e in owner.service.exposes for m in e.matches]
         for match in matches:
             out += _conjunction(match)
     return out
@@ -204,36 +225,41 @@ def _conjunction(match: ir.Match) -> list[Diagnostic]:
 
 def check_reachability(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """A route whose every alternative an earlier route already takes is dead."""
+    return [d for _, routes in route_lists(policy) for d in unreachable_routes(routes)]
+
+
+def unreachable_routes(routes: tuple[ir.Route, ...]) -> list[Diagnostic]:
+    """The routes of one list (tried in order) that an earlier one shadows."""
     out: list[Diagnostic] = []
-    for info in Index(policy).all_services():
-        routes = info.service.routes
-        earlier = EarlierMatches()
-        for i, route in enumerate(routes):
-            blocker = _blocker(earlier, routes, route)
-            if blocker is not None:
-                everything = blocker.is_catch_all
-                out.append(diagnostic(
-                    "unreachable-route",
-                    f"route `{route.name.value}` can never match: route `{blocker.name.value}` before it "
-                    + ("matches every request" if everything else "matches every request it matches"),
-                    route.name.span,
-                    labels=[Label(blocker.name.span, "this route wins first")],
-                    help=f"move route `{route.name.value}` above route `{blocker.name.value}`, or remove it",
-                ))
-            earlier.add(i, _alternatives(route))
+    earlier = EarlierMatches()
+    for i, route in enumerate(routes):
+        blocker = blocker_of(earlier, routes, alternatives(route))
+        if blocker is not None:
+            everything = blocker.is_catch_all
+            out.append(diagnostic(
+                "unreachable-route",
+                f"route `{route.name.value}` can never match: route `{blocker.name.value}` before it "
+                + ("matches every request" if everything else "matches every request it matches"),
+                route.name.span,
+                labels=[Label(blocker.name.span, "this route wins first")],
+                help=f"move route `{route.name.value}` above route `{blocker.name.value}`, or remove it",
+            ))
+        earlier.add(i, alternatives(route))
     return out
 
 
-def _alternatives(route: ir.Route) -> tuple[ir.Match, ...]:
+def alternatives(route: ir.Route) -> tuple[ir.Match, ...]:
     """A route's `or`-ed matches; a route without `when` is one empty match."""
     return route.matches or (ir.Match(span=route.span, conditions=()),)
 
 
-def _blocker(earlier: EarlierMatches, routes: tuple[ir.Route, ...], route: ir.Route) -> Optional[ir.Route]:
-    """The earlier route that takes every request `route` matches, if any:
-    the first one for each alternative, a catch-all preferred."""
+def blocker_of(earlier: EarlierMatches, routes: tuple[ir.Route, ...],
+               matches: tuple[ir.Match, ...]) -> Optional[ir.Route]:
+    """The earlier route (of `routes`, filed in `earlier`) that takes every
+    request one of `matches` matches, if any: the first one for each
+    alternative, a catch-all preferred."""
     found = None
-    for alt in _alternatives(route):
+    for alt in matches:
         hit = earlier.first_covering(alt)
         if hit is None:
             return None
@@ -268,16 +294,16 @@ def check_rewrites(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """`rewrite path` replaces the matched prefix; with no path match, `/`."""
     out = []
     names = clusters(policy)
-    for info, route in _routes(policy):
-        if not _may_rewrite(info.service, route):
+    for owner, route in _routes(policy):
+        if not any(b.rewrite is not None for b in base_options(owner) + own_options(route)):
             continue
         unanchored = any(
             not any(isinstance(c, ir.PathCondition) and c.match.op != "regex" for c in alt.conditions)
-            for alt in _alternatives(route)
+            for alt in alternatives(route)
         )
         if not unanchored:
             continue
-        rewrites = {info.options(route, cluster).rewrite for cluster in names} - {None}
+        rewrites = {owner.options(route, cluster).rewrite for cluster in names} - {None}
         for rewrite in sorted(rewrites, key=lambda r: r.span.start):
             out.append(diagnostic(
                 "rewrite-without-path-match",
@@ -289,12 +315,6 @@ def check_rewrites(policy: ir.MeshPolicy) -> list[Diagnostic]:
     return out
 
 
-def _may_rewrite(svc: ir.Service, route: ir.Route) -> bool:
-    """Whether any block that gives the route options has a `rewrite`."""
-    blocks = [svc.options, route.options] + [o.options for o in svc.overrides + route.overrides]
-    return any(b.rewrite is not None for b in blocks)
-
-
 def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """Gateway exposure: served hosts, one owner per match, one path per match."""
     index = Index(policy)
@@ -302,7 +322,7 @@ def check_exposes(policy: ir.MeshPolicy) -> list[Diagnostic]:
     for info in index.all_services():
         for expose in info.service.exposes:
             found = index.gateways.get(expose.gateway.value)
-            if found is not None and not _serves(found[1], expose.host):
+            if found is not None and not serves(found[1], expose.host):
                 out.append(diagnostic(
                     "host-not-on-gateway",
                     f"gateway `{expose.gateway.value}` does not serve host `{expose.host}`",
@@ -368,7 +388,7 @@ def _exposure_key(expose: ir.Expose) -> tuple:
             tuple(sorted(repr(m.model_dump(exclude={"span"})) for m in expose.matches)))
 
 
-def _serves(gateway: ir.Gateway, host: str) -> bool:
+def serves(gateway: ir.Gateway, host: str) -> bool:
     for pattern in gateway.hosts:
         if pattern in ("*", host) or (pattern.startswith("*.") and host.endswith(pattern[1:])):
             return True

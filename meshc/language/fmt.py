@@ -335,6 +335,7 @@ _BLOCKS: dict[type, Callable[[Any], tuple[str, tuple]]] = {
     s.Namespace: lambda n: (_join("namespace", n.name), n.body),
     s.Defaults: lambda n: ("defaults", n.body),
     s.Gateway: lambda n: (_join("gateway", n.name), n.body),
+    s.GatewayHost: lambda n: (_join("host", n.host), n.body),
     s.Service: lambda n: (_join("service", n.name, n.global_word), n.body),
     s.Subset: lambda n: (_join("subset", n.name), n.body),
     s.Route: lambda n: (_join("route", n.name), n.body),

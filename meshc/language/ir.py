@@ -468,11 +468,21 @@ class GatewayServer(Node):
     redirect: bool = False
 
 
+class GatewayHost(Node):
+    """`host HOST { ... }` in a gateway: routes that exist only there, and
+    route options for every one of them."""
+
+    host: Hostname
+    options: Options
+    routes: tuple[Route, ...] = ()
+
+
 class Gateway(Node):
     name: Name
     hosts: tuple[Hostname, ...] = ()
     servers: tuple[GatewayServer, ...] = ()
     selector: tuple[LabelPair, ...] = ()
+    host_routes: tuple[GatewayHost, ...] = ()
 
 
 class ExternalPort(Node):

@@ -196,10 +196,12 @@ class _Lowering:
     def gateway(self, node: s.Gateway) -> dict:
         out: dict = {"span": node.span, "name": _name(node.name)}
         seen: dict = {}
-        servers, selector = [], []
+        servers, selector, host_routes = [], [], []
         where = f"gateway `{node.name.text}`"
         for stmt in node.body:
-            if isinstance(stmt, s.GatewayHosts):
+            if isinstance(stmt, s.GatewayHost):
+                host_routes.append(self.gateway_host(stmt))
+            elif isinstance(stmt, s.GatewayHosts):
                 if self._once(seen, "hosts", stmt, "`hosts`", where):
                     out["hosts"] = tuple(h.text for h in stmt.hosts)
             elif isinstance(stmt, s.GatewayServer):
@@ -213,8 +215,14 @@ class _Lowering:
                 servers.append({"span": stmt.span, "protocol": "http", "port": 80, "redirect": True})
             else:
                 selector.append(_label(stmt.span, stmt.key, stmt.value))
-        out.update(servers=tuple(servers), selector=tuple(selector))
+        out.update(servers=tuple(servers), selector=tuple(selector), host_routes=tuple(host_routes))
         return out
+
+    def gateway_host(self, node: s.GatewayHost) -> dict:
+        routes = [self.route(x) for x in node.body if isinstance(x, s.Route)]
+        options = [x for x in node.body if not isinstance(x, s.Route)]
+        return {"span": node.span, "host": node.host.text, "routes": tuple(routes),
+                "options": self.options(node.span, options, f"host `{node.host.text}`")}
 
     # ----------------------------------------------------------- service
     def service(self, node: s.Service, namespace: str) -> dict:

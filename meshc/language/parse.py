@@ -247,6 +247,9 @@ class _Build(Transformer):
     def gateway_selector(self, span, c):
         return s.GatewaySelector(span, c[0], c[1])
 
+    def gateway_host(self, span, c):
+        return s.GatewayHost(span, c[0], tuple(c[1:]))
+
     def external(self, span, c):
         hosts = tuple(x for x in c if isinstance(x, s.Word))
         self._one_line(span, hosts)

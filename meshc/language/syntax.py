@@ -537,7 +537,16 @@ class GatewaySelector:
     value: Word
 
 
-GatewayStmt = Union[GatewayHosts, GatewayServer, RedirectHttp, GatewaySelector]
+@dataclass
+class GatewayHost:
+    """`host HOST { ... }`: routes and route options that exist only at the gateway."""
+
+    span: Span = _span
+    host: Word
+    body: tuple[Union[Route, Option], ...]
+
+
+GatewayStmt = Union[GatewayHosts, GatewayServer, RedirectHttp, GatewaySelector, GatewayHost]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, Optional, TypeVar
+from typing import Iterator, Optional, TypeVar, Union
 
 from meshc.language import ir
 from meshc.model.topology import Topology
@@ -89,12 +89,41 @@ class ServiceInfo:
         """A route's options in one cluster: service, then the service's
         override, then the route, then the route's override."""
         svc_over = override_for(self.service.overrides, cluster)
-        options = merge(self.service.options, svc_over.options if svc_over else None)
-        if route is not None:
-            options = merge(options, route.options)
-            route_over = override_for(route.overrides, cluster)
-            options = merge(options, route_over.options if route_over else None)
-        return options
+        return route_options(merge(self.service.options, svc_over.options if svc_over else None), route, cluster)
+
+
+@dataclass(frozen=True)
+class GatewayHostInfo:
+    """A gateway's `host HOST { ... }` block, with the gateway and the
+    namespace it lives in (a target without `in` is in that namespace)."""
+
+    namespace: ir.Namespace
+    gateway: ir.Gateway
+    block: ir.GatewayHost
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The gateway VirtualService it renders into: (gateway, host)."""
+        return self.gateway.name.value, self.block.host
+
+    def options(self, route: Optional[ir.Route], cluster: str) -> ir.Options:
+        """A gateway route's options in one cluster: the host block, then
+        the route, then the route's override."""
+        return route_options(self.block.options, route, cluster)
+
+
+# What owns routes: a service, or a gateway's `host` block.
+RouteOwner = Union[ServiceInfo, GatewayHostInfo]
+
+
+def route_options(base: ir.Options, route: Optional[ir.Route], cluster: str) -> ir.Options:
+    """`base` (what the enclosing block gives every route), then the
+    route's own options, then its `on CLUSTER`."""
+    if route is None:
+        return base
+    options = merge(base, route.options)
+    route_over = override_for(route.overrides, cluster)
+    return merge(options, route_over.options if route_over else None)
 
 
 class Index:
@@ -137,10 +166,18 @@ class Index:
             for svc in ns.services:
                 yield ServiceInfo(ns, svc)
 
-    def target_service(self, info: ServiceInfo, target: ir.Target) -> Optional[ServiceInfo]:
-        """The service a destination target points at (the route's own for a subset)."""
+    def gateway_hosts(self) -> Iterator[GatewayHostInfo]:
+        """Every `host` block of every gateway, in the order written."""
+        for ns in self.policy.namespaces:
+            for gw in ns.gateways:
+                for block in gw.host_routes:
+                    yield GatewayHostInfo(ns, gw, block)
+
+    def target_service(self, info: RouteOwner, target: ir.Target) -> Optional[ServiceInfo]:
+        """The service a destination target points at (the route's own for
+        a subset; a gateway route has none)."""
         if isinstance(target, ir.SubsetTarget):
-            return info
+            return info if isinstance(info, ServiceInfo) else None
         namespace = target.namespace.value if target.namespace else info.namespace.name.value
         return self.services.get((namespace, target.service.value))
 
