@@ -212,6 +212,26 @@ def test_namespace_statements():
         ("api.external.com", "cdn.external.com"), [(443, "https"), (80, "http")])
 
 
+def test_gateway_host_blocks():
+    (ns,) = lower('namespace istio-system {\n  gateway edge {\n    hosts a.example.com b.example.com\n    http\n'
+                  '    host a.example.com {\n      timeout 5s\n      cors origins "https://a.example.com"\n'
+                  '      route one { when path ^= "/one" to service x in web 90%, service y subset v2 port 8080 10% }\n'
+                  '      route two {\n        to service z\n        mirror service x in web 5%\n'
+                  '        on c1 { retry off }\n      }\n    }\n    host b.example.com {}\n  }\n}\n').namespaces
+    gw = ns.gateways[0]
+    a, b = gw.host_routes
+    assert (a.host, a.options.timeout.ms, a.options.cors.origins) == ("a.example.com", 5000, ("https://a.example.com",))
+    one, two = a.routes
+    assert [(d.target.service.value, d.target.namespace and d.target.namespace.value,
+             d.target.subset and d.target.subset.value, d.target.port, d.weight.value)
+            for d in one.action.destinations] == [("x", "web", None, None, 90), ("y", None, "v2", 8080, 10)]
+    assert one.matches[0].conditions[0].match.value == "/one"
+    assert (two.mirrors[0].percent.value, two.overrides[0].cluster.value, two.overrides[0].options.retry.attempts) \
+        == (5, "c1", 0)
+    assert (b.host, b.routes, b.options.timeout) == ("b.example.com", (), None)
+    assert (a.span.line, a.span.column, a.span.end_line) == (5, 5, 14)
+
+
 def test_namespace_blocks_of_one_name_merge_across_files():
     compiled = compile_sources([
         SourceFile("b.mesh", "namespace p {\n  service two { port 80 http }\n}\n"),
