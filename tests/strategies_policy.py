@@ -6,7 +6,8 @@ than with itself. `policies()` draws a `Policy`: a small model of what was
 written (a fleet of 1-3 clusters or none; 1-3 namespaces with `defaults`,
 `mtls`, `allow`, `external` and a gateway; services with ports, subsets,
 routes, `when` conditions, `to`/`canary`/`blue-green`, mirrors, route
-options, destination policy, `expose` and `on CLUSTER` overrides), from
+options, destination policy, `expose`, a gateway `host` block and `on
+CLUSTER` overrides), from
 which the source text is printed in a randomised layout (indentation, CRLF,
 one-line blocks, comments), either as one file or split into several files
 by namespace.
@@ -250,13 +251,28 @@ class Service:
 
 
 @dataclass
+class HostBlock:
+    """A gateway's `host HOST { ... }`: routes only the gateway has."""
+
+    host: str
+    options: dict[str, str]  # kind -> statement, for every route of the block
+    routes: list[Route]
+
+    @property
+    def overrides(self) -> dict[str, dict[str, str]]:
+        """A block has no `on CLUSTER` of its own (its routes may)."""
+        return {}
+
+
+@dataclass
 class Gateway:
     name: str
     hosts: list[str]
     servers: list[str]  # `https credential C`, `http`, `redirect-http`, ...
+    block: Optional[HostBlock] = None
 
-    def text(self) -> str:
-        return f"gateway {self.name} {{ hosts {' '.join(self.hosts)} {' '.join(self.servers)} }}"
+    def head(self) -> str:
+        return f"gateway {self.name} {{ hosts {' '.join(self.hosts)}"
 
     def virtual_service(self, host: str) -> str:
         """The documented name of the VirtualService for one of its hosts."""
@@ -337,13 +353,23 @@ class Policy:
         if with_defaults:
             lines += [ind + stmt for stmt in ns.security + ns.externals]
             if ns.gateway:
-                lines.append(ind + ns.gateway.text())
+                lines += [ind + line for line in self._gateway(ns.gateway)]
         for svc in services:
             if self.layout.blank_lines:
                 lines.append("")
             lines += [ind + line for line in self._service(svc)]
         lines.append("}")
         return self._lines(lines)
+
+    def _gateway(self, gw: Gateway) -> list[str]:
+        """The `hosts` list ends at the end of its line; the rest follows."""
+        ind = self.layout.indent
+        if gw.block is None:
+            return [f"{gw.head()} {' '.join(gw.servers)} }}"]
+        block = [f"host {gw.block.host} {{"] + [ind + s for s in gw.block.options.values()]
+        for route in gw.block.routes:
+            block += [ind + line for line in self._route(route)]
+        return [gw.head()] + [ind + s for s in gw.servers] + [ind + line for line in block + ["}"]] + ["}"]
 
     def _service(self, svc: Service) -> list[str]:
         ind = self.layout.indent
@@ -394,6 +420,12 @@ class Policy:
         return lines + ["}"]
 
     # ------------------------------------------------------------ editing
+    def without_host_block(self) -> "Policy":
+        """A copy whose gateway has no `host` block (its hosts unchanged)."""
+        namespaces = [replace(ns, gateway=replace(ns.gateway, block=None)) if ns.gateway else ns
+                      for ns in self.namespaces]
+        return replace(self, namespaces=namespaces)
+
     def with_service_override(self, ns_index: int, svc_index: int, cluster: str, kind: str,
                               statement: str) -> "Policy":
         """A copy where one service's `on CLUSTER` block sets `statement`
@@ -409,11 +441,12 @@ class Policy:
         return replace(self, namespaces=namespaces)
 
 
-def effective_option(svc: Service, route: Route, cluster: str, kind: str) -> Optional[str]:
+def effective_option(svc: Union[Service, HostBlock], route: Route, cluster: str, kind: str) -> Optional[str]:
     """The statement of one kind (`timeout`, `retry`, `fault-delay`,
     `fault-abort`, `cors`, `rewrite`) that applies to a route in a cluster,
     by the documented precedence, setting by setting (weakest first): the
-    service, its `on CLUSTER`, the route, the route's `on CLUSTER`."""
+    service (or gateway `host` block), its `on CLUSTER`, the route, the
+    route's `on CLUSTER`."""
     for source in (route.overrides.get(cluster, {}), route.options, svc.overrides.get(cluster, {}), svc.options):
         if kind in source:
             return source[kind]
@@ -556,12 +589,15 @@ def anchors(draw, tag: str) -> tuple[str, str]:
 
 
 @st.composite
-def alternatives(draw, tag: str, ports: list[int], namespaces: list[str]) -> tuple[list[str], bool]:
-    """One `and` of conditions, and whether it matches a path by = or ^=."""
+def alternatives(draw, tag: str, ports: list[int], namespaces: list[str], mesh: bool = True
+                 ) -> tuple[list[str], bool]:
+    """One `and` of conditions, and whether it matches a path by = or ^=;
+    `mesh=False` leaves out what only mesh traffic carries (a gateway
+    route's port and source are the gateway's: MESH325)."""
     kind, anchor = draw(anchors(tag))
     extras = []
-    kinds = draw(st.lists(st.sampled_from(["path", "method", "source", "port", "from", "header", "query", "cookie"]),
-                          unique=True, max_size=2))
+    kinds = ["path", "method", "header", "query", "cookie"] + (["source", "port", "from"] if mesh else [])
+    kinds = draw(st.lists(st.sampled_from(kinds), unique=True, max_size=2))
     path_matched = False
     for k in kinds:
         if k == "cookie" and kind == "cookie":
@@ -608,14 +644,15 @@ def _split_100(draw, k: int) -> list[int]:
 
 
 @st.composite
-def targets(draw, svc: Service, all_services: list[Service]) -> Destination:
-    """A subset of `svc`, or `service NAME [in NS] [subset S] [port N]`."""
-    if svc.subsets and draw(st.integers(0, 3)) > 0:
+def targets(draw, svc: Optional[Service], all_services: list[Service], home: Optional[str] = None) -> Destination:
+    """A subset of `svc`, or `service NAME [in NS] [subset S] [port N]`;
+    only the latter for a gateway route (no `svc`, `home` its namespace)."""
+    if svc is not None and svc.subsets and draw(st.integers(0, 3)) > 0:
         s = draw(st.sampled_from(svc.subsets))
         return Destination(s, svc.host, s, None, None)
     other = draw(st.sampled_from(all_services))
     text = f"service {other.name}"
-    if other.namespace != svc.namespace or draw(st.booleans()):
+    if other.namespace != (svc.namespace if svc is not None else home) or draw(st.booleans()):
         text += f" in {other.namespace}"
     subset = None
     if other.subsets and draw(st.booleans()):
@@ -632,11 +669,11 @@ def targets(draw, svc: Service, all_services: list[Service]) -> Destination:
 
 
 @st.composite
-def forwards(draw, svc: Service, all_services: list[Service]) -> Forward:
+def forwards(draw, svc: Optional[Service], all_services: list[Service], home: Optional[str] = None) -> Forward:
     k = draw(st.integers(1, 3))
     dests: list[Destination] = []
     for _ in range(k * 3):
-        d = draw(targets(svc, all_services))
+        d = draw(targets(svc, all_services, home))
         if all((d.host, d.subset, d.port) != (e.host, e.subset, e.port) for e in dests):
             dests.append(d)
         if len(dests) == k:
@@ -702,12 +739,13 @@ class Mirror:
 
 
 @st.composite
-def mirrors(draw, svc: Service, all_services: list[Service], several: bool) -> list[Mirror]:
+def mirrors(draw, svc: Optional[Service], all_services: list[Service], several: bool,
+            home: Optional[str] = None) -> list[Mirror]:
     """At most one mirror per destination (host, subset, port)."""
     count = draw(st.integers(0, 2 if several else 1))
     out: list[Mirror] = []
     for _ in range(count):
-        target = draw(targets(svc, all_services))
+        target = draw(targets(svc, all_services, home))
         key = (target.host, target.subset, target.port)
         if all((m.target.host, m.target.subset, m.target.port) != key for m in out):
             out.append(Mirror(target, draw(st.none() | shares)))
@@ -743,9 +781,9 @@ def fleets(draw) -> Optional[list[Cluster]]:
 
 @st.composite
 def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes: int = 3,
-             fleet: Optional[bool] = None) -> Policy:
+             fleet: Optional[bool] = None, host_block: Optional[bool] = None) -> Policy:
     """A valid policy. `fleet=True` forces a fleet of 2-3 clusters,
-    `False` forbids one."""
+    `False` forbids one; `host_block` likewise a gateway `host` block."""
     clusters = draw(fleets())
     if fleet is True and (clusters is None or len(clusters) < 2):
         clusters = draw(fleets().filter(lambda f: f is not None and len(f) >= 2))
@@ -847,10 +885,57 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
             ["https credential tls-cert"], ["http"], ["https credential tls-cert", "redirect-http"],
             ["http port 8080"], ["https port 8443 credential other-cert", "http"]]))
         home.gateway = gateway
+    if host_block or (host_block is None and draw(st.booleans())):
+        draw(host_blocks(namespaces, all_services, cluster_names, several_mirrors))
 
     layout = Layout(draw(st.sampled_from(["  ", "    ", "\t"])), draw(st.sampled_from(["\n", "\n", "\r\n"])),
                     draw(st.booleans()))
     return Policy(clusters, namespaces, layout)
+
+
+@st.composite
+def host_blocks(draw, namespaces: list[Namespace], all_services: list[Service], cluster_names: list[str],
+                several_mirrors: bool) -> HostBlock:
+    """A `host` block on the policy's gateway (declared here if there is
+    none), for an exposed host or one of its own. Every route but a last one
+    on a host without exposures has a `when` whose anchors no exposure shares,
+    so neither the block's routes nor the exposures after them are shadowed
+    (MESH307); route names differ from the exposures' `SERVICE-ROUTE` entries
+    (MESH205); targets are services (MESH326), conditions gateway ones (MESH325)."""
+    found = next(((ns, ns.gateway) for ns in namespaces if ns.gateway), None)
+    if found is None:
+        home = draw(st.sampled_from(namespaces))
+        gateway = Gateway(draw(names.filter(lambda n: n not in {svc.name for svc in home.services})), [],
+                          [draw(st.sampled_from(["http", "https credential tls-cert", "http port 8080"]))])
+        home.gateway = gateway
+    else:
+        home, gateway = found
+    exposed = {svc.expose[1]: svc for svc in all_services if svc.expose}
+    if gateway.hosts and draw(st.booleans()):
+        host = draw(st.sampled_from(gateway.hosts))
+    else:
+        host = "g.example.com"
+        gateway.hosts.append(host)
+    svc = exposed.get(host)
+    taken = {f"{svc.name}-{n}" for r in svc.routes for n in r.entry_names} if svc else set()
+    route_names = draw(st.lists(names.filter(lambda n: n not in taken), min_size=1, max_size=3, unique=True))
+    routes = []
+    for i, name in enumerate(route_names):
+        alts, path_everywhere = [], True
+        if svc is not None or i < len(route_names) - 1 or draw(st.booleans()):
+            for j in range(draw(st.integers(1, 2))):
+                conds, path_matched = draw(alternatives(f"g{i}{j}", [], [], mesh=False))
+                alts.append(conds)
+                path_everywhere &= path_matched
+        overrides = {c: draw(override_options())
+                     for c in draw(st.lists(st.sampled_from(cluster_names), unique=True, max_size=1))} \
+            if cluster_names else {}
+        routes.append(Route(name, alts, draw(forwards(None, all_services, home.name)),
+                            draw(mirrors(None, all_services, several_mirrors, home.name)),
+                            draw(route_options(path_matched=bool(alts) and path_everywhere)), overrides,
+                            draw(st.permutations(range(5))), draw(st.booleans()), None))
+    gateway.block = HostBlock(host, draw(route_options(path_matched=False, allow_rewrite=False)), routes)
+    return gateway.block
 
 
 # -------------------------------------------------------- reading back

@@ -13,6 +13,8 @@ property here compares meshc with its documentation:
 5. a service's `on CLUSTER { timeout }` changes that cluster's files only;
 6. every document passes meshc's own resource schemas (when they exist);
 7. `meshc fmt` keeps the IR and is idempotent (when it exists);
+8. a gateway's `host` block changes only the gateway VirtualService of its
+   host, whose first entries are the block's routes as written;
 
 and, from the same reference: `when` conditions, route options and mirrors
 render in the documented Istio form with the documented precedence, and
@@ -274,15 +276,18 @@ def test_every_route_is_an_http_entry_in_source_order_in_every_cluster(policy):
             continue
         expected = [name for route in svc.routes for name in route.entry_names]
         if svc.expose:
-            # the gateway host's own VirtualService: the same entries, named SERVICE-ROUTE
+            # the gateway host's own VirtualService: the same entries, named
+            # SERVICE-ROUTE, after the routes of the gateway's `host` block
             home, gw = gateway
+            block = gw.block if gw.block and gw.block.host == svc.expose[1] else None
             for cluster in policy.cluster_names:
                 vs = virtual_service(rendering, cluster, home, gw.virtual_service(svc.expose[1]))
                 assert vs is not None, f"no gateway VirtualService for {svc.expose} in {cluster}"
                 assert vs["spec"]["gateways"] == [gw.name]  # bare: the VirtualService is in the gateway's namespace
                 assert vs["spec"]["hosts"] == [svc.expose[1]]
                 at_gateway = [name for route in svc.routes for name in route.gateway_entry_names]
-                assert [e.get("name") for e in vs["spec"]["http"]] == [f"{svc.name}-{n}" for n in at_gateway]
+                assert [e.get("name") for e in vs["spec"]["http"]] == \
+                    [r.name for r in (block.routes if block else [])] + [f"{svc.name}-{n}" for n in at_gateway]
         for cluster in policy.cluster_names:
             vs = virtual_service(rendering, cluster, svc.namespace, svc.name)
             assert vs is not None, f"no VirtualService {svc.namespace}/{svc.name} in {cluster}"
@@ -548,6 +553,16 @@ def test_service_override_changes_only_its_cluster(policy, data):
         own[("VirtualService", home, gw.virtual_service(svc.expose[1]))] = None
     assert [d for d in snapshot(after)[cluster] if d[:3] not in own] == \
         [d for d in before[cluster] if d[:3] not in own]
+    # Routes of a gateway's `host` block keep their own options, even where
+    # they go to this service.
+    found = policy.gateway()
+    if found and found[1].block:
+        home, gw = found
+        key = ("VirtualService", home, gw.virtual_service(gw.block.host))
+        old_vs = json.loads(next(d[3] for d in before[cluster] if d[:3] == key))
+        for route in gw.block.routes:
+            assert http_entry(virtual_service(after, cluster, *key[1:]), route.name) == \
+                http_entry(old_vs, route.name), route.name
 
     for key, own_vs in own.items():
         vs = virtual_service(after, cluster, key[1], key[2])
@@ -564,6 +579,55 @@ def test_service_override_changes_only_its_cluster(policy, data):
                     assert seconds(entry["timeout"]) == seconds(INJECTED_TIMEOUT)
                 else:
                     assert entry == http_entry(old_vs, name), (key, route.name)
+
+
+# --------------------------------------------- gateway `host` blocks
+@SETTINGS
+@given(policies(host_block=True))
+def test_a_host_block_changes_only_its_gateway_virtual_service(policy):
+    """A gateway's `host` block exists only at the gateway: with it, every
+    document but the gateway VirtualService of its host is the same as
+    without it, and that VirtualService holds the block's routes, as
+    written and in order, before what the host held without it."""
+    home, gw = policy.gateway()
+    block = gw.block
+    key = ("VirtualService", home, gw.virtual_service(block.host))
+    with_block, without = compile_and_render(policy), compile_and_render(policy.without_host_block())
+    for cluster in policy.cluster_names:
+        assert [d for d in snapshot(with_block)[cluster] if d[:3] != key] == \
+            [d for d in snapshot(without)[cluster] if d[:3] != key], cluster
+        vs = virtual_service(with_block, cluster, *key[1:])
+        assert (vs["spec"]["hosts"], vs["spec"]["gateways"]) == ([block.host], [f"{home}/{gw.name}"])
+        before = virtual_service(without, cluster, *key[1:])
+        entries = vs["spec"]["http"]
+        assert entries[len(block.routes):] == (before["spec"]["http"] if before else [])
+        for route, entry in zip(block.routes, entries):
+            _assert_written(block, route, entry, cluster)
+
+
+def _assert_written(block, route, entry: dict, cluster: str) -> None:
+    """One entry of a `host` block's route: its name, `when`, destinations,
+    mirrors and options (the block's, the route's, its `on CLUSTER`)."""
+    assert entry["name"] == route.name
+    if route.alternatives:
+        assert [_comparable(m) for m in entry["match"]] == [
+            _comparable(_expected_match(alt)[0]) for alt in route.alternatives], route.name
+    else:
+        assert "match" not in entry
+    written_ = route.action.destinations
+    assert [(d["destination"], d.get("weight")) for d in entry["route"]] == [
+        (_mirror_destination(d), w if len(written_) > 1 else None)
+        for d, w in zip(written_, route.action.weights())], route.action.text()
+    mirrored = [entry["mirror"]] if "mirror" in entry else [m["destination"] for m in entry.get("mirrors", [])]
+    assert mirrored == [_mirror_destination(m.target) for m in route.mirrors], route.name
+    assert _as_seconds(entry) == _expected_options(block, route, cluster), (cluster, route.name)
+
+
+def _comparable(match: dict) -> dict:
+    """A match without its cookie regex (the when-conditions property reads those)."""
+    match = json.loads(json.dumps(match))
+    match.get("headers", {}).pop("cookie", None)
+    return {k: v for k, v in match.items() if v != {}}
 
 
 # -------------------------------------------------------- 6. schemas
