@@ -7,10 +7,9 @@ written (a fleet of 1-3 clusters or none; 1-3 namespaces with `defaults`,
 `mtls`, `allow`, `external` and a gateway; services with ports, subsets,
 routes, `when` conditions, `to`/`canary`/`blue-green`, mirrors, route
 options, destination policy, `expose`, a gateway `host` block and `on
-CLUSTER` overrides), from
-which the source text is printed in a randomised layout (indentation, CRLF,
-one-line blocks, comments), either as one file or split into several files
-by namespace.
+CLUSTER` overrides), from which the source text is printed in a randomised
+layout (indentation, CRLF, one-line blocks, comments), either as one file
+or split into several files by namespace.
 
 What is drawn always compiles without errors according to the docs:
 
