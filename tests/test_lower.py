@@ -189,6 +189,19 @@ def test_overrides_placement_and_exposure():
     assert (expose.gateway.value, expose.host, expose.matches[0].conditions[0].kind) == ("edge", "api.example.com", "path")
 
 
+@pytest.mark.parametrize("body, port, ports", [
+    ("expose via edge host a.example.com\nport 80 http", None, [80]),
+    ("expose via edge host a.example.com port 80 # the exposed one\nport 80 http\nport 90 grpc", 80, [80, 90]),
+    ("port 80 http\nport 90 grpc\nexpose via edge host a.example.com port 90\nroute r { to service svc }", 90, [80, 90]),
+    ("expose via edge host a.example.com port 90 when path ^= \"/a\"\nport 90 http", 90, [90]),
+])
+def test_a_port_statement_after_an_expose_is_not_its_port(body, port, ports):
+    """`port N PROTOCOL` is a statement; `port N` without a protocol after
+    `expose ... host H` names the exposed port."""
+    svc = service(body)
+    assert (svc.exposes[0].port, [p.number for p in svc.ports]) == (port, ports)
+
+
 def test_namespace_statements():
     ns = lower('namespace istio-system {\n  mtls strict\n  gateway main {\n    hosts a.example.com\n'
                '    https port 8443 credential cert\n    http\n    redirect-http\n    selector istio = ingress\n  }\n}\n'
