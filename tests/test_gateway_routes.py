@@ -121,7 +121,7 @@ def test_a_route_override_changes_its_cluster_only(tmp_path):
 def test_a_host_without_exposures_gets_a_virtual_service_of_its_own(tmp_path):
     docs = render(tmp_path, policy("    host b.example.com { route all { to service users in web } }"))
     spec = docs[("VirtualService", "edge-ns", "edge-b-example-com")]["spec"]
-    assert spec == {"hosts": ["b.example.com"], "gateways": ["edge-ns/edge"], "http": [
+    assert spec == {"hosts": ["b.example.com"], "gateways": ["edge"], "http": [
         {"name": "all", "route": [{"destination": {"host": "users.web.svc.cluster.local", "port": {"number": 8080}}}]}]}
 
 

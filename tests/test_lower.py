@@ -194,6 +194,8 @@ def test_overrides_placement_and_exposure():
     ("expose via edge host a.example.com port 80 # the exposed one\nport 80 http\nport 90 grpc", 80, [80, 90]),
     ("port 80 http\nport 90 grpc\nexpose via edge host a.example.com port 90\nroute r { to service svc }", 90, [80, 90]),
     ("expose via edge host a.example.com port 90 when path ^= \"/a\"\nport 90 http", 90, [90]),
+    ("port 90 http\nexpose via edge host a.example.com port 90\ntls istio-mutual", 90, [90]),
+    ("port 90 http\nexpose via edge host a.example.com\nport 91 tls\ntls simple", None, [90, 91]),
 ])
 def test_a_port_statement_after_an_expose_is_not_its_port(body, port, ports):
     """`port N PROTOCOL` is a statement; `port N` without a protocol after
