@@ -7,8 +7,9 @@ For every place a request can arrive, the grid holds:
 - a request that meets no condition, and a POST to a path and query no
   condition chose (for rewrites and default routes);
 - for every `when` alternative that can lead there (a route's, and at a
-  gateway an exposure's ANDed with each route's, blue-green's `x-preview`
-  included), a request meeting all of its conditions, and for each of those
+  gateway a route's of the gateway's `host` block and an exposure's ANDed
+  with each route's, blue-green's `x-preview` included), a request
+  meeting all of its conditions, and for each of those
   conditions, the same request with that condition missed in every way the
   grid knows: a value that does not match, a near miss (one character
   more or fewer, a prefix boundary, a regex non-match) and, for headers,
@@ -33,7 +34,7 @@ remotes, those places try the routes from each of these clusters.
 Places: every declared service host on each of its ports from a sidecar
 (with the source namespaces and labels the policy tests); every external
 host and port; every gateway server port with every host the gateway
-serves or exposes, and one it does not. Each place gets at most
+serves, exposes or routes, and one it does not. Each place gets at most
 `per_place` requests, in the order above; the result is sorted and free
 of duplicates, and depends only on the policy.
 """
@@ -47,7 +48,7 @@ from typing import Iterable, NamedTuple, Optional
 import re2
 
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo, clusters, route_targets
+from meshc.model.resolve import Index, RouteOwner, ServiceInfo, clusters, route_targets
 from meshc.semantics.request import Request
 
 try:  # the stdlib's regex parser, used to find strings a regex matches
@@ -100,14 +101,15 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
     fleet = tuple(clusters(policy))
     served = index.topology.served_by(index.topology.primary_of(cluster))
 
-    def per_cluster(info: ServiceInfo, alts: list[tuple]) -> list[tuple]:
-        if len(served) == 1 or not _local_routing(index, info):
+    def per_cluster(info: RouteOwner, routes: tuple[ir.Route, ...], alts: list[tuple]) -> list[tuple]:
+        if len(served) == 1 or not _local_routing(index, info, routes):
             return alts
         return [alt + (_FromCluster(c),) for alt in alts or [()] for c in served]
 
     out: set[Request] = set()
     for info in index.all_services():
-        alts = per_cluster(info, [alt for route in info.service.routes for alt in _route_alternatives(route)])
+        alts = per_cluster(info, info.service.routes,
+                           [alt for route in info.service.routes for alt in _route_alternatives(route)])
         for port in info.service.ports:
             out.update(_place(info.host, port.number, None, alts, cluster, fleet, per_place))
     for ns in policy.namespaces:
@@ -117,19 +119,24 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
         where = f"{ns.name.value}/{name}"
         exposures = [(info, e) for info in index.all_services() for e in info.service.exposes
                      if e.gateway.value == name]
+        blocks = [b for b in index.gateway_hosts() if b.gateway is gateway]
         hosts = sorted({_concrete(h) for h in gateway.hosts} | {_concrete(e.host) for _, e in exposures}
-                       | {UNSERVED_HOST})
+                       | {_concrete(b.block.host) for b in blocks} | {UNSERVED_HOST})
         source = {"source_namespace": ns.name.value,
                   "source_labels": tuple(sorted((p.key, p.value) for p in gateway.selector))
                   or (("istio", "ingressgateway"),)}
         for server in gateway.servers:
             for host in hosts:
                 alts = [alt
-                        for info, e in exposures if _concrete(e.host) == host
-                        for alt in per_cluster(info, [
-                            e_alt + r_alt for e_alt in _alternatives(e.matches)
-                            for r_alt in ([a for route in info.service.routes for a in _route_alternatives(route)]
-                                          or [()])])]
+                        for b in blocks if _concrete(b.block.host) == host
+                        for alt in per_cluster(b, b.block.routes,
+                                               [a for route in b.block.routes for a in _route_alternatives(route)])]
+                alts += [alt
+                         for info, e in exposures if _concrete(e.host) == host
+                         for alt in per_cluster(info, info.service.routes, [
+                             e_alt + r_alt for e_alt in _alternatives(e.matches)
+                             for r_alt in ([a for route in info.service.routes for a in _route_alternatives(route)]
+                                           or [()])])]
                 if server.redirect or not alts:
                     alts = []
                 out.update(_place(host, server.port, where, alts, cluster, fleet, per_place, source))
@@ -141,12 +148,12 @@ def _order(r: Request) -> tuple:
             r.source_cluster or "")
 
 
-def _local_routing(index: Index, info: ServiceInfo) -> bool:
-    """Whether `local` makes some of the service's routes per-cluster: it is
-    local, or a route of it sends or mirrors traffic to a local service."""
-    return info.service.local is not None or any(
+def _local_routing(index: Index, info: RouteOwner, routes: tuple[ir.Route, ...]) -> bool:
+    """Whether `local` makes some of the routes per-cluster: their service
+    is local, or one of them sends or mirrors traffic to a local service."""
+    return (isinstance(info, ServiceInfo) and info.service.local is not None) or any(
         other is not None and other.service.local is not None
-        for route in info.service.routes for t in route_targets(route)
+        for route in routes for t in route_targets(route)
         for other in [index.target_service(info, t)])
 
 

@@ -130,9 +130,8 @@ def test_the_grid_reaches_every_entry_of_the_examples(examples, cluster):
             + [r.name.value]}
     gateway = {("istio-system/payment-gateway-pay-example-com", "payment-service-live"),
                ("istio-system/payment-gateway-pay-example-com", "payment-service-live-preview"),
-               ("istio-system/main-gateway-api-example-com", "user-service-primary"),
-               ("istio-system/main-gateway-api-example-com", "user-service-primary-2"),
-               ("istio-system/main-gateway-api-example-com", "api-gateway-default"),
+               ("istio-system/main-gateway-api-example-com", "users"),
+               ("istio-system/main-gateway-api-example-com", "api-v2"),
                ("payments/payment", "default")}
     local = {("edge/session-cache", name) for name in LOCAL_ENTRIES[cluster]}
     assert mesh | gateway | local <= taken

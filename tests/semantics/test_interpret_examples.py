@@ -299,15 +299,18 @@ def test_s10_cookie_canary(hangzhou, kw, entry, shares):
 S11_USER = {(host("user-service", "web"), None, 8080): 90, (host("user-service-v2", "web"), None, 8080): 10}
 
 
+S11_CORS = Cors(origins=("https://app.example.com",), methods=("DELETE", "GET", "POST", "PUT"),
+                headers=("authorization", "content-type", "x-request-id"), max_age_s=86_400)
+
+
 @pytest.mark.parametrize("kw, entry", [
-    ({"path": "/api/v1/users"}, "user-service-primary"),
-    ({"path": "/api/v1/users/42", "query": {"page": "2"}}, "user-service-primary"),
-    ({"path": "/api/v1/usersx"}, "user-service-primary"),   # a prefix is a string prefix
-    ({"path": "/api/v2/orders"}, "api-gateway-default"),
-    # the `/api/v2` prefix ranks before the header-only alternative of user-service
-    ({"path": "/api/v2/orders", "headers": {"x-api-version": "v1"}}, "api-gateway-default"),
-    # ... which is user-service's second group on the host
-    ({"path": "/web", "headers": {"x-api-version": "v1"}}, "user-service-primary-2"),
+    ({"path": "/api/v1/users"}, "users"),
+    ({"path": "/api/v1/users/42", "query": {"page": "2"}}, "users"),
+    ({"path": "/api/v1/usersx"}, "users"),   # a prefix is a string prefix
+    ({"path": "/api/v2/orders"}, "api-v2"),
+    # the host block's routes are tried in the order written: `users` first
+    ({"path": "/api/v2/orders", "headers": {"x-api-version": "v1"}}, "users"),
+    ({"path": "/web", "headers": {"x-api-version": "v1"}}, "users"),
     ({"path": "/api/v1/user"}, None),
     ({"path": "/", "headers": {"x-api-version": "v2"}}, None),
 ])
@@ -317,19 +320,18 @@ def test_s11_gateway_paths(hangzhou, kw, entry):
         assert (d.kind, d.status) == ("respond", 404)
         return
     assert (d.virtual_service, d.entry) == ("istio-system/main-gateway-api-example-com", entry)
-    if entry.startswith("user-service"):
+    if entry == "users":
         assert split(d) == S11_USER
     else:
         assert split(d) == {(host("api-gateway", "web"), None, 8080): 100}
+    assert d.cors == S11_CORS  # the host block's, on each of its routes
 
 
-def test_s11_user_service_options_and_port_policy(hangzhou):
+def test_s11_edge_options_and_port_policy(hangzhou):
     d = hangzhou.evaluate(edge("main-gateway", "api.example.com", path="/api/v1/users"))
     assert d.timeout_ms == 30_000
     assert d.retries == Retries(3, 10_000, ("5xx", "connect-failure", "refused-stream", "reset"))
     assert d.fault == Fault(5_000, Fraction(1, 1000), 503, Fraction(1, 10_000))
-    assert d.cors == Cors(origins=("https://app.example.com",), methods=("DELETE", "GET", "POST", "PUT"),
-                          headers=("authorization", "content-type", "x-request-id"), max_age_s=86_400)
     assert d.policy(Target(host("user-service", "web"), None, 8080)) == {
         "connectionPool.tcp.maxConnections": 200,
         "connectionPool.http.http1MaxPendingRequests": 100,
@@ -338,7 +340,17 @@ def test_s11_user_service_options_and_port_policy(hangzhou):
         "outlierDetection.baseEjectionTime": 30_000,
     }
     assert d.policy(Target(host("user-service-v2", "web"), None, 8080)) == {}
-    assert hangzhou.evaluate(mesh("user-service", "web", 8080)).entry == "primary"
+    api = hangzhou.evaluate(edge("main-gateway", "api.example.com", path="/api/v2"))
+    assert (api.timeout_ms, api.fault, api.retries) == (None, None, ISTIO_DEFAULT_RETRIES)
+
+
+@pytest.mark.parametrize("name", ["user-service", "user-service-v2", "api-gateway"])
+def test_s11_mesh_callers_get_istios_default_route(hangzhou, name):
+    """The edge's split, fault, retries and CORS exist only at the gateway."""
+    d = hangzhou.evaluate(mesh(name, "web", 8080, path="/api/v1/users", headers={"x-api-version": "v1"}))
+    assert (d.kind, d.destinations[0].target, d.destinations[0].share) == (
+        "default", Target(host(name, "web"), None, 8080), 1)
+    assert (d.timeout_ms, d.fault, d.cors, d.retries) == (None, None, None, ISTIO_DEFAULT_RETRIES)
 
 
 @pytest.mark.parametrize("gateway_host, port, answer", [

@@ -28,7 +28,7 @@ from fractions import Fraction
 from typing import NamedTuple, Optional, Union
 
 from meshc.language import ir
-from meshc.model.resolve import CLUSTER_DOMAIN, Index, ServiceInfo
+from meshc.model.resolve import CLUSTER_DOMAIN, Index, RouteOwner, ServiceInfo
 from meshc.semantics.decision import Share, Target, percent_share
 
 # A target as written: a subset name (canary, blue-green), an IR target, or
@@ -61,11 +61,12 @@ def upstream(index: Index, info: ServiceInfo, subset: Optional[str], local: Opti
     return Upstream(info, subset, local is None or local in placement, pods)
 
 
-def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int], arrived: int,
+def target(index: Index, info: RouteOwner, written: Written, port: Optional[int], arrived: int,
            local: Optional[str]) -> tuple[Target, Upstream]:
     """The upstream a written target names: `port` is the routing service's,
     `arrived` the port the request came on, `local` the caller's cluster for
-    local services."""
+    local services. A gateway `host` block's routes name services only
+    (MESH326)."""
     if written is None or isinstance(written, (str, ir.SubsetTarget)):
         subset = written.subset.value if isinstance(written, ir.SubsetTarget) else written
         return _local(index, Target(info.host, subset, port), info, local)
@@ -80,7 +81,7 @@ def target(index: Index, info: ServiceInfo, written: Written, port: Optional[int
     elif len(other.service.ports) == 1:
         chosen = other.service.ports[0].number
     else:
-        chosen = port if other.key == info.key else arrived
+        chosen = port if isinstance(info, ServiceInfo) and other.key == info.key else arrived
     return _local(index, Target(other.host, subset, chosen), other, local)
 
 
@@ -117,7 +118,7 @@ def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, F
     return [(d.target, w / total) for d, w in zip(action.destinations, weights) if w > 0]
 
 
-def shares(index: Index, info: ServiceInfo, route: Optional[ir.Route], preview: bool, port: Optional[int],
+def shares(index: Index, info: RouteOwner, route: Optional[ir.Route], preview: bool, port: Optional[int],
            arrived: int, local: Optional[str]) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Upstream]]:
     """(destinations, mirrors, what every target is)."""
     services: dict[Target, Upstream] = {}

@@ -35,6 +35,11 @@ primary; a primary with remotes renders it once per cluster it serves
 `from cluster C` too. Where the docs are silent: the cluster goes after the
 route part of a gateway entry's name (`SERVICE-ROUTE-2-C`), and blue-green's
 preview entry of the copy is `ROUTE-C-preview`.
+
+The routes of the gateway's `host` block for the host come before every
+exposure, in the order written, each named as written and a group of its
+own ("Routes of the gateway"): a request none of them takes goes on to the
+exposures.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from typing import Optional
 
 from meshc.language import ir
 from meshc.language.source import Span
-from meshc.model.resolve import Index, ServiceInfo, route_targets
+from meshc.model.resolve import GatewayHostInfo, Index, RouteOwner, ServiceInfo, route_targets
 from meshc.semantics.interpret.conditions import (
     EXPOSURE, LOCAL, ROUTE, Condition, compile_condition, from_cluster, is_trivial_path, preview_condition)
 from meshc.semantics.request import Request
@@ -96,10 +101,11 @@ class Entry:
 class Group:
     """A service's entries behind the alternatives that lead to it: the one
     catch-all of a mesh VirtualService, or an exposure's alternatives of one
-    rank. `port` is the service port the gateway sends to (None for mesh:
-    the port dialled)."""
+    rank; or one route of a gateway's `host` block (`info` is the block).
+    `port` is the service port the gateway sends to (None for mesh and for
+    a `host` block's route: the port dialled)."""
 
-    info: ServiceInfo
+    info: RouteOwner
     alternatives: tuple[Alternative, ...]
     entries: tuple[Entry, ...]
     expose: Optional[ir.Expose] = None
@@ -142,10 +148,10 @@ class Configuration:
     primary: str
     served: tuple[str, ...]
 
-    def local_span(self, info: ServiceInfo, route: Optional[ir.Route]) -> Optional[Span]:
+    def local_span(self, info: RouteOwner, route: Optional[ir.Route]) -> Optional[Span]:
         """The `local` that makes an entry per-cluster (the service's own,
         else that of the first local service it sends or mirrors to)."""
-        if info.service.local is not None:
+        if isinstance(info, ServiceInfo) and info.service.local is not None:
             return info.service.local.span
         for written in route_targets(route) if route is not None else ():
             other = self.index.target_service(info, written)
@@ -153,7 +159,7 @@ class Configuration:
                 return other.service.local.span
         return None
 
-    def copies(self, info: ServiceInfo, route: Optional[ir.Route]) -> tuple[tuple[Optional[str], Optional[Condition]], ...]:
+    def copies(self, info: RouteOwner, route: Optional[ir.Route]) -> tuple[tuple[Optional[str], Optional[Condition]], ...]:
         """(the caller's cluster, the `from cluster` match) of each entry
         an entry renders as."""
         span = self.local_span(info, route)
@@ -168,13 +174,14 @@ def _with(alt: Alternative, extra: Optional[Condition]) -> Alternative:
     return alt if extra is None else Alternative(alt.conditions + (extra,), alt.span)
 
 
-def route_entries(config: Configuration, info: ServiceInfo, prefix: str, suffix: str,
+def route_entries(config: Configuration, info: RouteOwner, routes: tuple[ir.Route, ...], prefix: str, suffix: str,
                   lead: tuple[Alternative, ...]) -> tuple[Entry, ...]:
-    """The entries of a service's routes behind `lead` (each alternative of
-    an entry is a lead alternative AND a route alternative), named
-    `PREFIX + ROUTE + SUFFIX` (and `-C` for a per-cluster copy)."""
+    """The entries of `routes` (a service's, or a gateway `host` block's)
+    behind `lead` (each alternative of an entry is a lead alternative AND a
+    route alternative), named `PREFIX + ROUTE + SUFFIX` (and `-C` for a
+    per-cluster copy)."""
     out: list[Entry] = []
-    for route in info.service.routes:
+    for route in routes:
         for cluster, extra in config.copies(info, route):
             alts = tuple(_with(a + r, extra) for a in lead for r in alternatives(route.matches, ROUTE))
             name = f"{prefix}{route.name.value}{suffix}" + (f"-{cluster}" if extra is not None else "")
@@ -203,7 +210,7 @@ def mesh_table(config: Configuration, info: ServiceInfo) -> Optional[Table]:
     """The service's own VirtualService in a primary's configuration, None
     when it has none."""
     if info.service.routes:
-        entries = route_entries(config, info, "", "", (EVERYTHING,))
+        entries = route_entries(config, info, info.service.routes, "", "", (EVERYTHING,))
     elif has_options(info.service, config.primary) or info.service.local is not None:
         entries = default_entries(config, info, "default", (EVERYTHING,))
     else:
@@ -248,10 +255,12 @@ def exposed_port(info: ServiceInfo, expose: ir.Expose) -> Optional[int]:
     return ports[0].number if len(ports) == 1 else None
 
 
-def gateway_table(config: Configuration, exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace: str,
-                  gateway: str, host: str) -> Table:
-    """The VirtualService of one gateway host from the exposures of that host
-    (each with its position among its service's exposures)."""
+def gateway_table(config: Configuration, block: Optional[GatewayHostInfo],
+                  exposures: list[tuple[ServiceInfo, int, ir.Expose]], namespace: str, gateway: str,
+                  host: str) -> Table:
+    """The VirtualService of one gateway host from the gateway's `host`
+    block for it and the exposures of that host (each with its position
+    among its service's exposures)."""
     ranked = []
     for info, position, expose in exposures:
         by_rank: dict[tuple[int, int, int], list[tuple[int, Alternative]]] = {}
@@ -260,14 +269,16 @@ def gateway_table(config: Configuration, exposures: list[tuple[ServiceInfo, int,
         for r, alts in by_rank.items():
             ranked.append(((r, info.key, position, alts[0][0]), info, expose, tuple(a for _, a in alts)))
     ranked.sort(key=lambda item: item[0])
-    groups: list[Group] = []
+    groups: list[Group] = [
+        Group(block, alternatives(route.matches, ROUTE), route_entries(config, block, (route,), "", "", (EVERYTHING,)))
+        for route in (block.block.routes if block is not None else ())]
     seen: dict[tuple[str, str], int] = {}
     for _, info, expose, alts in ranked:
         seen[info.key] = seen.get(info.key, 0) + 1
         suffix = "" if seen[info.key] == 1 else f"-{seen[info.key]}"
         prefix = f"{info.service.name.value}-"
         if info.service.routes:
-            entries = route_entries(config, info, prefix, suffix, alts)
+            entries = route_entries(config, info, info.service.routes, prefix, suffix, alts)
         else:
             entries = default_entries(config, info, f"{prefix}default{suffix}", alts)
         groups.append(Group(info, alts, entries, expose, exposed_port(info, expose),

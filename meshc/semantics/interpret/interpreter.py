@@ -6,7 +6,8 @@ A request leaving a sidecar (`gateway` None) follows the service of its
 host: its VirtualService when it has one (routes, or route options in this
 cluster), else Istio's default route. A request at a gateway follows the
 gateway's server on its port (a `redirect-http` server answers 301) and the
-VirtualService of its host there, built from the exposures of that host.
+VirtualService of its host there, built from the routes of the gateway's
+`host` block for it and the exposures of that host.
 `entries.py` says which entries exist and in which order; this module tries
 them and states the outcome.
 
@@ -270,16 +271,21 @@ class Interpreter:
                          for info in self.index.all_services()
                          for position, expose in enumerate(info.service.exposes)
                          if expose.gateway.value == gateway]
-            chosen = _best_host(tuple({e.host for _, _, e in exposures}), host)
+            blocks = {b.block.host: b for b in reversed(list(self.index.gateway_hosts()))
+                      if b.gateway is self.index.gateways[gateway][1]}  # the first block of a host
+            chosen = _best_host(tuple({e.host for _, _, e in exposures} | set(blocks)), host)
             mine = [x for x in exposures if x[2].host == chosen]
-            self._gateway[key] = gateway_table(self.config, mine, namespace, gateway, chosen) if mine else None
+            block = blocks.get(chosen)
+            routed = mine or (block is not None and block.block.routes)
+            self._gateway[key] = gateway_table(self.config, block, mine, namespace, gateway, chosen) \
+                if routed else None
         return self._gateway[key]
 
     def _outcome(self, table: Table, group: Group, entry: Entry, port: Optional[int], arrived: int) -> _Outcome:
         key = (id(entry), port, arrived)
         if key not in self._outcomes:
             info = group.info
-            options = route_options(info.service, entry.route, self.primary, self.istio)
+            options = route_options(info, entry.route, self.primary, self.istio)
             destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived,
                                                      entry.local)
             policies, origins = [], []

@@ -3,7 +3,9 @@ from (docs/language.md, "Route options" and "Per-cluster overrides").
 
 Settings are inherited one by one (`timeout`, `retry`, `fault delay`, `fault
 abort`, `rewrite`, `cors`), weakest first: the service, the service's `on
-CLUSTER`, the route, the route's `on CLUSTER`.
+CLUSTER`, the route, the route's `on CLUSTER`; for a route of a gateway's
+`host` block, the block, the route, the route's `on CLUSTER` ("Routes of
+the gateway").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Optional
 
 from meshc.language import ir
 from meshc.language.source import Span
+from meshc.model.resolve import RouteOwner, ServiceInfo
 from meshc.semantics.decision import Cors, Fault, Retries, percent_share
 from meshc.semantics.interpret import istio_defaults
 
@@ -36,12 +39,15 @@ def override(overrides: tuple[ir.Override, ...], cluster: str) -> Optional[ir.Ov
     return next((o for o in overrides if o.cluster.value == cluster), None)
 
 
-def options_in_force(service: ir.Service, route: Optional[ir.Route], cluster: str) -> dict[str, tuple[Any, Origin]]:
+def options_in_force(owner: RouteOwner, route: Optional[ir.Route], cluster: str) -> dict[str, tuple[Any, Origin]]:
     """Setting name → (IR value, origin), for the settings some level sets."""
-    levels: list[tuple[str, ir.Options]] = [("service", service.options)]
-    svc_over = override(service.overrides, cluster)
-    if svc_over is not None:
-        levels.append((f"on {cluster}", svc_over.options))
+    if isinstance(owner, ServiceInfo):
+        levels: list[tuple[str, ir.Options]] = [("service", owner.service.options)]
+        svc_over = override(owner.service.overrides, cluster)
+        if svc_over is not None:
+            levels.append((f"on {cluster}", svc_over.options))
+    else:
+        levels = [(f"host {owner.block.host}", owner.block.options)]
     if route is not None:
         levels.append((f"route {route.name.value}", route.options))
         route_over = override(route.overrides, cluster)
@@ -68,8 +74,8 @@ class RouteOptions:
     origins: tuple[Origin, ...]
 
 
-def route_options(service: ir.Service, route: Optional[ir.Route], cluster: str, istio: str) -> RouteOptions:
-    found = options_in_force(service, route, cluster)
+def route_options(owner: RouteOwner, route: Optional[ir.Route], cluster: str, istio: str) -> RouteOptions:
+    found = options_in_force(owner, route, cluster)
     value = {setting: v for setting, (v, _) in found.items()}
     timeout: Optional[ir.Duration] = value.get("timeout")
     retry: Optional[ir.Retry] = value.get("retry")
