@@ -176,6 +176,9 @@ def test_a_host_route_named_like_an_exposure_entry_collides(tmp_path):
     ('route a { when header x = "1" to service users in web subset v9 }', [(9, "MESH201")]),
     ('route a { when header x = "1" to service users in web  on south { timeout 1s } }', [(9, "MESH202")]),
     ('route a { when port 80 to service users in web }', [(9, "MESH325")]),
+    # which cluster's gateway routes the request is a fair question
+    ('route a { when from cluster east to service users in web }', []),
+    ('route a { when from cluster mars to service users in web }', [(9, "MESH202")]),
     ('route a { when header x = "1" to v1 }', [(9, "MESH326")]),
 ])
 def test_checks_on_host_blocks(tmp_path, block, expected):
