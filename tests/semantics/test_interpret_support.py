@@ -3,7 +3,6 @@ from text, and reading a decision's destinations in a few words."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
 
 from meshc.language import ir
@@ -62,17 +61,3 @@ def where(interpreter: Interpreter, request: Request, down: tuple[str, ...] = ()
 
 def target(name: str, subset: str | None, port: int | None, namespace: str = "ns") -> Target:
     return Target(host(name, namespace), subset, port)
-
-
-def normal(d: Decision) -> Decision:
-    """A decision as both readings state it: they list a route's
-    destinations, mirrors and CORS methods and headers in different orders
-    (by target, as written, sorted), the same sets, which is what a request
-    sees; for a 404 at a gateway only the interpreter names the
-    VirtualService that has no entry for it."""
-    if d.kind == "respond":
-        return Decision("respond", status=d.status)
-    cors = d.cors and replace(d.cors, methods=tuple(sorted(d.cors.methods)), headers=tuple(sorted(d.cors.headers)),
-                              expose_headers=tuple(sorted(d.cors.expose_headers)))
-    return replace(d, destinations=tuple(sorted(d.destinations, key=lambda s: s.target.key)),
-                   mirrors=tuple(sorted(d.mirrors, key=lambda s: s.target.key)), cors=cors)

@@ -1,31 +1,29 @@
 """S11 request by request: the edge's split, retries, fault and CORS exist
 only at the gateway (issue 15). Each request goes to the evaluator of the
-rendered YAML (meshc/semantics/evaluate, read from Istio's sources), and to
-the interpreter of the .mesh source, which must agree; the expected answers
-are worked out from /work/shared/design/scenarios.md (S11) and
-docs/language.md ("Routes of the gateway"), not from meshc's output."""
+rendered YAML (meshc/semantics/evaluate, read from Istio's sources); the
+interpreter of the .mesh source agrees on all of them and on S11's grid.
+The expected answers are worked out from /work/shared/design/scenarios.md
+(S11) and docs/language.md ("Routes of the gateway"), not from meshc's
+output."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from differential import disagreements, istio_release, report
 
 from meshc.backends.istio import render
-from meshc.cli import cli
 from meshc.diagnostics import Severity
 from meshc.language.source import SourceFile
-from meshc.output.emit import dump_all
 from meshc.pipeline import compile_paths, compile_sources, discover
 from meshc.semantics.decision import Cors, Fault, Retries, Share, Target
-from meshc.semantics.evaluate import Evaluator, dead_entries, load_yaml
+from meshc.semantics.evaluate import Evaluator, dead_entries
+from meshc.semantics.grid import requests_for
 from meshc.semantics.interpret import Interpreter
 from meshc.semantics.registry import registry
 from meshc.semantics.request import Request
-from test_interpret_support import normal
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIMARIES = ("hangzhou", "beijing", "shenzhen")
@@ -43,31 +41,38 @@ def fq(name: str) -> str:
     return f"{name}.web.svc.cluster.local"
 
 
-USERS_SPLIT = (Share(Target(fq("user-service"), None, 8080), Fraction(9, 10)),
-               Share(Target(fq("user-service-v2"), None, 8080), Fraction(1, 10)))
+USERS_SPLIT = {Share(Target(fq("user-service"), None, 8080), Fraction(9, 10)),
+               Share(Target(fq("user-service-v2"), None, 8080), Fraction(1, 10))}
 
 
 @pytest.fixture(scope="module")
-def readings(tmp_path_factory) -> dict[str, tuple[Evaluator, Interpreter]]:
-    """Per primary: the evaluator of its rendered directory and the interpreter of the sources."""
-    out = tmp_path_factory.mktemp("s11") / "out"
-    result = CliRunner().invoke(cli, ["render", str(ROOT / "examples"), "-o", str(out)])
-    assert result.exit_code == 0, result.output
+def examples():
     (paths,) = discover([str(ROOT / "examples")])
-    policy = compile_paths(paths).policy
-    return {c: (Evaluator.from_directory(out / c, registry(policy, c)), Interpreter(policy, c)) for c in PRIMARIES}
+    compiled = compile_paths(paths)
+    assert compiled.ok
+    return compiled.policy, render(compiled.policy)
 
 
-def decide(readings, cluster: str, request: Request):
-    """The interpreter's decision, once the evaluator has agreed with it
-    (the evaluator states Istio 1.24-1.30's default retries, so for
-    shenzhen's 1.20 those are left out of the comparison)."""
-    evaluator, interpreter = readings[cluster]
-    decision, rendered = interpreter.evaluate(request), evaluator.evaluate(request)
-    if cluster == "shenzhen" and decision.retries == DEFAULT_RETRIES[cluster]:
-        rendered = replace(rendered, retries=decision.retries)
-    assert normal(rendered) == normal(decision), request
-    return decision
+@pytest.fixture(scope="module")
+def evaluators(examples) -> dict[str, Evaluator]:
+    """Per primary: the evaluator of its rendered documents, for its Istio release."""
+    policy, rendering = examples
+    return {c: Evaluator([d.body for d in rendering.clusters[c]], registry(policy, c),
+                         istio=istio_release(policy, c)) for c in PRIMARIES}
+
+
+@pytest.mark.parametrize("cluster", PRIMARIES)
+def test_the_interpreter_agrees_on_s11(examples, cluster):
+    """Over S11's grid (its gateway host and the services it routes to)
+    and every request this module asks."""
+    policy, rendering = examples
+    asked = [edge(**kw) for kw, _ in GATEWAY_CASES] + [mesh(cluster, name, **kw) for name in EDGE_SERVICES
+                                                       for kw in MESH_CASES]
+    grid = [r for r in requests_for(policy, cluster)
+            if (r.gateway, r.host) == (GATEWAY, "api.example.com") or r.host in {fq(n) for n in EDGE_SERVICES}]
+    assert len(grid) >= 20
+    found = disagreements(policy, rendering, cluster, asked + grid)
+    assert not found, report(found)
 
 
 def edge(port: int = 443, **kw) -> Request:
@@ -75,27 +80,34 @@ def edge(port: int = 443, **kw) -> Request:
                         source_labels={"istio": "ingressgateway"}, **kw)
 
 
+def mesh(cluster: str, name: str, **kw) -> Request:
+    kw = {"source_namespace": "web", "source_labels": {"app": "frontend"}, **kw}
+    return Request.make(fq(name), 8080, source_cluster=cluster, **kw)
+
+
 # ------------------------------------------------------ mesh callers
-@pytest.mark.parametrize("cluster", PRIMARIES)
-@pytest.mark.parametrize("name", ["user-service", "user-service-v2", "api-gateway"])
-@pytest.mark.parametrize("kw", [
+EDGE_SERVICES = ("user-service", "user-service-v2", "api-gateway")
+MESH_CASES = [
     {},
     {"path": "/api/v1/users/42", "method": "POST"},
     {"headers": {"x-api-version": "v1", "origin": "https://app.example.com"}},
     {"path": "/api/v2/orders", "source_namespace": "istio-system", "source_labels": {"istio": "ingressgateway"}},
-])
-def test_mesh_callers_get_istios_default_route(readings, cluster, name, kw):
+]
+
+
+@pytest.mark.parametrize("cluster", PRIMARIES)
+@pytest.mark.parametrize("name", EDGE_SERVICES)
+@pytest.mark.parametrize("kw", MESH_CASES)
+def test_mesh_callers_get_istios_default_route(evaluators, cluster, name, kw):
     """No split, no fault, no extra retries, no CORS: plain Kubernetes
     routing to the service on the port dialled."""
-    kw = {"source_namespace": "web", "source_labels": {"app": "frontend"}, **kw}
-    d = decide(readings, cluster, Request.make(fq(name), 8080, source_cluster=cluster, **kw))
+    d = evaluators[cluster].evaluate(mesh(cluster, name, **kw))
     assert (d.kind, d.destinations) == ("default", (Share(Target(fq(name), None, 8080), Fraction(1)),))
     assert (d.timeout_ms, d.fault, d.cors, d.mirrors, d.retries) == (None, None, None, (), DEFAULT_RETRIES[cluster])
 
 
 # ---------------------------------------------------- gateway callers
-@pytest.mark.parametrize("cluster", PRIMARIES)
-@pytest.mark.parametrize("kw, entry", [
+GATEWAY_CASES = [
     ({"path": "/api/v1/users"}, "users"),
     ({"path": "/api/v1/users/42", "query": {"page": "2"}, "method": "DELETE"}, "users"),
     ({"path": "/api/v1/usersx"}, "users"),                            # a prefix is a string prefix
@@ -106,16 +118,20 @@ def test_mesh_callers_get_istios_default_route(readings, cluster, name, kw):
     ({"path": "/api/v1/user"}, None),
     ({"path": "/API/v1/users"}, None),                                # paths are case-sensitive
     ({"path": "/", "headers": {"x-api-version": "V1"}}, None),        # so are header values
-])
-def test_gateway_callers_are_routed_as_written(readings, cluster, kw, entry):
-    d = decide(readings, cluster, edge(**kw))
+]
+
+
+@pytest.mark.parametrize("cluster", PRIMARIES)
+@pytest.mark.parametrize("kw, entry", GATEWAY_CASES)
+def test_gateway_callers_are_routed_as_written(evaluators, cluster, kw, entry):
+    d = evaluators[cluster].evaluate(edge(**kw))
     if entry is None:
         assert (d.kind, d.status) == ("respond", 404)
         return
     assert (d.kind, d.virtual_service, d.entry) == ("route", "istio-system/main-gateway-api-example-com", entry)
     assert d.cors == CORS  # the host block's, for each of its routes
     if entry == "users":
-        assert d.destinations == USERS_SPLIT
+        assert set(d.destinations) == USERS_SPLIT
         assert d.timeout_ms == 30_000
         assert d.retries == Retries(3, 10_000, ("5xx", "connect-failure", "refused-stream", "reset"))
         assert d.fault == Fault(5_000, Fraction(1, 1000), 503, Fraction(1, 10_000))
@@ -126,8 +142,8 @@ def test_gateway_callers_are_routed_as_written(readings, cluster, kw, entry):
 
 
 @pytest.mark.parametrize("cluster", PRIMARIES)
-def test_the_edge_keeps_user_services_destination_policy(readings, cluster):
-    d = decide(readings, cluster, edge(path="/api/v1/users"))
+def test_the_edge_keeps_user_services_destination_policy(evaluators, cluster):
+    d = evaluators[cluster].evaluate(edge(path="/api/v1/users"))
     assert d.policy(Target(fq("user-service"), None, 8080))["connectionPool.tcp.maxConnections"] == 200
 
 
@@ -136,9 +152,9 @@ def test_the_edge_keeps_user_services_destination_policy(readings, cluster):
     ("api.example.com", 80, ("redirect", 301)),
     ("app.example.com", 443, ("respond", 404)),   # served, routed by nothing
 ])
-def test_gateway_servers(readings, cluster, host, port, answer):
-    d = decide(readings, cluster, Request.make(host, port, gateway=GATEWAY, path="/api/v1/users",
-                                               source_namespace="istio-system"))
+def test_gateway_servers(evaluators, cluster, host, port, answer):
+    d = evaluators[cluster].evaluate(Request.make(host, port, gateway=GATEWAY, path="/api/v1/users",
+                                                  source_namespace="istio-system"))
     assert (d.kind, d.status) == answer
 
 
@@ -178,7 +194,7 @@ def _compile(text: str):
 
 def _evaluator(compiled) -> Evaluator:
     docs = render(compiled.policy).clusters["default"]
-    return Evaluator.from_yaml(dump_all([d.body for d in docs]), registry(compiled.policy, "default"))
+    return Evaluator([d.body for d in docs], registry(compiled.policy, "default"))
 
 
 def test_a_rewrite_on_the_edge_replaces_the_matched_prefix():
@@ -202,8 +218,7 @@ def test_a_catch_all_before_the_exposures_shadows_them():
     assert errors == [("MESH307", 22)]  # the `expose` line
     (vs,) = [d for d in render(compiled.policy).clusters["default"]
              if d.kind == "VirtualService" and d.name == "edge-a-example-com"]
-    (doc,) = load_yaml(dump_all([vs.body]))
-    assert [(e.name, e.covered_by, e.after_catch_all) for e in dead_entries(doc)] == [("docs-all", (1,), True)]
+    assert [(e.name, e.covered_by, e.after_catch_all) for e in dead_entries(vs.body)] == [("docs-all", (1,), True)]
 
 
 def test_without_the_catch_all_nothing_is_dead():
@@ -211,4 +226,4 @@ def test_without_the_catch_all_nothing_is_dead():
     assert compiled.ok
     (vs,) = [d for d in render(compiled.policy).clusters["default"]
              if d.kind == "VirtualService" and d.name == "edge-a-example-com"]
-    assert dead_entries(load_yaml(dump_all([vs.body]))[0]) == []
+    assert dead_entries(vs.body) == []
