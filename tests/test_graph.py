@@ -100,11 +100,19 @@ def test_routes_keep_their_order_and_conditions(graphs):
     assert [(e.target.label, e.label) for e in canary.edges] == [("v1", "90%"), ("v2", "10%")]
 
 
-def test_exposure_and_placement(graphs):
-    exposed = next(g for g in graphs if g.key == "web/user-service")
+def test_exposure_gateway_routes_and_placement(graphs):
+    exposed = next(g for g in graphs if g.key == "payments/payment-service")
     (entrance,) = exposed.entrances
-    assert (entrance.gateway, entrance.host) == ("istio-system/main-gateway", "api.example.com")
-    assert entrance.when == ('path ^= "/api/v1/users"', 'header x-api-version = "v1"')
+    assert (entrance.gateway, entrance.host, entrance.when, entrance.route) == (
+        "istio-system/payment-gateway", "pay.example.com", (), "")
+    # S11's edge: a route of the gateway's `host` block, with the share it sends and its options
+    for name, share in (("user-service", "90%"), ("user-service-v2", "10%")):
+        (entrance,) = next(g for g in graphs if g.key == f"web/{name}").entrances
+        assert (entrance.gateway, entrance.host) == ("istio-system/main-gateway", "api.example.com")
+        assert entrance.when == ('path ^= "/api/v1/users"', 'header x-api-version = "v1"')
+        assert entrance.route == f"route users · {share} · timeout 30s · retry 3 × 10s · delay 5s on 0.1% · " \
+                                 "abort 503 on 0.01% · cors"
+        assert entrance.route in labels.entrance(entrance)
     spread = next(g for g in graphs if g.key == "geo/global-api")
     assert spread.host == "global-api.geo.svc.cluster.local"
     assert spread.placement == ("hangzhou (cn-east)", "beijing (cn-north)", "shenzhen (cn-south)")

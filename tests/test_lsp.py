@@ -253,7 +253,8 @@ async def definition(client: LanguageClient, path: Path, pos: types.Position) ->
 async def test_definition_of_subsets_services_gateways_clusters_and_routes(client: LanguageClient, workspace: Path):
     ex = workspace / "examples"
     s01, s11, s04 = ex / "s01-canary.mesh", ex / "s11-ingress.mesh", ex / "s04-failover.mesh"
-    for path in (s01, s11, s04):
+    s03 = ex / "s03-blue-green.mesh"
+    for path in (s01, s11, s04, s03):
         await open_file(client, path)
     # `to v2` goes to `subsets by version v1 v2`
     (target,) = await definition(client, s01, position_of(s01, "to v2", shift=4))
@@ -261,12 +262,12 @@ async def test_definition_of_subsets_services_gateways_clusters_and_routes(clien
     loc = (await client.text_document_definition_async(types.DefinitionParams(
         text_document=types.TextDocumentIdentifier(uri=uri(s01)), position=position_of(s01, "to v2", shift=4))))[0]
     assert loc.range.start == position_of(s01, "v1 v2", shift=3)
-    # `service user-service-v2` in a destination goes to the service
-    assert await definition(client, s11, position_of(s11, "service user-service-v2 10%", shift=9)) == \
+    # `service user-service-v2 in web` in a gateway route goes to the service, in its namespace
+    assert await definition(client, s11, position_of(s11, "service user-service-v2 in web", shift=9)) == \
         [("s11-ingress.mesh", "user-service-v2")]
-    # `expose via main-gateway` goes to the gateway
-    assert await definition(client, s11, position_of(s11, "via main-gateway", shift=5)) == \
-        [("s11-ingress.mesh", "main-gateway")]
+    # `expose via payment-gateway` goes to the gateway
+    assert await definition(client, s03, position_of(s03, "via payment-gateway", shift=5)) == \
+        [("s03-blue-green.mesh", "payment-gateway")]
     # `in hangzhou beijing` goes to the fleet, in another file
     assert await definition(client, s04, position_of(s04, "in hangzhou", shift=4)) == [("fleet.mesh", "hangzhou")]
     # a region in `failover` goes to the clusters in that region (hangzhou and its remote shanghai)
@@ -306,9 +307,10 @@ async def test_document_symbols_outline_namespaces_services_and_routes(client: L
     def tree(items):
         return [(s.name, s.detail, tree(s.children or [])) for s in items]
     assert tree(symbols) == [
-        ("istio-system", "namespace", [("main-gateway", "gateway", [])]),
+        ("istio-system", "namespace", [("main-gateway", "gateway", [
+            ("api.example.com", "host", [("users", "route", []), ("api-v2", "route", [])])])]),
         ("web", "namespace", [
-            ("user-service", "service", [("primary", "route", [])]),
+            ("user-service", "service", []),
             ("user-service-v2", "service", []),
             ("api-gateway", "service", []),
             ("recommendation-service", "service", [("canary", "route", []), ("premium", "route", []),
@@ -335,6 +337,12 @@ async def test_hover_shows_the_istio_a_route_and_a_service_render(client: Langua
     assert "VirtualService user-service:" in service and "DestinationRule user-service:" in service
     subset = await hover(client, s01, position_of(s01, "to v2", shift=3))
     assert "subsets:" in subset and "version: v2" in subset
+    # a route of a gateway's `host` block is its entry of the gateway's VirtualService
+    s11 = workspace / "examples" / "s11-ingress.mesh"
+    await open_file(client, s11)
+    edge = await hover(client, s11, position_of(s11, "route users", shift=8))
+    assert "VirtualService main-gateway-api-example-com:" in edge and "- name: users" in edge
+    assert "weight: 90" in edge and "api-v2" not in edge
 
 
 async def test_hover_explains_keywords_from_the_language_reference(client: LanguageClient, workspace: Path):

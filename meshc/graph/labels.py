@@ -40,7 +40,7 @@ def target(t: Target) -> list[str]:
 
 
 def entrance(e: Entrance) -> list[str]:
-    return [e.host, f"gateway {e.gateway}"]
+    return [e.host, f"gateway {e.gateway}"] + ([e.route] if e.route else [])
 
 
 def entrance_condition(e: Entrance) -> str:

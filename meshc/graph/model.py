@@ -1,7 +1,8 @@
 """The routing picture of a service, read from the resolved policy: what
 `meshc graph` draws, independent of the drawing format.
 
-Per service: the gateways and hosts that expose it (with their conditions),
+Per service: the gateways and hosts that expose it (with their conditions)
+or whose `host` blocks route to it (with the route's share and options),
 its routes in the order they are tried (first match wins) with their
 conditions and options, and each route's destinations with their weights:
 a canary at its live step, blue-green's active and preview, mirrors. Across
@@ -14,11 +15,20 @@ cluster's, or every cluster's where they differ.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 from meshc.backends.documents import duration, number
 from meshc.language import ir
-from meshc.model.resolve import PREVIEW_HEADER, Index, ServiceInfo, canary_split, clusters, weights
+from meshc.model.resolve import (
+    PREVIEW_HEADER,
+    GatewayHostInfo,
+    Index,
+    RouteOwner,
+    ServiceInfo,
+    canary_split,
+    clusters,
+    weights,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class Entrance:
     gateway: str  # NS/NAME
     host: str
     when: tuple[str, ...]
+    route: str = ""  # a route of the gateway's `host` block: its name, the share it sends here, its options
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,7 @@ def _service(index: Index, info: ServiceInfo, shown: list[str]) -> ServiceGraph:
         Entrance(f"{index.gateways[e.gateway.value][0].name.value}/{e.gateway.value}"
                  if e.gateway.value in index.gateways else e.gateway.value, e.host, _alternatives(e.matches))
         for e in svc.exposes
-    )
+    ) + tuple(_gateway_routes(index, info, shown))
     placement = tuple(_cluster_text(index, name) for name in index.topology.placement(svc)) \
         if svc.placement else ()
     return ServiceGraph(
@@ -122,6 +133,28 @@ def _service(index: Index, info: ServiceInfo, shown: list[str]) -> ServiceGraph:
         routes=tuple(routes),
         targets=tuple(sorted(targets.values(), key=_target_order(info))),
     )
+
+
+def _gateway_routes(index: Index, info: ServiceInfo, shown: list[str]) -> Iterator[Entrance]:
+    """The routes of gateways' `host` blocks that send (or mirror) traffic
+    to the service."""
+    def here(block: GatewayHostInfo, t: ir.Target) -> bool:
+        other = index.target_service(block, t)
+        return other is not None and other.key == info.key
+
+    for block in index.gateway_hosts():
+        gateway = f"{block.namespace.name.value}/{block.gateway.name.value}"
+        for route in block.block.routes:
+            action = route.action
+            sent = zip(action.destinations, weights(action)) if isinstance(action, ir.Forward) else ()
+            parts = [f"{share}%" + (f" to {d.target.subset.value}" if d.target.subset else "")
+                     for d, share in sent if here(block, d.target)]  # service targets only (MESH326)
+            parts += [f"mirror {_percent(m.percent.value) if m.percent else '100%'}"
+                      for m in route.mirrors if here(block, m.target)]
+            if parts:
+                options = _options(block, route, shown)
+                yield Entrance(gateway, block.block.host, _alternatives(route.matches),
+                               " · ".join([f"route {route.name.value}", *parts] + ([options] if options else [])))
 
 
 def _action(action: Optional[ir.Action], target, whole) -> tuple[str, list[Edge]]:
@@ -248,7 +281,7 @@ def _percent(value: float) -> str:
     return f"{number(value)}%"
 
 
-def _options(info: ServiceInfo, route: Optional[ir.Route], shown: list[str]) -> str:
+def _options(info: RouteOwner, route: Optional[ir.Route], shown: list[str]) -> str:
     """The route's options in the clusters shown: once when they agree,
     else per group of clusters."""
     by_text: dict[str, list[str]] = {}

@@ -50,7 +50,8 @@ def _related(ls, params, declarations: bool, references: bool) -> Optional[list[
 
 class _Outline:
     """The outline: the fleet and its clusters; namespaces with their
-    gateways and services; services with their routes."""
+    gateways and services; gateways with their `host` blocks; services and
+    `host` blocks with their routes."""
 
     def __init__(self, source, codec) -> None:
         self.source, self.codec = source, codec
@@ -71,12 +72,15 @@ class _Outline:
         out = []
         for stmt in ns.body:
             if isinstance(stmt, s.Gateway):
-                out.append(self.symbol(stmt, stmt.name, types.SymbolKind.Interface, "gateway"))
+                hosts = [self.symbol(h, h.host, types.SymbolKind.Object, "host", self.routes(h.body))
+                         for h in stmt.body if isinstance(h, s.GatewayHost)]
+                out.append(self.symbol(stmt, stmt.name, types.SymbolKind.Interface, "gateway", hosts))
             elif isinstance(stmt, s.Service):
-                routes = [self.symbol(r, r.name, types.SymbolKind.Method, "route")
-                          for r in stmt.body if isinstance(r, s.Route)]
-                out.append(self.symbol(stmt, stmt.name, types.SymbolKind.Class, "service", routes))
+                out.append(self.symbol(stmt, stmt.name, types.SymbolKind.Class, "service", self.routes(stmt.body)))
         return out
+
+    def routes(self, body) -> list[types.DocumentSymbol]:
+        return [self.symbol(r, r.name, types.SymbolKind.Method, "route") for r in body if isinstance(r, s.Route)]
 
     def symbol(self, node, name: s.Word, kind: types.SymbolKind, detail: str,
                children: Optional[list[types.DocumentSymbol]] = None) -> types.DocumentSymbol:

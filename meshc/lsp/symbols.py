@@ -2,7 +2,9 @@
 the syntax trees (so navigation works while the policy has semantic errors).
 
 A symbol's key says what it names, scope included: `("subset", NS, SERVICE,
-NAME)`, `("service", NS, NAME)`, `("route", NS, SERVICE, NAME)`,
+NAME)`, `("service", NS, NAME)`, `("route", NS, SERVICE, NAME)` (for a
+route of a gateway's `host` block, `("route", NS, VIRTUALSERVICE, NAME)`
+with the name of the gateway VirtualService it renders into),
 `("gateway", NAME)`, `("cluster", NAME)`, `("region", NAME)`,
 `("namespace", NAME)`. Occurrences with one key are the same thing, in
 whichever file of the policy they are written.
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
+from meshc.backends.documents import slug
 from meshc.language import syntax as s
 from meshc.language.source import Span
 
@@ -78,6 +81,9 @@ class _File:
                 yield from self.service(stmt)
             elif isinstance(stmt, s.Gateway):
                 yield _decl(("gateway", stmt.name.text), stmt.name)
+                for block in stmt.body:
+                    if isinstance(block, s.GatewayHost):
+                        yield from self.gateway_host(stmt, block)
             elif isinstance(stmt, s.Mtls) and stmt.workload is not None:
                 yield _ref(("service", self.ns, stmt.workload.text), stmt.workload)
             elif isinstance(stmt, s.Allow):
@@ -116,6 +122,14 @@ class _File:
                 yield from self.policy(stmt.policy or ())
             else:
                 yield from self.policy((stmt,))
+
+    def gateway_host(self, gateway: s.Gateway, block: s.GatewayHost) -> Iterator[Symbol]:
+        """Its routes belong to the gateway's VirtualService of the host;
+        their targets are in the gateway's namespace unless they say `in`."""
+        self.svc = f"{gateway.name.text}-{slug(block.host.text)}"
+        for stmt in block.body:
+            if isinstance(stmt, s.Route):
+                yield from self.route(stmt)
 
     def route(self, route: s.Route) -> Iterator[Symbol]:
         yield _decl(("route", self.ns, self.svc, route.name.text), route.name)
