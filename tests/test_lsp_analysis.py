@@ -15,6 +15,7 @@ from helpers import ROOT
 
 pytest.importorskip("lsprotocol")
 
+from meshc.backends.documents import slug  # noqa: E402
 from meshc.lsp import hover, vocabulary  # noqa: E402
 from meshc.lsp.completion import candidates  # noqa: E402
 from meshc.lsp.workspace import Workspace  # noqa: E402
@@ -89,6 +90,10 @@ def test_symbols_declare_what_the_ir_declares(examples):
         from_ir.add(("service", ns, svc))
         from_ir |= {("subset", ns, svc, s.name.value) for s in info.service.subsets}
         from_ir |= {("route", ns, svc, r.name.value) for r in info.service.routes}
+    for block in Index(policy).gateway_hosts():  # a route of the VirtualService GATEWAY-HOST
+        owner = f"{block.gateway.name.value}-{slug(block.block.host)}"
+        from_ir |= {("route", block.namespace.name.value, owner, r.name.value) for r in block.block.routes}
+    assert ("route", "istio-system", "main-gateway-api-example-com", "users") in from_ir
     analysis, _ = analysis_of(examples, EXAMPLES[0])
     declared = {sym.key for sym in analysis.symbols if sym.declaration and sym.kind in ("service", "subset", "route")}
     assert declared == from_ir
