@@ -227,3 +227,26 @@ def test_without_the_catch_all_nothing_is_dead():
     (vs,) = [d for d in render(compiled.policy).clusters["default"]
              if d.kind == "VirtualService" and d.name == "edge-a-example-com"]
     assert dead_entries(vs.body) == []
+
+
+def test_check_reports_an_exposed_route_a_gateway_route_shadows(tmp_path):
+    """The exposure itself can still match (its other route), so the checks
+    on the source let it through; `meshc check` reads what is rendered and
+    reports the dead entry at the route it comes from (MESH323)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from meshc.cli import cli
+
+    path = tmp_path / "edge.mesh"
+    path.write_text(EDGE_ONLY.replace('%s', 'route docs-edge { when path ^= "/docs" to service users in web }')
+                    .replace('route all { to service docs }',
+                             'route manual { when path ^= "/docs/manual" to service docs }\n'
+                             '    route rest { to service docs }')
+                    .replace('expose via edge host a.example.com when path ^= "/docs"', 'expose via edge host a.example.com'))
+    result = CliRunner().invoke(cli, ["check", str(path), "--output-format", "json"])
+    assert result.exit_code == 0, result.output
+    found = [(d["code"], path.read_text().splitlines()[d["location"]["line"] - 1].split("{")[0].strip())
+             for d in json.loads(result.stdout)]
+    assert found == [("MESH323", "route manual")]
