@@ -196,6 +196,7 @@ def test_overrides_placement_and_exposure():
     ("expose via edge host a.example.com port 90 when path ^= \"/a\"\nport 90 http", 90, [90]),
     ("port 90 http\nexpose via edge host a.example.com port 90\ntls istio-mutual", 90, [90]),
     ("port 90 http\nexpose via edge host a.example.com\nport 91 tls\ntls simple", None, [90, 91]),
+    ("port 90 http\nexpose via edge host a.example.com port # the exposed one\n90\n", 90, [90]),
 ])
 def test_a_port_statement_after_an_expose_is_not_its_port(body, port, ports):
     """`port N PROTOCOL` is a statement; `port N` without a protocol after
