@@ -47,7 +47,9 @@ def diagnostics(text: str) -> list:
     found = list(compiled.diagnostics)
     if compiled.ok:
         found += render(compiled.policy).diagnostics
-    return found
+    # No gateway exposes `cart`, so its CORS also gets MESH327, which is not
+    # what these tests are about.
+    return [d for d in found if d.code != "MESH327"]
 
 
 @pytest.mark.parametrize("context", sorted(CONTEXTS))

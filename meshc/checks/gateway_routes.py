@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from meshc.checks.routing import base_options, blocker_of, own_options, serves
+from meshc.checks.routing import alternatives, base_options, blocker_of, own_options, serves
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.conditions import MESH_ONLY
 from meshc.model.conditions import MESH_ONLY, EarlierMatches
 from meshc.model.resolve import GatewayHostInfo, Index, ServiceInfo
 
