@@ -25,6 +25,7 @@ from meshc.selection import InputError, select
 # subsets, ports, hosts and clusters are all known.)
 NEED_WHOLE_POLICY = frozenset({
     "MESH202", "MESH203", "MESH204", "MESH402", "MESH406", "MESH409", "MESH410", "MESH411",
+    "MESH920", "MESH922",
 })
 
 

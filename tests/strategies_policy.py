@@ -22,7 +22,10 @@ What is drawn always compiles without errors according to the docs:
   `when`, so there is no MESH309 either;
 - weights are whole percentages adding up to 100, `rest` only where it gets
   a positive share; canary steps strictly increase and end at 100 %, `at` is
-  in range, `pause` has one duration or one per gap;
+  in range, `pause` has one duration or one per gap; in a fleet of several
+  clusters a canary may have waves: every cluster in one, each wave's `at`
+  in range and past 0 only once the wave before is at the step that starts
+  it (`after N`, or the last step);
 - every subset, service, port and cluster named is declared; `failover` only
   next to an `eject` and between regions of the fleet; several mirrors only
   when every cluster runs Istio 1.20 or newer (docs/language.md; the MESH601
@@ -55,7 +58,7 @@ strict permissive disable istio-mutual simple round-robin random least-request p
 gateway-errors gateway-error reset reset-before-request connect-failure envoy-ratelimited
 retriable-4xx refused-stream retriable-status-codes retriable-headers http3-post-connect-failure
 cancelled deadline-exceeded internal resource-exhausted unavailable p50 p75 p90 p95 p99 p999
-cookie x-preview dns-proxying remote of local priority name
+cookie x-preview dns-proxying remote of local priority name wave after cluster-label
 """.split())
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
@@ -137,22 +140,37 @@ class Cluster:
 
 
 @dataclass
+class Wave:
+    clusters: list[str]
+    after: Optional[int]
+    at: Optional[int]
+
+    def text(self) -> str:
+        after = f" after {self.after}" if self.after is not None else ""
+        at = f" at {self.at}" if self.at is not None else ""
+        return f" wave {' '.join(self.clusters)}{after}{at}"
+
+
+@dataclass
 class Canary:
     baseline: str
     candidate: str
     steps: list[int]
     at: Optional[int]
     extra: str  # pause / analysis, printed after `at`
+    waves: list[Wave] = field(default_factory=list)  # with waves, `at` is None
 
-    @property
-    def live_share(self) -> int:
-        """The candidate's share at `at` (0 without `at` or with `at 0`)."""
-        return self.steps[self.at - 1] if self.at else 0
+    def share_in(self, cluster: str) -> int:
+        """The candidate's share in a cluster: at the `at` of the wave
+        listing it, or of the canary (0 without `at` or with `at 0`)."""
+        at = next((w.at for w in self.waves if cluster in w.clusters), None) if self.waves else self.at
+        return self.steps[at - 1] if at else 0
 
     def text(self) -> str:
         steps = " ".join(f"{s}%" for s in self.steps)
         at = f" at {self.at}" if self.at is not None else ""
-        return f"canary {self.baseline} -> {self.candidate} steps {steps}{at}{self.extra}"
+        waves = "".join(w.text() for w in self.waves)
+        return f"canary {self.baseline} -> {self.candidate} steps {steps}{at}{self.extra}{waves}"
 
 
 @dataclass
@@ -692,10 +710,11 @@ def forwards(draw, svc: Optional[Service], all_services: list[Service], home: Op
 
 
 @st.composite
-def canaries(draw, subsets: list[str]) -> Canary:
+def canaries(draw, subsets: list[str], clusters: list[str] = ()) -> Canary:
     baseline, candidate = draw(st.permutations(subsets))[:2]
     steps = sorted(draw(st.lists(st.integers(1, 99), unique=True, max_size=4))) + [100]
-    at = draw(st.none() | st.integers(0, len(steps)))
+    waves = draw(plans(clusters, len(steps))) if len(clusters) > 1 and draw(st.booleans()) else []
+    at = None if waves else draw(st.none() | st.integers(0, len(steps)))
     extra = ""
     gaps = len(steps) - 1
     pause = draw(st.sampled_from(["none", "one", "each"] if gaps > 1 else ["none", "one"] if gaps == 1 else ["none"]))
@@ -709,11 +728,27 @@ def canaries(draw, subsets: list[str]) -> Canary:
         extra += " analysis " + " ".join(
             f"success-rate >= {draw(st.integers(50, 100))}%" if g == "success" else f"{g} <= {draw(durations)}"
             for g in gates)
-    return Canary(baseline, candidate, steps, at, extra)
+    return Canary(baseline, candidate, steps, at, extra, waves)
 
 
 @st.composite
-def actions(draw, svc: Service, all_services: list[Service]) -> Action:
+def plans(draw, clusters: list[str], last: int) -> list[Wave]:
+    """Every cluster in one wave (in any order); a wave past step 0 only
+    once the wave before is at its start (`after N`, else the last step)."""
+    order = draw(st.permutations(clusters))
+    cuts = sorted(draw(st.sets(st.integers(1, len(order) - 1), max_size=len(order) - 1)))
+    groups = [order[a:b] for a, b in zip([0] + cuts, cuts + [len(order)])]
+    waves: list[Wave] = []
+    for i, group in enumerate(groups):
+        after = draw(st.none() | st.integers(1, last)) if i else None
+        ready = i == 0 or (waves[-1].at or 0) >= (after if after is not None else last)
+        at = draw(st.integers(0, last)) if ready else 0
+        waves.append(Wave(list(group), after, None if at == 0 and draw(st.booleans()) else at))
+    return waves
+
+
+@st.composite
+def actions(draw, svc: Service, all_services: list[Service], clusters: list[str] = ()) -> Action:
     kinds = ["to", "to", "none"]
     if len(svc.subsets) >= 2:
         kinds += ["canary", "canary", "blue-green"]
@@ -721,7 +756,7 @@ def actions(draw, svc: Service, all_services: list[Service]) -> Action:
     if kind == "to":
         return draw(forwards(svc, all_services))
     if kind == "canary":
-        return draw(canaries(svc.subsets))
+        return draw(canaries(svc.subsets, clusters))
     if kind == "blue-green":
         active, preview = draw(st.permutations(svc.subsets))[:2]
         return BlueGreen(active, preview)
@@ -837,7 +872,7 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
                         conds, path_matched = draw(alternatives(f"{i}{j}", [p[0] for p in svc.ports], ns_names))
                         alts.append(conds)
                         path_everywhere &= path_matched
-                action = draw(actions(svc, all_services))
+                action = draw(actions(svc, all_services, cluster_names))
                 route_mirrors = draw(mirrors(svc, all_services, several_mirrors)) if action is not None else []
                 options = draw(route_options(path_matched=bool(alts) and path_everywhere))
                 overrides = {}
@@ -943,12 +978,16 @@ _CANARY = re.compile(
 _OWNER = re.compile(r"\b(namespace|service|route)\s+([a-z0-9-]+)\s*\{")
 
 
-def canaries_in_source(text: str) -> list[tuple[str, str, str, str, str, list[int], int]]:
-    """(namespace, service, route, baseline, candidate, steps, at) for every
-    canary statement of a generated source, read from the text itself: the
-    enclosing blocks are the nearest `namespace`/`service`/`route` headers
-    before it (blocks of those kinds do not nest in themselves)."""
+def canaries_in_source(text: str, clusters: list[str] = ()) -> list[tuple]:
+    """(namespace, service, route, baseline, candidate, steps, at, waves) for
+    every canary statement of a generated source, read from the text itself:
+    the enclosing blocks are the nearest `namespace`/`service`/`route`
+    headers before it (blocks of those kinds do not nest in themselves), and
+    `waves` are its `wave` clauses, [(listed clusters, at)], whose clusters
+    are read as the names in `clusters`."""
     owners = [(m.start(), m.group(1), m.group(2)) for m in _OWNER.finditer(text)]
+    names = "|".join(re.escape(c) for c in sorted(clusters, key=len, reverse=True)) or "(?!)"
+    wave = re.compile(rf"\bwave((?:\s+(?:{names})\b)+)(?:\s+after\s+\d+)?(?:\s+at\s+(\d+))?")
     found = []
     for m in _CANARY.finditer(text):
         enclosing = {}
@@ -956,6 +995,10 @@ def canaries_in_source(text: str) -> list[tuple[str, str, str, str, str, list[in
             if pos < m.start():
                 enclosing[kind] = name
         steps = [int(s) for s in re.findall(r"\d+", m.group(3))]
+        # the wave clauses follow the canary's other clauses, before any block
+        rest = text[m.end():]
+        rest = rest[:min((i for i in (rest.find("{"), rest.find("}")) if i >= 0), default=len(rest))]
+        waves = [(w.group(1).split(), int(w.group(2)) if w.group(2) else 0) for w in wave.finditer(rest)]
         found.append((enclosing["namespace"], enclosing["service"], enclosing["route"], m.group(1), m.group(2),
-                      steps, int(m.group(4)) if m.group(4) else 0))
+                      steps, int(m.group(4)) if m.group(4) else 0, waves))
     return found

@@ -86,8 +86,8 @@ def varied(tmp_path) -> Path:
 def test_services_with_gated_canaries_get_a_prometheus_rule_in_every_primary(in_repo, varied):
     examples = _rules(_files(["examples"]))
     clusters = {"hangzhou", "beijing", "shenzhen"}  # not shanghai, a remote: it holds only Service stubs
-    assert set(examples) == {f"{c}/{ns}/prometheusrule-{name}-canary.yaml"
-                             for c in clusters for ns, name in [("production", "user-service"), ("delivery", "checkout")]}
+    assert set(examples) == {f"{c}/{ns}/prometheusrule-{name}-canary.yaml" for c in clusters
+                             for ns, name in [("production", "user-service"), ("delivery", "checkout"), ("catalog", "search")]}
     assert set(_rules(_files([str(varied)]))) == {f"{c}/shop/prometheusrule-{name}-canary.yaml"
                                                    for c in "ab" for name in ("cart", "api")}
     body = examples["hangzhou/delivery/prometheusrule-checkout-canary.yaml"]
@@ -102,7 +102,7 @@ def test_s13_alerts_error_rate_above_5_percent_and_p95_above_1s_for_5m(in_repo):
     (group,) = body["spec"]["groups"]
     errors, latency = group["rules"]
     (live,) = [c for c in canaries(compile_file(str(S13)).policy) if c.namespace == "delivery"]
-    success, p95 = gates.checks(live)
+    success, p95 = gates.checks(live, live.waves[0])
     labels = {"namespace": "delivery", "service": "checkout", "route": "primary"}
     assert errors["alert"] == "CanaryErrorRateHigh"
     assert errors["expr"] == f"1 - ({success.expr}) > 0.05"
@@ -118,7 +118,7 @@ def test_s13_alerts_error_rate_above_5_percent_and_p95_above_1s_for_5m(in_repo):
 
 def test_promtool_accepts_every_rendered_rule_group(in_repo, varied, promtool, tmp_path):
     bodies = {**_rules(_files(["examples"])), **_rules(_files([str(varied)]))}
-    assert len(bodies) == 10
+    assert len(bodies) == 13
     rule_files = []
     for n, (path, body) in enumerate(sorted(bodies.items())):
         rule_file = tmp_path / f"{n}.rules.yaml"
@@ -179,3 +179,29 @@ def test_alerts_fire_on_a_failing_candidate_and_stay_silent_on_a_healthy_one(in_
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_a_waves_alerts_watch_its_own_clusters(in_repo, promtool, tmp_path):
+    """The same recorded traffic, failing only from callers in beijing: the
+    rules beijing renders (wave 2) fire, hangzhou's (wave 1) stay silent."""
+    files = _rules(_files(["examples"]))
+    labels = LABELS.replace("checkout.delivery", "search.catalog")
+
+    def series(caller: str, ok: int, errors: int) -> list[dict]:
+        caller_labels = f'{labels},source_cluster="{caller}"'
+        return [{"series": f'istio_requests_total{{{caller_labels},response_code="200"}}', "values": f"0+{ok}x20"},
+                {"series": f'istio_requests_total{{{caller_labels},response_code="503"}}', "values": f"0+{errors}x20"}]
+
+    traffic = series("hangzhou", 600, 0) + series("beijing", 540, 60)
+    for cluster, fired in [("hangzhou", False), ("beijing", True)]:
+        body = files[f"{cluster}/catalog/prometheusrule-search-canary.yaml"]
+        (tmp_path / "rules.yaml").write_text(json.dumps(body["spec"]))
+        errors = body["spec"]["groups"][0]["rules"][0]
+        expected = [_expected(errors, "10%")] if fired else []
+        tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
+            {"interval": "1m", "input_series": traffic, "alert_rule_test": [
+                {"eval_time": "15m", "alertname": "CanaryErrorRateHigh", "exp_alerts": expected}]}]}
+        (tmp_path / "tests.yaml").write_text(json.dumps(tests))
+        result = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (cluster, result.stdout + result.stderr)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from meshc.cli import cli
 
 S1 = "examples/s01-canary.mesh"
+EVERY_CLUSTER = "hangzhou, shanghai, beijing, shenzhen"
 
 
 def meshc(*args: str):
@@ -38,7 +39,10 @@ def test_promote_rewrites_only_the_at_number(examples):
     result = meshc("promote", S1, "user-service")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert result.stderr == "promoted user-service/primary: step 2 → 3 (v1 80% / v2 20%)\n"
+    assert result.stderr == (
+        "promoted user-service/primary: step 2 → 3 (v1 80% / v2 20%)\n"
+        "clusters that change:\n"
+        f"  {EVERY_CLUSTER}: v1 90% / v2 10% → v1 80% / v2 20%\n")
     assert (examples / "s01-canary.mesh").read_text() == before.replace("100% at 2", "100% at 3")
 
 
@@ -59,7 +63,8 @@ def test_dry_run_prints_a_diff_and_writes_nothing(examples):
          analysis success-rate >= 99% p99 <= 500ms
      }
 """
-    assert result.stderr == "would promote user-service/primary: step 2 → 3 (v1 80% / v2 20%)\n"
+    assert result.stderr.startswith("would promote user-service/primary: step 2 → 3 (v1 80% / v2 20%)\n"
+                                    "clusters that change:\n")
     assert (examples / "s01-canary.mesh").read_bytes() == before
 
 
@@ -68,6 +73,8 @@ def test_the_last_step_says_how_to_retire_the_canary_and_then_refuses(examples):
     assert result.exit_code == 0, result.output
     assert result.stderr == (
         "promoted user-service/primary: step 2 → 5 (v1 0% / v2 100%)\n"
+        "clusters that change:\n"
+        f"  {EVERY_CLUSTER}: v1 90% / v2 10% → v1 0% / v2 100%\n"
         "skipped steps 3, 4 (v1 80% / v2 20%; v1 50% / v2 50%)\n"
         "user-service/primary now sends all traffic to v2; retire the canary: "
         "replace its `canary v1 -> v2 ...` clause with `to v2`\n"
@@ -81,7 +88,7 @@ def test_the_last_step_says_how_to_retire_the_canary_and_then_refuses(examples):
 def test_rollback_returns_to_the_baseline_once(examples):
     result = meshc("rollback", S1, "user-service")
     assert result.exit_code == 0, result.output
-    assert result.stderr == "rolled back user-service/primary: step 2 → 0 (v1 100% / v2 0%)\n"
+    assert result.stderr.startswith("rolled back user-service/primary: step 2 → 0 (v1 100% / v2 0%)\n")
     assert "100% at 0\n" in (examples / "s01-canary.mesh").read_text()
     r = rendered(["examples"])
     for cluster in ("hangzhou", "beijing", "shenzhen"):
@@ -109,7 +116,7 @@ def test_a_policy_with_errors_is_refused_with_its_diagnostics(examples):
     result = meshc("promote", S1, "user-service")
     assert result.exit_code == 1
     assert "error[MESH201]" in result.stderr and "examples/broken.mesh:3:" in result.stderr
-    assert result.stderr.rstrip().endswith("in 18 files.")
+    assert result.stderr.rstrip().endswith("in 19 files.")
     assert (examples / "s01-canary.mesh").read_bytes() == before
 
 
@@ -166,11 +173,14 @@ def test_status_lists_every_canary(examples):
     result = meshc("status", "examples")
     assert result.exit_code == 0, result.output
     assert result.stdout == """\
-NAMESPACE   SERVICE       ROUTE    CANARY           STEP    DECLARED                 IN STEP     PAUSE  LEFT  NEXT                     GATES
-production  user-service  primary  v1 → v2          2 of 5  v1 90% / v2 10%          not in git  10m    -     v1 80% / v2 20%          success-rate >= 99%, p99 <= 500ms
-geo         profile       primary  v1 → v2-beijing  1 of 3  v1 90% / v2-beijing 10%  not in git  -      -     v1 50% / v2-beijing 50%  -
-bookstore   reviews       shift    v1 → v2          1 of 2  v1 50% / v2 50%          not in git  -      -     v1 0% / v2 100%          -
-delivery    checkout      primary  v1 → v2          1 of 4  v1 90% / v2 10%          not in git  5m     -     v1 75% / v2 25%          success-rate >= 95%, p95 <= 1s
+NAMESPACE   SERVICE       ROUTE    CANARY           WAVE    CLUSTERS           STEP    DECLARED                 IN STEP     PAUSE  LEFT  NEXT                     GATES
+production  user-service  primary  v1 → v2          -       all                2 of 5  v1 90% / v2 10%          not in git  10m    -     v1 80% / v2 20%          success-rate >= 99%, p99 <= 500ms
+geo         profile       primary  v1 → v2-beijing  -       all                1 of 3  v1 90% / v2-beijing 10%  not in git  -      -     v1 50% / v2-beijing 50%  -
+bookstore   reviews       shift    v1 → v2          -       all                1 of 2  v1 50% / v2 50%          not in git  -      -     v1 0% / v2 100%          -
+delivery    checkout      primary  v1 → v2          -       all                1 of 4  v1 90% / v2 10%          not in git  5m     -     v1 75% / v2 25%          success-rate >= 95%, p95 <= 1s
+catalog     search        primary  v1 → v2          1 of 3  hangzhou shanghai  3 of 4  v1 50% / v2 50%          not in git  10m    -     v1 0% / v2 100%          success-rate >= 99%, p95 <= 300ms
+catalog     search        primary  v1 → v2          2 of 3  beijing            1 of 4  v1 95% / v2 5%           not in git  10m    -     v1 75% / v2 25%          success-rate >= 99%, p95 <= 300ms
+catalog     search        primary  v1 → v2          3 of 3  shenzhen           0 of 4  v1 100% / v2 0%          not in git  -      -     v1 95% / v2 5%           success-rate >= 99%, p95 <= 300ms
 """
 
 
@@ -181,7 +191,7 @@ def test_status_as_json(examples):
     assert first == {
         "namespace": "production", "service": "user-service", "route": "primary",
         "file": "examples/s01-canary.mesh", "line": 15, "baseline": "v1", "candidate": "v2",
-        "step": 2, "steps": 5,
+        "wave": None, "clusters": ["hangzhou", "shanghai", "beijing", "shenzhen"], "step": 2, "steps": 5,
         "declared": {"baseline": 90, "candidate": 10}, "next": {"baseline": 80, "candidate": 20},
         "git": {"state": "not in git", "commit": None, "committed_at": None, "history_truncated": False},
         "in_step_seconds": None, "pause": "10m", "pause_left_seconds": None,

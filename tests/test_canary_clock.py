@@ -116,7 +116,32 @@ def test_what_git_does_not_say_yet(repo, tmp_path_factory):
 def test_table_shows_time_in_step_and_left(repo):
     result = CliRunner().invoke(cli, ["status", "--time", DAY.format(4), str(repo)])
     header, row = result.stdout.splitlines()
-    assert header.split() == ["NAMESPACE", "SERVICE", "ROUTE", "CANARY", "STEP", "DECLARED", "IN", "STEP",
-                              "PAUSE", "LEFT", "NEXT", "GATES"]
-    assert row.split() == ["shop", "cart", "primary", "v1", "→", "v2", "1", "of", "3", "v1", "90%", "/", "v2", "10%",
-                           "4m", "10m", "6m", "v1", "50%", "/", "v2", "50%", "-"]
+    assert header.split() == ["NAMESPACE", "SERVICE", "ROUTE", "CANARY", "WAVE", "CLUSTERS", "STEP", "DECLARED",
+                              "IN", "STEP", "PAUSE", "LEFT", "NEXT", "GATES"]
+    assert row.split() == ["shop", "cart", "primary", "v1", "→", "v2", "-", "all", "1", "of", "3", "v1", "90%", "/",
+                           "v2", "10%", "4m", "10m", "6m", "v1", "50%", "/", "v2", "50%", "-"]
+
+
+def test_each_wave_has_its_own_clock(repo):
+    """Waves are written into a canary that was at step 1 everywhere: a
+    wave still at that split keeps the clock of the commit that set it;
+    moving one wave restarts that wave's clock only."""
+    fleet = "fleet prod {\n  cluster a\n  cluster b\n}\n\n"
+    (repo / "cart.mesh").write_text(fleet + POLICY.replace("at 1\n        pause 10m 20m",
+                                                           "\n        pause 10m 20m\n        wave a at 1\n        wave b"))
+    git(repo, "commit", "-qam", "waves: b back to the baseline", minute=3)
+    first, second = entries(repo, 4)
+    assert (first["wave"], first["clusters"], first["in_step_seconds"]) == (1, ["a"], 240)  # since minute 0
+    assert (second["wave"], second["clusters"], second["in_step_seconds"]) == (2, ["b"], 60)
+    edit(repo, "wave a at 1", "wave a at 3")
+    git(repo, "commit", "-qam", "a to 100 %", minute=6)
+    edit(repo, "wave b\n", "wave b at 1\n")
+    git(repo, "commit", "-qam", "b starts", minute=8)
+    first, second = entries(repo, 10)
+    assert (first["step"], first["in_step_seconds"], second["step"], second["in_step_seconds"]) == (3, 240, 1, 120)
+
+
+def entries(repo, minute: int) -> list[dict]:
+    result = CliRunner().invoke(cli, ["status", "--output-format", "json", "--time", DAY.format(minute), str(repo)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)

@@ -3,10 +3,10 @@
 tests/diagnostics/MESHnnn_name.mesh triggers the code; `# expect: CODE...`
 comments mark the line each diagnostic must point at, and
 tests/diagnostics/MESHnnn_name.txt holds the exact full-format output
-(rewritten by `pytest --update-golden`). Canary lifecycle codes (7xx) come
-from a command, not from `check`: such a fixture's first line says which
-(`# command: meshc promote FILE cart`), and the fixture is run alone in its
-directory.
+(rewritten by `pytest --update-golden`). Most canary lifecycle codes (7xx)
+come from a command, not from `check`: such a fixture's first line says
+which (`# command: meshc promote FILE cart`), and the fixture is run alone
+in its directory.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import http.server
+import os
 import shutil
 import socket
 import subprocess
@@ -82,7 +83,8 @@ def s1_live():
 
 # ------------------------------------------------------------------ PromQL
 def test_s1_gates_are_promql_over_the_candidate_for_the_pause_before_the_next_step():
-    success, latency = gates.checks(s1_live())
+    live = s1_live()
+    success, latency = gates.checks(live, live.waves[0])
     labels = f'reporter="destination",destination_service="{HOST}",destination_version="v2"'
     # at 2: the pause between steps 2 and 3 is the second one, 10m
     assert success.expr == (
@@ -108,7 +110,7 @@ def test_window_is_the_pause_before_the_next_step(tmp_path, canary, window):
     path = tmp_path / "p.mesh"
     path.write_text(f"namespace a {{ service b {{ subsets by version v1 v2 route r {{ canary v1 -> v2 {canary} }} }} }}\n")
     (live,) = canaries(compile_file(str(path)).policy)
-    assert promql.window(live.canary) == window
+    assert promql.window(live.canary, live.waves[0].step) == window
 
 
 def test_candidate_version_is_its_version_label_or_else_its_name(tmp_path):
@@ -126,7 +128,7 @@ def test_candidate_version_is_its_version_label_or_else_its_name(tmp_path):
     first, second = canaries(compile_file(str(path)).policy)
     assert promql.candidate_version(first.info, first.canary) == "1.5.0"
     assert promql.candidate_version(second.info, second.canary) == "canary"
-    assert 'destination_version="1.5.0"' in gates.checks(first)[0].expr
+    assert 'destination_version="1.5.0"' in gates.checks(first, first.waves[0])[0].expr
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -151,11 +153,13 @@ def _series(name: str, labels: str, per_second: float) -> list[str]:
     return [f"{name}{{{labels}}} {per_second * 15 * i:g} {T0 + 15 * i}" for i in range(61)]
 
 
-def _traffic(service: str, version: str, ok: float, errors: float, buckets: dict[str, float]) -> list[str]:
+def _traffic(service: str, version: str, ok: float, errors: float, buckets: dict[str, float],
+             caller: str = "") -> list[str]:
     """Requests/s answered 200 and 500, and the request rate per latency
-    bucket (cumulative, as Prometheus histograms are)."""
+    bucket (cumulative, as Prometheus histograms are), from callers in the
+    cluster `caller` (Istio's `source_cluster`) when given."""
     labels = (f'reporter="destination",destination_service="{service}.shop.svc.cluster.local",'
-              f'destination_version="{version}"')
+              f'destination_version="{version}"' + (f',source_cluster="{caller}"' if caller else ""))
     lines = _series("istio_requests_total", labels + ',response_code="200"', ok)
     lines += _series("istio_requests_total", labels + ',response_code="500"', errors)
     for le, rate in buckets.items():
@@ -170,6 +174,10 @@ def openmetrics() -> str:
         _traffic("healthy", "v2", 19.99, 0.01, total)      # 99.95 %, p99 99ms
         + _traffic("failing", "v2", 18.0, 2.0, slow)        # 90 %, p99 995ms
         + _traffic("silent", "v1", 20.0, 0.0, total)        # only the baseline has traffic
+        # a fleet canary, healthy in hangzhou's wave and failing in beijing's
+        + _traffic("waved", "v2", 19.99, 0.01, total, "hangzhou")
+        + _traffic("waved", "v2", 19.99, 0.01, total, "shanghai")
+        + _traffic("waved", "v2", 18.0, 2.0, slow, "beijing")
     )
     return "\n".join(lines) + "\n# EOF\n"
 
@@ -288,9 +296,210 @@ def test_promote_require_healthy_promotes_only_a_healthy_candidate(prometheus, p
     assert policy.read_text() == before
     healthy = CliRunner().invoke(cli, ["promote", str(policy), "healthy", "--require-healthy", prometheus])
     assert healthy.exit_code == 0, healthy.output
-    assert healthy.stderr.endswith("promoted healthy/primary: step 1 → 2 (v1 50% / v2 50%)\n")
+    assert "promoted healthy/primary: step 1 → 2 (v1 50% / v2 50%)\n" in healthy.stderr
     assert policy.read_text() == before.replace(
         "canary v1 -> v2 steps 10% 50% 100% at 1", "canary v1 -> v2 steps 10% 50% 100% at 2", 1)
+
+
+# ------------------------------------------------------ a fleet canary
+WAVED = """\
+fleet prod {
+  cluster hangzhou
+  cluster shanghai remote of hangzhou
+  cluster beijing
+}
+namespace shop {
+  service waved {
+    port 80 http
+    subsets by version v1 v2
+    route primary {
+      canary v1 -> v2 steps 10% 50% 100%
+        pause 5m
+        analysis success-rate >= 99% p99 <= 500ms
+        wave hangzhou at 1
+        wave beijing after 1 at 1
+    }
+  }
+}
+"""
+
+
+@pytest.fixture
+def waved(tmp_path) -> Path:
+    path = tmp_path / "policy" / "waved.mesh"
+    path.parent.mkdir()
+    path.write_text(WAVED)
+    return path
+
+
+@pytest.fixture
+def at_query_time(monkeypatch):
+    """Promotion measures now: make now the recorded time."""
+    monkeypatch.setattr(gates, "now", lambda: float(T0 + 600))
+
+
+def test_each_wave_is_measured_on_the_traffic_of_its_clusters(waved):
+    live = next(canaries(compile_file(str(waved)).policy))
+    first, second = live.waves
+    assert (first.clusters, second.clusters) == (("hangzhou", "shanghai"), ("beijing",))
+    success, _ = gates.checks(live, first)
+    assert 'destination_version="v2",source_cluster=~"hangzhou|shanghai",response_code!~"5.."' in success.expr
+    assert 'source_cluster="beijing"' in gates.checks(live, second)[1].expr
+    named = compile_file_text(waved, WAVED.replace("  cluster beijing\n", "  cluster beijing\n  cluster-label cluster\n"))
+    assert 'cluster="beijing"' in gates.checks(named, named.waves[1])[0].expr
+
+
+def compile_file_text(path: Path, text: str):
+    path.write_text(text)
+    return next(canaries(compile_file(str(path)).policy))
+
+
+def test_the_failing_wave_fails_its_gates_and_the_healthy_one_passes(prometheus, waved):
+    healthy = gate(waved, "waved", prometheus, "--wave", "1")
+    assert healthy.exit_code == 0, healthy.output
+    assert healthy.stdout.splitlines() == [
+        "shop/waved/primary, wave 1 (hangzhou, shanghai): candidate v2 (version v2) at step 1 of 3 "
+        "(v1 90% / v2 10%), window 5m",
+        "GATE          MEASURED  THRESHOLD  VERDICT",
+        "success-rate  99.95%    >= 99%     pass",
+        "p99 latency   99ms      <= 500ms   pass",
+    ]
+    failing = gate(waved, "waved", prometheus, "--wave", "beijing")
+    assert failing.exit_code == 1, failing.output
+    assert failing.stdout.splitlines()[2:] == ["success-rate  90%       >= 99%     fail",
+                                               "p99 latency   995ms     <= 500ms   fail"]
+    both = gate(waved, "waved", prometheus, "--output-format", "json")
+    assert both.exit_code == 1
+    first, second = json.loads(both.stdout)
+    assert (first["wave"], first["clusters"], first["gates"][0]["measured"]) == (1, ["hangzhou", "shanghai"], 0.9995)
+    assert (second["wave"], second["clusters"], second["gates"][0]["verdict"]) == (2, ["beijing"], "fail")
+
+
+def test_the_healthy_wave_promotes_and_the_failing_one_is_refused(prometheus, waved, at_query_time):
+    before = waved.read_text()
+    refused = CliRunner().invoke(cli, ["promote", str(waved), "waved", "--wave", "2", "--require-healthy", prometheus])
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr.endswith("unhealthy: success-rate, p99 latency outside the gate; not promoted\n")
+    fleet = CliRunner().invoke(cli, ["promote", str(waved), "waved", "--require-healthy", prometheus])
+    assert fleet.exit_code == 1  # the fleet moves only if every wave that speaks for it is healthy
+    assert waved.read_text() == before
+    promoted = CliRunner().invoke(cli, ["promote", str(waved), "waved", "--wave", "1", "--require-healthy", prometheus])
+    assert promoted.exit_code == 0, promoted.output
+    assert "promoted waved/primary, wave 1 (hangzhou, shanghai): step 1 → 2 (v1 50% / v2 50%)\n" in promoted.stderr
+    assert "  hangzhou, shanghai: v1 90% / v2 10% → v1 50% / v2 50%\n" in promoted.stderr
+    assert waved.read_text() == before.replace("wave hangzhou at 1", "wave hangzhou at 2")
+
+
+def test_a_wave_leaving_step_0_is_gated_on_the_wave_before(prometheus, waved, at_query_time):
+    waved.write_text(WAVED.replace("wave beijing after 1 at 1", "wave beijing after 1"))
+    result = CliRunner().invoke(cli, ["promote", str(waved), "waved", "--wave", "2", "--require-healthy", prometheus,
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("shop/waved/primary, wave 1 (hangzhou, shanghai): candidate v2")
+    # a wave whose clusters have served the candidate nothing has no verdict: no promotion
+    waved.write_text(WAVED.replace("  cluster beijing\n", "  cluster beijing\n  cluster shenzhen\n")
+                     .replace("wave hangzhou at 1", "wave shenzhen at 1\n        wave hangzhou")
+                     .replace("wave beijing after 1 at 1", "wave beijing"))
+    silent = CliRunner().invoke(cli, ["promote", str(waved), "waved", "--require-healthy", prometheus])
+    assert silent.exit_code == 2, silent.output
+    assert "no data for success-rate, p99 latency" in silent.stderr and "not promoted" in silent.stderr
+
+
+# ------------------------------------------------------ promotion commits
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.com",
+           "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@example.com"}
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def repo(waved, monkeypatch) -> Path:
+    """A repository with the policy and its rendered tree, committed."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    root = waved.parent.parent
+    monkeypatch.chdir(root)
+    for name, value in [("GIT_AUTHOR_NAME", "ci"), ("GIT_AUTHOR_EMAIL", "ci@example.com"),
+                        ("GIT_COMMITTER_NAME", "ci"), ("GIT_COMMITTER_EMAIL", "ci@example.com")]:
+        monkeypatch.setenv(name, value)
+    git(root, "init", "-q", "-b", "main")
+    assert CliRunner().invoke(cli, ["render", "policy", "-o", "deploy"]).exit_code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "start")
+    return root
+
+
+def promote_commit(url: str, *extra: str):
+    return CliRunner().invoke(cli, ["promote", "policy/waved.mesh", "waved", "--wave", "1", "--require-healthy", url,
+                                    "--output", "deploy", "--commit", *extra])
+
+
+def test_promote_commits_the_move_with_its_gate_evidence(prometheus, repo, at_query_time):
+    result = promote_commit(prometheus)
+    assert result.exit_code == 0, result.output
+    assert git(repo, "status", "--porcelain") == ""
+    changed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == ["deploy/hangzhou/shop/virtualservice-waved.yaml", "policy/waved.mesh"]
+    assert CliRunner().invoke(cli, ["render", "policy", "-o", "deploy", "--check"]).exit_code == 0
+    message = git(repo, "log", "-1", "--format=%B")
+    assert message.startswith(
+        "promote shop/waved/primary: wave 1 (hangzhou, shanghai) step 1 -> 2 (v1 50% / v2 50%)\n\n"
+        "Clusters that change:\n  hangzhou, shanghai: v1 90% / v2 10% -> v1 50% / v2 50%\n")
+    trailers = [line.split(": ", 1) for line in
+                subprocess.run(["git", "interpret-trailers", "--parse"], input=message, capture_output=True,
+                               text=True, check=True).stdout.splitlines()]
+    first_gate = trailers.index(["Gate", "success-rate, wave 1 (hangzhou, shanghai)"])
+    assert trailers[:3] == [["Canary", "shop/waved/primary"],
+                            ["Step", "wave 1 (hangzhou, shanghai) step 1 -> 2 (v1 50% / v2 50%)"],
+                            ["Prometheus", prometheus]]
+    success, query = trailers[first_gate:first_gate + 7], None
+    keys = [k for k, _ in success]
+    assert keys == ["Gate", "Gate-Query", "Gate-Window", "Gate-Value", "Gate-Threshold", "Gate-Time", "Gate-Verdict"]
+    query = success[1][1]
+    assert 'source_cluster=~"hangzhou|shanghai"' in query and "[5m]" in query
+    assert [v for _, v in success[2:]] == ["5m", "0.9995", ">= 0.99", "2023-11-14T22:23:20Z", "pass"]
+    latency = dict(trailers[first_gate + 7:first_gate + 14])
+    assert (latency["Gate"], latency["Gate-Value"], latency["Gate-Threshold"]) == \
+        ("p99 latency, wave 1 (hangzhou, shanghai)", "99 ms", "<= 500 ms")
+    # the measured value is what Prometheus answers for the query in the trailer
+    assert gates.query(prometheus, query, T0 + 600, 10) == pytest.approx(0.9995)
+
+
+def test_promote_refuses_a_stale_rendered_tree_and_a_dirty_repository(prometheus, repo, at_query_time):
+    vs = repo / "deploy" / "beijing" / "shop" / "virtualservice-waved.yaml"
+    vs.write_text(vs.read_text().replace("weight: 90", "weight: 80"))
+    stale = promote_commit(prometheus)
+    assert stale.exit_code == 1
+    assert stale.stderr.startswith("error: deploy is stale: beijing/shop/virtualservice-waved.yaml differs")
+    git(repo, "checkout", "deploy")
+    (repo / "policy" / "waved.mesh").write_text(WAVED + "# a note\n")
+    dirty = promote_commit(prometheus)
+    assert dirty.exit_code == 1 and "policy/waved.mesh has uncommitted changes" in dirty.stderr
+    git(repo, "checkout", "policy")
+    (repo / "notes.txt").write_text("x")
+    git(repo, "add", "notes.txt")
+    staged = promote_commit(prometheus)
+    assert staged.exit_code == 1 and "the index has staged changes (notes.txt)" in staged.stderr
+    assert git(repo, "log", "--format=%s") == "start\n"
+    assert (repo / "policy" / "waved.mesh").read_text() == WAVED
+
+
+def test_without_require_healthy_the_commit_says_it_was_not_gated(repo):
+    result = CliRunner().invoke(cli, ["promote", "policy/waved.mesh", "waved", "--wave", "1", "--commit"])
+    assert result.exit_code == 0, result.output
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["policy/waved.mesh"]
+    assert git(repo, "log", "-1", "--format=%(trailers:key=Gates,valueonly)").strip() == \
+        "not measured (promoted without --require-healthy)"
+    rollback = CliRunner().invoke(cli, ["rollback", "policy/waved.mesh", "waved", "--commit", "--output", "deploy"])
+    assert rollback.exit_code == 1 and "deploy is stale" in rollback.stderr  # the promotion above was not rendered
+    assert CliRunner().invoke(cli, ["render", "policy", "-o", "deploy"]).exit_code == 0
+    git(repo, "commit", "-qam", "render")
+    rollback = CliRunner().invoke(cli, ["rollback", "policy/waved.mesh", "waved", "--commit", "--output", "deploy"])
+    assert rollback.exit_code == 0, rollback.output
+    assert git(repo, "log", "-1", "--format=%s").startswith("roll back shop/waved/primary: wave 1 (hangzhou, shanghai) "
+                                                             "step 2 -> 0")
 
 
 # -------------------------------------------------- Prometheus not answering

@@ -392,7 +392,7 @@ async def test_completion_offers_what_the_parser_accepts_and_declared_names(clie
     # after `expose via `: the gateways of the policy, from other files
     typed = text.replace("    timeout 10s\n", "    expose via \n")
     labels = await complete(client, s01, typed, position_of(s01, "timeout 10s", shift=11))
-    assert set(labels) == {"main-gateway", "payment-gateway"}
+    assert set(labels) == {"main-gateway", "payment-gateway", "catalog-gateway"}
     # after `on ` in a service: the fleet's clusters
     typed = text.replace("    timeout 10s\n", "    on \n")
     labels = await complete(client, s01, typed, position_of(s01, "timeout 10s", shift=3))

@@ -238,19 +238,25 @@ def test_route_weights_are_integers_adding_up_to_100(policy):
 def test_canary_renders_the_split_of_its_live_step(policy):
     """`canary A -> B steps s1 .. sM at N` renders A with 100 - sN and B with
     sN, baseline first, in every cluster; `at 0` or no `at` sends 100 to A.
-    The canaries are read back from the generated text."""
+    With waves, N is the `at` of the wave listing the cluster. The canaries
+    are read back from the generated text."""
     text = policy.text()
-    found = canaries_in_source(text)
+    found = canaries_in_source(text, policy.cluster_names)
     # sanity: the reader finds every canary that was generated
     generated = [(svc.namespace, svc.name, r.name) for svc in policy.services() for r in svc.routes
                  if isinstance(r.action, Canary)]
     assert sorted(f[:3] for f in found) == sorted(generated)
+    assert sorted(sorted(c for listed, _ in f[7] for c in listed) for f in found) == sorted(
+        sorted(c for w in r.action.waves for c in w.clusters) for svc in policy.services() for r in svc.routes
+        if isinstance(r.action, Canary))
 
     rendering = compile_and_render(policy)
-    for namespace, service, route, baseline, candidate, steps, at in found:
-        share = steps[at - 1] if at else 0
+    for namespace, service, route, baseline, candidate, steps, at, waves in found:
         host = f"{service}.{namespace}.svc.cluster.local"
         for cluster in policy.cluster_names:
+            # with waves, the step of the wave listing the cluster
+            step = next(n for listed, n in waves if cluster in listed) if waves else at
+            share = steps[step - 1] if step else 0
             vs = virtual_service(rendering, cluster, namespace, service)
             assert vs is not None, (cluster, namespace, service)
             assert http_entry(vs, route)["route"] == [

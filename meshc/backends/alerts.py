@@ -10,7 +10,8 @@ measured. Error rate is alerted as `1 - success rate` so that `$value` in
 the annotations is the error rate itself. Besides `severity`, `namespace`,
 `service` and `route`, each alert carries the label `gate` (`success-rate`,
 `p99`, ...): two latency gates of one canary would otherwise be the same
-alert twice.
+alert twice. A canary with waves is watched wave by wave: a cluster's rules
+measure its wave's clusters at its wave's step, and carry the label `wave`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from __future__ import annotations
 from typing import Optional
 
 from meshc.backends.documents import Document, document, duration, number
-from meshc.backends.promql import candidate_version, describe, measure, window
+from meshc.backends.promql import candidate_version, describe, measure, wave_matcher, window
 from meshc.language import ir
 from meshc.model.resolve import ServiceInfo
+from meshc.model.topology import Topology
+from meshc.model.waves import Wave, wave_of
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"
@@ -30,28 +33,38 @@ ERROR_SEVERITY = "critical"
 LATENCY_SEVERITY = "warning"
 
 
-def canary_alerts(info: ServiceInfo) -> Optional[Document]:
-    """The service's PrometheusRule, or None when no canary of it has gates."""
+def canary_alerts(info: ServiceInfo, policy: ir.MeshPolicy, cluster: str) -> Optional[Document]:
+    """The service's PrometheusRule in `cluster`, or None when no canary of
+    it has gates. A canary with waves is watched in the wave `cluster` is
+    in, at that wave's step, on the wave's clusters."""
     namespace, service = info.namespace.name.value, info.service.name.value
+    topology = Topology(policy)
     rules, nodes = [], []
     for route in info.service.routes:
         canary = route.action
-        if isinstance(canary, ir.Canary) and canary.gates:
+        wave = wave_of(canary, topology, cluster) if isinstance(canary, ir.Canary) and canary.gates else None
+        if wave is not None:
             nodes.append(canary)
-            rules += [_rule(info, route.name.value, canary, gate) for gate in canary.gates]
+            rules += [_rule(info, route.name.value, canary, gate, wave, wave_matcher(policy, wave))
+                      for gate in canary.gates]
     if not rules:
         return None
     spec = {"groups": [{"name": f"{namespace}.{service}.canary", "rules": rules}]}
     return document(API_VERSION, KIND, namespace, f"{service}-canary", spec, nodes)
 
 
-def _rule(info: ServiceInfo, route: str, canary: ir.Canary, gate: ir.Gate) -> dict:
+def _rule(info: ServiceInfo, route: str, canary: ir.Canary, gate: ir.Gate, wave: Wave, clusters: str) -> dict:
     namespace, service = info.namespace.name.value, info.service.name.value
-    range_ = window(canary)
+    range_ = window(canary, wave.step)
     version = candidate_version(info, canary)
-    measured = measure(gate, info.host, version, range_)
+    measured = measure(gate, info.host, version, range_, clusters)
     who = f"canary {canary.candidate.value} of {namespace}/{service} (route {route})"
     rollback = f"`meshc rollback` returns route {route} to {canary.baseline.value}."
+    if wave.node is not None:
+        who += f" in wave {wave.number} ({', '.join(wave.clusters)})"
+        later = " and the waves after it" if wave.number < len(canary.waves) else ""
+        rollback = (f"`meshc rollback --wave {wave.number}` returns route {route} to {canary.baseline.value} "
+                    f"in this wave{later}.")
     if isinstance(gate, ir.SuccessRateGate):
         allowed = round(100 - gate.minimum.value, 6)
         alert, severity = "CanaryErrorRateHigh", ERROR_SEVERITY
@@ -72,12 +85,15 @@ def _rule(info: ServiceInfo, route: str, canary: ir.Canary, gate: ir.Gate) -> di
             "{{ $value | printf \"%.0f\" }}ms over the last "
             f"{range_}; the gate `{describe(gate)}` allows {limit}. {rollback}"
         )
+    labels = {"severity": severity, "namespace": namespace, "service": service, "route": route,
+              "gate": "success-rate" if isinstance(gate, ir.SuccessRateGate) else gate.quantile}
+    if wave.node is not None:
+        labels["wave"] = str(wave.number)
     return {
         "alert": alert,
         "expr": expr,
         "for": range_,
-        "labels": {"severity": severity, "namespace": namespace, "service": service, "route": route,
-                   "gate": "success-rate" if isinstance(gate, ir.SuccessRateGate) else gate.quantile},
+        "labels": labels,
         "annotations": {"summary": summary, "description": description},
     }
 

@@ -3,11 +3,12 @@
 Configuration goes to primaries only: a primary's istiod reads it from its
 own API server and programs its proxies and those of its remotes, so a
 remote's directory holds only the Service stubs its DNS needs. Every primary
-carries the routing of every service, so a canary's split is the same
-fleet-wide; `on CLUSTER` overrides, `local` services and a cluster's Istio
-version are what make primaries differ. Documents that come out the same
-for several clusters are built once and shared, so the emitter serialises
-them once.
+carries the routing of every service, the same everywhere but for what the
+policy says differs: `on CLUSTER` overrides, `local` services, a cluster's
+Istio version, and the step of a canary's wave (a remote is in its
+primary's wave, so the primary's step serves its proxies too). Documents
+that come out the same for several clusters are built once and shared, so
+the emitter serialises them once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
 from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.waves import live_step, wave_of
 
 
 @dataclass
@@ -89,14 +91,29 @@ class _Backend:
             # With local services anywhere, routes to them differ per served set.
             key = ("service", info.key, target.version, _override_key(info.service, cluster),
                    served if self.index.local_services else None)
-            docs += self._once(key, lambda info=info: self._service(info, cluster, target, served))
+            docs += self._once(key + (self._steps(info.service, cluster),),
+                               lambda info=info: self._routes(info, cluster, target, served))
+            docs += self._once(key, lambda info=info: self._policy(info, cluster, target))
+            # The alerts of a wave watch its clusters: shared by the clusters of one wave.
+            docs += self._once(("alerts", info.key, self._waves(info.service, cluster)),
+                               lambda info=info: _present(canary_alerts(info, self.policy, cluster)))
         exposed = [i.service for i in self.index.all_services() if i.service.exposes]
         overridden = any(_override_key(svc, cluster) for svc in exposed) or any(
             _overrides(block.block.routes, cluster) for block in self.index.gateway_hosts())
         locals_ = served if self.index.local_services else None
-        docs += self._once(("ingress", target.version, cluster if overridden else None, locals_),
+        steps = tuple(self._steps(svc, cluster) for svc in exposed)
+        docs += self._once(("ingress", target.version, cluster if overridden else None, locals_, steps),
                            lambda: self._ingress(cluster, target, served))
         return docs
+
+    def _steps(self, service: ir.Service, cluster: str) -> tuple[int, ...]:
+        """The steps the service's canaries with waves render in `cluster`:
+        clusters at the same steps share the service's documents."""
+        return tuple(live_step(c, self.topology, cluster) for c in _waved(service))
+
+    def _waves(self, service: ir.Service, cluster: str) -> tuple[Optional[int], ...]:
+        """The wave `cluster` is in, for each of the service's canaries with waves."""
+        return tuple(getattr(wave_of(c, self.topology, cluster), "number", None) for c in _waved(service))
 
     def stubs(self, cluster: str) -> list[Document]:
         """Service stubs for the services that do not run in `cluster`, so
@@ -139,16 +156,21 @@ class _Backend:
             docs += authorization_policies(ns, target)
         return docs
 
-    def _service(self, info: ServiceInfo, cluster: str, target: IstioTarget,
-                 served: tuple[str, ...]) -> list[Document]:
+    def _routes(self, info: ServiceInfo, cluster: str, target: IstioTarget,
+                served: tuple[str, ...]) -> list[Document]:
+        """The service's VirtualService."""
         routes = RouteBuilder(self.index, cluster, target, served)
-        placement = self.topology.placement(info.service)
-        docs = [routes.service_virtual_service(info), service_destination_rule(info, cluster, target, placement)]
-        docs.append(canary_alerts(info))
+        doc = routes.service_virtual_service(info)
         self.diagnostics += routes.diagnostics
+        return _present(doc)
+
+    def _policy(self, info: ServiceInfo, cluster: str, target: IstioTarget) -> list[Document]:
+        """The service's DestinationRule (the same whatever its canaries' steps)."""
+        placement = self.topology.placement(info.service)
+        doc = service_destination_rule(info, cluster, target, placement)
         self._report_gaps(version_gaps(info, cluster, target), target, f"service `{info.service.name.value}`",
                           cluster)
-        return [d for d in docs if d is not None]
+        return _present(doc)
 
     def _ingress(self, cluster: str, target: IstioTarget, served: tuple[str, ...]) -> list[Document]:
         routes = RouteBuilder(self.index, cluster, target, served)
@@ -166,6 +188,14 @@ class _Backend:
                 node.span,
                 help="upgrade the cluster and set `istio` in the fleet, or use `failover REGION -> REGION`",
             ))
+
+
+def _waved(service: ir.Service) -> list[ir.Canary]:
+    return [r.action for r in service.routes if isinstance(r.action, ir.Canary) and r.action.waves]
+
+
+def _present(doc: Optional[Document]) -> list[Document]:
+    return [doc] if doc is not None else []
 
 
 def _override_key(service: ir.Service, cluster: str) -> Optional[str]:

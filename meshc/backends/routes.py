@@ -23,6 +23,7 @@ from meshc.model.resolve import (
     route_targets,
     weights,
 )
+from meshc.model.waves import live_step
 
 # The last entry of a service's VirtualService when no route takes every
 # request: without it, Istio's default route would take requests the routes
@@ -242,7 +243,9 @@ class RouteBuilder:
         if isinstance(action, ir.BlueGreen):
             return [self._destination(info, info.host, action.active.value, None)]
         if isinstance(action, ir.Canary):
-            baseline, candidate = canary_split(action)
+            # A remote's proxies follow this primary's configuration, and a
+            # remote is in its primary's wave: the primary's step serves both.
+            baseline, candidate = canary_split(action, live_step(action, self.index.topology, self.cluster))
             return [
                 self._destination(info, info.host, action.baseline.value, baseline),
                 self._destination(info, info.host, action.candidate.value, candidate),

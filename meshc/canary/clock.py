@@ -7,10 +7,13 @@ first-parent history of HEAD, so a step merged from a feature branch counts
 from the merge, not from when it was written on the branch; and it is the
 oldest of the latest run of commits that all declare the same split, so a
 commit that only reformats the clause or touches other canaries of the
-file does not restart the clock.
+file does not restart the clock. A wave of a fleet canary has its own
+clock: a commit that moves another wave does not restart it.
 
 The split compared is the canary's baseline, candidate and the weight of
-its `at` step, read from each version's syntax tree (no full compile).
+its `at` step (for a wave, the weight each of its clusters is given: that
+of the wave listing it, or of the canary's `at` in a version without
+waves), read from each version's syntax tree (no full compile).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from meshc import git
 from meshc.canary.steps import LiveCanary
 from meshc.language import syntax as s
 from meshc.language.source import SourceFile
+from meshc.model.waves import Wave
 
 COMMITTED, UNCOMMITTED, UNTRACKED, NO_GIT = "committed", "uncommitted", "untracked", "not in git"
 _BATCH = 16  # versions read per git call: most steps are found in the first few
@@ -43,9 +47,10 @@ class Declared:
     """A shallow clone's history ended first: the step may be older."""
 
 
-def declared(path: str, live: LiveCanary, text: str) -> Declared:
+def declared(path: str, live: LiveCanary, wave: Wave, text: str) -> Declared:
     """Since when the split that `text` (the file at `path` as read)
-    declares for `live` has been committed on HEAD's first-parent history."""
+    declares for a wave of `live` has been committed on HEAD's first-parent
+    history."""
     directory = os.path.dirname(os.path.realpath(path))
     root = _git(directory, "rev-parse", "--show-toplevel")
     if root is None:
@@ -56,21 +61,22 @@ def declared(path: str, live: LiveCanary, text: str) -> Declared:
     commits = [line.split() for line in (listed or b"").decode().splitlines()]
     if not commits:
         return Declared(UNTRACKED)
-    wanted = _split(text, live)
+    wanted = _split(text, live, wave)
     start = None
     for i in range(0, len(commits), _BATCH):
         batch = commits[i:i + _BATCH]
         for (commit, when), version in zip(batch, _versions(root, [c for c, _ in batch], rel)):
-            if version is None or _split(version, live) != wanted:
+            if version is None or _split(version, live, wave) != wanted:
                 return Declared(COMMITTED, *start) if start else Declared(UNCOMMITTED)
             start = (commit, float(when))
     shallow = (_git(root, "rev-parse", "--is-shallow-repository") or b"").strip() == b"true"
     return Declared(COMMITTED, *start, truncated=shallow)
 
 
-def _split(text: str, live: LiveCanary) -> Optional[tuple[str, ...]]:
-    """(baseline, candidate, weight of the `at` step) of the canary of
-    namespace/service/route in a version of the file; None when it has none."""
+def _split(text: str, live: LiveCanary, wave: Wave) -> Optional[tuple]:
+    """(baseline, candidate, weight of the `at` step, or of each cluster
+    the wave lists) of the canary of namespace/service/route in a version of
+    the file; None when it has none."""
     from meshc.language.parse import parse
 
     tree, _ = parse(SourceFile("version.mesh", text))
@@ -86,10 +92,22 @@ def _split(text: str, live: LiveCanary) -> Optional[tuple[str, ...]]:
                 if isinstance(route, s.Route) and route.name.text == live.route.name.value:
                     for stmt in route.body:
                         if isinstance(stmt, s.Canary):
-                            at = int(stmt.at.text) if stmt.at is not None else 0
-                            weight = stmt.steps[at - 1].text if 0 < at <= len(stmt.steps) else str(at)
-                            return stmt.baseline.text, stmt.candidate.text, weight
+                            return stmt.baseline.text, stmt.candidate.text, _weights(stmt, wave)
     return None
+
+
+def _weights(stmt: s.Canary, wave: Wave):
+    """The weight of the canary's live step, for the wave's clusters."""
+    if wave.node is None:
+        return _weight(stmt, stmt.at)
+    listing = {c.text: w for w in stmt.waves for c in w.clusters}
+    return tuple(_weight(stmt, listing[c].at) if c in listing else (_weight(stmt, stmt.at) if not stmt.waves else None)
+                 for c in wave.listed)
+
+
+def _weight(stmt: s.Canary, at: Optional[s.Word]) -> str:
+    step = int(at.text) if at is not None else 0
+    return stmt.steps[step - 1].text if 0 < step <= len(stmt.steps) else str(step)
 
 
 def _versions(root: str, commits: list[str], rel: str) -> list[Optional[str]]:

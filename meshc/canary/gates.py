@@ -11,6 +11,7 @@ import http.client
 import json
 import math
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,9 +21,10 @@ from typing import Optional, Sequence
 
 from meshc import __version__
 from meshc.backends.documents import duration, number
-from meshc.backends.promql import candidate_version, measure, window
+from meshc.backends.promql import candidate_version, measure, wave_matcher, window
 from meshc.canary.steps import LiveCanary
 from meshc.language import ir
+from meshc.model.waves import Wave
 
 PASS, FAIL, NO_DATA = "pass", "fail", "no data"
 
@@ -46,15 +48,18 @@ class Check:
         return self.gate.maximum.ms
 
     @property
+    def comparison(self) -> str:
+        """How a value must compare with the threshold to pass."""
+        return ">=" if isinstance(self.gate, ir.SuccessRateGate) else "<="
+
+    @property
     def condition(self) -> str:
         if isinstance(self.gate, ir.SuccessRateGate):
             return f">= {number(self.gate.minimum.value)}%"
         return f"<= {duration(self.gate.maximum)}"
 
     def passes(self, value: float) -> bool:
-        if isinstance(self.gate, ir.SuccessRateGate):
-            return value >= self.threshold
-        return value <= self.threshold
+        return value >= self.threshold if self.comparison == ">=" else value <= self.threshold
 
     def show(self, value: float) -> str:
         if isinstance(self.gate, ir.SuccessRateGate):
@@ -62,11 +67,13 @@ class Check:
         return f"{_trim(value, 1)}ms"
 
 
-def checks(live: LiveCanary) -> list[Check]:
-    """The canary's gates as PromQL, in the order written."""
-    range_ = window(live.canary)
+def checks(live: LiveCanary, wave: Wave) -> list[Check]:
+    """The canary's gates as PromQL, in the order written, for one wave of
+    its plan: its clusters, over the pause after its step."""
+    range_ = window(live.canary, wave.step)
     version = candidate_version(live.info, live.canary)
-    return [Check(g, measure(g, live.info.host, version, range_)) for g in live.canary.gates]
+    clusters = wave_matcher(live.policy, wave)
+    return [Check(g, measure(g, live.info.host, version, range_, clusters)) for g in live.canary.gates]
 
 
 def _trim(value: float, decimals: int) -> str:
@@ -177,10 +184,28 @@ class Result:
         return PASS if self.check.passes(self.value) else FAIL
 
 
-def evaluate(live: LiveCanary, url: str, at: Optional[float], timeout: float) -> list[Result]:
-    """Measure every gate; PrometheusError at the first query Prometheus
-    cannot answer (the others would fail the same way, each after a timeout)."""
-    return [Result(c, query(url, c.expr, at, timeout)) for c in checks(live)]
+@dataclass(frozen=True)
+class Measurement:
+    """The gates of one wave, measured at one moment."""
+
+    wave: Wave
+    results: tuple[Result, ...]
+    time: float
+    """The evaluation time of every query, unix seconds."""
+
+
+def now() -> float:
+    """The moment to evaluate at when none is given: whole seconds, so that
+    the evidence of a promotion states exactly the time Prometheus used."""
+    return float(int(time.time()))
+
+
+def evaluate(live: LiveCanary, wave: Wave, url: str, at: Optional[float], timeout: float) -> Measurement:
+    """Measure every gate of one wave, all at `at` (now by default);
+    PrometheusError at the first query Prometheus cannot answer (the others
+    would fail the same way, each after a timeout)."""
+    at = now() if at is None else at
+    return Measurement(wave, tuple(Result(c, query(url, c.expr, at, timeout)) for c in checks(live, wave)), at)
 
 
 def exit_code(results: Sequence[Result]) -> int:
@@ -192,33 +217,37 @@ def exit_code(results: Sequence[Result]) -> int:
     return 2 if NO_DATA in verdicts or not results else 0
 
 
-def table(live: LiveCanary, results: Sequence[Result]) -> str:
+def table(live: LiveCanary, measured: Measurement) -> str:
     """The gates with measured value, threshold and verdict, for people."""
-    head = (f"{live.namespace}/{live.name}: candidate {live.canary.candidate.value} "
-            f"(version {candidate_version(live.info, live.canary)}) at step {live.at} of {live.last} "
-            f"({live.show_split(live.at)}), window {window(live.canary)}\n")
+    step = measured.wave.step
+    head = (f"{live.namespace}/{live.title(measured.wave)}: candidate {live.canary.candidate.value} "
+            f"(version {candidate_version(live.info, live.canary)}) at step {step} of {live.last} "
+            f"({live.show_split(step)}), window {window(live.canary, step)}\n")
     rows = [("GATE", "MEASURED", "THRESHOLD", "VERDICT")]
     rows += [(r.check.title, "-" if r.value is None else r.check.show(r.value), r.check.condition, r.verdict)
-             for r in results]
+             for r in measured.results]
     return head + columns(rows)
 
 
-def as_json(live: LiveCanary, results: Sequence[Result], url: str, at: Optional[float]) -> dict:
+def as_json(live: LiveCanary, measured: Measurement, url: str) -> dict:
     """The gates with their PromQL, measured value, threshold and verdict,
     for a CI job to read (`meshc gate --output-format json`)."""
     baseline, candidate = live.canary.baseline.value, live.canary.candidate.value
+    wave, results = measured.wave, measured.results
+    where = {"wave": wave.number, "clusters": list(wave.clusters)} if wave.node is not None else {}
     return {
         "namespace": live.namespace,
         "service": live.info.service.name.value,
         "route": live.route.name.value,
+        **where,
         "baseline": baseline,
         "candidate": candidate,
         "candidate_version": candidate_version(live.info, live.canary),
-        "step": live.at,
+        "step": wave.step,
         "steps": live.last,
-        "window": window(live.canary),
+        "window": window(live.canary, wave.step),
         "prometheus": url,
-        "time": at,
+        "time": measured.time,
         "gates": [{
             "gate": r.check.title,
             "query": r.check.expr,

@@ -1,23 +1,27 @@
-"""Finding a canary and moving its live step, by rewriting one number.
+"""Finding a canary and moving its live step, by rewriting numbers.
 
-A canary's live step is the `at N` of its clause, in a reviewed file, not
-runtime state: `meshc promote` and `meshc rollback` change that number and
-nothing else, so the commit shows exactly the step that moved and every
-cluster applies it at once. Comments, layout and the other canaries stay
-byte for byte; the edited text is compiled again before it is written, so a
-rewrite can never leave a policy that no longer compiles.
+A canary's live step is the `at N` of its clause (of each `wave`, for a
+canary with waves), in a reviewed file, not runtime state: `meshc promote`
+and `meshc rollback` change those numbers and nothing else, so the commit
+shows exactly the steps that moved and the clusters of a wave apply them at
+once. Comments, layout and the other canaries stay byte for byte; the edited
+text is compiled again before it is written, so a rewrite can never leave a
+policy that no longer compiles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterator, Mapping, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.language.source import SourceFile, display_path
+from meshc.language.source import SourceFile, Span, display_path
 from meshc.model.resolve import Index, ServiceInfo, canary_split
+from meshc.model.topology import Topology
+from meshc.model.waves import Wave, plan
 from meshc.pipeline import Compiled, compile_paths, compile_sources, discover
 
 
@@ -34,11 +38,12 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class LiveCanary:
-    """A canary with the service and route it belongs to."""
+    """A canary with the service, route and policy it belongs to."""
 
     info: ServiceInfo
     route: ir.Route
     canary: ir.Canary
+    policy: ir.MeshPolicy = field(compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -50,16 +55,34 @@ class LiveCanary:
         return self.info.namespace.name.value
 
     @property
-    def at(self) -> int:
-        return self.canary.at
-
-    @property
     def last(self) -> int:
         return len(self.canary.steps)
+
+    @property
+    def waved(self) -> bool:
+        return bool(self.canary.waves)
+
+    @cached_property
+    def topology(self) -> Topology:
+        return Topology(self.policy)
+
+    @cached_property
+    def waves(self) -> tuple[Wave, ...]:
+        """The plan: one wave of the whole fleet for a canary without waves."""
+        return plan(self.canary, self.topology)
 
     def show_split(self, step: int) -> str:
         baseline, candidate = canary_split(self.canary, step)
         return f"{self.canary.baseline.value} {baseline}% / {self.canary.candidate.value} {candidate}%"
+
+    def title(self, wave: Wave) -> str:
+        """`SERVICE/ROUTE`, with `, wave N (CLUSTERS)` for a canary with waves."""
+        return self.name + (f", {describe(wave)}" if wave.node is not None else "")
+
+
+def describe(wave: Wave) -> str:
+    """`wave 2 (beijing, shenzhen)`: the clusters it sets, remotes included."""
+    return f"wave {wave.number} ({', '.join(wave.clusters) or 'no cluster'})"
 
 
 def canaries(policy: ir.MeshPolicy) -> Iterator[LiveCanary]:
@@ -67,7 +90,7 @@ def canaries(policy: ir.MeshPolicy) -> Iterator[LiveCanary]:
     for info in Index(policy).all_services():
         for route in info.service.routes:
             if isinstance(route.action, ir.Canary):
-                yield LiveCanary(info, route, route.action)
+                yield LiveCanary(info, route, route.action, policy)
 
 
 # ------------------------------------------------------------- finding
@@ -115,7 +138,7 @@ def locate(compiled: Compiled, path: str, service: str, route: Optional[str]) ->
 
 def _route_canary(compiled: Compiled, info: ServiceInfo, route: Optional[str]) -> LiveCanary:
     svc = info.service
-    found = [LiveCanary(info, r, r.action) for r in svc.routes if isinstance(r.action, ir.Canary)]
+    found = [LiveCanary(info, r, r.action, compiled.policy) for r in svc.routes if isinstance(r.action, ir.Canary)]
     if route is not None:
         chosen = next((r for r in svc.routes if r.name.value == route), None)
         if chosen is None:
@@ -153,69 +176,65 @@ def _canary_routes(info: ServiceInfo) -> str:
     return f"routes with a canary: {', '.join(routes)}" if routes else ""
 
 
-# ------------------------------------------------------------- moving
-def promotion(compiled: Compiled, live: LiveCanary, to: Optional[int]) -> int:
-    """The step `promote [--to N]` moves to; Refused when there is none."""
-    where = live.canary.at_span or live.canary.span
-    if to is None:
-        if live.at >= live.last:
-            raise Refused([diagnostic(
-                "canary-at-last-step",
-                f"`{live.name}` is already at its last step ({live.at} of {live.last}: {live.show_split(live.at)})",
-                where, help=retire_hint(live),
-            )], compiled.sources)
-        return live.at + 1
-    if not 1 <= to <= live.last:
+# -------------------------------------------------------------- waves
+def choose_wave(compiled: Compiled, live: LiveCanary, wave: Optional[str]) -> Optional[Wave]:
+    """The wave `--wave N` (a position, from 1) or `--wave CLUSTER` (the
+    wave that sets the cluster) names; None without `--wave`."""
+    if wave is None:
+        return None
+    if not live.waved:
         raise Refused([diagnostic(
-            "promotion-step-out-of-range",
-            f"`--to {to}` names no step: `{live.name}` has steps 1 to {live.last}",
-            where, help=f"choose a step after the live one ({live.at}), up to {live.last}",
+            "wave-not-found", f"`{live.name}` has no waves: every cluster renders its one step",
+            live.canary.span, help="drop --wave; `wave CLUSTER... at N` lines after the steps make waves",
         )], compiled.sources)
-    if to <= live.at:
+    waves = live.waves
+    found = next((w for w in waves if str(w.number) == wave or wave in w.clusters), None)
+    if found is None:
+        listed = "; ".join(f"{w.number}: {', '.join(w.clusters)}" for w in waves)
         raise Refused([diagnostic(
-            "promotion-step-out-of-range",
-            f"`--to {to}` does not move `{live.name}` forward: it is at step {live.at} of {live.last}",
-            where, help="`meshc rollback` returns the canary to its baseline",
+            "wave-not-found", f"`{live.name}` has no wave `{wave}`",
+            live.canary.waves[0].span, help=f"its waves ({listed}); name one by number or by a cluster in it",
         )], compiled.sources)
-    return to
+    return found
 
 
-def rollback(compiled: Compiled, live: LiveCanary) -> int:
-    """Step 0, the baseline; Refused when the canary is there already."""
-    if live.at == 0:
-        raise Refused([diagnostic(
-            "canary-at-baseline",
-            f"`{live.name}` already sends all traffic to `{live.canary.baseline.value}`",
-            live.canary.at_span or live.canary.span, help="nothing to roll back; `meshc promote` starts the canary",
-        )], compiled.sources)
-    return 0
+def where(live: LiveCanary, wave: Wave) -> Span:
+    """The `at` that states a wave's step (the wave, or the canary, without one)."""
+    node = wave.node or live.canary
+    return node.at_span or node.span
 
 
-def retire_hint(live: LiveCanary) -> str:
-    return (f"retire the canary: replace its `canary {live.canary.baseline.value} -> "
-            f"{live.canary.candidate.value} ...` clause with `to {live.canary.candidate.value}`")
+# ----------------------------------------------------------- rewriting
+def rewrite(text: str, live: LiveCanary, move: Mapping[int, int]) -> str:
+    """`text` with the `at` of each wave in `move` ({wave number: step})
+    set: the number replaced, or ` at N` inserted where the clause or the
+    wave line has none (after the last step, after the wave's last word)."""
+    edits = []
+    for wave in live.waves:
+        if wave.number not in move:
+            continue
+        node = wave.node or live.canary
+        if node.at_span is not None:
+            edits.append((node.at_span.start, node.at_span.end, str(move[wave.number])))
+        else:
+            end = node.span.end if wave.node is not None else live.canary.steps[-1].span.end
+            edits.append((end, end, f" at {move[wave.number]}"))
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
 
 
-def rewrite(text: str, canary: ir.Canary, step: int) -> str:
-    """`text` with the canary's `at` set to `step`: the number replaced, or
-    ` at N` inserted right after the last step when the clause has no `at`."""
-    if canary.at_span is not None:
-        return text[: canary.at_span.start] + str(step) + text[canary.at_span.end:]
-    end = canary.steps[-1].span.end
-    return text[:end] + f" at {step}" + text[end:]
-
-
-def moved(compiled: Compiled, live: LiveCanary, step: int) -> str:
+def moved(compiled: Compiled, live: LiveCanary, move: Mapping[int, int]) -> tuple[str, Compiled, LiveCanary]:
     """The new text of the canary's file, compiled again to make sure it
-    says what was meant: the same policy with this canary at `step`."""
+    says what was meant: the same policy with the waves at their new
+    steps. Returns the text, its compiled policy and the canary in it."""
     shown = live.canary.span.file
-    text = rewrite(compiled.sources[shown].text, live.canary, step)
+    text = rewrite(compiled.sources[shown].text, live, move)
     sources = [SourceFile(path, text if path == shown else src.text) for path, src in compiled.sources.items()]
     again = compile_sources(sources)
     after = canaries(again.policy) if again.ok else iter(())
     match = [c for c in after if c.info.key == live.info.key and c.route.name.value == live.route.name.value]
-    if len(match) != 1 or match[0].at != step:
-        raise RuntimeError(f"rewriting `at` of {live.name} in {shown} did not give step {step}")
-    return text
-
-
+    expected = {w.number: move.get(w.number, w.step) for w in live.waves}
+    if len(match) != 1 or {w.number: w.step for w in match[0].waves} != expected:
+        raise RuntimeError(f"rewriting `at` of {live.name} in {shown} did not give the steps {expected}")
+    return text, again, match[0]

@@ -19,6 +19,7 @@ from meshc.checks.routing import (
     check_rewrites,
     check_weights,
 )
+from meshc.checks.waves import check_waves
 from meshc.diagnostics import Diagnostic
 from meshc.language.ir import MeshPolicy
 
@@ -30,6 +31,7 @@ CHECKS = (
     check_topology,
     check_weights,
     check_canaries,
+    check_waves,
     check_retries,
     check_conditions,
     check_reachability,

@@ -249,6 +249,10 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
             unknown(override.cluster.value, override.cluster.span, "override for")
         for name in svc.placement:
             unknown(name.value, name.span, "placement in")
+        for route in svc.routes:
+            for wave in route.action.waves if isinstance(route.action, ir.Canary) else ():
+                for name in wave.clusters:
+                    unknown(name.value, name.span, "a wave of the canary lists")
         for subset in svc.subsets:
             for label in subset.labels:
                 if label.key == ir.CLUSTER_LABEL:

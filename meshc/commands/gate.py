@@ -38,28 +38,39 @@ def _time(ctx, param, value):
               metavar="SECONDS", help="How long to wait for each Prometheus query.")
 @output_format
 @color
-def command(file, service, route, url, at, timeout, output_format, color) -> None:
+def command(file, service, route, wave, url, at, timeout, output_format, color) -> None:
     """Measure the `analysis` gates of the canary of SERVICE (NAME or
     NAMESPACE/NAME) in FILE: the candidate's success rate and latency over
-    the pause before the next step (5m without one).
+    the pause before the next step (5m without one). For a canary with
+    waves, each wave past step 0 (or the wave --wave names) is measured on
+    its own clusters, at its own step.
 
     Prints each gate with its measured value, threshold and verdict (with
-    --output-format json, one JSON object with the queries too; a canary
-    that cannot be found is reported as JSON diagnostics on stderr). Exits 0
-    when all pass, 1 when one fails, 2 when one has no data, Prometheus
-    cannot answer, the canary has no gates, or it cannot be found (the
-    policy has errors, the service or canary is missing or ambiguous).
+    --output-format json, one JSON object with the queries too, a list of
+    them for several waves; a canary that cannot be found is reported as
+    JSON diagnostics on stderr). Exits 0 when all pass, 1 when one fails, 2
+    when one has no data, Prometheus cannot answer, the canary has no gates
+    or no wave past step 0, or it cannot be found (the policy has errors,
+    the service, canary or wave is missing or ambiguous).
     """
     check_url(url, "--prometheus")
     # Exit 1 says "unhealthy" (a job may roll back on it): a canary that
     # cannot be found or read gets no verdict instead.
     output_format = format_for(output_format, file)
-    _, live = open_canary(file, service, route, output_format, color, refused=2)
-    results = measure_or_exit(live, url, at, timeout, "nothing to measure, so no verdict "
-                              "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)")
+    _, live, chosen = open_canary(file, service, route, wave, output_format, color, refused=2)
+    waves = [chosen] if chosen is not None else [w for w in live.waves if w.step > 0 or not live.waved]
+    if not waves and live.canary.gates:
+        click.echo(f"error: no wave of {live.namespace}/{live.name} is past step 0: the candidate serves no "
+                   "traffic yet, so no verdict", err=True)
+        sys.exit(2)
+    measured = measure_or_exit(live, waves, url, at, timeout, "nothing to measure, so no verdict "
+                               "(add e.g. `analysis success-rate >= 99% p99 <= 500ms` to the canary)")
+    results = [r for m in measured for r in m.results]
     if output_format == "json":
-        sys.stdout.write(json.dumps(gates.as_json(live, results, url, at), indent=2, ensure_ascii=False) + "\n")
+        found = [gates.as_json(live, m, url) for m in measured]
+        shown = found if live.waved and chosen is None else found[0]
+        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(gates.table(live, results))
+        sys.stdout.write("\n".join(gates.table(live, m) for m in measured))
         click.echo(gates.verdict_line(results), err=True)
     sys.exit(gates.exit_code(results))

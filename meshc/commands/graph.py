@@ -25,7 +25,8 @@ FORMATS = ("mermaid", "dot", "svg")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--service", "services", multiple=True, metavar="NS/NAME",
               help="Only this service (NAME alone when it is unique); repeatable.")
-@click.option("--cluster", help="Show route options as in this cluster (default: every cluster's, where they differ).")
+@click.option("--cluster", help="Show route options and canary steps as in this cluster "
+                                "(default: every cluster's, where they differ).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="mermaid", show_default=True,
               help="mermaid (renders on GitHub), dot, or svg (drawn by Graphviz's `dot`).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")

@@ -46,15 +46,14 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
         sys.stdout.write(manifests.stream(docs))
         return
     rendering.clusters = clusters
-    sources = sorted({path.rsplit("/", 1)[-1] for path in compiled.sources})
-    files = manifests.files(rendering, sources)
+    files = manifests.files(rendering, source_names(compiled))
     target = out
     if cluster is not None:  # OUT/CLUSTER is the tree to write; the other clusters stay as they are
         target = os.path.join(out, cluster)
         files = {path.split("/", 1)[1]: text for path, text in files.items()}
     try:
         if check:
-            diff = output.diff_tree(target, files, prefix=_diff_prefix(target))
+            diff = output.diff_tree(target, files, prefix=diff_prefix(target))
             if diff:
                 sys.stdout.write(diff)
                 click.echo(f"{target} differs from what the sources render", err=True)
@@ -94,6 +93,26 @@ def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity
     return compiled, rendering, _clusters(rendering.clusters, settings.exclude_kinds, cluster, one_cluster)
 
 
+def source_names(compiled) -> list[str]:
+    """The file names the headers of rendered files name."""
+    return sorted({path.rsplit("/", 1)[-1] for path in compiled.sources})
+
+
+def files_for(compiled, settings) -> tuple[dict[str, str], list]:
+    """What `meshc render -o OUT` writes for a policy that compiles, with
+    the configuration's settings ({path in OUT: text}), and the errors the
+    backend reports (render writes nothing when there are any). Raises
+    options.ConfigProblem as `render` would (excluded kinds of a cluster
+    the fleet lacks)."""
+    from meshc.backends.istio import render
+    from meshc.language.values import ISTIO_VERSIONS
+    from meshc.output import manifests
+
+    rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
+    rendering.clusters = _clusters(rendering.clusters, settings.exclude_kinds, None, False)
+    return manifests.files(rendering, source_names(compiled)), [d for d in rendering.diagnostics if d.is_error]
+
+
 def _clusters(rendered: dict, exclude_kinds: dict, chosen, to_stdout: bool) -> dict:
     """The clusters to write, each without the kinds the configuration
     excludes for it; a usage error for an unknown or missing --cluster."""
@@ -114,7 +133,7 @@ def _clusters(rendered: dict, exclude_kinds: dict, chosen, to_stdout: bool) -> d
     return {name: [d for d in rendered[name] if d.kind not in exclude_kinds.get(name, ())] for name in picked}
 
 
-def _diff_prefix(target: str) -> str:
+def diff_prefix(target: str) -> str:
     """OUT as seen from the working directory, so that the diff applies
     there with `git apply` (or `patch -p1`)."""
     from meshc.language.source import display_path

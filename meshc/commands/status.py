@@ -1,9 +1,11 @@
 """`meshc status [PATH...]`: every canary, its declared split and what comes next.
 
 Status reads the files and git, never a cluster: the split it shows is the
-one the policy *declares* (the `at` of each canary, which every cluster
-renders once Argo CD has synced the commit), and the time in step counts
-from the commit that declared it (canary/clock.py).
+one the policy *declares* (the `at` of each canary, or of each wave of a
+fleet canary, which the wave's clusters render once Argo CD has synced the
+commit), and the time in step counts from the commit that declared it
+(canary/clock.py). A canary with waves has a row per wave, naming its
+clusters.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from meshc.commands.options import color, file_selection, use_color
 from meshc.diagnostics import report
 from meshc.inputs import read
 from meshc.model.resolve import canary_split
+from meshc.model.waves import Wave
 from meshc.selection import InputError
 
-HEADER = ("NAMESPACE", "SERVICE", "ROUTE", "CANARY", "STEP", "DECLARED", "IN STEP", "PAUSE", "LEFT", "NEXT", "GATES")
+HEADER = ("NAMESPACE", "SERVICE", "ROUTE", "CANARY", "WAVE", "CLUSTERS", "STEP", "DECLARED", "IN STEP", "PAUSE",
+          "LEFT", "NEXT", "GATES")
 
 
 def _time(ctx, param, value):
@@ -51,10 +55,11 @@ def _time(ctx, param, value):
 def command(paths: tuple[str, ...], output_format: str, now: Optional[float], color: str, overrides) -> None:
     """Show every canary in the policies of PATHS (directories, or files
     with the rest of their directory; the current directory by default):
-    the step and split the policy declares, how long git has declared it
-    (IN STEP, from the commit on HEAD's first-parent history that set it),
-    the pause before the next step and how much of it is LEFT, the next
-    split and the health gates.
+    the step and split the policy declares (per wave, with the clusters it
+    sets, for a canary with waves), how long git has declared it (IN STEP,
+    from the commit on HEAD's first-parent history that set it), the pause
+    before the next step and how much of it is LEFT, the next split and the
+    health gates.
 
     Exits 0, 1 when a policy has errors (they are printed and its canaries
     left out), 2 on a usage or I/O error.
@@ -65,13 +70,13 @@ def command(paths: tuple[str, ...], output_format: str, now: Optional[float], co
         raise click.UsageError(str(err)) from None
     now = time.time() if now is None else now
     results = [p.compiled for p in inputs.policies]
-    live = [(c, _declared(r, c)) for r in results if r.ok for c in canaries(r.policy)]
+    live = [(c, w, _declared(r, c, w)) for r in results if r.ok for c in canaries(r.policy) for w in c.waves]
     failed = [r for r in results if not r.ok]
     if output_format == "json":
-        sys.stdout.write(json.dumps([_as_json(c, d, now) for c, d in live], indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps([_as_json(c, w, d, now) for c, w, d in live], indent=2, ensure_ascii=False) + "\n")
     elif live:
         arrow = "→" if _can_encode(sys.stdout, "→") else "->"
-        sys.stdout.write(columns([HEADER] + [_row(c, d, now, arrow) for c, d in live]))
+        sys.stdout.write(columns([HEADER] + [_row(c, w, d, now, arrow) for c, w, d in live]))
     else:
         click.echo("no canaries", err=True)
     for r in failed:
@@ -80,9 +85,9 @@ def command(paths: tuple[str, ...], output_format: str, now: Optional[float], co
     sys.exit(1 if failed else 0)
 
 
-def _declared(compiled, c: LiveCanary) -> clock.Declared:
+def _declared(compiled, c: LiveCanary, wave: Wave) -> clock.Declared:
     source = compiled.sources[c.canary.span.file]
-    return clock.declared(source.path, c, source.text)
+    return clock.declared(source.path, c, wave, source.text)
 
 
 def _can_encode(stream, text: str) -> bool:
@@ -93,17 +98,18 @@ def _can_encode(stream, text: str) -> bool:
     return True
 
 
-def _times(c: LiveCanary, declared: clock.Declared, now: float) -> tuple[Optional[float], Optional[float], Optional[float]]:
+def _times(c: LiveCanary, wave: Wave, declared: clock.Declared,
+           now: float) -> tuple[Optional[float], Optional[float], Optional[float]]:
     """(seconds in step, pause seconds, seconds of the pause left)."""
-    pause = pause_before_next(c.canary)
+    pause = pause_before_next(c.canary, wave.step)
     pause_s = pause.ms / 1000 if pause is not None else None
     in_step = max(0.0, now - declared.since) if declared.since is not None else None
     left = max(0.0, pause_s - in_step) if pause_s is not None and in_step is not None else None
     return in_step, pause_s, left
 
 
-def _row(c: LiveCanary, declared: clock.Declared, now: float, arrow: str) -> tuple[str, ...]:
-    in_step, pause, left = _times(c, declared, now)
+def _row(c: LiveCanary, wave: Wave, declared: clock.Declared, now: float, arrow: str) -> tuple[str, ...]:
+    in_step, pause, left = _times(c, wave, declared, now)
     at_least = ("≥" if arrow == "→" else ">=") if declared.truncated else ""
     shown_in_step = declared.state if in_step is None else at_least + _age(in_step)
     return (
@@ -111,12 +117,14 @@ def _row(c: LiveCanary, declared: clock.Declared, now: float, arrow: str) -> tup
         c.info.service.name.value,
         c.route.name.value,
         f"{c.canary.baseline.value} {arrow} {c.canary.candidate.value}",
-        f"{c.at} of {c.last}",
-        c.show_split(c.at),
+        f"{wave.number} of {len(c.waves)}" if c.waved else "-",
+        " ".join(wave.clusters) if c.waved else "all",
+        f"{wave.step} of {c.last}",
+        c.show_split(wave.step),
         shown_in_step,
         _age(pause) if pause is not None else "-",
         _age(left) if left is not None else "-",
-        c.show_split(c.at + 1) if c.at < c.last else "-",
+        c.show_split(wave.step + 1) if wave.step < c.last else "-",
         ", ".join(describe(g) for g in c.canary.gates) or "-",
     )
 
@@ -129,9 +137,9 @@ def _age(seconds: float) -> str:
     return "".join(f"{n}{unit}" for n, unit in parts[first:first + 2] if n) or "0s"
 
 
-def _as_json(c: LiveCanary, declared: clock.Declared, now: float) -> dict:
-    pause = pause_before_next(c.canary)
-    in_step, _, left = _times(c, declared, now)
+def _as_json(c: LiveCanary, wave: Wave, declared: clock.Declared, now: float) -> dict:
+    pause = pause_before_next(c.canary, wave.step)
+    in_step, _, left = _times(c, wave, declared, now)
     return {
         "namespace": c.namespace,
         "service": c.info.service.name.value,
@@ -140,9 +148,11 @@ def _as_json(c: LiveCanary, declared: clock.Declared, now: float) -> dict:
         "line": c.canary.span.line,
         "baseline": c.canary.baseline.value,
         "candidate": c.canary.candidate.value,
-        "step": c.at,
+        "wave": wave.number if c.waved else None,
+        "clusters": list(wave.clusters),
+        "step": wave.step,
         "steps": c.last,
-        "declared": _split(c, c.at),
+        "declared": _split(c, wave.step),
         "git": {
             "state": declared.state,
             "commit": declared.commit,
@@ -151,7 +161,7 @@ def _as_json(c: LiveCanary, declared: clock.Declared, now: float) -> dict:
             "history_truncated": declared.truncated,
         },
         "in_step_seconds": int(in_step) if in_step is not None else None,
-        "next": _split(c, c.at + 1) if c.at < c.last else None,
+        "next": _split(c, wave.step + 1) if wave.step < c.last else None,
         "pause": duration(pause) if pause is not None else None,
         "pause_left_seconds": int(left) if left is not None else None,
         "gates": [_gate(g) for g in c.canary.gates],

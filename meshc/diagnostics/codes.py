@@ -459,6 +459,34 @@ _TABLE: tuple[Code, ...] = (
          "Promotion only moves traffic towards the candidate, up to the last step; moving back is `meshc rollback`, which returns to the baseline.",
          "canary v1 -> v2 steps 10% 50% 100% at 2   # meshc promote ... --to 1",
          "meshc rollback ...   # or: meshc promote ... --to 3"),
+    Code("MESH707", "wave-started-early", E,
+         "A wave of a fleet canary is past step 0 while the wave before it has not reached the step that starts it "
+         "(`after N`, or its last step).",
+         "Waves take the canary's steps one after the other so that a region sees the candidate only once the "
+         "regions before it have shown it healthy; a wave ahead of the plan skips that evidence.",
+         "wave hangzhou at 1\nwave beijing shenzhen at 1",
+         "wave hangzhou at 1\nwave beijing shenzhen at 0   # or: wave beijing shenzhen after 1 at 1"),
+    Code("MESH708", "canary-at-with-waves", E,
+         "A canary with `wave`s also has `at N` after its steps.",
+         "With waves, each wave states the step its clusters render; a second, fleet-wide `at` would contradict them.",
+         "canary v1 -> v2 steps 10% 100% at 1\n  wave hangzhou at 1\n  wave beijing",
+         "canary v1 -> v2 steps 10% 100%\n  wave hangzhou at 1\n  wave beijing"),
+    Code("MESH709", "wave-after-out-of-range", E,
+         "`after N` on the first wave, or naming a step the canary does not have.",
+         "`after N` says which step of the wave before starts this one; the first wave has none before it.",
+         "canary v1 -> v2 steps 10% 100%\n  wave hangzhou after 1\n  wave beijing after 3",
+         "canary v1 -> v2 steps 10% 100%\n  wave hangzhou\n  wave beijing after 1"),
+    Code("MESH710", "wave-not-found", E,
+         "`meshc promote`, `rollback` or `gate` names a wave (`--wave N` or `--wave CLUSTER`) the canary does not have.",
+         "A wave is a position in the canary's plan or the wave listing a cluster; a canary without waves has none "
+         "to choose.",
+         "meshc promote shop/cart.mesh cart --wave 3   # the canary has 2 waves",
+         "meshc promote shop/cart.mesh cart --wave 2"),
+    Code("MESH711", "wave-not-ready", E,
+         "`meshc promote --wave N` would start a wave whose wave before has not reached the step that starts it.",
+         "The plan moves region by region; starting a wave early would skip the evidence the wave before gives.",
+         "wave hangzhou at 1\nwave beijing   # meshc promote ... --wave 2",
+         "meshc promote ... --wave 1   # until hangzhou is at its last step"),
     # -------------------------------------------------- fleet topology
     Code("MESH901", "invalid-topology", E,
          "A cluster is `remote of` itself or of another remote, or a remote declares an Istio release other than "
@@ -516,6 +544,22 @@ _TABLE: tuple[Code, ...] = (
          "Service needs ports (named as in the real Service: Istio matches endpoints to ports by name).",
          "service api { in hangzhou }",
          "service api {\n  in hangzhou\n  port 8080 http\n}"),
+    Code("MESH920", "cluster-not-in-waves", E,
+         "The waves of a fleet canary leave a primary cluster out.",
+         "Each cluster renders the step of its wave; a cluster in no wave would have no step the source states.",
+         "cluster hangzhou\ncluster beijing\n...\nwave hangzhou at 1",
+         "wave hangzhou at 1\nwave beijing"),
+    Code("MESH921", "cluster-in-two-waves", E,
+         "A cluster is listed twice in the waves of one canary.",
+         "A cluster's configuration renders one split of the canary, so it belongs to one wave.",
+         "wave hangzhou at 1\nwave beijing hangzhou",
+         "wave hangzhou at 1\nwave beijing"),
+    Code("MESH922", "remote-in-other-wave", E,
+         "A remote cluster is listed in another wave than its primary.",
+         "A remote runs no istiod: its primary's configuration, and so its primary's step, routes its proxies. It "
+         "moves with its primary's wave, listed or not.",
+         "cluster shanghai remote of hangzhou\n...\nwave hangzhou at 1\nwave shanghai beijing",
+         "wave hangzhou shanghai at 1\nwave beijing"),
 )
 
 # Codes whose construct left the language: never reported, never reused.

@@ -8,8 +8,9 @@ conditions and options, and each route's destinations with their weights:
 a canary at its live step, blue-green's active and preview, mirrors. Across
 clusters: the clusters that run it (`in`), whether callers stay in their
 own cluster (`local`), and its failover.
-Options can differ per cluster (`on CLUSTER`); the picture shows one
-cluster's, or every cluster's where they differ.
+Options (`on CLUSTER`) and a canary's step (its waves) can differ per
+cluster; the picture shows one cluster's, or every cluster's where they
+differ.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from meshc.model.resolve import (
     clusters,
     weights,
 )
+from meshc.model.topology import Topology
+from meshc.model.waves import live_step
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _service(index: Index, info: ServiceInfo, shown: list[str]) -> ServiceGraph:
                    "the caller's cluster's endpoints" if svc.local is not None else "every endpoint")
     routes = []
     for n, route in enumerate(svc.routes, start=1):
-        note, edges = _action(route.action, target, lambda: add(whole))
+        note, edges = _action(route.action, target, lambda: add(whole), index.topology, shown)
         edges += [Edge(target(m.target), f"mirror {_percent(m.percent.value) if m.percent else '100%'}", False)
                   for m in route.mirrors]
         routes.append(Route(n, route.name.value, _alternatives(route.matches), note,
@@ -157,18 +160,34 @@ def _gateway_routes(index: Index, info: ServiceInfo, shown: list[str]) -> Iterat
                                " · ".join([f"route {route.name.value}", *parts] + ([options] if options else [])))
 
 
-def _action(action: Optional[ir.Action], target, whole) -> tuple[str, list[Edge]]:
+def _action(action: Optional[ir.Action], target, whole, topology: Topology,
+            shown: list[str]) -> tuple[str, list[Edge]]:
     """The route's note and its destinations (`whole()`: the service without
-    a subset, where a route with no action sends traffic)."""
+    a subset, where a route with no action sends traffic). A canary with
+    waves shows the step of each wave of the clusters shown, when they
+    differ."""
     if action is None:
         return "", [Edge(whole(), "100%")]
     if isinstance(action, ir.Canary):
-        baseline, candidate = canary_split(action)
         steps = " ".join(_percent(s.value) for s in action.steps)
-        note = f"canary step {action.at} of {len(action.steps)} ({steps})"
+        by_step: dict[int, list[str]] = {}
+        for cluster in shown:
+            by_step.setdefault(live_step(action, topology, cluster), []).append(cluster)
+        if len(by_step) == 1:
+            (step,) = by_step
+            baseline, candidate = canary_split(action, step)
+            note = f"canary step {step} of {len(action.steps)} ({steps})"
+            return note, [
+                Edge(target(_subset(action.baseline)), f"{baseline}%", baseline > 0),
+                Edge(target(_subset(action.candidate)), f"{candidate}%", candidate > 0),
+            ]
+        splits = [(canary_split(action, step), names) for step, names in by_step.items()]
+        note = "canary in waves, " + "; ".join(f"step {step} in {', '.join(names)}" for step, names in by_step.items())
+        note += f" (of {len(action.steps)}: {steps})"
         return note, [
-            Edge(target(_subset(action.baseline)), f"{baseline}%", baseline > 0),
-            Edge(target(_subset(action.candidate)), f"{candidate}%", candidate > 0),
+            Edge(target(_subset(name)), "; ".join(f"{split[i]}% in {', '.join(names)}" for split, names in splits),
+                 any(split[i] > 0 for split, _ in splits))
+            for i, name in enumerate((action.baseline, action.candidate))
         ]
     if isinstance(action, ir.BlueGreen):
         return "blue-green", [

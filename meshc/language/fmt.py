@@ -16,8 +16,8 @@ Layout
      prints as `header {}`. Every other block is printed over several lines.
   3. Tokens are separated by one space; a `,` sticks to the token before it
      (`to v1 90%, v2 10%`).
-  4. A canary's `pause` and `analysis` clauses go on continuation lines,
-     indented two more spaces than `canary`.
+  4. A canary's `pause` and `analysis` clauses and each `wave` go on
+     continuation lines, indented two more spaces than `canary`.
   5. Label values (`key = value` in a subset, `source key = value`,
      `selector key = value`) are printed as string literals, so a bare
      `blue` becomes `"blue"`. Every other token is printed exactly as
@@ -428,6 +428,7 @@ def _canary(node: s.Canary) -> list[str]:
         lines.append(_join("pause", node.pauses))
     if node.gates:
         lines.append(_join("analysis", *(_gate(g) for g in node.gates)))
+    lines += [_join("wave", w.clusters, _opt("after", w.after), _opt("at", w.at)) for w in node.waves]
     return lines
 
 
@@ -441,6 +442,7 @@ def _leaf_lines(node: Any) -> list[str]:
 _LEAVES: dict[type, Callable[[Any], str]] = {
     # fleet and namespace
     s.DnsProxying: lambda n: "dns-proxying",
+    s.ClusterLabel: lambda n: _join("cluster-label", n.name),
     s.Cluster: lambda n: _join("cluster", n.name, *(_cluster_attr(a) for a in n.attrs)),
     s.Mtls: lambda n: _join("mtls", n.mode, _opt("for", n.workload)),
     s.Allow: lambda n: _join(
@@ -530,10 +532,10 @@ def normalised(node: Any) -> Any:
 
 
 def without_spans(data: Any) -> Any:
-    """A model_dump() without its `span`/`at_span` keys: where things were
-    written is all formatting may change in the IR."""
+    """A model_dump() without its spans (`span`, `at_span`, ...): where
+    things were written is all formatting may change in the IR."""
     if isinstance(data, dict):
-        return {k: without_spans(v) for k, v in data.items() if k not in ("span", "at_span")}
+        return {k: without_spans(v) for k, v in data.items() if k != "span" and not k.endswith("_span")}
     if isinstance(data, (list, tuple)):
         return [without_spans(item) for item in data]
     return data

@@ -25,6 +25,7 @@ from meshc.language.values import (
     IstioVersion,
     LabelKey,
     LabelValue,
+    MetricLabel,
     Milliseconds,
     Percentage,
     PortName,
@@ -87,12 +88,20 @@ class Cluster(Node):
     remote_of: Optional[Name] = None
 
 
+class ClusterLabel(Node):
+    """`cluster-label NAME`: the Prometheus label whose value is the cluster
+    a series is about, for the gates and alerts of a canary's waves."""
+
+    name: MetricLabel
+
+
 class Fleet(Node):
     name: Name
     clusters: tuple[Cluster, ...]
     # Istio DNS proxying is installed fleet-wide: sidecars resolve Services
     # of other clusters themselves, so no cluster needs a Service stub.
     dns_proxying: bool = False
+    cluster_label: Optional[ClusterLabel] = None
 
 
 # ------------------------------------------------------------- matching
@@ -226,8 +235,21 @@ class LatencyGate(Node):
 Gate = Annotated[Union[SuccessRateGate, LatencyGate], Field(discriminator="kind")]
 
 
+class Wave(Node):
+    """`wave C... [after N] [at N]`: clusters that move through a canary's
+    steps together. The wave starts once the wave before it is at step
+    `after` (None: its last step); `at` is its live step."""
+
+    clusters: tuple[Name, ...]
+    after: Optional[int] = Field(default=None, ge=0)
+    after_span: Optional[Span] = None
+    at: int = Field(default=0, ge=0)
+    at_span: Optional[Span] = None
+
+
 class Canary(Node):
-    """Baseline → candidate through `steps`; step `at` (0 = baseline) is live."""
+    """Baseline → candidate through `steps`; step `at` (0 = baseline) is
+    live, or, with `waves`, each wave's `at` in its clusters."""
 
     kind: Literal["canary"] = "canary"
     baseline: Name
@@ -237,6 +259,7 @@ class Canary(Node):
     at_span: Optional[Span] = None
     pauses: tuple[Duration, ...] = ()
     gates: tuple[Gate, ...] = ()
+    waves: tuple[Wave, ...] = ()
 
 
 class BlueGreen(Node):

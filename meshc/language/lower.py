@@ -139,6 +139,9 @@ class _Lowering:
             if isinstance(c, s.DnsProxying):
                 self._once(seen_fleet, "dns-proxying", c, "`dns-proxying`", f"fleet `{node.name.text}`")
                 continue
+            if isinstance(c, s.ClusterLabel):
+                self._once(seen_fleet, "cluster-label", c, "`cluster-label`", f"fleet `{node.name.text}`")
+                continue
             seen: dict = {}
             fields: dict = {"span": c.span, "name": _name(c.name)}
             for attr in c.attrs:
@@ -148,8 +151,10 @@ class _Lowering:
                     field = "remote_of" if attr.key == "remote" else attr.key
                     fields[field] = _name(attr.value) if is_name else attr.value.text
             clusters.append(fields)
+        label = seen_fleet.get("cluster-label")
         return {"span": node.span, "name": _name(node.name), "clusters": tuple(clusters),
-                "dns_proxying": "dns-proxying" in seen_fleet}
+                "dns_proxying": "dns-proxying" in seen_fleet,
+                "cluster_label": label and {"span": label.name.span, "name": label.name.text}}
 
     def namespace(self, blocks: list[s.Namespace]) -> dict:
         first = blocks[0]
@@ -400,6 +405,11 @@ class _Lowering:
                 "at_span": stmt.at.span if stmt.at else None,
                 "pauses": tuple(_duration(w) for w in stmt.pauses),
                 "gates": tuple(self.gate(g) for g in stmt.gates),
+                "waves": tuple({
+                    "span": w.span, "clusters": tuple(_name(c) for c in w.clusters),
+                    "after": int(w.after.text) if w.after else None, "after_span": w.after.span if w.after else None,
+                    "at": int(w.at.text) if w.at else 0, "at_span": w.at.span if w.at else None,
+                } for w in stmt.waves),
             }
         return {"span": stmt.span, "kind": "blue-green",
                 "active": _name(stmt.active), "preview": _name(stmt.preview)}

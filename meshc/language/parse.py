@@ -182,6 +182,9 @@ class _Build(Transformer):
     def dns_proxying(self, span, c):
         return s.DnsProxying(span)
 
+    def cluster_label(self, span, c):
+        return s.ClusterLabel(span, c[0])
+
     def cluster(self, span, c):
         return s.Cluster(span, c[0], tuple(c[1:]))
 
@@ -356,8 +359,17 @@ class _Build(Transformer):
         return s.ServiceRef(span, c[0], c[1], c[2], c[3])
 
     def canary(self, span, c):
-        baseline, candidate, *steps, at, pauses, gates = c
-        return s.Canary(span, baseline, candidate, tuple(steps), at, pauses or (), gates or ())
+        waves = tuple(x for x in c if isinstance(x, s.Wave))
+        baseline, candidate, *steps, at, pauses, gates = c[: len(c) - len(waves)]
+        return s.Canary(span, baseline, candidate, tuple(steps), at, pauses or (), gates or (), waves)
+
+    def canary_wave(self, span, c):
+        *clusters, after, at = c
+        self._one_line(span, clusters)
+        return s.Wave(span, tuple(clusters), after, at)
+
+    def wave_after(self, span, c):
+        return c[0]
 
     def canary_at(self, span, c):
         return c[0]

@@ -56,10 +56,19 @@ class DnsProxying:
 
 
 @dataclass
+class ClusterLabel:
+    """`cluster-label NAME`: the Prometheus label that tells the fleet's
+    clusters apart in Istio's metrics."""
+
+    span: Span = _span
+    name: Word
+
+
+@dataclass
 class Fleet:
     span: Span = _span
     name: Word
-    body: tuple[Union[Cluster, DnsProxying], ...]
+    body: tuple[Union[Cluster, DnsProxying, ClusterLabel], ...]
 
 
 # ---------------------------------------------------------- conditions
@@ -358,6 +367,16 @@ Gate = Union[SuccessRateGate, LatencyGate]
 
 
 @dataclass
+class Wave:
+    """`wave C... [after N] [at N]`: one wave of a fleet canary."""
+
+    span: Span = _span
+    clusters: tuple[Word, ...]
+    after: Optional[Word]
+    at: Optional[Word]
+
+
+@dataclass
 class Canary:
     span: Span = _span
     baseline: Word
@@ -366,6 +385,7 @@ class Canary:
     at: Optional[Word]
     pauses: tuple[Word, ...]
     gates: tuple[Gate, ...]
+    waves: tuple[Wave, ...] = ()
 
 
 @dataclass

@@ -76,12 +76,20 @@ def syntax_error(parser: Lark, source: SourceFile, err: UnexpectedInput) -> Diag
     message = f"unexpected {_show(found)}"
     if where:
         message += f" in `{where[1]}`"
+    routing_per_cluster = where is not None and where[1].startswith("on ") and found in _ROUTING
     return diagnostic(
         "syntax-error",
         message,
         source.span_at(pos, max(1, len(found))),
-        help=_help(found, expected, words),
+        help=_PER_CLUSTER_ROUTING if routing_per_cluster else _help(found, expected, words),
     )
+
+
+# Statements that route: the same in every cluster, so never in `on CLUSTER`.
+_ROUTING = frozenset({"to", "canary", "blue-green", "when", "mirror", "route"})
+_PER_CLUSTER_ROUTING = ("routing is the same in every cluster: `on CLUSTER` holds route options (and, in a service, "
+                        "destination policy); a canary's split differs between clusters only through its waves "
+                        "(`wave CLUSTER... at N`)")
 
 
 def list_ends_at_line_end(parser: Lark, source: SourceFile, word, opened) -> Diagnostic:

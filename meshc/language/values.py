@@ -20,6 +20,7 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _HOST_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_METRIC_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 ISTIO_VERSIONS = tuple(f"1.{minor}" for minor in range(18, 31))
 _REGISTERED_STATUSES = frozenset(int(s) for s in HTTPStatus)
@@ -96,6 +97,14 @@ def _label_key(value: str) -> str:
 
 def _hostname_ok(value: str) -> bool:
     return len(value) <= 253 and all(_HOST_LABEL.fullmatch(lbl) for lbl in value.split("."))
+
+
+def _metric_label(value: str) -> str:
+    """A Prometheus label name; `__` names are Prometheus's own."""
+    if not _METRIC_LABEL.fullmatch(value) or value.startswith("__"):
+        raise _fail("invalid-label", "`{value}` is not a Prometheus label name", value=value,
+                    help="letters, digits and `_`, not starting with a digit or `__`, e.g. `source_cluster`")
+    return value
 
 
 def _label_value(value: str) -> str:
@@ -185,6 +194,7 @@ HeaderName = Annotated[str, AfterValidator(_header_name)]
 CookieName = Annotated[str, AfterValidator(_cookie_name)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
+MetricLabel = Annotated[str, AfterValidator(_metric_label)]
 Re2Regex = Annotated[str, AfterValidator(check_regex)]
 HttpMethod = Annotated[str, AfterValidator(_method)]
 RetryCondition = Annotated[str, AfterValidator(_retry_condition)]

@@ -149,6 +149,17 @@ def diff_tree(out_dir: str, files: Mapping[str, str], prefix: str = "") -> str:
     `--- a/PREFIXPATH`, `+++ b/PREFIXPATH`, `/dev/null` for added or removed
     files, no timestamps); empty when they match. Foreign files are not
     compared."""
+    tree, encoded, changed = _compare(out_dir, files)
+    return "".join(_unified(prefix + p, tree.ours.get(p), encoded.get(p)) for p in changed)
+
+
+def changed_paths(out_dir: str, files: Mapping[str, str]) -> list[str]:
+    """The paths, relative to `out_dir`, where meshc's files there differ
+    from `files` (changed, added or removed), sorted; `diff_tree`'s files."""
+    return _compare(out_dir, files)[2]
+
+
+def _compare(out_dir: str, files: Mapping[str, str]) -> tuple[_Tree, dict[str, bytes], list[str]]:
     encoded = _encode(files)
     out = os.path.abspath(out_dir)
     if os.path.isdir(os.path.dirname(out)):
@@ -157,7 +168,7 @@ def diff_tree(out_dir: str, files: Mapping[str, str], prefix: str = "") -> str:
     else:
         tree = _Tree()
     changed = [p for p in sorted(encoded.keys() | tree.ours.keys()) if tree.ours.get(p) != encoded.get(p)]
-    return "".join(_unified(prefix + p, tree.ours.get(p), encoded.get(p)) for p in changed)
+    return tree, encoded, changed
 
 
 # ---------------------------------------------------------------- paths

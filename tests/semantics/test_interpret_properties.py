@@ -82,20 +82,20 @@ def test_mesh_routes_follow_the_documented_model(p):
             actual: dict = {}
             for s in d.destinations:  # two ports of one service count as one (host, subset)
                 actual[s.target.host, s.target.subset] = actual.get((s.target.host, s.target.subset), 0) + s.share * 100
-            assert expected_split(route, d.entry, svc.host) == actual
+            assert expected_split(route, d.entry, svc.host, cluster) == actual
         written = {(s.host, name) for s in p.services() for r in s.routes for name in r.entry_names
                    if sendable(policy, s.namespace, s.name, r.name)}
         assert written <= reached
 
 
-def expected_split(route, entry: str, own_host: str) -> dict:
+def expected_split(route, entry: str, own_host: str, cluster: str) -> dict:
     action = route.action
     if action is None:
         return {(own_host, None): 100}
     if isinstance(action, BlueGreen):
         return {(own_host, action.preview if entry.endswith("-preview") else action.active): 100}
     if isinstance(action, Canary):
-        live = action.live_share
+        live = action.share_in(cluster)
         return {k: v for k, v in {(own_host, action.baseline): 100 - live, (own_host, action.candidate): live}.items()
                 if v}
     assert isinstance(action, Forward)

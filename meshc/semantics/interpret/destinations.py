@@ -4,7 +4,9 @@
 - `to A w%, B rest`: each destination its weight, `rest` what the others
   leave; a single destination takes everything;
 - `canary B -> C steps ... at N`: step N's percentage to the candidate, the
-  rest to the baseline (all to the baseline at step 0);
+  rest to the baseline (all to the baseline at step 0); with `wave` lines,
+  N is the `at` of the wave that lists the cluster whose configuration
+  routes (a remote's proxies follow its primary's, and its primary's wave);
 - `blue-green active A preview P`: the preview entry to P, the route to A;
 - no destination: the service itself, without a subset;
 - `mirror T p%`: a copy of p % of the requests (100 % without a percentage).
@@ -96,8 +98,18 @@ def _percent(p: ir.Percent) -> Fraction:
     return Fraction(str(p.value))
 
 
-def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, Fraction]]:
-    """The written targets of a route's destinations with their shares."""
+def live_step(canary: ir.Canary, configuration: str) -> int:
+    """The step a canary is at in the configuration of the primary
+    `configuration`: the `at` of the wave listing it, else the canary's."""
+    for wave in canary.waves:
+        if any(name.value == configuration for name in wave.clusters):
+            return wave.at
+    return canary.at
+
+
+def forwarded(route: Optional[ir.Route], preview: bool, configuration: str) -> list[tuple[Written, Fraction]]:
+    """The written targets of a route's destinations with their shares, in
+    the configuration of the primary `configuration`."""
     action = route.action if route is not None else None
     if action is None:
         return [(None, Fraction(1))]
@@ -105,9 +117,10 @@ def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, F
         return [((action.preview if preview else action.active).value, Fraction(1))]
     if isinstance(action, ir.Canary):
         baseline, candidate = action.baseline.value, action.candidate.value
-        if not 1 <= action.at <= len(action.steps):
+        step = live_step(action, configuration)
+        if not 1 <= step <= len(action.steps):
             return [(baseline, Fraction(1))]
-        moved = _percent(action.steps[action.at - 1]) / 100
+        moved = _percent(action.steps[step - 1]) / 100
         return [(t, s) for t, s in ((baseline, 1 - moved), (candidate, moved)) if s > 0]
     if len(action.destinations) == 1:
         return [(action.destinations[0].target, Fraction(1))]
@@ -119,8 +132,10 @@ def forwarded(route: Optional[ir.Route], preview: bool) -> list[tuple[Written, F
 
 
 def shares(index: Index, info: RouteOwner, route: Optional[ir.Route], preview: bool, port: Optional[int],
-           arrived: int, local: Optional[str]) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Upstream]]:
-    """(destinations, mirrors, what every target is)."""
+           arrived: int, local: Optional[str],
+           configuration: str) -> tuple[tuple[Share, ...], tuple[Share, ...], dict[Target, Upstream]]:
+    """(destinations, mirrors, what every target is), in the configuration
+    of the primary `configuration`."""
     services: dict[Target, Upstream] = {}
 
     def resolve(written: Written, share: Fraction) -> Share:
@@ -129,7 +144,7 @@ def shares(index: Index, info: RouteOwner, route: Optional[ir.Route], preview: b
         return Share(t, share)
 
     weights: dict[Target, Fraction] = {}
-    for written, share in forwarded(route, preview):
+    for written, share in forwarded(route, preview, configuration):
         found = resolve(written, share)
         weights[found.target] = weights.get(found.target, Fraction(0)) + found.share
     destinations = tuple(sorted((Share(t, s) for t, s in weights.items() if s > 0), key=lambda s: s.target.key))

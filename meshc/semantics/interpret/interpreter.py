@@ -287,7 +287,7 @@ class Interpreter:
             info = group.info
             options = route_options(info, entry.route, self.primary, self.istio)
             destinations, mirrors, services = shares(self.index, info, entry.route, entry.preview, port, arrived,
-                                                     entry.local)
+                                                     entry.local, self.primary)
             policies, origins = [], []
             for target in sorted(services, key=lambda t: t.key):
                 flat, why = self._policy(target, services[target])
