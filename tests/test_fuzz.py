@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from test_robustness import mutated_examples, raw_bytes, texts, token_soups
 
 from meshc.backends.istio import render
+from meshc.canary import moves
 from meshc.canary import steps as canary
 from meshc.diagnostics import report
 from meshc.language.fmt import FormatError, format_text
@@ -106,12 +107,14 @@ def _formats(text: str, compiled) -> None:
 
 
 def _moves(compiled) -> None:
-    """Every canary promoted one step and rolled back: each move is a text
-    that compiles with the canary at the new step (canary.moved checks)."""
+    """Every canary promoted one step and rolled back, the whole plan and
+    each wave: each move is a text that compiles with the waves at their new
+    steps (canary.moved checks)."""
     for live in canary.canaries(compiled.policy):
-        for step in (_step(canary.promotion, compiled, live, None), _step(canary.rollback, compiled, live)):
-            if step is not None:
-                canary.moved(compiled, live, step)
+        for wave in (None, *live.waves) if live.waved else (None,):
+            for step in (_step(moves.promotion, compiled, live, wave, None), _step(moves.rollback, compiled, live, wave)):
+                if step is not None:
+                    canary.moved(compiled, live, step)
 
 
 def _step(choose, *args):
