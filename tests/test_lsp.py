@@ -277,6 +277,10 @@ async def test_definition_of_subsets_services_gateways_clusters_and_routes(clien
     assert await definition(client, s04, position_of(s04, "from cluster shanghai", shift=13)) == \
         [("fleet.mesh", "shanghai")]
     assert await definition(client, s04, position_of(s04, "      in beijing", shift=9)) == [("fleet.mesh", "beijing")]
+    # a wave's clusters go to the fleet
+    s17 = ex / "s17-fleet-waves.mesh"
+    await open_file(client, s17)
+    assert await definition(client, s17, position_of(s17, "wave beijing", shift=5)) == [("fleet.mesh", "beijing")]
     # a route is its own definition
     assert await definition(client, s01, position_of(s01, "route primary", shift=7)) == \
         [("s01-canary.mesh", "primary")]
@@ -396,6 +400,12 @@ async def test_completion_offers_what_the_parser_accepts_and_declared_names(clie
     # after `on ` in a service: the fleet's clusters
     typed = text.replace("    timeout 10s\n", "    on \n")
     labels = await complete(client, s01, typed, position_of(s01, "timeout 10s", shift=3))
+    assert {"hangzhou", "beijing", "shenzhen"} <= set(labels)
+    # after `wave ` in a canary: the fleet's clusters too
+    typed = text.replace("        analysis success-rate >= 99% p99 <= 500ms\n",
+                         "        analysis success-rate >= 99% p99 <= 500ms\n        wave \n")
+    line = typed.splitlines().index("        wave ")
+    labels = await complete(client, s01, typed, types.Position(line=line, character=13))
     assert {"hangzhou", "beijing", "shenzhen"} <= set(labels)
     await open_file(client, s01, text)
 

@@ -171,7 +171,7 @@ class _Context:
         if word == "subset" and self._in_target(index):
             self.target_service = self._target(index)
             return "subset"
-        if word in ("in", "on", "of") or (word == "cluster" and before == "FROM"):
+        if word in ("in", "on", "of", "wave") or (word == "cluster" and before == "FROM"):
             return "cluster"  # placement, a subset's cluster, overrides, `remote of`, `from cluster`
         if word == "via":
             return "gateway"

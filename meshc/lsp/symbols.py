@@ -144,6 +144,9 @@ class _File:
             elif isinstance(stmt, s.Canary):
                 yield _ref(self.subset_key(stmt.baseline), stmt.baseline)
                 yield _ref(self.subset_key(stmt.candidate), stmt.candidate)
+                for wave in stmt.waves:
+                    for cluster in wave.clusters:
+                        yield _ref(("cluster", cluster.text), cluster)
             elif isinstance(stmt, s.BlueGreen):
                 yield _ref(self.subset_key(stmt.active), stmt.active)
                 yield _ref(self.subset_key(stmt.preview), stmt.preview)
