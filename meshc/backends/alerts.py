@@ -33,12 +33,11 @@ ERROR_SEVERITY = "critical"
 LATENCY_SEVERITY = "warning"
 
 
-def canary_alerts(info: ServiceInfo, policy: ir.MeshPolicy, cluster: str) -> Optional[Document]:
+def canary_alerts(info: ServiceInfo, policy: ir.MeshPolicy, topology: Topology, cluster: str) -> Optional[Document]:
     """The service's PrometheusRule in `cluster`, or None when no canary of
     it has gates. A canary with waves is watched in the wave `cluster` is
     in, at that wave's step, on the wave's clusters."""
     namespace, service = info.namespace.name.value, info.service.name.value
-    topology = Topology(policy)
     rules, nodes = [], []
     for route in info.service.routes:
         canary = route.action

@@ -96,7 +96,7 @@ class _Backend:
             docs += self._once(key, lambda info=info: self._policy(info, cluster, target))
             # The alerts of a wave watch its clusters: shared by the clusters of one wave.
             docs += self._once(("alerts", info.key, self._waves(info.service, cluster)),
-                               lambda info=info: _present(canary_alerts(info, self.policy, cluster)))
+                               lambda info=info: _present(canary_alerts(info, self.policy, self.topology, cluster)))
         exposed = [i.service for i in self.index.all_services() if i.service.exposes]
         overridden = any(_override_key(svc, cluster) for svc in exposed) or any(
             _overrides(block.block.routes, cluster) for block in self.index.gateway_hosts())

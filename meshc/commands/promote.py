@@ -23,6 +23,7 @@ from meshc.canary import steps as canary
 from meshc.commands.options import color, format_for, output_format, use_color
 from meshc.diagnostics import report
 from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
+from meshc.model.waves import Wave
 from meshc.pipeline import Compiled, InputError
 
 DEFAULT_TIMEOUT = 10.0
@@ -48,7 +49,7 @@ def publishing(command):
 
 
 def open_canary(file: str, service: str, route: Optional[str], wave: Optional[str], fmt: str, color_: str,
-                refused: int = 1) -> tuple[Compiled, canary.LiveCanary, Optional[canary.Wave]]:
+                refused: int = 1) -> tuple[Compiled, canary.LiveCanary, Optional[Wave]]:
     """The canary SERVICE [--route] names in FILE and the wave --wave
     names; on a refusal its diagnostics are printed (stderr: stdout carries
     diffs and tables) and the command exits with `refused`."""
@@ -136,7 +137,7 @@ def move(file: str, compiled: Compiled, live: canary.LiveCanary, step: moves.Mov
     return after
 
 
-def _step(live: canary.LiveCanary, wave: canary.Wave, to: int, arrow: str) -> str:
+def _step(live: canary.LiveCanary, wave: Wave, to: int, arrow: str) -> str:
     """`step A → B (SPLIT)`."""
     return f"step {wave.step} {arrow} {to} ({live.show_split(to)})"
 
@@ -227,7 +228,7 @@ def editing(file: str, dry_run: bool) -> Iterator[None]:
         yield
 
 
-def measure_or_exit(live: canary.LiveCanary, waves: Sequence[canary.Wave], url: str, at, timeout: float,
+def measure_or_exit(live: canary.LiveCanary, waves: Sequence[Wave], url: str, at, timeout: float,
                     no_gates: str, consequence: str = "") -> list[gates.Measurement]:
     """The gates of each wave, measured; exit 2 (no verdict) when the
     canary has no gates or Prometheus cannot answer."""
@@ -242,7 +243,7 @@ def measure_or_exit(live: canary.LiveCanary, waves: Sequence[canary.Wave], url: 
         sys.exit(2)
 
 
-def healthy(live: canary.LiveCanary, waves: Sequence[canary.Wave], url: str, timeout: float) -> list[gates.Measurement]:
+def healthy(live: canary.LiveCanary, waves: Sequence[Wave], url: str, timeout: float) -> list[gates.Measurement]:
     """The evidence, when every gate of the waves that speak for the move
     passes; otherwise exit with the code `meshc gate` would (1 unhealthy,
     2 unknown), having written nothing."""

@@ -69,7 +69,9 @@ def output_diff(out: str, files: Mapping[str, str]) -> str:
 def write_or_exit(out: str, files: Mapping[str, str], moved: str) -> None:
     """Write OUT; exit 2 when it cannot be, saying the policy moved already."""
     try:
-        writer.write_tree(out, files)
+        written = writer.write_tree(out, files)
     except writer.OutputError as err:
         click.echo(f"error: {err}; {moved} is moved, {out} is not: run `meshc render -o {out}`", err=True)
         sys.exit(2)
+    for warning in written.warnings:
+        click.echo(f"warning: {warning}", err=True)
