@@ -265,3 +265,12 @@ def test_the_example_renders_different_weights_per_cluster_exactly_as_its_plan_s
         for name in ("search", "catalog-gateway-shop-example-com"):
             (entry,) = find(rendering, cluster, "VirtualService", "catalog", name)["spec"]["http"]
             assert [d["weight"] for d in entry["route"]] == split, (cluster, name)
+
+
+def test_a_wave_names_clusters_of_the_fleet():
+    found = compile_sources([SourceFile("cart.mesh", POLICY.replace(
+        "PLAN", "wave hangzhou at 2\n        wave beijing shenzen after 1 at 1\n        wave shenzhen"))]).diagnostics
+    assert [(d.code, d.message, d.help) for d in found] == [
+        ("MESH202", "a canary wave of `shenzen` is not a cluster of the fleet", "did you mean `shenzhen`?")]
+    alone = compile_sources([SourceFile("cart.mesh", POLICY.replace(FLEET, "").replace("PLAN", "wave default"))])
+    assert [d.code for d in alone.diagnostics] == ["MESH202"]  # no fleet: waves have nothing to split

@@ -252,7 +252,7 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
         for route in svc.routes:
             for wave in route.action.waves if isinstance(route.action, ir.Canary) else ():
                 for name in wave.clusters:
-                    unknown(name.value, name.span, "a wave of the canary lists")
+                    unknown(name.value, name.span, "a canary wave of")
         for subset in svc.subsets:
             for label in subset.labels:
                 if label.key == ir.CLUSTER_LABEL:
