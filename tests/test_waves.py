@@ -2,11 +2,15 @@
 fleet. What each cluster renders (and shares), that waves are nothing but a
 step per cluster, the syntax, and how `promote` and `rollback` move the plan
 while changing only `at` numbers. Gates per wave and promotion commits are
-in test_gates.py (they need the recorded Prometheus)."""
+in test_gates.py (they need the recorded Prometheus).
+
+The properties' budget is small by default; a long run:
+MESHC_WAVES_EXAMPLES=500 pytest tests/test_waves.py"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -57,6 +61,7 @@ namespace shop {
 }
 """
 HOST = "cart.shop.svc.cluster.local"
+EXAMPLES = int(os.environ.get("MESHC_WAVES_EXAMPLES", "15"))
 
 
 def compiled(plan: str = PLAN, text: str = POLICY):
@@ -116,7 +121,7 @@ def _at_the_step_of(policy: ir.MeshPolicy, cluster: str) -> ir.MeshPolicy:
         for ns in policy.namespaces)})
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(policies(fleet=True))
 def test_waves_are_nothing_but_a_step_per_cluster(policy):
     """Routing differs between clusters only through the plan: each
@@ -229,7 +234,7 @@ def test_rollback_returns_a_wave_and_the_waves_it_started(cart):
     assert meshc("rollback", "cart.mesh", "cart").stderr.startswith("error[MESH705]: every wave of `cart/primary`")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["promote", "rollback"]), st.sampled_from([None, "1", "2", "3", "shanghai"])),
                 max_size=6))
 def test_promote_and_rollback_change_only_at_numbers(tmp_path_factory, moves):
