@@ -31,6 +31,9 @@ _COMMANDS = {
     "status": "Show every canary and its live split.",
     "gate": "Query Prometheus for a canary's health gates.",
     "graph": "Draw each service's routes, destinations and gateways.",
+    "route": "Say where a request goes in each cluster, and why.",
+    "test": "Run the policy tests (`test` blocks) against the rendered documents.",
+    "diff": "Say what changes between two policies, in traffic terms.",
     "lsp": "Run the language server (needs the lsp extra).",
 }
 

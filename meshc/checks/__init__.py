@@ -19,6 +19,7 @@ from meshc.checks.routing import (
     check_rewrites,
     check_weights,
 )
+from meshc.checks.tests import check_tests
 from meshc.checks.waves import check_waves
 from meshc.diagnostics import Diagnostic
 from meshc.language.ir import MeshPolicy
@@ -50,6 +51,7 @@ CHECKS = (
     check_gateways,
     check_allow_paths,
     check_mtls,
+    check_tests,
 )
 
 

@@ -76,7 +76,7 @@ def _route_overrides(routes: tuple[ir.Route, ...]) -> list[Diagnostic]:
                                 "override for cluster", f"route `{route.name.value}`")]
 
 
-def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Diagnostic]:
+def unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Diagnostic]:
     if info.subset(name.value) is not None:
         return None
     declared = [s.name.value for s in info.service.subsets if s.labels]
@@ -92,11 +92,11 @@ def _unknown_subset(info: ServiceInfo, name: ir.Name, role: str) -> Optional[Dia
     return diagnostic("unknown-subset", message, name.span, help=hint)
 
 
-def _target_diagnostics(index: Index, info: RouteOwner, target: ir.Target, arrivals: set[int]) -> list[Diagnostic]:
+def target_diagnostics(index: Index, info: RouteOwner, target: ir.Target, arrivals: set[int]) -> list[Diagnostic]:
     if isinstance(target, ir.SubsetTarget):
         if not isinstance(info, ServiceInfo):
             return []  # no service to be a subset of: MESH326
-        d = _unknown_subset(info, target.subset, "destination")
+        d = unknown_subset(info, target.subset, "destination")
         return [d] if d else []
     other = index.target_service(info, target)
     if other is None:
@@ -111,7 +111,7 @@ def _target_diagnostics(index: Index, info: RouteOwner, target: ir.Target, arriv
         )]
     out = []
     if target.subset is not None:
-        d = _unknown_subset(other, target.subset, "destination")
+        d = unknown_subset(other, target.subset, "destination")
         if d:
             out.append(d)
     if target.port is not None:
@@ -178,22 +178,22 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
         svc = info.service
         for subset in svc.subsets:
             if not subset.labels:
-                d = _unknown_subset(info, subset.name, "subset")
+                d = unknown_subset(info, subset.name, "subset")
                 if d:
                     out.append(d)
         arrivals = _arrival_ports(index, info)
         for route in svc.routes:
             action = route.action
             for target in route_targets(route):
-                out += _target_diagnostics(index, info, target, arrivals)
+                out += target_diagnostics(index, info, target, arrivals)
             if isinstance(action, ir.Canary):
                 for name, role in ((action.baseline, "baseline"), (action.candidate, "candidate")):
-                    d = _unknown_subset(info, name, f"canary {role}")
+                    d = unknown_subset(info, name, f"canary {role}")
                     if d:
                         out.append(d)
             elif isinstance(action, ir.BlueGreen):
                 for name, role in ((action.active, "active"), (action.preview, "preview")):
-                    d = _unknown_subset(info, name, f"blue-green {role}")
+                    d = unknown_subset(info, name, f"blue-green {role}")
                     if d:
                         out.append(d)
             out += _port_conditions(info, route.matches)
@@ -210,7 +210,7 @@ def check_references(policy: ir.MeshPolicy) -> list[Diagnostic]:
     for block in index.gateway_hosts():
         arrivals = _arrival_ports(index, block)
         out += [d for route in block.block.routes for target in route_targets(route)
-                for d in _target_diagnostics(index, block, target, arrivals)]
+                for d in target_diagnostics(index, block, target, arrivals)]
     return out
 
 
@@ -226,18 +226,10 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """Every cluster name (`on`, `in`, `remote of`, cluster subsets, `from
     cluster`, `cluster=` pins) is a cluster of the fleet."""
     index = Index(policy)
-    known = index.clusters
     out: list[Diagnostic] = []
 
     def unknown(value: str, span: ir.Span, what: str) -> None:
-        if value in known:
-            return
-        if policy.fleet is None:
-            hint = "there is no fleet: declare `fleet NAME { cluster ... }` to render per cluster"
-        else:
-            hint = did_you_mean(value, known) or "fleet clusters: " + ", ".join(known)
-        out.append(diagnostic("unknown-cluster", f"{what} `{value}` is not a cluster of the fleet",
-                              span, help=hint))
+        out.extend(unknown_cluster(index, value, span, what))
 
     for cluster in policy.fleet.clusters if policy.fleet else ():
         if cluster.remote_of is not None:
@@ -273,6 +265,18 @@ def check_clusters(policy: ir.MeshPolicy) -> list[Diagnostic]:
             if label.key == ir.CLUSTER_LABEL and label.value is not None:
                 unknown(label.value, label.span, "`failover priority` pins cluster")
     return out
+
+
+def unknown_cluster(index: Index, value: str, span: ir.Span, what: str) -> list[Diagnostic]:
+    """MESH202 when `value` is not a cluster of the fleet."""
+    known = index.clusters
+    if value in known:
+        return []
+    if index.policy.fleet is None:
+        hint = "there is no fleet: declare `fleet NAME { cluster ... }` to render per cluster"
+    else:
+        hint = did_you_mean(value, known) or "fleet clusters: " + ", ".join(known)
+    return [diagnostic("unknown-cluster", f"{what} `{value}` is not a cluster of the fleet", span, help=hint)]
 
 
 def policy_blocks(policy: ir.MeshPolicy) -> Iterator[ir.Policy]:

@@ -51,11 +51,12 @@ def check_weights(policy: ir.MeshPolicy) -> list[Diagnostic]:
         forward = route.action
         if not isinstance(forward, ir.Forward):
             continue
-        out += _forward_weights(route.name.value, forward)
+        out += forward_weights(f"route `{route.name.value}`", forward)
     return out
 
 
-def _forward_weights(route: str, forward: ir.Forward) -> list[Diagnostic]:
+def forward_weights(where: str, forward: ir.Forward) -> list[Diagnostic]:
+    """Shares of a destination list (`where` names it: route `primary`)."""
     dests = forward.destinations
     out = [
         diagnostic("fractional-weight", f"weight {_num(d.weight.value)}% is not a whole percentage",
@@ -71,20 +72,20 @@ def _forward_weights(route: str, forward: ir.Forward) -> list[Diagnostic]:
         elif only.weight is not None and only.weight.value != 100:
             out.append(diagnostic(
                 "weights-not-100",
-                f"the only destination of route `{route}` has weight {_num(only.weight.value)} %, not 100 %",
+                f"the only destination of {where} has weight {_num(only.weight.value)} %, not 100 %",
                 only.weight.span,
                 help="a single destination gets all traffic whatever its weight; drop the weight",
             ))
         return out
     for extra in rests[1:]:
-        out.append(diagnostic("rest-misuse", f"`rest` is used twice in route `{route}`", extra.span,
+        out.append(diagnostic("rest-misuse", f"`rest` is used twice in {where}", extra.span,
                               labels=[Label(rests[0].span, "first `rest`")],
                               help="give all but one destination an explicit share"))
     missing = [d for d in dests if d.weight is None and not d.rest]
     for d in missing:
         out.append(diagnostic(
             "weights-not-100",
-            f"a destination of route `{route}` has no weight",
+            f"a destination of {where} has no weight",
             d.span,
             help="with several destinations each needs a share (or `rest`); Istio gives 0 % to one without",
         ))
@@ -95,14 +96,14 @@ def _forward_weights(route: str, forward: ir.Forward) -> list[Diagnostic]:
         if total >= 100:
             out.append(diagnostic(
                 "rest-misuse",
-                f"nothing is left for `rest`: the other weights of route `{route}` add up to {_num(total)} %",
+                f"nothing is left for `rest`: the other weights of {where} add up to {_num(total)} %",
                 rests[0].span,
                 help="lower the other weights below 100 %",
             ))
     elif abs(total - 100) > 1e-9:
         out.append(diagnostic(
             "weights-not-100",
-            f"weights of route `{route}` add up to {_num(total)} %, not 100 %",
+            f"weights of {where} add up to {_num(total)} %, not 100 %",
             forward.span,
             help="make them add up to 100 %, or let one destination take the `rest`",
         ))

@@ -4,8 +4,8 @@ A code is never reused or renumbered: tools and CI annotations refer to it.
 A code whose construct left the language is retired (RETIRED), never given
 to something else. The hundreds group the codes: 0xx syntax, 1xx values,
 2xx names, 3xx routing, 4xx destination policy, 5xx security and ingress,
-6xx Istio versions, 7xx canary lifecycle, 8xx output, 9xx fleet topology and
-placement. `docs/diagnostics.md` is generated from this table
+6xx Istio versions, 7xx canary lifecycle, 8xx policy tests (`test` blocks),
+9xx fleet topology and placement. `docs/diagnostics.md` is generated from this table
 (`pytest --update-golden` rewrites it) and `meshc explain CODE` prints one
 entry.
 """
@@ -487,6 +487,48 @@ _TABLE: tuple[Code, ...] = (
          "The plan moves region by region; starting a wave early would skip the evidence the wave before gives.",
          "wave hangzhou at 1\nwave beijing   # meshc promote ... --wave 2",
          "meshc promote ... --wave 1   # until hangzhou is at its last step"),
+    # ---------------------------------------------------- policy tests
+    Code("MESH801", "request-not-a-value", E,
+         "A test's request says `^=`, `~` or `absent` in its `with`: a match, not a value.",
+         "A request carries one value for each header, cookie, parameter and path; `meshc test` sends exactly "
+         "what `with` lists, so a match says nothing it could send.",
+         'request service cart in shop with header x-user ^= "beta"',
+         'request service cart in shop with header x-user = "beta-7"'),
+    Code("MESH802", "empty-test", E,
+         "A test has no `request`, or no `expect`.",
+         "A test without a request tests nothing, and one without an expectation cannot fail; both would pass "
+         "and be counted.",
+         "test cart-canary {\n  request service cart in shop\n}",
+         "test cart-canary {\n  request service cart in shop\n  expect to v1\n}"),
+    Code("MESH803", "ambiguous-service", E,
+         "A test's `request service NAME` names a service declared in several namespaces.",
+         "Services of one name in different namespaces are different hosts; the test must say which it calls.",
+         "request service cart",
+         "request service cart in shop"),
+    Code("MESH804", "no-canary-to-step", E,
+         "A test says `at N` or `every step`, but no service its requests reach has a canary.",
+         "Only canaries have steps; the test would run as written, at the live state, and the steps would "
+         "suggest a coverage it does not have.",
+         "request service cart in shop   # cart routes `to v1`\nat 2",
+         "request service cart in shop"),
+    Code("MESH805", "subset-needs-service", E,
+         "An expectation names a bare subset, but the test's requests may reach several services, or none "
+         "that meshc declares.",
+         "A bare subset belongs to the service under test; at a gateway host several services may be exposed, "
+         "and an external host has no subsets.",
+         "request host api.example.com via main-gateway   # two services exposed\nexpect to v2",
+         "expect to service user-service subset v2"),
+    Code("MESH806", "unknown-route", E,
+         "`expect route NAME` names no route of the services the test's requests reach.",
+         "The test could never pass; a misspelt route is a mistake in the test, not a failure of the policy.",
+         "expect route canary-overide",
+         "expect route canary-override"),
+    Code("MESH807", "down-without-served-by", W,
+         "A test says `down CLUSTER`, but expects nothing about which clusters serve its requests.",
+         "Unhealthy pods change only which clusters' pods take a request (`expect served by`), not the route or "
+         "the destinations, so `down` would have no effect on what the test checks.",
+         "down hangzhou\nexpect to v1",
+         "down hangzhou\nexpect served by beijing"),
     # -------------------------------------------------- fleet topology
     Code("MESH901", "invalid-topology", E,
          "A cluster is `remote of` itself or of another remote, or a remote declares an Istio release other than "

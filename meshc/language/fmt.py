@@ -326,6 +326,9 @@ def _block(node: Any) -> Optional[tuple[str, tuple]]:
     None for a statement without a block."""
     if isinstance(node, s.Port):
         return None if node.policy is None else (_port(node), node.policy)
+    if isinstance(node, s.Expect):
+        inner = _block(node.what)
+        return None if inner is None else ("expect " + inner[0], inner[1])
     describe = _BLOCKS.get(type(node))
     return None if describe is None else describe(node)
 
@@ -341,6 +344,7 @@ _BLOCKS: dict[type, Callable[[Any], tuple[str, tuple]]] = {
     s.Route: lambda n: (_join("route", n.name), n.body),
     s.Override: lambda n: (_join("on", n.cluster), n.body),
     s.CircuitBreaker: lambda n: ("circuit-breaker", n.settings),
+    s.PolicyTest: lambda n: (_join("test", n.name), n.body),
 }
 
 
@@ -377,7 +381,11 @@ def _listing(items: Sequence[str]) -> str:
 
 
 def _condition(node: s.Disjunction) -> str:
-    return " or ".join(" and ".join(_CONDITIONS[type(c)](c) for c in conj.conditions) for conj in node.alternatives)
+    return " or ".join(_conjunction(conj) for conj in node.alternatives)
+
+
+def _conjunction(node: s.Conjunction) -> str:
+    return " and ".join(_CONDITIONS[type(c)](c) for c in node.conditions)
 
 
 _CONDITIONS: dict[type, Callable[[Any], str]] = {
@@ -430,6 +438,15 @@ def _canary(node: s.Canary) -> list[str]:
         lines.append(_join("analysis", *(_gate(g) for g in node.gates)))
     lines += [_join("wave", w.clusters, _opt("after", w.after), _opt("at", w.at)) for w in node.waves]
     return lines
+
+
+def _request(node: s.PolicyRequest) -> str:
+    target = node.target
+    if isinstance(target, s.RequestService):
+        said = _join("service", target.name, _opt("in", target.namespace))
+    else:
+        said = _join("host", target.host, _opt("via", target.gateway))
+    return _join("request", said, node.attributes and _join("with", _conjunction(node.attributes)))
 
 
 def _leaf_lines(node: Any) -> list[str]:
@@ -491,6 +508,15 @@ _LEAVES: dict[type, Callable[[Any], str]] = {
     s.Distribute: lambda n: _join(
         "distribute", n.source, "->", _listing([_join(t.locality, t.percent) for t in n.targets]),
     ),
+    # tests
+    s.PolicyRequest: _request,
+    s.StepsAt: lambda n: _join("at", n.steps),
+    s.EveryStep: lambda n: "every step",
+    s.Down: lambda n: _join("down", n.clusters),
+    s.Expect: lambda n: "expect " + _LEAVES[type(n.what)](n.what),
+    s.ExpectRoute: lambda n: _join("route", n.route),
+    s.ExpectStatus: lambda n: _join("status", n.status),
+    s.ExpectServed: lambda n: _join("served", "by", n.clusters),
 }
 
 

@@ -528,6 +528,115 @@ class Namespace(Node):
     externals: tuple[External, ...] = ()
 
 
+# ------------------------------------------------------------------ tests
+class RequestHeader(Node):
+    name: HeaderName
+    value: str
+
+
+class RequestCookie(Node):
+    name: CookieName
+    value: str
+
+
+class RequestQuery(Node):
+    name: str
+    value: str
+
+
+class PolicyRequest(Node):
+    """A request of a test: to a declared service (`service`, `namespace`;
+    namespace None: the one namespace that declares the service), or for a
+    `host`, at a `gateway` or from a sidecar. The other fields are what
+    its `with` says; None and () are what a request carries when nothing
+    is said (docs/testing.md)."""
+
+    service: Optional[Name] = None
+    namespace: Optional[Name] = None
+    host: Optional[Hostname] = None
+    gateway: Optional[Name] = None
+    port: Optional[PortNumber] = None
+    method: Optional[HttpMethod] = None
+    path: Optional[str] = None
+    headers: tuple[RequestHeader, ...] = ()
+    cookies: tuple[RequestCookie, ...] = ()
+    query: tuple[RequestQuery, ...] = ()
+    source_labels: tuple[LabelPair, ...] = ()
+    source_namespace: Optional[Name] = None
+    source_cluster: Optional[Name] = None
+
+
+class ExpectTo(Node):
+    """`expect to ...`: the destinations and their shares, exactly."""
+
+    kind: Literal["to"] = "to"
+    destinations: tuple[Destination, ...]
+
+
+class ExpectRoute(Node):
+    kind: Literal["route"] = "route"
+    route: Name
+
+
+class ExpectStatus(Node):
+    """`expect status N`: the proxy answers N itself (a 404, a direct
+    response, a redirect's status)."""
+
+    kind: Literal["status"] = "status"
+    status: HttpStatus
+
+
+class ExpectMirror(Node):
+    """One `expect mirror ...`; together they are the mirrors, exactly."""
+
+    kind: Literal["mirror"] = "mirror"
+    mirror: Mirror
+
+
+class ExpectOption(Node):
+    """`expect timeout 10s`, `expect retry 3 ...`, ...: one route option,
+    compared on what it says (docs/testing.md)."""
+
+    kind: Literal["option"] = "option"
+    options: Options
+
+
+class ExpectPolicy(Node):
+    """`expect lb ...`, `expect circuit-breaker { ... }`, ...: destination
+    policy every destination has."""
+
+    kind: Literal["policy"] = "policy"
+    policy: Policy
+
+
+class ExpectServed(Node):
+    """`expect served by C...`: the clusters whose pods take the request."""
+
+    kind: Literal["served"] = "served"
+    clusters: tuple[Name, ...]
+
+
+Expectation = Annotated[
+    Union[ExpectTo, ExpectRoute, ExpectStatus, ExpectMirror, ExpectOption, ExpectPolicy, ExpectServed],
+    Field(discriminator="kind"),
+]
+
+
+class PolicyTest(Node):
+    """`test NAME { ... }`: requests and what must happen to each, at the
+    live canary steps (`steps` empty, `every_step` false), at the given
+    steps, or at every step; `down` clusters' pods unhealthy. Renders
+    nothing."""
+
+    name: Name
+    requests: tuple[PolicyRequest, ...] = ()
+    steps: tuple[int, ...] = ()
+    steps_span: Optional[Span] = None
+    every_step: bool = False
+    down: tuple[Name, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+
+
 class MeshPolicy(BaseModel):
     """A whole policy: the files of one directory compiled together."""
 
@@ -536,3 +645,4 @@ class MeshPolicy(BaseModel):
     files: tuple[str, ...]
     fleet: Optional[Fleet] = None
     namespaces: tuple[Namespace, ...] = ()
+    tests: tuple[PolicyTest, ...] = ()

@@ -114,9 +114,12 @@ class _Lowering:
     def policy(self, files: Sequence[s.File]) -> dict:
         fleet = None
         namespaces: dict[str, list[s.Namespace]] = defaultdict(list)
+        tests = []
         for file in files:
             for item in file.items:
-                if isinstance(item, s.Fleet):
+                if isinstance(item, s.PolicyTest):
+                    tests.append(self.policy_test(item))
+                elif isinstance(item, s.Fleet):
                     if fleet is not None:
                         self.diagnostics.append(diagnostic(
                             "duplicate-name", "a policy has one fleet; this is a second",
@@ -130,6 +133,7 @@ class _Lowering:
             "files": tuple(f.path for f in files),
             "fleet": None if fleet is None else self.fleet(fleet),
             "namespaces": tuple(self.namespace(blocks) for blocks in namespaces.values()),
+            "tests": tuple(tests),
         }
 
     def fleet(self, node: s.Fleet) -> dict:
@@ -528,6 +532,124 @@ class _Lowering:
             return {"span": stmt.span, "kind": "simple", "algorithm": stmt.algorithm.text}
         return {"span": stmt.span, "kind": "hash", "on": stmt.kind,
                 "name": stmt.name and stmt.name.text, "ttl": _duration(stmt.ttl)}
+
+
+    # ------------------------------------------------------------- tests
+    def policy_test(self, node: s.PolicyTest) -> dict:
+        where = f"test `{node.name.text}`"
+        out: dict = {"span": node.span, "name": _name(node.name)}
+        seen: dict = {}
+        requests, expectations = [], []
+        for stmt in node.body:
+            if isinstance(stmt, s.PolicyRequest):
+                requests.append(self.request(stmt, where))
+            elif isinstance(stmt, (s.StepsAt, s.EveryStep)):
+                if self._once(seen, "steps", stmt, "the canary steps (`at`, `every step`)", where):
+                    out["steps_span"] = stmt.span
+                    if isinstance(stmt, s.StepsAt):
+                        out["steps"] = tuple(int(w.text) for w in stmt.steps)
+                    else:
+                        out["every_step"] = True
+            elif isinstance(stmt, s.Down):
+                if self._once(seen, "down", stmt, "`down`", where):
+                    out["down"] = tuple(_name(w) for w in stmt.clusters)
+            else:
+                found = self.expectation(stmt, seen, where)
+                if found is not None:
+                    expectations.append(found)
+        out.update(requests=tuple(requests), expectations=tuple(expectations))
+        return out
+
+    def request(self, node: s.PolicyRequest, where: str) -> dict:
+        out: dict = {"span": node.span}
+        target = node.target
+        if isinstance(target, s.RequestService):
+            out.update(service=_name(target.name), namespace=target.namespace and _name(target.namespace))
+        else:
+            out.update(host=target.host.text, gateway=target.gateway and _name(target.gateway))
+        seen: dict = {}
+        headers, cookies, query, labels = [], [], [], []
+        for c in node.attributes.conditions if node.attributes is not None else ():
+            if not self._request_value(c):
+                continue
+            if isinstance(c, s.HeaderMatch) and self._once(seen, f"header {c.name.text.lower()}", c,
+                                                          f"header `{c.name.text}`", "the request"):
+                headers.append({"span": c.span, "name": c.name.text, "value": string(c.value)})
+            elif isinstance(c, s.CookieMatch) and self._once(seen, f"cookie {c.name.text}", c,
+                                                             f"cookie `{c.name.text}`", "the request"):
+                cookies.append({"span": c.span, "name": c.name.text, "value": string(c.value)})
+            elif isinstance(c, s.QueryMatch) and self._once(seen, f"query {c.name.text}", c,
+                                                            f"query parameter `{c.name.text}`", "the request"):
+                query.append({"span": c.span, "name": c.name.text, "value": string(c.value)})
+            elif isinstance(c, s.SourceLabel) and self._once(seen, f"source {c.key.text}", c,
+                                                             f"source label `{c.key.text}`", "the request"):
+                labels.append(_label(c.span, c.key, c.value))
+            elif isinstance(c, s.PathMatch) and self._once(seen, "path", c, "`path`", "the request"):
+                out["path"] = string(c.value)
+            elif isinstance(c, s.MethodMatch) and self._once(seen, "method", c, "`method`", "the request"):
+                out["method"] = c.method.text
+            elif isinstance(c, s.PortMatch) and self._once(seen, "port", c, "`port`", "the request"):
+                out["port"] = int(c.port.text)
+            elif isinstance(c, s.SourceNamespace) and self._once(seen, "from namespace", c, "`from namespace`",
+                                                                 "the request"):
+                out["source_namespace"] = _name(c.namespace)
+            elif isinstance(c, s.SourceCluster) and self._once(seen, "from cluster", c, "`from cluster`",
+                                                               "the request"):
+                out["source_cluster"] = _name(c.cluster)
+        out.update(headers=tuple(headers), cookies=tuple(cookies), query=tuple(query), source_labels=tuple(labels))
+        return out
+
+    def _request_value(self, c) -> bool:
+        """Whether a condition of a request's `with` states a value (`=`);
+        a match (`^=`, `~`) or `absent` says what a request may be, not
+        what this one is."""
+        if isinstance(c, s.HeaderAbsent):
+            self.diagnostics.append(diagnostic(
+                "request-not-a-value", f"`header {c.name.text} absent` does not say what the request sends",
+                c.span, help="leave the header out: a request sends only the headers its `with` lists"))
+            return False
+        op = getattr(c, "op", "=")
+        if op != "=":
+            self.diagnostics.append(diagnostic(
+                "request-not-a-value", f"`{op}` matches values; a request sends one",
+                c.span, help="write `=` and the value the request sends"))
+            return False
+        return True
+
+    def expectation(self, stmt: s.Expect, seen: dict, where: str) -> Optional[dict]:
+        what = stmt.what
+        key, keyword = _expect_key(what)
+        if not self._once(seen, f"expect {key}", stmt, f"`expect {keyword}`", where):
+            return None
+        span = stmt.span
+        if isinstance(what, s.Forward):
+            return {"span": span, "kind": "to", "destinations": self.action(what)["destinations"]}
+        if isinstance(what, s.ExpectRoute):
+            return {"span": span, "kind": "route", "route": _name(what.route)}
+        if isinstance(what, s.ExpectStatus):
+            return {"span": span, "kind": "status", "status": int(what.status.text)}
+        if isinstance(what, s.ExpectServed):
+            return {"span": span, "kind": "served", "clusters": tuple(_name(w) for w in what.clusters)}
+        if isinstance(what, s.Mirror):
+            return {"span": span, "kind": "mirror", "mirror": {
+                "span": what.span, "target": self.target(what.target), "percent": _percent(what.percent)}}
+        if isinstance(what, _POLICY_TYPES):
+            return {"span": span, "kind": "policy", "policy": self.policy_block(span, [what], where)}
+        return {"span": span, "kind": "option", "options": self.options(span, [what], where)}
+
+
+def _expect_key(what) -> tuple[str, str]:
+    """What an expectation is about (each at most once per test, mirrors
+    aside) and the keyword that says it."""
+    if isinstance(what, s.Mirror):
+        return f"mirror {id(what)}", "mirror"
+    keyword = {s.Forward: "to", s.ExpectRoute: "route", s.ExpectStatus: "status", s.ExpectServed: "served by",
+               s.Timeout: "timeout", s.Retry: "retry", s.RetryOff: "retry", s.FaultDelay: "fault delay",
+               s.FaultAbort: "fault abort", s.Rewrite: "rewrite", s.Cors: "cors",
+               s.CircuitBreaker: "circuit-breaker", s.LbSimple: "lb", s.LbHash: "lb", s.Tls: "tls",
+               s.Failover: "failover", s.FailoverPriority: "failover priority",
+               s.Distribute: "distribute"}[type(what)]
+    return keyword, keyword
 
 
 def _attach_subset_policies(declared: list[dict], policies: list[dict]) -> tuple:

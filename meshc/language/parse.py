@@ -494,4 +494,43 @@ class _Build(Transformer):
     def locality_weight(self, span, c):
         return s.LocalityWeight(span, c[0], c[1])
 
+    # -------------------------------------------------------------- tests
+    def test(self, span, c):
+        return s.PolicyTest(span, c[0], tuple(c[1:]))
+
+    def test_request(self, span, c):
+        return s.PolicyRequest(span, c[0], c[1])
+
+    def request_service(self, span, c):
+        return s.RequestService(span, c[0], c[1])
+
+    def request_host(self, span, c):
+        return s.RequestHost(span, c[0], c[1])
+
+    request_via = request_with = _value
+
+    def test_at(self, span, c):
+        self._one_line(span, c)
+        return s.StepsAt(span, tuple(c))
+
+    def every_step(self, span, c):
+        return s.EveryStep(span)
+
+    def test_down(self, span, c):
+        self._one_line(span, c)
+        return s.Down(span, tuple(c))
+
+    def expect(self, span, c):
+        return s.Expect(span, c[0])
+
+    def expect_route(self, span, c):
+        return s.ExpectRoute(span, c[0])
+
+    def expect_status(self, span, c):
+        return s.ExpectStatus(span, c[0])
+
+    def expect_served(self, span, c):
+        self._one_line(span, c)
+        return s.ExpectServed(span, tuple(c))
+
     del _attr, _cors, _setting

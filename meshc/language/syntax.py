@@ -600,9 +600,99 @@ class Namespace:
     body: tuple[NamespaceStmt, ...]
 
 
+# ---------------------------------------------------------------- tests
+@dataclass
+class RequestService:
+    """`service NAME [in NS]`: a request from a sidecar to a declared service."""
+
+    span: Span = _span
+    name: Word
+    namespace: Optional[Word] = None
+
+
+@dataclass
+class RequestHost:
+    """`host HOST [via GATEWAY]`: a request for a host, at a gateway or from a sidecar."""
+
+    span: Span = _span
+    host: Word
+    gateway: Optional[Word] = None
+
+
+@dataclass
+class PolicyRequest:
+    """`request TARGET [with CONDITIONS]`: the conditions are the request's
+    attributes, written as the `when` they meet exactly."""
+
+    span: Span = _span
+    target: Union[RequestService, RequestHost]
+    attributes: Optional[Conjunction] = None
+
+
+@dataclass
+class StepsAt:
+    """`at N...`: the canary steps to evaluate the test at."""
+
+    span: Span = _span
+    steps: tuple[Word, ...]
+
+
+@dataclass
+class EveryStep:
+    span: Span = _span
+
+
+@dataclass
+class Down:
+    """`down CLUSTER...`: the clusters whose pods are unhealthy."""
+
+    span: Span = _span
+    clusters: tuple[Word, ...]
+
+
+@dataclass
+class ExpectRoute:
+    span: Span = _span
+    route: Word
+
+
+@dataclass
+class ExpectStatus:
+    span: Span = _span
+    status: Word
+
+
+@dataclass
+class ExpectServed:
+    """`served by CLUSTER...`: the clusters whose pods take the request."""
+
+    span: Span = _span
+    clusters: tuple[Word, ...]
+
+
+@dataclass
+class Expect:
+    """`expect WHAT`: WHAT is a destination list (`to ...`), a mirror, a
+    route option, a destination-policy statement, or one of the
+    expectations above."""
+
+    span: Span = _span
+    what: Union[Forward, Mirror, ExpectRoute, ExpectStatus, ExpectServed, Option, PolicyStmt]
+
+
+PolicyTestStmt = Union[PolicyRequest, StepsAt, EveryStep, Down, Expect]
+
+
+@dataclass
+class PolicyTest:
+    span: Span = _span
+    name: Word
+    body: tuple[PolicyTestStmt, ...]
+
+
 @dataclass
 class File:
     span: Span = _span
     path: str
-    items: tuple[Union[Fleet, Namespace], ...]
+    items: tuple[Union[Fleet, Namespace, PolicyTest], ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)

@@ -63,6 +63,8 @@ class _Outline:
                 clusters = [self.symbol(c, c.name, types.SymbolKind.Object, "cluster")
                             for c in item.body if isinstance(c, s.Cluster)]
                 out.append(self.symbol(item, item.name, types.SymbolKind.Module, "fleet", clusters))
+            elif isinstance(item, s.PolicyTest):
+                out.append(self.symbol(item, item.name, types.SymbolKind.Event, "test"))
             else:
                 out.append(self.symbol(item, item.name, types.SymbolKind.Namespace, "namespace",
                                        self.namespace(item)))

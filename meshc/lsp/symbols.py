@@ -6,7 +6,7 @@ NAME)`, `("service", NS, NAME)`, `("route", NS, SERVICE, NAME)` (for a
 route of a gateway's `host` block, `("route", NS, VIRTUALSERVICE, NAME)`
 with the name of the gateway VirtualService it renders into),
 `("gateway", NAME)`, `("cluster", NAME)`, `("region", NAME)`,
-`("namespace", NAME)`. Occurrences with one key are the same thing, in
+`("namespace", NAME)`, `("test", NAME)`. Occurrences with one key are the same thing, in
 whichever file of the policy they are written.
 """
 
@@ -59,6 +59,8 @@ class _File:
         for item in tree.items:
             if isinstance(item, s.Fleet):
                 yield from self.fleet(item)
+            elif isinstance(item, s.PolicyTest):
+                yield from self.test(item)
             else:
                 yield from self.namespace(item)
 
@@ -182,6 +184,46 @@ class _File:
                 for label in stmt.labels:  # `cluster=NAME`, `region=NAME` pin one
                     if label.value is not None and label.key.text in ("cluster", "region"):
                         yield _ref((label.key.text, label.value.text), label.value)
+
+    def test(self, test: s.PolicyTest) -> Iterator[Symbol]:
+        """A test's names; its bare subsets and routes are the service's
+        its requests name, when they name one (`request service X in NS`)."""
+        yield _decl(("test", test.name.text), test.name)
+        requests = [stmt for stmt in test.body if isinstance(stmt, s.PolicyRequest)]
+        named = {(r.target.namespace.text, r.target.name.text) for r in requests
+                 if isinstance(r.target, s.RequestService) and r.target.namespace is not None}
+        self.ns, self.svc = next(iter(named)) if len(named) == 1 else ("", "")
+        for stmt in test.body:
+            if isinstance(stmt, s.PolicyRequest):
+                yield from self.request(stmt)
+            elif isinstance(stmt, s.Down):
+                yield from (_ref(("cluster", w.text), w) for w in stmt.clusters)
+            elif isinstance(stmt, s.Expect):
+                yield from self.expectation(stmt.what)
+
+    def request(self, request: s.PolicyRequest) -> Iterator[Symbol]:
+        target = request.target
+        if isinstance(target, s.RequestService) and target.namespace is not None:
+            yield _ref(("service", target.namespace.text, target.name.text), target.name)
+            yield _ref(("namespace", target.namespace.text), target.namespace)
+        elif isinstance(target, s.RequestHost) and target.gateway is not None:
+            yield _ref(("gateway", target.gateway.text), target.gateway)
+        if request.attributes is not None:
+            yield from self.condition(s.Disjunction(request.attributes.span, (request.attributes,)))
+
+    def expectation(self, what) -> Iterator[Symbol]:
+        if isinstance(what, s.ExpectServed):
+            yield from (_ref(("cluster", w.text), w) for w in what.clusters)
+            return
+        if not self.svc:
+            return
+        if isinstance(what, s.Forward):
+            for dest in what.destinations:
+                yield from self.target(dest.target)
+        elif isinstance(what, s.Mirror):
+            yield from self.target(what.target)
+        elif isinstance(what, s.ExpectRoute):
+            yield _ref(("route", self.ns, self.svc, what.route.text), what.route)
 
     def subset_key(self, word: s.Word) -> tuple[str, ...]:
         return ("subset", self.ns, self.svc, word.text)

@@ -141,6 +141,11 @@ class Index:
         return out
 
     @cached_property
+    def by_host(self) -> dict[str, ServiceInfo]:
+        """Services by host (the first declaration of a name winning)."""
+        return {info.host: info for info in self.services.values()}
+
+    @cached_property
     def gateways(self) -> dict[str, tuple[ir.Namespace, ir.Gateway]]:
         out: dict[str, tuple[ir.Namespace, ir.Gateway]] = {}
         for ns in self.policy.namespaces:

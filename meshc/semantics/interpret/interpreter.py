@@ -28,6 +28,7 @@ from typing import Collection, Optional, Union
 
 from meshc.language import ir
 from meshc.language.source import Span
+from meshc.model.requests import best_host
 from meshc.model.resolve import Index, ServiceInfo, clusters
 from meshc.semantics.decision import NO_RETRIES, Decision, Share, Target
 from meshc.semantics.interpret import istio_defaults
@@ -120,9 +121,7 @@ class Interpreter:
         self.config = Configuration(self.index, self.primary, topology.served_by(self.primary))
         fleet_entry = self.index.clusters.get(self.primary)
         self.istio = (fleet_entry.istio if fleet_entry is not None else None) or default_istio
-        self.by_host: dict[str, ServiceInfo] = {}
-        for info in self.index.all_services():
-            self.by_host.setdefault(info.host, info)
+        self.by_host = self.index.by_host
         self.ports = registry(policy, cluster)
         self._mesh: dict[str, Optional[Table]] = {}
         self._gateway: dict[tuple[str, str], Optional[Table]] = {}
@@ -214,7 +213,7 @@ class Interpreter:
         server = next((s for s in gateway.servers if s.port == request.port), None)
         if server is None:
             return _respond(None, f"gateway {request.gateway} has no server on port {request.port}: nothing listens")
-        if _best_host(gateway.hosts, request.host) is None:
+        if best_host(gateway.hosts, request.host) is None:
             if server.protocol == "https":
                 return _respond(None, f"gateway {request.gateway} does not serve {request.host}: no TLS handshake")
             return _respond(404, f"gateway {request.gateway} does not serve {request.host}")
@@ -273,7 +272,7 @@ class Interpreter:
                          if expose.gateway.value == gateway]
             blocks = {b.block.host: b for b in reversed(list(self.index.gateway_hosts()))
                       if b.gateway is self.index.gateways[gateway][1]}  # the first block of a host
-            chosen = _best_host(tuple({e.host for _, _, e in exposures} | set(blocks)), host)
+            chosen = best_host(tuple({e.host for _, _, e in exposures} | set(blocks)), host)
             mine = [x for x in exposures if x[2].host == chosen]
             block = blocks.get(chosen)
             routed = mine or (block is not None and block.block.routes)
@@ -322,17 +321,6 @@ def _respond(status: Optional[int], why: str) -> Explanation:
 
 def _service(info: ServiceInfo) -> str:
     return f"{info.namespace.name.value}/{info.service.name.value}"
-
-
-def _best_host(hosts: tuple[str, ...], host: str) -> Optional[str]:
-    """The host of `hosts` that takes `host` as Envoy picks a virtual host:
-    the exact name, else the longest `*.suffix`, else `*`."""
-    if host in hosts:
-        return host
-    wild = [h for h in hosts if h.startswith("*.") and host.endswith(h[1:]) and len(host) > len(h) - 1]
-    if wild:
-        return max(wild, key=len)
-    return "*" if "*" in hosts else None
 
 
 def _rewrite(request: Request, alt: Alternative, replacement: str) -> str:

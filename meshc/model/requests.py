@@ -1,0 +1,72 @@
+"""What a test's request is addressed to (docs/testing.md): the services
+it may reach and the canaries whose steps the test sets.
+
+- `request service NAME [in NS]`: that service;
+- `request host H via GATEWAY`: the services exposed on the gateway's host
+  that takes H (the exact name, else the longest `*.` wildcard, else `*`);
+- `request host H` from a sidecar: the service whose host is H (none for an
+  external host).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo
+
+
+def named_services(index: Index, namespace: Optional[str], name: str) -> list[ServiceInfo]:
+    """The services `request service NAME [in NS]` may mean (several only
+    when it gives no namespace and the name is declared in several)."""
+    return [info for key, info in index.services.items()
+            if key[1] == name and (namespace is None or key[0] == namespace)]
+
+
+def addressed(index: Index, service: Optional[tuple[Optional[str], str]], host: Optional[str],
+              gateway: Optional[str]) -> list[ServiceInfo]:
+    """The declared services whose routes may take a request to `service`
+    (namespace, name), or for `host` at `gateway` or from a sidecar."""
+    if service is not None:
+        found = named_services(index, *service)
+        return found if len(found) == 1 else []
+    if gateway is not None:
+        exposed = [(info, e) for info in index.services.values() for e in info.service.exposes
+                   if e.gateway.value == gateway]
+        chosen = best_host((e.host for _, e in exposed), host or "")
+        return _unique(info for info, e in exposed if e.host == chosen)
+    return [info for info in index.services.values() if info.host == host]
+
+
+def of_request(request: ir.PolicyRequest) -> dict:
+    """A test request's address, as `addressed` takes it."""
+    service = None
+    if request.service is not None:
+        service = (request.namespace.value if request.namespace else None, request.service.value)
+    return {"service": service, "host": request.host,
+            "gateway": request.gateway.value if request.gateway else None}
+
+
+def canaries(services: Iterable[ServiceInfo]) -> list[tuple[ServiceInfo, ir.Route]]:
+    """The routes with a canary among the services' routes."""
+    return [(info, route) for info in services for route in info.service.routes
+            if isinstance(route.action, ir.Canary)]
+
+
+def best_host(hosts: Iterable[str], host: str) -> Optional[str]:
+    """The one of `hosts` that takes `host` as Envoy picks a virtual host:
+    the exact name, else the longest `*.suffix`, else `*`."""
+    hosts = set(hosts)
+    if host in hosts:
+        return host
+    wild = [h for h in hosts if h.startswith("*.") and host.endswith(h[1:]) and len(host) > len(h) - 1]
+    if wild:
+        return max(wild, key=lambda h: (len(h), h))
+    return "*" if "*" in hosts else None
+
+
+def _unique(infos: Iterable[ServiceInfo]) -> list[ServiceInfo]:
+    out: dict[tuple[str, str], ServiceInfo] = {}
+    for info in infos:
+        out.setdefault(info.key, info)
+    return list(out.values())

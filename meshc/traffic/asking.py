@@ -1,0 +1,111 @@
+"""A request as a user asks it (a test's `request`, `meshc route`'s
+options) and the request the evaluator is given, per caller cluster.
+
+Defaults (docs/testing.md): the service's first port; at a gateway, the
+port of its first server that does not redirect (443 for `https`), the
+gateway's namespace as the source namespace; `GET /`; the caller's
+cluster is the cluster asked about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from meshc.language import ir
+from meshc.model.requests import addressed, named_services
+from meshc.model.resolve import Index, ServiceInfo
+from meshc.semantics.request import Request
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What is asked: a service (`NS`, `NAME`) or a host (at a gateway, or
+    from a sidecar), and the request's attributes (None: the default)."""
+
+    service: Optional[tuple[Optional[str], str]] = None
+    host: Optional[str] = None
+    gateway: Optional[str] = None
+    port: Optional[int] = None
+    method: Optional[str] = None
+    path: Optional[str] = None
+    headers: Pairs = ()
+    cookies: Pairs = ()
+    query: Pairs = ()
+    source_labels: Pairs = ()
+    source_namespace: Optional[str] = None
+    source_cluster: Optional[str] = None
+
+    @classmethod
+    def of(cls, request: ir.PolicyRequest) -> "Ask":
+        """A test's request."""
+        service = None
+        if request.service is not None:
+            service = (request.namespace.value if request.namespace else None, request.service.value)
+        return cls(
+            service, request.host, request.gateway.value if request.gateway else None, request.port,
+            request.method, request.path, tuple((h.name, h.value) for h in request.headers),
+            tuple((c.name, c.value) for c in request.cookies), tuple((q.name, q.value) for q in request.query),
+            tuple((p.key, p.value) for p in request.source_labels),
+            request.source_namespace.value if request.source_namespace else None,
+            request.source_cluster.value if request.source_cluster else None)
+
+
+class Unanswerable(Exception):
+    """What is asked names nothing the policy declares (a usage error for
+    `meshc route`; the checks report it in a test)."""
+
+
+def services(index: Index, ask: Ask) -> list[ServiceInfo]:
+    """The declared services the request may reach (model/requests.py)."""
+    return addressed(index, ask.service, ask.host, ask.gateway)
+
+
+def wire(index: Index, ask: Ask, cluster: str) -> Request:
+    """The request a caller in `cluster` sends (`source_cluster` wins)."""
+    gateway, host, port = None, ask.host, ask.port
+    namespace = ask.source_namespace
+    if ask.service is not None:
+        found = named_services(index, *ask.service)
+        if len(found) != 1:
+            raise Unanswerable(_which(ask, found))
+        info = found[0]
+        host = info.host
+        port = port or (info.service.ports[0].number if info.service.ports else 80)
+    elif ask.gateway is not None:
+        known = index.gateways.get(ask.gateway)
+        if known is None:
+            raise Unanswerable(f"no gateway `{ask.gateway}` in the policy")
+        ns, gw = known
+        gateway = f"{ns.name.value}/{gw.name.value}"
+        servers = [s for s in gw.servers if not s.redirect] or list(gw.servers)
+        port = port or (servers[0].port if servers else 80)
+        namespace = namespace or ns.name.value
+    else:
+        port = port or _host_port(index, host or "")
+    return Request.make(
+        host or "", port, gateway=gateway, method=ask.method or "GET", path=ask.path or "/",
+        headers=dict(ask.headers), cookies=dict(ask.cookies), query=dict(ask.query),
+        source_namespace=namespace or "default", source_labels=dict(ask.source_labels),
+        source_cluster=ask.source_cluster or cluster)
+
+
+def _host_port(index: Index, host: str) -> int:
+    info = index.by_host.get(host)
+    if info is not None and info.service.ports:
+        return info.service.ports[0].number
+    for ns in index.policy.namespaces:
+        for external in ns.externals:
+            if host in external.hosts and external.ports:
+                return external.ports[0].number
+    return 80
+
+
+def _which(ask: Ask, found: list[ServiceInfo]) -> str:
+    ns, name = ask.service
+    if not found:
+        return f"no service `{name}`" + (f" in namespace `{ns}`" if ns else "") + " in the policy"
+    return f"service `{name}` is declared in namespaces " + ", ".join(i.namespace.name.value for i in found) + \
+        "; say which (NAMESPACE/NAME)"
