@@ -94,8 +94,11 @@ def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity
 
 
 def source_names(compiled) -> list[str]:
-    """The file names the headers of rendered files name."""
-    return sorted({path.rsplit("/", 1)[-1] for path in compiled.sources})
+    """The file names the headers of rendered files name: those that
+    declare something rendered (not the files of `test` blocks only)."""
+    from meshc.model.resolve import rendered_files
+
+    return sorted({path.rsplit("/", 1)[-1] for path in rendered_files(compiled.policy)})
 
 
 def files_for(compiled, settings) -> tuple[dict[str, str], list]:

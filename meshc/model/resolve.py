@@ -187,6 +187,22 @@ class Index:
         return self.services.get((namespace, target.service.value))
 
 
+def rendered_files(policy: ir.MeshPolicy) -> set[str]:
+    """The files that declare something `render` renders: every file of the
+    policy but those that hold only `test` blocks."""
+    tested = {t.span.file for t in policy.tests}
+    said: set[str] = set()
+    if policy.fleet is not None:
+        said.add(policy.fleet.span.file)
+    for ns in policy.namespaces:
+        said.add(ns.span.file)
+        for group in (ns.services, ns.gateways, ns.externals, ns.mtls, ns.allows):
+            said.update(node.span.file for node in group)
+        if ns.defaults is not None:
+            said.add(ns.defaults.span.file)
+    return {f for f in policy.files if f in said or f not in tested}
+
+
 def route_targets(route: ir.Route) -> Iterator[ir.Target]:
     """Every target a route sends (or mirrors) traffic to."""
     action = route.action

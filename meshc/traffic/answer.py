@@ -17,7 +17,7 @@ from meshc.model.resolve import ServiceInfo
 from meshc.semantics.decision import Decision, Target
 from meshc.semantics.request import Request
 from meshc.traffic import text
-from meshc.traffic.readings import Origin, Variant, canary_key
+from meshc.traffic.readings import Origin, Variant
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,8 @@ def _canary_note(a: Answer, variant: Variant) -> str:
             or origin.route.action.kind != "canary":
         return ""
     canary = origin.route.action
-    changed = dict(variant.steps).get(canary_key(origin.info, origin.route))
-    live = "" if changed is None else f", live step {_live(variant, origin)}"
+    live_step = _live(variant, origin)
+    live = "" if live_step == canary.at else f"; its live step is {live_step}"
     return f"  (canary {canary.baseline.value} -> {canary.candidate.value} at step {canary.at} " \
            f"of {len(canary.steps)}{live})"
 
