@@ -184,8 +184,8 @@ def tm_grammar_text() -> str:
         "fileTypes": ["mesh"],
         "comment": "Generated from meshc's grammar by tests/test_editor_files.py (pytest --update-golden).",
         "patterns": [{"include": f"#{name}"} for name in (
-            "comment", "string", "declaration", "port", "keyed", "subsets", "priority", "label", "number", "host",
-            "keyword", "value", "method", "operator", "punctuation")],
+            "comment", "string", "expected-route", "declaration", "port", "keyed", "subsets", "priority", "label",
+            "number", "host", "keyword", "value", "method", "operator", "punctuation")],
         "repository": {
             "comment": {"match": "(#).*$", "name": "comment.line.number-sign.mesh",
                         "captures": {"1": {"name": "punctuation.definition.comment.mesh"}}},
@@ -194,6 +194,10 @@ def tm_grammar_text() -> str:
                        "endCaptures": {"0": {"name": "punctuation.definition.string.end.mesh"}},
                        "patterns": [{"match": r'\\["\\]', "name": "constant.character.escape.mesh"}]},
             "declaration": {"patterns": [_declaration(k, s) for k, s in DECLARATIONS.items()]},
+            # a test's `expect route NAME` names a route (that may be spelt like a keyword)
+            "expected-route": {"match": f"{_EDGE_BEFORE}(expect)\\s+(route)\\s+({_NAME})",
+                               "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "keyword.other.mesh"},
+                                            "3": {"name": DECLARATIONS["route"]}}},
             "port": {"match": f"{_EDGE_BEFORE}(port)\\s+([0-9]+)\\s+({_words(protocols)}){_EDGE_AFTER}",
                      "captures": {"1": {"name": "keyword.other.mesh"}, "2": {"name": "constant.numeric.mesh"},
                                   "3": {"name": "constant.language.mesh"}}},
@@ -278,6 +282,8 @@ def _expected_scope(tokens, i: int) -> str:
         return "variable.other.label.mesh"
     if tok.type in ("HOSTNAME", "ADDRESS") and "." in tok:
         return "string.unquoted.host.mesh"
+    if tok.type == "NAME" and before == "ROUTE" and i > 1 and tokens[i - 2].type == "EXPECT":
+        return DECLARATIONS["route"]
     if tok.type == "NAME" and before in ("HEADER", "COOKIE", "QUERY"):
         return "variable.other.key.mesh"
     if tok.type == "NAME" and before and keywords.get(before) in DECLARATIONS and \

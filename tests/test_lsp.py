@@ -292,14 +292,17 @@ async def test_references_span_files(client: LanguageClient, workspace: Path):
     found = await client.text_document_references_async(types.ReferenceParams(
         text_document=types.TextDocumentIdentifier(uri=uri(s01)), position=position_of(s01, "v1 v2", shift=3),
         context=types.ReferenceContext(include_declaration=True)))
-    lines = sorted((loc.range.start.line, text_at(s01, loc.range)) for loc in found)
+    lines = sorted((loc.range.start.line, text_at(s01, loc.range)) for loc in found if loc.uri == uri(s01))
     assert lines == [(6, "v2"), (11, "v2"), (14, "v2")]  # declared, `to v2`, canary candidate
+    tests = workspace / "examples" / "s01-canary.test.mesh"  # and the expectations of its tests
+    assert [text_at(tests, loc.range) for loc in found if loc.uri == uri(tests)] == ["v2"] * 6
     # a namespace used in several files: every block declares it
     found = await client.text_document_references_async(types.ReferenceParams(
         text_document=types.TextDocumentIdentifier(uri=uri(s01)), position=position_of(s01, "production"),
         context=types.ReferenceContext(include_declaration=True)))
-    assert sorted({Path(loc.uri).name for loc in found}) == \
-        ["s01-canary.mesh", "s05-namespace-defaults.mesh", "s09-zero-trust.mesh"]
+    assert sorted({Path(loc.uri).name for loc in found}) == [
+        "s01-canary.mesh", "s01-canary.test.mesh", "s05-namespace-defaults.mesh", "s05-namespace-defaults.test.mesh",
+        "s09-zero-trust.mesh", "s09-zero-trust.test.mesh"]
 
 
 async def test_document_symbols_outline_namespaces_services_and_routes(client: LanguageClient, workspace: Path):

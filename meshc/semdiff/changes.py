@@ -1,0 +1,365 @@
+"""What changes between two policies, in traffic terms, per service and
+merged over the clusters where it is the same (docs/testing.md, "meshc
+diff").
+
+Two sources, both from the policies as `meshc render` renders them:
+
+- requests: for every caller cluster, the request grid of both policies
+  (meshc/semantics/grid.py) evaluated on both renderings (what Istio will
+  do before and after); a request that goes elsewhere, or otherwise, is a
+  change of the route that took it (its destinations and weights, timeout,
+  retries, fault, mirrors, rewrite, CORS), or of which route takes it;
+- structure: routes and exposures added, removed or reordered (the IR),
+  and the destination policy of every DestinationRule, subset and port
+  (the rendered documents), in the clusters each primary programs.
+
+A cluster whose documents did not change is not evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from meshc.language import ir
+from meshc.model.resolve import Index, ServiceInfo
+from meshc.semantics.decision import Decision
+from meshc.semantics.grid import requests_for
+from meshc.semantics.request import Request
+from meshc.traffic import text
+from meshc.traffic.readings import Origin, Readings, Variant
+
+ARROW = "→"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change: its subject (`NS/NAME` of a service, or a gateway host,
+    or `fleet`), what changes, in which caller clusters (fleet order), its
+    kind (`service`, `routes`, `route`, `requests`, `exposure`, `policy`,
+    `fleet`) and, for changes found by requests, up to three of them."""
+
+    subject: str
+    what: str
+    clusters: tuple[str, ...]
+    kind: str
+    examples: tuple[str, ...] = ()
+
+
+def changes(old: Readings, new: Readings) -> list[Change]:
+    found = _Found()
+    _fleet(old, new, found)
+    _structure(old, new, found)
+    _policies(old, new, found)
+    _requests(old, new, found)
+    return found.merged(new.clusters or old.clusters)
+
+
+def changed_clusters(old: ir.MeshPolicy, new: ir.MeshPolicy, istio: Optional[str] = None) -> tuple[str, ...]:
+    """The caller clusters whose traffic changes from `old` to `new` (for
+    fleet waves: the clusters a change reaches)."""
+    found = changes(Readings(old, istio), Readings(new, istio))
+    clusters = {c for change in found for c in change.clusters}
+    names = Readings(new, istio).clusters
+    return tuple(c for c in names if c in clusters) + tuple(sorted(clusters - set(names)))
+
+
+class _Found:
+    """Changes as they are found, per (subject, what, kind), with clusters."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str, str], tuple[set[str], list[str]]] = {}
+
+    def add(self, subject: str, what: str, kind: str, clusters: Iterable[str], example: Optional[str] = None):
+        seen, examples = self.by_key.setdefault((subject, what, kind), (set(), []))
+        seen.update(clusters)
+        if example is not None and example not in examples and len(examples) < 3:
+            examples.append(example)
+
+    def merged(self, order: list[str]) -> list[Change]:
+        rank = {c: i for i, c in enumerate(order)}
+        out = [Change(subject, what, tuple(sorted(clusters, key=lambda c: (rank.get(c, len(rank)), c))), kind,
+                      tuple(examples))
+               for (subject, what, kind), (clusters, examples) in self.by_key.items()]
+        kinds = ("fleet", "service", "exposure", "routes", "route", "requests", "policy")
+        return sorted(out, key=lambda c: (c.subject != "fleet", c.subject, kinds.index(c.kind), c.what))
+
+
+# ------------------------------------------------------------- structure
+def _service_name(info: ServiceInfo) -> str:
+    return f"{info.namespace.name.value}/{info.service.name.value}"
+
+
+def _fleet(old: Readings, new: Readings, found: _Found) -> None:
+    before, after = old.clusters, new.clusters
+    for c in after:
+        if c not in before:
+            found.add("fleet", f"cluster {c} added", "fleet", [c])
+    for c in before:
+        if c not in after:
+            found.add("fleet", f"cluster {c} removed", "fleet", [c])
+    for c in set(before) & set(after):
+        if old.release(c) != new.release(c):
+            found.add("fleet", f"Istio {old.release(c)} {ARROW} {new.release(c)}", "fleet", [c])
+        if old.topology.primary_of(c) != new.topology.primary_of(c):
+            found.add("fleet", f"configured by {old.topology.primary_of(c)} {ARROW} {new.topology.primary_of(c)}",
+                      "fleet", [c])
+
+
+def _structure(old: Readings, new: Readings, found: _Found) -> None:
+    clusters = new.clusters
+    before, after = old.index.services, new.index.services
+    for key in after.keys() - before.keys():
+        found.add(_service_name(after[key]), "service added", "service", clusters)
+    for key in before.keys() - after.keys():
+        found.add(_service_name(before[key]), "service removed", "service", old.clusters)
+    for key in before.keys() & after.keys():
+        a, b = before[key], after[key]
+        name = _service_name(b)
+        old_routes = [r.name.value for r in a.service.routes]
+        new_routes = [r.name.value for r in b.service.routes]
+        for r in new_routes:
+            if r not in old_routes:
+                found.add(name, f"route {r} added", "routes", clusters)
+        for r in old_routes:
+            if r not in new_routes:
+                found.add(name, f"route {r} removed", "routes", clusters)
+        kept_old = [r for r in old_routes if r in new_routes]
+        kept_new = [r for r in new_routes if r in old_routes]
+        if kept_old != kept_new:
+            found.add(name, f"routes reordered: {', '.join(kept_old)} {ARROW} {', '.join(kept_new)}", "routes",
+                      clusters)
+        routes = {r.name.value: r for r in a.service.routes}
+        for r in b.service.routes:
+            if r.name.value in routes and _when(routes[r.name.value]) != _when(r):
+                found.add(name, f"route {r.name.value}: {_when(routes[r.name.value])} {ARROW} {_when(r)}", "route",
+                          clusters)
+        exposed_before, exposed_after = _exposures(a), _exposures(b)
+        for e in exposed_after:
+            if e not in exposed_before:
+                found.add(name, f"exposure added: {e}", "exposure", clusters)
+        for e in exposed_before:
+            if e not in exposed_after:
+                found.add(name, f"exposure removed: {e}", "exposure", clusters)
+
+
+def _when(route: ir.Route) -> str:
+    from meshc.semantics.interpret.entries import ROUTE, alternatives
+
+    if not route.matches:
+        return "no when (every request)"
+    return "when " + " or ".join(" and ".join(c.text for c in alt.conditions)
+                                 for alt in alternatives(route.matches, ROUTE))
+
+
+def _exposures(info: ServiceInfo) -> list[str]:
+    from meshc.semantics.interpret.entries import EXPOSURE, alternatives
+
+    out = []
+    for e in info.service.exposes:
+        said = f"via {e.gateway.value} host {e.host}" + (f" port {e.port}" if e.port else "")
+        if e.matches:
+            said += " when " + " or ".join(" and ".join(c.text for c in alt.conditions)
+                                           for alt in alternatives(e.matches, EXPOSURE))
+        out.append(said)
+    return out
+
+
+# -------------------------------------------------- destination policy
+def _policies(old: Readings, new: Readings, found: _Found) -> None:
+    """Every DestinationRule's policy (top level, per port, per subset) in
+    each primary, before and after, for the clusters it programs."""
+    for primary in new.topology.primaries:
+        if primary not in old.topology.primaries:
+            continue
+        before = _rules(old.at(), primary)
+        after = _rules(new.at(), primary)
+        served = new.topology.served_by(primary)
+        for key in sorted(before.keys() | after.keys(), key=lambda k: (k[0], k[1] or "", k[2] or 0)):
+            subject = _rule_subject(new.index, old.index, key[0])
+            a, b = before.get(key), after.get(key)
+            where = _scope(key[1], key[2])
+            if a is None or b is None:
+                if key[1] is not None:  # a subset added or removed changes its service's routes too
+                    found.add(subject, f"subset {key[1]} {'added' if a is None else 'removed'}", "policy", served)
+                continue
+            for field in sorted(a.keys() | b.keys()):
+                if a.get(field) != b.get(field):
+                    found.add(subject, f"destination policy{where}: {field} "
+                                       f"{_policy_text(field, a.get(field))} {ARROW} {_policy_text(field, b.get(field))}",
+                              "policy", served)
+
+
+def _scope(subset: Optional[str], port: Optional[int]) -> str:
+    if subset is not None:
+        return f" of subset {subset}" + (f" on port {port}" if port is not None else "")
+    return f" on port {port}" if port is not None else ""
+
+
+def _policy_text(field: str, value) -> str:
+    if value is None:
+        return "unset"
+    return text.policy_field(field, value).split(" ", 1)[1]
+
+
+def _rule_subject(new: Index, old: Index, host: str) -> str:
+    info = new.by_host.get(host) or old.by_host.get(host)
+    if info is not None:
+        return _service_name(info)
+    if host.startswith("*."):
+        return f"namespace {host[2:].split('.')[0]} defaults"
+    return host
+
+
+def _rules(variant: Variant, primary: str) -> dict[tuple, dict]:
+    """(host, subset, port) → flattened policy, of every DestinationRule."""
+    out: dict[tuple, dict] = {}
+    for doc in variant.rendering.clusters.get(primary, ()):
+        if doc.kind != "DestinationRule":
+            continue
+        spec = doc.body.get("spec", {})
+        host = spec.get("host", "")
+        _rule_levels(out, host, None, spec)
+        for subset in spec.get("subsets", ()) or ():
+            name = subset.get("name")
+            labels = subset.get("labels") or {}
+            _rule_levels(out, host, name, subset, {f"labels.{k}": v for k, v in labels.items()})
+    return out
+
+
+def _rule_levels(out: dict, host: str, subset: Optional[str], holder: dict, extra: Optional[dict] = None) -> None:
+    policy = dict(holder.get("trafficPolicy") or {})
+    ports = policy.pop("portLevelSettings", None) or ()
+    out[(host, subset, None)] = {**_flat(policy), **(extra or {})}
+    for entry in ports:
+        entry = dict(entry)
+        port = (entry.pop("port", None) or {}).get("number")
+        out[(host, subset, port)] = _flat(entry)
+
+
+def _flat(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    if isinstance(value, list):
+        return {prefix[:-1]: tuple(tuple(sorted(_flat(v).items())) if isinstance(v, dict) else v for v in value)}
+    return {prefix[:-1]: value}
+
+
+# ------------------------------------------------------------- requests
+def _requests(old: Readings, new: Readings, found: _Found) -> None:
+    before, after = old.at(), new.at()
+    for cluster in new.clusters:
+        if cluster not in old.clusters or _same_documents(before, after, old, new, cluster):
+            continue
+        requests = set(requests_for(old.policy, cluster)) | set(requests_for(new.policy, cluster))
+        old_ev, new_ev = before.evaluator(cluster), after.evaluator(cluster)
+        for request in sorted(requests, key=_order):
+            a, b = old_ev.evaluate(request), new_ev.evaluate(request)
+            if _traffic(a) == _traffic(b):
+                continue
+            _describe(request, cluster, a, b, before, after, found)
+
+
+def _order(r: Request) -> tuple:
+    return (r.gateway or "", r.host, r.port, r.path, r.method, r.headers, r.source_namespace, r.source_labels,
+            r.source_cluster or "")
+
+
+def _same_documents(before: Variant, after: Variant, old: Readings, new: Readings, cluster: str) -> bool:
+    a = before.rendering.clusters.get(old.topology.primary_of(cluster), ())
+    b = after.rendering.clusters.get(new.topology.primary_of(cluster), ())
+    return old.release(cluster) == new.release(cluster) and [d.body for d in a] == [d.body for d in b]
+
+
+def _traffic(d: Decision) -> Decision:
+    """A decision without its destination policy (reported per rule)."""
+    from dataclasses import replace
+
+    return replace(d, policies=())
+
+
+def _describe(request: Request, cluster: str, a: Decision, b: Decision, before: Variant, after: Variant,
+              found: _Found) -> None:
+    oa = before.origin(cluster, a.virtual_service, a.entry)
+    ob = after.origin(cluster, b.virtual_service, b.entry)
+    home = (ob or oa).info if (ob or oa) is not None else after.index.by_host.get(request.host)
+    subject = _service_name(home) if home is not None else _place(request)
+    example = _example(request, cluster)
+    ra, rb = _route(oa), _route(ob)
+    if ra is not None and ra == rb and a.kind == b.kind:
+        for what in _route_fields(a, b, before, after, home, request):
+            found.add(subject, f"route {rb}: {what}", "route", [cluster])
+        return
+    found.add(subject, f"{_taken(a, oa, before.index, home)} {ARROW} {_taken(b, ob, after.index, home)}",
+              "requests", [cluster], example)
+
+
+def _route(origin: Optional[Origin]) -> Optional[str]:
+    return origin.route.name.value if origin is not None and origin.route is not None else None
+
+
+def _place(r: Request) -> str:
+    return f"gateway {r.gateway} host {r.host}" if r.gateway else r.host
+
+
+def _taken(d: Decision, origin: Optional[Origin], index: Index, home) -> str:
+    outcome = text.outcome(index, d, home)
+    if origin is not None and origin.route is not None:
+        return f"route {origin.route.name.value} ({outcome})"
+    if d.kind == "default":
+        return f"Istio's default route ({outcome})"
+    return outcome
+
+
+def _route_fields(a: Decision, b: Decision, before: Variant, after: Variant, home, request: Request) -> list[str]:
+    out = []
+    if a.destinations != b.destinations:
+        out.append(_shares(a.destinations, b.destinations, before.index, after.index, home))
+    if a.status != b.status:
+        out.append(f"status {a.status} {ARROW} {b.status}")
+    if a.timeout_ms != b.timeout_ms:
+        out.append(f"timeout {_timeout(a)} {ARROW} {_timeout(b)}")
+    if a.retries != b.retries:
+        out.append(f"{text.retries(a.retries)} {ARROW} {text.retries(b.retries)}")
+    if a.fault != b.fault:
+        out.append(f"{'; '.join(text.fault(a.fault)) or 'no fault'} {ARROW} {'; '.join(text.fault(b.fault)) or 'no fault'}")
+    if a.mirrors != b.mirrors:
+        out.append(f"mirror {text.shares(before.index, a.mirrors, home) or 'none'} {ARROW} "
+                   f"{text.shares(after.index, b.mirrors, home) or 'none'}")
+    if a.rewrite != b.rewrite:
+        out.append(f"{request.path} reaches the upstream as {a.rewrite or request.path} {ARROW} {b.rewrite or request.path}")
+    if a.cors != b.cors:
+        out.append("cors changed")
+    return out
+
+
+def _timeout(d: Decision) -> str:
+    return text.duration(d.timeout_ms) if d.timeout_ms else "none"
+
+
+def _shares(a, b, index_a: Index, index_b: Index, home) -> str:
+    """`v1 90% → 80%, v2 10% → 20%`; `to v1 → to v2` when the targets differ."""
+    before = {text.target(index_a, s.target, home): s.share for s in a}
+    after = {text.target(index_b, s.target, home): s.share for s in b}
+    if before.keys() != after.keys():
+        return f"to {text.shares(index_a, a, home)} {ARROW} to {text.shares(index_b, b, home)}"
+    return ", ".join(f"{t} {text.percent(before[t])} {ARROW} {text.percent(after[t])}" if before[t] != after[t]
+                     else f"{t} {text.percent(after[t])}" for t in after)
+
+
+def _example(r: Request, cluster: str) -> str:
+    """The request in a few words: what it carries beyond `GET /`."""
+    parts = [f"{r.method} {r.path}"]
+    parts += [f"{k}: {v}" for k, v in r.headers]
+    if r.gateway is not None:
+        parts.append(f"at {r.gateway} port {r.port}")
+    else:
+        if r.source_namespace != "default":
+            parts.append(f"from namespace {r.source_namespace}")
+        parts += [f"source {k}={v}" for k, v in r.source_labels]
+    if r.source_cluster not in (None, cluster):
+        parts.append(f"from cluster {r.source_cluster}")
+    return ", ".join(parts)
