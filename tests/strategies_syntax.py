@@ -88,6 +88,7 @@ _ONCE = {
     s.BlueGreen: "action", s.CircuitBreaker: "circuit-breaker", s.LbSimple: "lb", s.LbHash: "lb",
     s.Tls: "tls", s.Failover: "failover", s.FailoverPriority: "failover priority", s.Placement: "in",
     s.Local: "local", s.GatewayHosts: "hosts", s.Defaults: "defaults", s.Eject: "eject", s.DnsProxying: "dns",
+    s.StepsAt: "steps", s.EveryStep: "steps", s.Down: "down",
 }
 
 
@@ -227,10 +228,30 @@ _cluster_attrs = st.one_of(
 _clusters = _leaf(s.Cluster, names, _tuple(_cluster_attrs, max_size=5, unique_by=lambda a: a.key))
 fleets = _named("fleets", _leaf(s.Fleet, names, _block(_clusters | _leaf(s.DnsProxying))))
 
+# Policy tests. A request's `with` draws any condition (a match, not a
+# value, is MESH801: the printed tree still parses and formats).
+_expectations = st.one_of(
+    _leaf(s.Forward, _tuple(_leaf(s.Destination, targets, _optional(percents | _word(st.just("rest")))), 1, 3)),
+    _leaf(s.ExpectRoute, names),
+    _leaf(s.ExpectStatus, _word(st.integers(200, 599).map(str))),
+    _leaf(s.Mirror, targets, _optional(percents)),
+    _leaf(s.ExpectServed, _tuple(names, 1, 3)),
+    options,
+    policies,
+)
+policy_tests = _named("policy_tests", _leaf(s.PolicyTest, names, _block(st.one_of(
+    _leaf(s.PolicyRequest, _leaf(s.RequestService, names, _optional(names))
+          | _leaf(s.RequestHost, hosts, _optional(names)), _optional(_leaf(s.Conjunction, _tuple(conditions, 1, 3)))),
+    _leaf(s.StepsAt, _tuple(_word(st.integers(0, 5).map(str)), 1, 3)),
+    _leaf(s.EveryStep),
+    _leaf(s.Down, _tuple(names, 1, 2)),
+    _leaf(s.Expect, _expectations),
+), 4)))
+
 # One fleet at most, as lowering allows.
 files = st.builds(
-    lambda fleet, spaces: s.File(SPAN, PATH, (() if fleet is None else (fleet,)) + spaces),
-    _optional(fleets), _tuple(namespaces, max_size=2),
+    lambda fleet, spaces, tests: s.File(SPAN, PATH, (() if fleet is None else (fleet,)) + spaces + tests),
+    _optional(fleets), _tuple(namespaces, max_size=2), _tuple(policy_tests, max_size=1),
 )
 
 
@@ -266,7 +287,7 @@ _extra_lines = st.lists(
 
 
 # Statements holding a list of names, which ends at the end of its line.
-_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace|failover priority) ")
+_LISTS = re.compile(r"(^|[ {])(subsets by|in|hosts|external|cors|from namespace|failover priority|at|down|served by) ")
 
 
 def _broken(draw, code: str) -> list[str]:

@@ -10,8 +10,8 @@ from meshc.checks.routing import forward_weights
 from meshc.diagnostics import Diagnostic, Label
 from meshc.diagnostics.codes import diagnostic
 from meshc.language import ir
-from meshc.model.requests import addressed, canaries, named_services, of_request
-from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.requests import addressed, canaries, named_services, of_request, routes, services
+from meshc.model.resolve import Index, RouteOwner, ServiceInfo, owner_name
 from meshc.suggest import did_you_mean
 
 
@@ -32,22 +32,23 @@ def _test(index: Index, test: ir.PolicyTest) -> list[Diagnostic]:
             "empty-test", f"{where} has {missing}", test.name.span,
             help="a test needs a request and something to expect of it, e.g. `request service NAME in NS` "
                  "and `expect to SUBSET`"))
-    reached: dict[tuple[str, str], ServiceInfo] = {}
+    reached: dict[tuple[str, str], RouteOwner] = {}
     for request in test.requests:
         out += _request(index, request)
-        for info in addressed(index, **of_request(request)):
-            reached.setdefault(info.key, info)
-    services = list(reached.values())
-    out += _steps(test, services)
+        for owner in addressed(index, **of_request(request)):
+            reached.setdefault(owner.key, owner)
+    owners = list(reached.values())
+    out += _steps(test, owners)
     for name in test.down:
         out += _cluster(index, name.value, name.span, "`down`:")
     if test.down and not any(e.kind == "served" for e in test.expectations):
         out.append(diagnostic(
             "down-without-served-by", f"{where} takes clusters down but expects nothing of who serves",
             test.down[0].span, help="add `expect served by CLUSTER...`, or remove `down`"))
-    home = services[0] if len(services) == 1 else None
+    found = services(owners)
+    home = found[0] if len(found) == 1 else None
     for e in test.expectations:
-        out += _expectation(index, e, home, services, where)
+        out += _expectation(index, e, home, owners, where)
     return out
 
 
@@ -83,10 +84,10 @@ def _request(index: Index, request: ir.PolicyRequest) -> list[Diagnostic]:
     return out
 
 
-def _steps(test: ir.PolicyTest, services: list[ServiceInfo]) -> list[Diagnostic]:
+def _steps(test: ir.PolicyTest, owners: list[RouteOwner]) -> list[Diagnostic]:
     if not test.steps and not test.every_step:
         return []
-    found = canaries(services)
+    found = canaries(owners)
     span = test.steps_span or test.span
     if not found:
         return [diagnostic("no-canary-to-step", f"no service test `{test.name.value}` reaches has a canary",
@@ -105,7 +106,7 @@ def _steps(test: ir.PolicyTest, services: list[ServiceInfo]) -> list[Diagnostic]
     return out
 
 
-def _expectation(index: Index, e, home: Optional[ServiceInfo], services: list[ServiceInfo],
+def _expectation(index: Index, e, home: Optional[ServiceInfo], owners: list[RouteOwner],
                  where: str) -> list[Diagnostic]:
     if e.kind == "to":
         out = forward_weights(f"`expect to` of {where}", e)
@@ -117,14 +118,14 @@ def _expectation(index: Index, e, home: Optional[ServiceInfo], services: list[Se
     if e.kind == "served":
         return [d for name in e.clusters for d in _cluster(index, name.value, name.span, "`served by`:")]
     if e.kind == "route":
-        routes = [r.name.value for info in services for r in info.service.routes]
-        if e.route.value in routes:
+        names = [r.name.value for owner in owners for r in routes(owner)]
+        if e.route.value in names:
             return []
-        names = ", ".join(f"`{i.namespace.name.value}/{i.service.name.value}`" for i in services) or "no service"
-        return [diagnostic("unknown-route", f"the requests of {where} reach {names}, which has no route "
+        reach = " and ".join(f"`{owner_name(o)}`" for o in owners) or "nothing the policy routes"
+        return [diagnostic("unknown-route", f"the requests of {where} reach {reach}, with no route "
                            f"`{e.route.value}`", e.route.span,
-                           help=did_you_mean(e.route.value, routes) or
-                           ("routes: " + ", ".join(routes) if routes else "expect what the default route does instead"))]
+                           help=did_you_mean(e.route.value, names) or
+                           ("routes: " + ", ".join(names) if names else "expect what the default route does instead"))]
     return []
 
 

@@ -68,12 +68,13 @@ def _readings(compiled, istio, which: str, color: str):
     A revision with no policy at all is the empty policy."""
     from meshc.diagnostics import report
     from meshc.language import ir
+    from meshc.traffic.readings import routable
 
     if not compiled.sources:
         return ir.MeshPolicy(files=())
-    errors = [d for d in compiled.diagnostics if d.is_error]
-    if compiled.ok and not errors:
-        return compiled.policy
+    policy, errors = routable(compiled)
+    if policy is not None:
+        return policy
     sys.stderr.write(report.render(errors, compiled.sources, "full", use_color(color, sys.stderr)))
     click.echo(f"{report.summary(errors, len(compiled.sources))} ({which}: nothing compared)", err=True)
     sys.exit(1)

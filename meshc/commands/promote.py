@@ -105,6 +105,9 @@ def move(file: str, compiled: Compiled, live: canary.LiveCanary, step: moves.Mov
         sys.stdout.write(unified_diff(compiled.sources[shown].text, text, f"a/{shown}", f"b/{shown}"))
         if files is not None:
             sys.stdout.write(publish.output_diff(out, files))
+        sys.stdout.flush()  # what it does to traffic follows the diffs, on stderr
+        for line in traffic_lines(compiled, again):
+            click.echo(line, err=True)
     else:
         try:
             write_atomically(file, text, compiled.sources[shown].text)
@@ -150,6 +153,16 @@ def _or_exit(call, code: int):
     except CommitError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(code)
+
+
+def traffic_lines(compiled: Compiled, again: Compiled) -> list[str]:
+    """What the move does to traffic, as `meshc diff` says it (one line per
+    change)."""
+    from meshc.semdiff import changes
+    from meshc.semdiff.report import line
+    from meshc.traffic.readings import Readings
+
+    return [line(c) for c in changes(Readings(compiled.policy), Readings(again.policy))]
 
 
 @click.command("promote")

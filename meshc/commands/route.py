@@ -106,15 +106,15 @@ def command(paths, service, host, via, port, method, path, headers, cookies, que
 
 def compiled_readings(policy, color: str):
     """The policy's readings; exit 1 with its diagnostics when it (or what
-    it renders) has errors."""
+    it renders) has errors (but for those inside `test` blocks)."""
     from meshc.diagnostics import report
-    from meshc.traffic.readings import Readings
+    from meshc.traffic.readings import Readings, routable
 
     compiled, settings = policy.compiled, policy.settings
-    errors = [d for d in compiled.diagnostics if d.is_error]
+    found, errors = routable(compiled)
     readings = None
-    if compiled.ok:
-        readings = Readings(compiled.policy, settings.istio_version)
+    if found is not None:
+        readings = Readings(found, settings.istio_version)
         errors = [d for d in readings.at().rendering.diagnostics if d.is_error]
     if errors:
         sys.stderr.write(report.render(errors, compiled.sources, "full", use_color(color, sys.stderr)))
@@ -127,19 +127,20 @@ def answer_all(readings, ask, clusters, at_step):
     """[(variant, home, [answers])], and the clusters where the readings disagree."""
     from meshc.suggest import did_you_mean
     from meshc.traffic.answer import answer
-    from meshc.traffic.asking import Unanswerable, services, wire
+    from meshc.model.requests import canaries, services
+    from meshc.traffic.asking import Unanswerable, owners, wire
     from meshc.traffic.readings import canary_key
 
     names = readings.clusters
     for c in clusters:
         if c not in names:
             raise click.UsageError(f"no cluster `{c}` in the fleet; {did_you_mean(c, names) or 'clusters: ' + ', '.join(names)}")
-    reached = services(readings.index, ask)
-    home = reached[0] if len(reached) == 1 else None
+    reached = owners(readings.index, ask)
+    declared = services(reached)
+    home = declared[0] if len(declared) == 1 else None
     steps = ()
     if at_step is not None:
-        found = [(info, r) for info in reached for r in info.service.routes if r.action is not None
-                 and r.action.kind == "canary"]
+        found = canaries(reached)
         if not found:
             raise click.UsageError("--at sets canary steps, and no service this request reaches has a canary")
         for info, route in found:

@@ -1,9 +1,10 @@
-"""What a test's request is addressed to (docs/testing.md): the services
-it may reach and the canaries whose steps the test sets.
+"""What a test's request is addressed to (docs/testing.md): what owns the
+routes it may reach and the canaries whose steps the test sets.
 
 - `request service NAME [in NS]`: that service;
-- `request host H via GATEWAY`: the services exposed on the gateway's host
-  that takes H (the exact name, else the longest `*.` wildcard, else `*`);
+- `request host H via GATEWAY`: the gateway's `host` block and the services
+  exposed on the gateway's host that takes H (the exact name, else the
+  longest `*.` wildcard, else `*`);
 - `request host H` from a sidecar: the service whose host is H (none for an
   external host).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.resolve import GatewayHostInfo, Index, RouteOwner, ServiceInfo
 
 
 def named_services(index: Index, namespace: Optional[str], name: str) -> list[ServiceInfo]:
@@ -24,18 +25,32 @@ def named_services(index: Index, namespace: Optional[str], name: str) -> list[Se
 
 
 def addressed(index: Index, service: Optional[tuple[Optional[str], str]], host: Optional[str],
-              gateway: Optional[str]) -> list[ServiceInfo]:
-    """The declared services whose routes may take a request to `service`
-    (namespace, name), or for `host` at `gateway` or from a sidecar."""
+              gateway: Optional[str]) -> list[RouteOwner]:
+    """What owns the routes that may take a request to `service`
+    (namespace, name), or for `host` at `gateway` (its `host` block, then
+    the services exposed there) or from a sidecar."""
     if service is not None:
         found = named_services(index, *service)
-        return found if len(found) == 1 else []
+        return list(found) if len(found) == 1 else []
     if gateway is not None:
         exposed = [(info, e) for info in index.services.values() for e in info.service.exposes
                    if e.gateway.value == gateway]
-        chosen = best_host((e.host for _, e in exposed), host or "")
-        return _unique(info for info, e in exposed if e.host == chosen)
+        blocks: dict[str, GatewayHostInfo] = {}
+        for block in index.gateway_hosts():
+            if block.gateway.name.value == gateway:
+                blocks.setdefault(block.block.host, block)
+        chosen = best_host({e.host for _, e in exposed} | set(blocks), host or "")
+        owners: list[RouteOwner] = [blocks[chosen]] if chosen in blocks else []
+        return owners + _unique(info for info, e in exposed if e.host == chosen)
     return [info for info in index.services.values() if info.host == host]
+
+
+def services(owners: Iterable[RouteOwner]) -> list[ServiceInfo]:
+    return [o for o in owners if isinstance(o, ServiceInfo)]
+
+
+def routes(owner: RouteOwner) -> tuple[ir.Route, ...]:
+    return owner.block.routes if isinstance(owner, GatewayHostInfo) else owner.service.routes
 
 
 def of_request(request: ir.PolicyRequest) -> dict:
@@ -47,9 +62,9 @@ def of_request(request: ir.PolicyRequest) -> dict:
             "gateway": request.gateway.value if request.gateway else None}
 
 
-def canaries(services: Iterable[ServiceInfo]) -> list[tuple[ServiceInfo, ir.Route]]:
+def canaries(owners: Iterable[RouteOwner]) -> list[tuple[ServiceInfo, ir.Route]]:
     """The routes with a canary among the services' routes."""
-    return [(info, route) for info in services for route in info.service.routes
+    return [(info, route) for info in services(owners) for route in info.service.routes
             if isinstance(route.action, ir.Canary)]
 
 

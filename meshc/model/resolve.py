@@ -116,6 +116,13 @@ class GatewayHostInfo:
 RouteOwner = Union[ServiceInfo, GatewayHostInfo]
 
 
+def owner_name(owner: RouteOwner) -> str:
+    """`NS/NAME` of a service; `gateway NAME host H` of a `host` block."""
+    if isinstance(owner, GatewayHostInfo):
+        return f"gateway {owner.gateway.name.value} host {owner.block.host}"
+    return f"{owner.namespace.name.value}/{owner.service.name.value}"
+
+
 def route_options(base: ir.Options, route: Optional[ir.Route], cluster: str) -> ir.Options:
     """`base` (what the enclosing block gives every route), then the
     route's own options, then its `on CLUSTER`."""

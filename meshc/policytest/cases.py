@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from meshc.language import ir
-from meshc.model.requests import addressed, canaries
-from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.requests import addressed, canaries, services
+from meshc.model.resolve import Index, RouteOwner, ServiceInfo
 from meshc.traffic.asking import Ask
 from meshc.traffic.readings import Steps, canary_key
 
@@ -43,14 +43,15 @@ def cases(index: Index, clusters: list[str], test: ir.PolicyTest) -> Iterator[Ca
     for request in test.requests:
         ask = Ask.of(request)
         reached = addressed(index, ask.service, ask.host, ask.gateway)
-        home = reached[0] if len(reached) == 1 else None
+        found = services(reached)
+        home = found[0] if len(found) == 1 else None
         callers = [request.source_cluster.value] if request.source_cluster is not None else clusters
         for steps in _steps(test, reached):
             for cluster in callers:
                 yield Case(test, request, ask, home, cluster, steps)
 
 
-def _steps(test: ir.PolicyTest, reached: list[ServiceInfo]) -> list[Steps]:
+def _steps(test: ir.PolicyTest, reached: list[RouteOwner]) -> list[Steps]:
     found = canaries(reached)
     if test.every_step:
         return [((canary_key(info, route), step),)

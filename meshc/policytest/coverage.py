@@ -18,10 +18,12 @@ from typing import Optional
 from meshc.language import ir
 from meshc.language.source import Span
 from meshc.model.requests import best_host
-from meshc.model.resolve import Index
+from meshc.model.resolve import Index, owner_name
 from meshc.traffic.readings import Origin, Steps, canary_key
 
-Item = tuple  # ("route", ns, svc, route) | ("expose", ns, svc, i) | ("step", ns, svc, route, step)
+# ("route", NS, SERVICE, ROUTE) | ("route", GATEWAY, HOST, ROUTE) of a `host` block
+# | ("expose", NS, SERVICE, i) | ("step", NS, SERVICE, ROUTE, STEP)
+Item = tuple
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,12 @@ class Coverage:
 
 def measured(policy: ir.MeshPolicy) -> Coverage:
     items: dict[Item, Entry] = {}
-    for info in Index(policy).services.values():
+    index = Index(policy)
+    for block in index.gateway_hosts():
+        for route in block.block.routes:
+            key = ("route",) + block.key + (route.name.value,)
+            items[key] = Entry(key, "route", f"route {route.name.value} of {owner_name(block)}", route.name.span)
+    for info in index.services.values():
         ns, svc = info.key
         for route in info.service.routes:
             items[("route", ns, svc, route.name.value)] = Entry(
@@ -80,13 +87,15 @@ def reach(coverage: Coverage, origin: Optional[Origin], steps: Steps, gateway: O
     a request that arrived at one)."""
     if origin is None:
         return
-    ns, svc = origin.info.key
     route = origin.route
     if route is not None:
-        coverage.reached.add(("route", ns, svc, route.name.value))
-        if isinstance(route.action, ir.Canary):
-            step = dict(steps).get(canary_key(origin.info, route), route.action.at)
-            coverage.reached.add(("step", ns, svc, route.name.value, step))
+        coverage.reached.add(("route",) + origin.info.key + (route.name.value,))
+    if origin.service is None:
+        return  # a gateway's `host` block: no canary, no exposure
+    ns, svc = origin.info.key
+    if route is not None and isinstance(route.action, ir.Canary):
+        step = dict(steps).get(canary_key(origin.info, route), route.action.at)
+        coverage.reached.add(("step", ns, svc, route.name.value, step))
     if gateway is None:
         return
     exposes = origin.info.service.exposes

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from meshc.language import ir
-from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.resolve import Index, ServiceInfo, owner_name
 from meshc.semantics.decision import Decision
 from meshc.semantics.grid import requests_for
 from meshc.semantics.request import Request
@@ -86,10 +86,6 @@ class _Found:
 
 
 # ------------------------------------------------------------- structure
-def _service_name(info: ServiceInfo) -> str:
-    return f"{info.namespace.name.value}/{info.service.name.value}"
-
-
 def _fleet(old: Readings, new: Readings, found: _Found) -> None:
     before, after = old.clusters, new.clusters
     for c in after:
@@ -106,18 +102,28 @@ def _fleet(old: Readings, new: Readings, found: _Found) -> None:
                       "fleet", [c])
 
 
+def _owners(readings: Readings) -> dict[tuple, tuple[str, tuple[ir.Route, ...], list[str]]]:
+    """Services and gateway `host` blocks by key: name, routes, exposures."""
+    out = {("service",) + info.key: (owner_name(info), info.service.routes, _exposures(info))
+           for info in readings.index.services.values()}
+    for block in readings.index.gateway_hosts():
+        out.setdefault(("host",) + block.key, (owner_name(block), block.block.routes, []))
+    return out
+
+
 def _structure(old: Readings, new: Readings, found: _Found) -> None:
     clusters = new.clusters
-    before, after = old.index.services, new.index.services
+    before, after = _owners(old), _owners(new)
     for key in after.keys() - before.keys():
-        found.add(_service_name(after[key]), "service added", "service", clusters)
+        found.add(after[key][0], "service added" if key[0] == "service" else "host block added", "service", clusters)
     for key in before.keys() - after.keys():
-        found.add(_service_name(before[key]), "service removed", "service", old.clusters)
+        found.add(before[key][0], "service removed" if key[0] == "service" else "host block removed", "service",
+                  old.clusters)
     for key in before.keys() & after.keys():
-        a, b = before[key], after[key]
-        name = _service_name(b)
-        old_routes = [r.name.value for r in a.service.routes]
-        new_routes = [r.name.value for r in b.service.routes]
+        name, old_list, exposed_before = before[key]
+        _, new_list, exposed_after = after[key]
+        old_routes = [r.name.value for r in old_list]
+        new_routes = [r.name.value for r in new_list]
         for r in new_routes:
             if r not in old_routes:
                 found.add(name, f"route {r} added", "routes", clusters)
@@ -129,12 +135,11 @@ def _structure(old: Readings, new: Readings, found: _Found) -> None:
         if kept_old != kept_new:
             found.add(name, f"routes reordered: {', '.join(kept_old)} {ARROW} {', '.join(kept_new)}", "routes",
                       clusters)
-        routes = {r.name.value: r for r in a.service.routes}
-        for r in b.service.routes:
+        routes = {r.name.value: r for r in old_list}
+        for r in new_list:
             if r.name.value in routes and _when(routes[r.name.value]) != _when(r):
                 found.add(name, f"route {r.name.value}: {_when(routes[r.name.value])} {ARROW} {_when(r)}", "route",
                           clusters)
-        exposed_before, exposed_after = _exposures(a), _exposures(b)
         for e in exposed_after:
             if e not in exposed_before:
                 found.add(name, f"exposure added: {e}", "exposure", clusters)
@@ -205,7 +210,7 @@ def _policy_text(field: str, value) -> str:
 def _rule_subject(new: Index, old: Index, host: str) -> str:
     info = new.by_host.get(host) or old.by_host.get(host)
     if info is not None:
-        return _service_name(info)
+        return owner_name(info)
     if host.startswith("*."):
         return f"namespace {host[2:].split('.')[0]} defaults"
     return host
@@ -285,8 +290,9 @@ def _describe(request: Request, cluster: str, a: Decision, b: Decision, before: 
               found: _Found) -> None:
     oa = before.origin(cluster, a.virtual_service, a.entry)
     ob = after.origin(cluster, b.virtual_service, b.entry)
-    home = (ob or oa).info if (ob or oa) is not None else after.index.by_host.get(request.host)
-    subject = _service_name(home) if home is not None else _place(request)
+    owner = (ob or oa).info if (ob or oa) is not None else after.index.by_host.get(request.host)
+    subject = owner_name(owner) if owner is not None else _place(request)
+    home = owner if isinstance(owner, ServiceInfo) else None
     example = _example(request, cluster)
     ra, rb = _route(oa), _route(ob)
     if ra is not None and ra == rb and a.kind == b.kind:

@@ -17,6 +17,7 @@ from meshc.model.resolve import ServiceInfo
 from meshc.semantics.decision import Decision, Target
 from meshc.semantics.request import Request
 from meshc.traffic import text
+from meshc.model.resolve import owner_name
 from meshc.traffic.readings import Origin, Variant
 
 
@@ -45,10 +46,6 @@ def answer(variant: Variant, cluster: str, request: Request) -> Answer:
 
 def where(span: Optional[Span]) -> str:
     return f"{span.file}:{span.line}:{span.column}" if span is not None else "?"
-
-
-def _service(info: ServiceInfo) -> str:
-    return f"{info.namespace.name.value}/{info.service.name.value}"
 
 
 def describe_request(r: Request) -> str:
@@ -97,11 +94,11 @@ def _taken(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> list[str
         return [f"{a.request.gateway} redirects port {a.request.port} to HTTPS"]
     if origin is None or (origin.route is None and d.kind == "respond"):
         return [why.why if origin is None else
-                f"no route of {_service(origin.info)} takes the request ({d.virtual_service}, entry {d.entry})"]
+                f"no route of {owner_name(origin.info)} takes the request ({d.virtual_service}, entry {d.entry})"]
     if origin.route is None:
-        return [f"the default entry of {_service(origin.info)} ({d.virtual_service}, entry {d.entry}), "
+        return [f"the default entry of {owner_name(origin.info)} ({d.virtual_service}, entry {d.entry}), "
                 f"at {where(origin.expose.span if origin.expose else origin.info.service.name.span)}"]
-    out = [f"route {origin.route.name.value} of {_service(origin.info)} at {where(origin.route.span)}"
+    out = [f"route {origin.route.name.value} of {owner_name(origin.info)} at {where(origin.route.span)}"
            f" ({d.virtual_service}, entry {d.entry})"]
     matched = getattr(why.matched, "conditions", ())
     if matched:
@@ -194,7 +191,7 @@ def as_json(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> dict:
     d, why, origin = a.decision, a.explanation, a.origin
     out: dict = {"decision": decision_json(d, index, home)}
     if origin is not None and origin.route is not None:
-        out["route"] = {"service": _service(origin.info), "name": origin.route.name.value,
+        out["route"] = {"of": owner_name(origin.info), "name": origin.route.name.value,
                         "location": location(origin.route.span)}
         if why.when is not None:
             out["when"] = {"location": location(why.when),

@@ -14,7 +14,7 @@ from typing import Optional
 
 from meshc.language import ir
 from meshc.model.requests import addressed, named_services
-from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.resolve import Index, RouteOwner, ServiceInfo
 from meshc.semantics.request import Request
 
 Pairs = tuple[tuple[str, str], ...]
@@ -58,8 +58,8 @@ class Unanswerable(Exception):
     `meshc route`; the checks report it in a test)."""
 
 
-def services(index: Index, ask: Ask) -> list[ServiceInfo]:
-    """The declared services the request may reach (model/requests.py)."""
+def owners(index: Index, ask: Ask) -> list[RouteOwner]:
+    """What owns the routes the request may reach (model/requests.py)."""
     return addressed(index, ask.service, ask.host, ask.gateway)
 
 

@@ -19,7 +19,7 @@ from meshc.backends.istio import Rendering, render
 from meshc.backends.targets import DEFAULT_VERSION
 from meshc.language import ir
 from meshc.language.source import Span
-from meshc.model.resolve import Index, ServiceInfo
+from meshc.model.resolve import Index, RouteOwner, ServiceInfo
 from meshc.model.topology import Topology
 
 # A canary by (namespace, service, route), and steps to set canaries at.
@@ -29,13 +29,31 @@ Steps = tuple[tuple[CanaryKey, int], ...]
 
 @dataclass(frozen=True)
 class Origin:
-    """What produced an `http` entry: a route (`route` set), an exposure's
-    404 or default entry (`expose` set), or a service's own 404 or default
-    entry (neither)."""
+    """What produced an `http` entry: a route of a service or of a
+    gateway's `host` block (`route` set), an exposure's 404 or default
+    entry (`expose` set), or a service's own 404 or default entry."""
 
-    info: ServiceInfo
+    info: RouteOwner
     route: Optional[ir.Route] = None
     expose: Optional[ir.Expose] = None
+
+    @property
+    def service(self) -> Optional[ServiceInfo]:
+        return self.info if isinstance(self.info, ServiceInfo) else None
+
+
+def routable(compiled) -> tuple[Optional[ir.MeshPolicy], list]:
+    """The policy of a `pipeline.Compiled` for questions about traffic, and
+    the errors that stop them. An error inside a `test` block changes no
+    traffic, so it does not stop `meshc route` or `meshc diff` (`meshc
+    check`, `render` and `test` still refuse it)."""
+    errors = [d for d in compiled.diagnostics if d.is_error]
+    policy = compiled.policy
+    if policy is None:
+        return None, errors
+    tests = [t.span for t in policy.tests]
+    errors = [d for d in errors if not any(s.file == d.span.file and s.start <= d.span.start < s.end for s in tests)]
+    return (None if errors else policy), errors
 
 
 def canary_key(info: ServiceInfo, route: ir.Route) -> CanaryKey:
@@ -174,4 +192,7 @@ class Variant:
                 out.setdefault(route.name.span, Origin(info, route))
             for expose in info.service.exposes:
                 out.setdefault(expose.span, Origin(info, expose=expose))
+        for block in self.index.gateway_hosts():
+            for route in block.block.routes:
+                out.setdefault(route.name.span, Origin(block, route))
         return out

@@ -1,0 +1,112 @@
+"""`meshc route` (issue 9, item 1): where one request goes in each
+cluster, answered from the rendered documents, with the provenance the
+interpreter gives; clusters that agree shown once; `--at`; JSON; a
+disagreement between the two readings said loudly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from meshc.cli import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_the_route_its_when_options_and_what_was_tried_first(in_repo):
+    result = run("route", "examples", "--service", "production/user-service", "--header", "canary=true",
+                 "--cluster", "beijing")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("GET http://user-service.production.svc.cluster.local:80/\n  canary: true\n")
+    assert "\nbeijing:\n" in out
+    assert "route canary-override of production/user-service at examples/s01-canary.mesh:10:5" in out
+    assert 'when header canary = "true" at examples/s01-canary.mesh:11:12' in out
+    assert "  to v2 100%\n" in out
+    assert "timeout 10s  (service at examples/s01-canary.mesh:8:13)" in out
+    # namespace defaults (S5) reach the destination's policy, each field with where it is written
+    assert "loadBalancer.simple LEAST_REQUEST  (namespace defaults at examples/s05-namespace-defaults.mesh:14:5)" in out
+    assert "tried first" not in out
+
+
+def test_clusters_that_agree_are_shown_once(in_repo):
+    result = run("route", "examples", "--service", "production/user-service")
+    assert result.exit_code == 0, result.output
+    # shenzhen runs Istio 1.20, whose default retries include 503
+    assert "\nhangzhou, shanghai, beijing:\n" in result.stdout and "\nshenzhen:\n" in result.stdout
+    assert result.stdout.count("route primary of production/user-service") == 2
+    assert "tried first:\n    route canary-override at examples/s01-canary.mesh:10:5\n" \
+           '      header canary = "true" does not hold (at examples/s01-canary.mesh:11:12)\n' \
+           "      Istio: headers.canary expected exact 'true', got nothing" in result.stdout
+
+
+@pytest.mark.parametrize("step, split", [("0", "to v1 100%"), ("3", "to v1 80%, v2 20%"), ("5", "to v2 100%")])
+def test_at_another_step(in_repo, step, split):
+    result = run("route", "examples", "--service", "production/user-service", "--at", step, "--cluster", "hangzhou")
+    assert result.exit_code == 0, result.output
+    assert f"  {split}  (canary v1 -> v2 at step {step} of 5; its live step is 2)" in result.stdout
+
+
+def test_a_gateway_host_and_json(in_repo):
+    result = run("route", "examples", "--host", "pay.example.com", "--via", "payment-gateway",
+                 "--header", "x-preview=true", "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["request"]["gateway"] == "istio-system/payment-gateway" and found["request"]["port"] == 443
+    answer, older = found["answers"]  # shenzhen's Istio 1.20 also retries 503 by default
+    assert (answer["clusters"], older["clusters"]) == (["hangzhou", "shanghai", "beijing"], ["shenzhen"])
+    assert answer["decision"]["retries"]["statuses"] == [] and older["decision"]["retries"]["statuses"] == [503]
+    assert answer["route"] == {"of": "payments/payment-service", "name": "live",
+                               "location": {"file": "examples/s03-blue-green.mesh", "line": 19, "column": 5}}
+    (destination,) = answer["decision"]["destinations"]
+    assert destination["target"]["written"] == "green" and destination["percent"] == 100.0
+
+
+def test_from_a_remote_cluster(in_repo):
+    result = run("route", "examples", "--service", "geo/user-service", "--from-cluster", "shanghai")
+    assert result.exit_code == 0, result.output
+    assert "\nshanghai:\n  route shanghai-callers" in result.stdout
+    assert "  to hangzhou 100%\n" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--service", "production/nope"], "no service `nope` in namespace `production`"),
+    (["--service", "production/user-service", "--cluster", "pekin"], "no cluster `pekin`"),
+    (["--service", "production/user-service", "--at", "9"], "has 5 steps"),
+    (["--service", "payments/payment", "--at", "1"], "no service this request reaches has a canary"),
+    (["--host", "x.example.com", "--via", "nope"], "no gateway `nope`"),
+    ([], "give --service NS/NAME or --host HOST"),
+])
+def test_usage_errors(in_repo, args, message):
+    result = run("route", "examples", *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_disagreement_is_said_loudly(in_repo, monkeypatch):
+    from dataclasses import replace
+
+    from meshc.semantics.interpret import Interpreter
+
+    explain = Interpreter.explain
+
+    def wrong(self, request):
+        found = explain(self, request)
+        return replace(found, decision=replace(found.decision, timeout_ms=1))
+
+    monkeypatch.setattr(Interpreter, "explain", wrong)
+    result = run("route", "examples", "--service", "production/user-service", "--cluster", "beijing")
+    assert result.exit_code == 2
+    assert "MESHC BUG: the rendered documents and the policy disagree on this request" in result.stdout
+    assert "meshc bug" in result.stderr and "beijing" in result.stderr
+
+
+def test_a_policy_with_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "x.mesh").write_text("namespace x {\n  service y {\n    route r { to v9 }\n  }\n}\n")
+    result = run("route", "p", "--service", "x/y")
+    assert result.exit_code == 1 and "error[MESH201]" in result.stderr
