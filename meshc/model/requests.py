@@ -20,8 +20,10 @@ from meshc.model.resolve import GatewayHostInfo, Index, RouteOwner, ServiceInfo
 def named_services(index: Index, namespace: Optional[str], name: str) -> list[ServiceInfo]:
     """The services `request service NAME [in NS]` may mean (several only
     when it gives no namespace and the name is declared in several)."""
-    return [info for key, info in index.services.items()
-            if key[1] == name and (namespace is None or key[0] == namespace)]
+    if namespace is not None:
+        found = index.services.get((namespace, name))
+        return [] if found is None else [found]
+    return [info for key, info in index.services.items() if key[1] == name]
 
 
 def addressed(index: Index, service: Optional[tuple[Optional[str], str]], host: Optional[str],
@@ -33,16 +35,13 @@ def addressed(index: Index, service: Optional[tuple[Optional[str], str]], host: 
         found = named_services(index, *service)
         return list(found) if len(found) == 1 else []
     if gateway is not None:
-        exposed = [(info, e) for info in index.services.values() for e in info.service.exposes
-                   if e.gateway.value == gateway]
-        blocks: dict[str, GatewayHostInfo] = {}
-        for block in index.gateway_hosts():
-            if block.gateway.name.value == gateway:
-                blocks.setdefault(block.block.host, block)
+        exposed = index.exposures.get(gateway, [])
+        blocks = {h: b for (g, h), b in index.host_blocks.items() if g == gateway}
         chosen = best_host({e.host for _, e in exposed} | set(blocks), host or "")
         owners: list[RouteOwner] = [blocks[chosen]] if chosen in blocks else []
         return owners + _unique(info for info, e in exposed if e.host == chosen)
-    return [info for info in index.services.values() if info.host == host]
+    found = index.by_host.get(host or "")
+    return [] if found is None else [found]
 
 
 def services(owners: Iterable[RouteOwner]) -> list[ServiceInfo]:

@@ -185,6 +185,23 @@ class Index:
                 for block in gw.host_routes:
                     yield GatewayHostInfo(ns, gw, block)
 
+    @cached_property
+    def exposures(self) -> dict[str, list[tuple[ServiceInfo, ir.Expose]]]:
+        """Each gateway's exposures, by gateway name, in service order."""
+        out: dict[str, list[tuple[ServiceInfo, ir.Expose]]] = {}
+        for info in self.services.values():
+            for expose in info.service.exposes:
+                out.setdefault(expose.gateway.value, []).append((info, expose))
+        return out
+
+    @cached_property
+    def host_blocks(self) -> dict[tuple[str, str], GatewayHostInfo]:
+        """Each gateway's `host` blocks by (gateway, host), the first of a host."""
+        out: dict[tuple[str, str], GatewayHostInfo] = {}
+        for block in self.gateway_hosts():
+            out.setdefault(block.key, block)
+        return out
+
     def target_service(self, info: RouteOwner, target: ir.Target) -> Optional[ServiceInfo]:
         """The service a destination target points at (the route's own for
         a subset; a gateway route has none)."""

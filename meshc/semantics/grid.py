@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from itertools import combinations
-from typing import Iterable, NamedTuple, Optional
+from typing import Collection, Iterable, NamedTuple, Optional
 
 import re2
 
@@ -94,7 +94,11 @@ Assignment = dict[Slot, Value]
 
 
 # ----------------------------------------------------------------- places
-def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE) -> list[Request]:
+def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE,
+                 hosts: Optional[Collection[str]] = None) -> list[Request]:
+    """The grid for callers in `cluster`; with `hosts`, only the places of
+    those hosts (a service's, an external one, or one a gateway serves,
+    wildcards as written)."""
     if cluster not in clusters(policy):
         raise ValueError(f"cluster `{cluster}` is not in the policy's fleet")
     index = Index(policy)
@@ -106,15 +110,19 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
             return alts
         return [alt + (_FromCluster(c),) for alt in alts or [()] for c in served]
 
+    wanted = None if hosts is None else {_concrete(h) for h in hosts}
     out: set[Request] = set()
     for info in index.all_services():
+        if wanted is not None and info.host not in wanted:
+            continue
         alts = per_cluster(info, info.service.routes,
                            [alt for route in info.service.routes for alt in _route_alternatives(route)])
         for port in info.service.ports:
             out.update(_place(info.host, port.number, None, alts, cluster, fleet, per_place))
     for ns in policy.namespaces:
         for external in ns.externals:
-            out.update(Request(h, p.number, source_cluster=cluster) for h in external.hosts for p in external.ports)
+            out.update(Request(h, p.number, source_cluster=cluster) for h in external.hosts for p in external.ports
+                       if wanted is None or h in wanted)
     for name, (ns, gateway) in sorted(index.gateways.items()):
         where = f"{ns.name.value}/{name}"
         exposures = [(info, e) for info in index.all_services() for e in info.service.exposes
@@ -127,6 +135,8 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
                   or (("istio", "ingressgateway"),)}
         for server in gateway.servers:
             for host in hosts:
+                if wanted is not None and host not in wanted:
+                    continue
                 alts = [alt
                         for b in blocks if _concrete(b.block.host) == host
                         for alt in per_cluster(b, b.block.routes,

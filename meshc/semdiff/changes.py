@@ -256,10 +256,17 @@ def _flat(value, prefix: str = "") -> dict:
 # ------------------------------------------------------------- requests
 def _requests(old: Readings, new: Readings, found: _Found) -> None:
     before, after = old.at(), new.at()
+    everything = before.registry != after.registry  # a port added or removed: new places
     for cluster in new.clusters:
-        if cluster not in old.clusters or _same_documents(before, after, old, new, cluster):
+        if cluster not in old.clusters:
             continue
-        requests = set(requests_for(old.policy, cluster)) | set(requests_for(new.policy, cluster))
+        hosts = _touched(before, after, old, new, cluster)
+        if hosts is not None and not hosts:
+            continue
+        if everything:
+            hosts = None
+        requests = set(requests_for(old.policy, cluster, hosts=hosts)) | \
+            set(requests_for(new.policy, cluster, hosts=hosts))
         old_ev, new_ev = before.evaluator(cluster), after.evaluator(cluster)
         for request in sorted(requests, key=_order):
             a, b = old_ev.evaluate(request), new_ev.evaluate(request)
@@ -273,10 +280,31 @@ def _order(r: Request) -> tuple:
             r.source_cluster or "")
 
 
-def _same_documents(before: Variant, after: Variant, old: Readings, new: Readings, cluster: str) -> bool:
-    a = before.rendering.clusters.get(old.topology.primary_of(cluster), ())
-    b = after.rendering.clusters.get(new.topology.primary_of(cluster), ())
-    return old.release(cluster) == new.release(cluster) and [d.body for d in a] == [d.body for d in b]
+# Kinds whose changes move no request: destination policy is compared
+# rule by rule (_policies), and these route nothing.
+_NOT_ROUTING = frozenset({"DestinationRule", "PeerAuthentication", "AuthorizationPolicy", "PrometheusRule"})
+
+
+def _touched(before: Variant, after: Variant, old: Readings, new: Readings, cluster: str) -> Optional[set[str]]:
+    """The hosts of the VirtualServices that differ in the documents that
+    program `cluster` (empty: no request can change); None when anything
+    else that routes differs (a Gateway, a ServiceEntry, the Istio release),
+    so that every place is tried."""
+    if old.release(cluster) != new.release(cluster):
+        return None
+    a = {(d.kind, d.namespace, d.name): d.body
+         for d in before.rendering.clusters.get(old.topology.primary_of(cluster), ())}
+    b = {(d.kind, d.namespace, d.name): d.body
+         for d in after.rendering.clusters.get(new.topology.primary_of(cluster), ())}
+    hosts: set[str] = set()
+    for key in a.keys() | b.keys():
+        if a.get(key) == b.get(key) or key[0] in _NOT_ROUTING:
+            continue
+        if key[0] != "VirtualService":
+            return None
+        for body in (a.get(key), b.get(key)):
+            hosts.update((body or {}).get("spec", {}).get("hosts", ()))
+    return hosts
 
 
 def _traffic(d: Decision) -> Decision:

@@ -116,6 +116,7 @@ class Variant:
         self.policy = policy
         self.steps = steps
         self._evaluators: dict[tuple, object] = {}
+        self._for_cluster: dict[str, object] = {}
         self._interpreters: dict[str, object] = {}
 
     @cached_property
@@ -128,21 +129,23 @@ class Variant:
 
     def evaluator(self, cluster: str):
         """The evaluator of the documents that program `cluster`'s proxies
-        (shared by primaries whose documents are the same ones)."""
-        from meshc.semantics.evaluate import Evaluator
-        from meshc.semantics.registry import registry
-
-        readings = self.readings
-        docs = self.rendering.clusters[readings.topology.primary_of(cluster)]
-        release = readings.release(cluster)
-        key = (tuple(map(id, docs)), release)
-        found = self._evaluators.get(key)
+        (one for primaries whose documents are the same ones)."""
+        found = self._for_cluster.get(cluster)
         if found is None:
-            found = self._evaluators[key] = Evaluator([d.body for d in docs], self._registry, istio=release)
+            from meshc.semantics.evaluate import Evaluator
+
+            readings = self.readings
+            docs = self.rendering.clusters[readings.topology.primary_of(cluster)]
+            release = readings.release(cluster)
+            key = (tuple(map(id, docs)), release)
+            found = self._evaluators.get(key)
+            if found is None:
+                found = self._evaluators[key] = Evaluator([d.body for d in docs], self.registry, istio=release)
+            self._for_cluster[cluster] = found
         return found
 
     @cached_property
-    def _registry(self):
+    def registry(self):
         from meshc.semantics.registry import registry
 
         return registry(self.policy, self.readings.clusters[0])
