@@ -14,7 +14,9 @@ intent as ../shared/bench-peer/istio.libsonnet and prints, in one run:
 4. the cold wall time of `meshc check` on a one-service file next to
    `python -c "import lark, pydantic, ruamel.yaml, click"`;
 5. the issue's targets with PASS/FAIL;
-6. the route evaluator's requests/s on the N = 1000 output (bench/evaluate.py).
+6. the route evaluator's requests/s on the N = 1000 output (bench/evaluate.py);
+7. `meshc test` (10,000 cases), `meshc route` and `meshc check` side by side
+   at N = 1000 (bench/policytest.py).
 
 The peer runs from its own virtual environment, bench/.peer, created with
 gojsonnet on first use. Progress goes to stderr, the tables to stdout. See
@@ -516,6 +518,18 @@ def bench_evaluator(n: int) -> tuple[str, Optional[dict]]:
         return done.stdout.rstrip(), json.loads(figures.read_text(encoding="utf-8"))
 
 
+def bench_policy_tests(n: int) -> tuple[str, Optional[dict]]:
+    """bench/policytest.py (issue 9) in a fresh process for N services: its
+    report (section 7) and its figures."""
+    with tempfile.TemporaryDirectory(prefix="meshc-bench-tests-") as name:
+        figures = Path(name) / "policytest.json"
+        done = subprocess.run([sys.executable, str(BENCH / "policytest.py"), "--services", str(n),
+                               "--json", str(figures)], capture_output=True, text=True)
+        if not figures.exists():
+            return f"policy tests not measured: exit {done.returncode}: {done.stderr.strip()[-500:]}", None
+        return done.stdout.rstrip(), json.loads(figures.read_text(encoding="utf-8"))
+
+
 def raw_figures(results: list[SizeResult], check: dict, growths: dict, verdicts: list, peer: Peer,
                 machine: dict) -> dict:
     """Everything measured, for --json."""
@@ -584,6 +598,8 @@ def run(args: argparse.Namespace) -> None:
         check = bench_check(meshc, one_service, args.repeats)
     progress(f"evaluator: N={TARGET_N}")
     evaluator_text, evaluator_figures = bench_evaluator(TARGET_N)
+    progress(f"policy tests: N={TARGET_N}")
+    tests_text, tests_figures = bench_policy_tests(TARGET_N)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "tmpdir": tempfile.gettempdir(),
                "load_before": load_before, "load_after": os.getloadavg()[0],
@@ -593,9 +609,12 @@ def run(args: argparse.Namespace) -> None:
     report(results, check, growths, verdicts, peer, machine)
     print()
     print("6. " + evaluator_text)
+    print()
+    print("7. " + tests_text)
     if args.json:
         figures = raw_figures(results, check, growths, verdicts, peer, machine)
         figures["evaluator"] = evaluator_figures
+        figures["policy_tests"] = tests_figures
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 

@@ -63,8 +63,10 @@ def test_dry_run_prints_a_diff_and_writes_nothing(examples):
          analysis success-rate >= 99% p99 <= 500ms
      }
 """
-    assert result.stderr.startswith("would promote user-service/primary: step 2 → 3 (v1 80% / v2 20%)\n"
-                                    "clusters that change:\n")
+    assert result.stderr.startswith(
+        "production/user-service, route primary: v1 90% → 80%, v2 10% → 20% in hangzhou, shanghai, beijing, shenzhen\n"
+        "would promote user-service/primary: step 2 → 3 (v1 80% / v2 20%)\n"
+        "clusters that change:\n")
     assert (examples / "s01-canary.mesh").read_bytes() == before
 
 

@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Optional
 
@@ -45,7 +45,9 @@ class Failure:
 
 @dataclass(frozen=True)
 class Context:
-    """What judging one case needs besides its decision."""
+    """What judging one case needs besides its decision. `memo` keeps what
+    depends only on the policy and the expectation (shares expected,
+    targets read back), for the run's other cases."""
 
     index: Index
     home: Optional[ServiceInfo]
@@ -54,6 +56,14 @@ class Context:
     origin: Optional[Origin]
     down: tuple[str, ...]
     said: Callable[[ir.Node], str]  # an expectation as written
+    memo: dict = field(default_factory=dict, compare=False)
+
+    def declared(self, target) -> text.Declared:
+        key = ("declared", id(self.index), target)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = text.declared(self.index, target)
+        return found
 
 
 def failures(decision: Decision, expectations: tuple, ctx: Context) -> list[Failure]:
@@ -73,10 +83,13 @@ def failures(decision: Decision, expectations: tuple, ctx: Context) -> list[Fail
 
 
 def _to(d: Decision, e: ir.ExpectTo, ctx: Context) -> Optional[str]:
-    expected: dict[tuple, Fraction] = {}
-    for dest, share in zip(e.destinations, _shares(e.destinations)):
-        key = _expected_key(ctx, dest.target)
-        expected[key] = expected.get(key, Fraction(0)) + share
+    key = ("to", id(e), id(ctx.index), ctx.home.key if ctx.home else None)
+    expected = ctx.memo.get(key)
+    if expected is None:
+        expected = ctx.memo[key] = {}
+        for dest, share in zip(e.destinations, _shares(e.destinations)):
+            target = _expected_key(ctx, dest.target)
+            expected[target] = expected.get(target, Fraction(0)) + share
     if d.kind in ("route", "default") and _shares_match(d.destinations, expected, ctx):
         return None
     return text.outcome(ctx.index, d, ctx.home)
@@ -104,7 +117,7 @@ def _expected_key(ctx: Context, target: ir.Target) -> tuple[str, Optional[str], 
 def _shares_match(found, expected: dict[tuple, Fraction], ctx: Context) -> bool:
     """Each expected target has its share (over every port when it names
     none), and nothing else has any."""
-    actual = [(text.declared(ctx.index, s.target), s.share) for s in found]
+    actual = [(ctx.declared(s.target), s.share) for s in found]
     used: set[int] = set()
     for (host, subset, port), share in expected.items():
         hits = [i for i, (d, _) in enumerate(actual)

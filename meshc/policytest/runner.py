@@ -52,6 +52,7 @@ def run(readings: Readings, tests: Iterable[ir.PolicyTest], said: Callable[[ir.N
     clusters = readings.clusters
     index = readings.index
     results = []
+    memo: dict = {}
     for test in tests:
         result = Result(test)
         down = tuple(c.value for c in test.down)
@@ -61,7 +62,8 @@ def run(readings: Readings, tests: Iterable[ir.PolicyTest], said: Callable[[ir.N
             decision = variant.evaluator(case.cluster).evaluate(request)
             origin = variant.origin(case.cluster, decision.virtual_service, decision.entry)
             reach(coverage, origin, case.steps, case.ask.gateway, request.host)
-            ctx = Context(variant.index, case.home, case.cluster, readings.release(case.cluster), origin, down, said)
+            ctx = Context(variant.index, case.home, case.cluster, readings.release(case.cluster), origin, down, said,
+                          memo)
             found = failures(decision, test.expectations, ctx)
             result.cases += 1
             if found:

@@ -19,6 +19,7 @@ A cluster whose documents did not change is not evaluated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterable, Optional
 
 from meshc.language import ir
@@ -375,13 +376,16 @@ def _timeout(d: Decision) -> str:
 
 
 def _shares(a, b, index_a: Index, index_b: Index, home) -> str:
-    """`v1 90% → 80%, v2 10% → 20%`; `to v1 → to v2` when the targets differ."""
+    """`v1 90% → 80%, v2 10% → 20%`: every target of either side, a missing
+    one at 0 %, the unchanged ones as they are."""
     before = {text.target(index_a, s.target, home): s.share for s in a}
     after = {text.target(index_b, s.target, home): s.share for s in b}
-    if before.keys() != after.keys():
-        return f"to {text.shares(index_a, a, home)} {ARROW} to {text.shares(index_b, b, home)}"
-    return ", ".join(f"{t} {text.percent(before[t])} {ARROW} {text.percent(after[t])}" if before[t] != after[t]
-                     else f"{t} {text.percent(after[t])}" for t in after)
+    out = []
+    for t in list(before) + [t for t in after if t not in before]:
+        x, y = before.get(t, 0), after.get(t, 0)
+        out.append(f"{t} {text.percent(Fraction(x))} {ARROW} {text.percent(Fraction(y))}" if x != y
+                   else f"{t} {text.percent(Fraction(y))}")
+    return ", ".join(out)
 
 
 def _example(r: Request, cluster: str) -> str:
