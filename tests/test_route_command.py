@@ -110,3 +110,16 @@ def test_a_policy_with_errors(tmp_path, monkeypatch):
     (tmp_path / "p" / "x.mesh").write_text("namespace x {\n  service y {\n    route r { to v9 }\n  }\n}\n")
     result = run("route", "p", "--service", "x/y")
     assert result.exit_code == 1 and "error[MESH201]" in result.stderr
+
+
+@pytest.mark.parametrize("args, said, retries", [
+    (["--host", "nowhere.example.org"], "the PassthroughCluster", "retry off"),
+    (["--service", "web/user-service-v2"], "Istio's default route", "retry 2 on"),
+    (["--service", "geo/global-api", "--port", "8443"], "port 8443 does not carry HTTP: proxied as TCP", "retry off"),
+])
+def test_requests_no_route_takes(in_repo, args, said, retries):
+    """Found by `meshc route`: a host nobody declares got Istio's default
+    retries from the interpreter, none from the evaluator."""
+    result = run("route", "examples", *args, "--cluster", "hangzhou")
+    assert result.exit_code == 0, result.output
+    assert said in result.stdout and f"  {retries}" in result.stdout and "MESHC BUG" not in result.stdout

@@ -33,7 +33,7 @@ remotes, those places try the routes from each of these clusters.
 
 Places: every declared service host on each of its ports from a sidecar
 (with the source namespaces and labels the policy tests); every external
-host and port; every gateway server port with every host the gateway
+host and port; a host nobody declares, on port 80; every gateway server port with every host the gateway
 serves, exposes or routes, and one it does not. Each place gets at most
 `per_place` requests, in the order above; the result is sorted and free
 of duplicates, and depends only on the policy.
@@ -119,6 +119,8 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
                            [alt for route in info.service.routes for alt in _route_alternatives(route)])
         for port in info.service.ports:
             out.update(_place(info.host, port.number, None, alts, cluster, fleet, per_place))
+    if hosts is None:  # a host nobody declares: Istio's PassthroughCluster
+        out.add(Request(UNSERVED_HOST, 80, source_cluster=cluster))
     for ns in policy.namespaces:
         for external in ns.externals:
             out.update(Request(h, p.number, source_cluster=cluster) for h in external.hosts for p in external.ports

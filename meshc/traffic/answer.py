@@ -89,7 +89,7 @@ def lines(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> list[str]
 def _taken(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> list[str]:
     d, why, origin = a.decision, a.explanation, a.origin
     if d.kind == "default":
-        return [f"no VirtualService routes {a.request.host}:{a.request.port}: Istio's default route"]
+        return [why.why]
     if d.kind == "redirect" and origin is None:
         return [f"{a.request.gateway} redirects port {a.request.port} to HTTPS"]
     if origin is None or (origin.route is None and d.kind == "respond"):

@@ -233,13 +233,18 @@ class Interpreter:
 
     def _default(self, request: Request, info: Optional[ServiceInfo], http: bool = True) -> Explanation:
         """Istio's default route: the host on the port dialled (TCP proxying,
-        without retries, for a port that does not carry HTTP)."""
+        without retries, for a port that does not carry HTTP); a host that
+        is no service nor `external` goes to the PassthroughCluster, without
+        retries ("What Istio does where a policy says nothing")."""
         target = Target(request.host, None, request.port)
         flat, origins = self._policy(target, upstream(self.index, info, None, None) if info else Upstream(None, None))
-        retries = istio_defaults.default_retries(self.istio) if http else NO_RETRIES
+        known = info is not None or bool(self.ports.ports(request.host))
+        retries = istio_defaults.default_retries(self.istio) if http and known else NO_RETRIES
         decision = Decision("default", destinations=(Share(target, Fraction(1)),), retries=retries,
                             policies=((target, flat),))
-        why = "Istio's default route" if http else f"port {request.port} does not carry HTTP: proxied as TCP"
+        why = "Istio's default route" if known else "the PassthroughCluster, as Istio sends what it does not know"
+        if not http:
+            why = f"port {request.port} does not carry HTTP: proxied as TCP"
         return Explanation(decision, f"no HTTP routing for {request.host}: {why}", policies=((target, origins),))
 
     def _taken(self, request: Request, table: Table, group: Group, entry: Entry, alt: Alternative,
