@@ -506,27 +506,15 @@ def report(results: list[SizeResult], check: dict[str, list[float]], growths: di
         print(f"  {mark}  {what}")
 
 
-def bench_evaluator(n: int) -> tuple[str, Optional[dict]]:
-    """bench/evaluate.py (issue 7) in a fresh process for N services: its
-    report (section 6) and its figures."""
-    with tempfile.TemporaryDirectory(prefix="meshc-bench-eval-") as name:
-        figures = Path(name) / "evaluator.json"
-        done = subprocess.run([sys.executable, str(BENCH / "evaluate.py"), "--services", str(n),
+def bench_script(script: str, what: str, n: int) -> tuple[str, Optional[dict]]:
+    """Another bench/ script (`evaluate.py`, issue 7; `policytest.py`,
+    issue 9) in a fresh process for N services: its report and its figures."""
+    with tempfile.TemporaryDirectory(prefix="meshc-bench-") as name:
+        figures = Path(name) / "figures.json"
+        done = subprocess.run([sys.executable, str(BENCH / script), "--services", str(n),
                                "--json", str(figures)], capture_output=True, text=True)
         if not figures.exists():
-            return f"evaluator not measured: exit {done.returncode}: {done.stderr.strip()[-500:]}", None
-        return done.stdout.rstrip(), json.loads(figures.read_text(encoding="utf-8"))
-
-
-def bench_policy_tests(n: int) -> tuple[str, Optional[dict]]:
-    """bench/policytest.py (issue 9) in a fresh process for N services: its
-    report (section 7) and its figures."""
-    with tempfile.TemporaryDirectory(prefix="meshc-bench-tests-") as name:
-        figures = Path(name) / "policytest.json"
-        done = subprocess.run([sys.executable, str(BENCH / "policytest.py"), "--services", str(n),
-                               "--json", str(figures)], capture_output=True, text=True)
-        if not figures.exists():
-            return f"policy tests not measured: exit {done.returncode}: {done.stderr.strip()[-500:]}", None
+            return f"{what} not measured: exit {done.returncode}: {done.stderr.strip()[-500:]}", None
         return done.stdout.rstrip(), json.loads(figures.read_text(encoding="utf-8"))
 
 
@@ -597,9 +585,9 @@ def run(args: argparse.Namespace) -> None:
         results = [bench_size(n, runs_for(n, args), meshc, peer, tmp) for n in args.sizes]
         check = bench_check(meshc, one_service, args.repeats)
     progress(f"evaluator: N={TARGET_N}")
-    evaluator_text, evaluator_figures = bench_evaluator(TARGET_N)
+    evaluator_text, evaluator_figures = bench_script("evaluate.py", "evaluator", TARGET_N)
     progress(f"policy tests: N={TARGET_N}")
-    tests_text, tests_figures = bench_policy_tests(TARGET_N)
+    tests_text, tests_figures = bench_script("policytest.py", "policy tests", TARGET_N)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "tmpdir": tempfile.gettempdir(),
                "load_before": load_before, "load_after": os.getloadavg()[0],

@@ -133,8 +133,8 @@ def test_a_file_runs_its_own_tests_with_its_policy(in_repo):
     ('expect status 404', False),
 ])
 def test_each_expectation_is_judged_on_what_it_says(policy, expectation, holds):
-    policy(f'test t {{\n  request service cart in shop with header x-beta = "1" and path = "/x?q=1" and from cluster east'
-           f'\n  {expectation}\n}}\n')
+    policy(f'test t {{\n  request service cart in shop with header x-beta = "1" and path = "/x?q=1" and '
+           f'from cluster east\n  {expectation}\n}}\n')
     code, output = outcome("")
     assert code == (0 if holds else 1), output
     if not holds:

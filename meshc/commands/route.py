@@ -134,7 +134,8 @@ def answer_all(readings, ask, clusters, at_step):
     names = readings.clusters
     for c in clusters:
         if c not in names:
-            raise click.UsageError(f"no cluster `{c}` in the fleet; {did_you_mean(c, names) or 'clusters: ' + ', '.join(names)}")
+            hint = did_you_mean(c, names) or "clusters: " + ", ".join(names)
+            raise click.UsageError(f"no cluster `{c}` in the fleet; {hint}")
     reached = owners(readings.index, ask)
     declared = services(reached)
     home = declared[0] if len(declared) == 1 else None

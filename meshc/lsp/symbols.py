@@ -138,11 +138,8 @@ class _File:
         for stmt in route.body:
             if isinstance(stmt, s.When):
                 yield from self.condition(stmt.condition)
-            elif isinstance(stmt, s.Forward):
-                for dest in stmt.destinations:
-                    yield from self.target(dest.target)
-            elif isinstance(stmt, s.Mirror):
-                yield from self.target(stmt.target)
+            elif isinstance(stmt, (s.Forward, s.Mirror)):
+                yield from self.targets(stmt)
             elif isinstance(stmt, s.Canary):
                 yield _ref(self.subset_key(stmt.baseline), stmt.baseline)
                 yield _ref(self.subset_key(stmt.candidate), stmt.candidate)
@@ -154,6 +151,14 @@ class _File:
                 yield _ref(self.subset_key(stmt.preview), stmt.preview)
             elif isinstance(stmt, s.Override):
                 yield _ref(("cluster", stmt.cluster.text), stmt.cluster)
+
+    def targets(self, stmt) -> Iterator[Symbol]:
+        """The targets of `to ...` or `mirror ...`."""
+        if isinstance(stmt, s.Forward):
+            for dest in stmt.destinations:
+                yield from self.target(dest.target)
+        elif isinstance(stmt, s.Mirror):
+            yield from self.target(stmt.target)
 
     def target(self, target: s.Target) -> Iterator[Symbol]:
         if isinstance(target, s.SubsetRef):
@@ -217,13 +222,10 @@ class _File:
             return
         if not self.svc:
             return
-        if isinstance(what, s.Forward):
-            for dest in what.destinations:
-                yield from self.target(dest.target)
-        elif isinstance(what, s.Mirror):
-            yield from self.target(what.target)
-        elif isinstance(what, s.ExpectRoute):
+        if isinstance(what, s.ExpectRoute):
             yield _ref(("route", self.ns, self.svc, what.route.text), what.route)
+        else:
+            yield from self.targets(what)
 
     def subset_key(self, word: s.Word) -> tuple[str, ...]:
         return ("subset", self.ns, self.svc, word.text)

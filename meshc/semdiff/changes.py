@@ -125,12 +125,7 @@ def _structure(old: Readings, new: Readings, found: _Found) -> None:
         _, new_list, exposed_after = after[key]
         old_routes = [r.name.value for r in old_list]
         new_routes = [r.name.value for r in new_list]
-        for r in new_routes:
-            if r not in old_routes:
-                found.add(name, f"route {r} added", "routes", clusters)
-        for r in old_routes:
-            if r not in new_routes:
-                found.add(name, f"route {r} removed", "routes", clusters)
+        _added_removed(found, name, old_routes, new_routes, "routes", clusters, "route {} added", "route {} removed")
         kept_old = [r for r in old_routes if r in new_routes]
         kept_new = [r for r in new_routes if r in old_routes]
         if kept_old != kept_new:
@@ -141,12 +136,19 @@ def _structure(old: Readings, new: Readings, found: _Found) -> None:
             if r.name.value in routes and _when(routes[r.name.value]) != _when(r):
                 found.add(name, f"route {r.name.value}: {_when(routes[r.name.value])} {ARROW} {_when(r)}", "route",
                           clusters)
-        for e in exposed_after:
-            if e not in exposed_before:
-                found.add(name, f"exposure added: {e}", "exposure", clusters)
-        for e in exposed_before:
-            if e not in exposed_after:
-                found.add(name, f"exposure removed: {e}", "exposure", clusters)
+        _added_removed(found, name, exposed_before, exposed_after, "exposure", clusters,
+                       "exposure added: {}", "exposure removed: {}")
+
+
+def _added_removed(found: _Found, name: str, before: list[str], after: list[str], kind: str, clusters: list[str],
+                   added: str, removed: str) -> None:
+    """One change per item only in `after` (`added` with `{}` for it) or only in `before`."""
+    for x in after:
+        if x not in before:
+            found.add(name, added.format(x), kind, clusters)
+    for x in before:
+        if x not in after:
+            found.add(name, removed.format(x), kind, clusters)
 
 
 def _when(route: ir.Route) -> str:
@@ -191,9 +193,8 @@ def _policies(old: Readings, new: Readings, found: _Found) -> None:
                 continue
             for field in sorted(a.keys() | b.keys()):
                 if a.get(field) != b.get(field):
-                    found.add(subject, f"destination policy{where}: {field} "
-                                       f"{_policy_text(field, a.get(field))} {ARROW} {_policy_text(field, b.get(field))}",
-                              "policy", served)
+                    was, now = _policy_text(field, a.get(field)), _policy_text(field, b.get(field))
+                    found.add(subject, f"destination policy{where}: {field} {was} {ARROW} {now}", "policy", served)
 
 
 def _scope(subset: Optional[str], port: Optional[int]) -> str:
@@ -360,15 +361,20 @@ def _route_fields(a: Decision, b: Decision, before: Variant, after: Variant, hom
     if a.retries != b.retries:
         out.append(f"{text.retries(a.retries)} {ARROW} {text.retries(b.retries)}")
     if a.fault != b.fault:
-        out.append(f"{'; '.join(text.fault(a.fault)) or 'no fault'} {ARROW} {'; '.join(text.fault(b.fault)) or 'no fault'}")
+        out.append(f"{_fault(a)} {ARROW} {_fault(b)}")
     if a.mirrors != b.mirrors:
         out.append(f"mirror {text.shares(before.index, a.mirrors, home) or 'none'} {ARROW} "
                    f"{text.shares(after.index, b.mirrors, home) or 'none'}")
     if a.rewrite != b.rewrite:
-        out.append(f"{request.path} reaches the upstream as {a.rewrite or request.path} {ARROW} {b.rewrite or request.path}")
+        was, now = a.rewrite or request.path, b.rewrite or request.path
+        out.append(f"{request.path} reaches the upstream as {was} {ARROW} {now}")
     if a.cors != b.cors:
         out.append("cors changed")
     return out
+
+
+def _fault(d: Decision) -> str:
+    return "; ".join(text.fault(d.fault)) or "no fault"
 
 
 def _timeout(d: Decision) -> str:
