@@ -44,7 +44,7 @@ def tests_source(n: int, cases: int, clusters: int) -> str:
     per service, the canary header expected at v2 and plain requests at the
     90/10 split, each request a case in every cluster (the last request
     from one cluster only, to make up the count)."""
-    requests = [(i, "override", f'with header canary = "true"') for i in range(n)]
+    requests = [(i, "override", 'with header canary = "true"') for i in range(n)]
     requests += [(i, "split", f'with path = "/a/{i}"') for i in range(n)]
     requests += [(i, "override", f'with header canary = "true" and path = "/b/{i}"') for i in range(n)]
     requests += [(i, "split", f'with method = POST and path = "/c/{i}"') for i in range(n)]

@@ -117,6 +117,7 @@ class Variant:
         self.steps = steps
         self._evaluators: dict[tuple, object] = {}
         self._for_cluster: dict[str, object] = {}
+        self._origins: dict[str, dict[tuple[str, str], Origin]] = {}
         self._interpreters: dict[str, object] = {}
 
     @cached_property
@@ -181,13 +182,10 @@ class Variant:
         return found
 
     @cached_property
-    def _origins(self) -> dict[str, dict[tuple[str, str], Origin]]:
-        return {}
-
-    @cached_property
     def _by_span(self) -> dict[Span, Origin]:
         """The constructs entries come from, by the span the backend records
-        (routes/__init__: a route's or service's name, an exposure)."""
+        (backends/routes.py `_name_span`: a route's or a service's name, an
+        exposure)."""
         out: dict[Span, Origin] = {}
         for info in self.index.all_services():
             out.setdefault(info.service.name.span, Origin(info))
