@@ -56,6 +56,9 @@ def test_wheel_contains_the_grammar_schemas_and_commands(wheel_site):
     assert (wheel_site / "meshc/lsp/keyword_help.json").is_file()
     entry_points = next(wheel_site.glob("meshc-*.dist-info")) / "entry_points.txt"
     assert "meshc = meshc.cli:main" in entry_points.read_text()
+    # every package of the source tree (pyproject.toml lists them one by one)
+    packages = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "meshc").rglob("__init__.py")}
+    assert sorted(p for p in packages if not (wheel_site / p / "__init__.py").is_file()) == []
 
 
 def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
@@ -66,6 +69,8 @@ def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
     rendered = run_installed(wheel_site, tmp_path, "render", "policy", "-o", "out")
     assert rendered.returncode == 0, rendered.stderr
     assert (tmp_path / "out/hangzhou/kustomization.yaml").is_file()
+    tested = run_installed(wheel_site, tmp_path, "test", "policy")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
     validated = subprocess.run(
         [sys.executable, "-S", "-c",
          "import sys; sys.path[:0] = sys.argv[1].split(':');"
