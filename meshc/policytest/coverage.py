@@ -5,7 +5,8 @@ test reached (as Envoy's router check tool reports route coverage).
 - an exposure, when a request at its gateway for a host it serves was taken
   by an entry of its service (a route's, or its 404 or default entry);
 - a step of a canary, when its route took a request with the canary at
-  that step (the live one unless the test set it).
+  that step in the caller's cluster (its wave's live step unless the test
+  set it).
 
 What is reached in one cluster counts for the policy.
 """
@@ -19,7 +20,9 @@ from meshc.language import ir
 from meshc.language.source import Span
 from meshc.model.requests import best_host
 from meshc.model.resolve import Index, owner_name
-from meshc.traffic.readings import Origin, Steps, canary_key
+from meshc.model.topology import Topology
+from meshc.model.waves import live_step
+from meshc.traffic.readings import Origin
 
 # ("route", NS, SERVICE, ROUTE) | ("route", GATEWAY, HOST, ROUTE) of a `host` block
 # | ("expose", NS, SERVICE, i) | ("step", NS, SERVICE, ROUTE, STEP)
@@ -82,9 +85,11 @@ def measured(policy: ir.MeshPolicy) -> Coverage:
     return Coverage(items)
 
 
-def reach(coverage: Coverage, origin: Optional[Origin], steps: Steps, gateway: Optional[str], host: str) -> None:
-    """Record what one decision reached (`gateway` the gateway's name, for
-    a request that arrived at one)."""
+def reach(coverage: Coverage, origin: Optional[Origin], topology: Topology, cluster: str, gateway: Optional[str],
+          host: str) -> None:
+    """Record what one decision reached in `cluster` (`gateway` the
+    gateway's name, for a request that arrived at one); `origin` comes from
+    the policy at the case's steps."""
     if origin is None:
         return
     route = origin.route
@@ -94,7 +99,7 @@ def reach(coverage: Coverage, origin: Optional[Origin], steps: Steps, gateway: O
         return  # a gateway's `host` block: no canary, no exposure
     ns, svc = origin.info.key
     if route is not None and isinstance(route.action, ir.Canary):
-        step = dict(steps).get(canary_key(origin.info, route), route.action.at)
+        step = live_step(route.action, topology, cluster)
         coverage.reached.add(("step", ns, svc, route.name.value, step))
     if gateway is None:
         return

@@ -61,7 +61,7 @@ def run(readings: Readings, tests: Iterable[ir.PolicyTest], said: Callable[[ir.N
             request = wire(index, case.ask, case.cluster)
             decision = variant.evaluator(case.cluster).evaluate(request)
             origin = variant.origin(case.cluster, decision.virtual_service, decision.entry)
-            reach(coverage, origin, case.steps, case.ask.gateway, request.host)
+            reach(coverage, origin, readings.topology, case.cluster, case.ask.gateway, request.host)
             ctx = Context(variant.index, case.home, case.cluster, readings.release(case.cluster), origin, down, said,
                           memo)
             found = failures(decision, test.expectations, ctx)

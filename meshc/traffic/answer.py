@@ -18,6 +18,7 @@ from meshc.semantics.decision import Decision, Target
 from meshc.semantics.request import Request
 from meshc.traffic import text
 from meshc.model.resolve import owner_name
+from meshc.model.waves import live_step
 from meshc.traffic.readings import Origin, Variant
 
 
@@ -113,16 +114,14 @@ def _canary_note(a: Answer, variant: Variant) -> str:
             or origin.route.action.kind != "canary":
         return ""
     canary = origin.route.action
-    live_step = _live(variant, origin)
-    live = "" if live_step == canary.at else f"; its live step is {live_step}"
-    return f"  (canary {canary.baseline.value} -> {canary.candidate.value} at step {canary.at} " \
-           f"of {len(canary.steps)}{live})"
-
-
-def _live(variant: Variant, origin: Origin) -> int:
+    topology = variant.readings.topology
+    step = live_step(canary, topology, a.cluster)
     written = variant.readings.index.services[origin.info.key]
     route = next(r for r in written.service.routes if r.name.value == origin.route.name.value)
-    return route.action.at
+    live = live_step(route.action, topology, a.cluster)
+    said = "" if live == step else f"; its live step is {live}"
+    return f"  (canary {canary.baseline.value} -> {canary.candidate.value} at step {step} " \
+           f"of {len(canary.steps)}{said})"
 
 
 def _options(a: Answer, index, home) -> list[str]:

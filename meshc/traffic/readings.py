@@ -60,8 +60,15 @@ def canary_key(info: ServiceInfo, route: ir.Route) -> CanaryKey:
     return info.namespace.name.value, info.service.name.value, route.name.value
 
 
+def at_step(canary: ir.Canary, step: int) -> ir.Canary:
+    """The canary at `step` in every cluster (each of its waves too)."""
+    waves = tuple(w.model_copy(update={"at": step}) for w in canary.waves)
+    return canary.model_copy(update={"at": step, "waves": waves})
+
+
 def with_steps(policy: ir.MeshPolicy, steps: Mapping[CanaryKey, int]) -> ir.MeshPolicy:
-    """The policy with the named canaries at other steps; spans unchanged."""
+    """The policy with the named canaries at other steps, in every cluster
+    (a fleet canary's waves all at that step); spans unchanged."""
     if not steps:
         return policy
     namespaces = []
@@ -69,7 +76,7 @@ def with_steps(policy: ir.MeshPolicy, steps: Mapping[CanaryKey, int]) -> ir.Mesh
         services = []
         for svc in ns.services:
             routes = tuple(
-                r.model_copy(update={"action": r.action.model_copy(update={"at": steps[key]})})
+                r.model_copy(update={"action": at_step(r.action, steps[key])})
                 if isinstance(r.action, ir.Canary) and (key := (ns.name.value, svc.name.value, r.name.value)) in steps
                 else r
                 for r in svc.routes)
