@@ -202,7 +202,8 @@ def test_promote_one_wave(cart):
     first = meshc("promote", "cart.mesh", "cart", "--wave", "1", "--dry-run")
     assert first.exit_code == 0, first.output
     assert first.stdout.count("\n-") == 1 and "+        wave hangzhou at 1\n" in first.stdout
-    assert first.stderr == ("would promote cart/primary, wave 1 (hangzhou, shanghai): step 0 → 1 (v1 90% / v2 10%)\n"
+    assert first.stderr == ("shop/cart, route primary: v1 100% → 90%, v2 0% → 10% in hangzhou, shanghai\n"
+                            "would promote cart/primary, wave 1 (hangzhou, shanghai): step 0 → 1 (v1 90% / v2 10%)\n"
                             "clusters that change:\n"
                             "  hangzhou, shanghai: v1 100% / v2 0% → v1 90% / v2 10%\n")
     assert steps(cart) == (0, 0, 0)
