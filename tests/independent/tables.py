@@ -208,6 +208,10 @@ FLEET = [
         ("hangzhou", "beijing"): cat("split", {"geo.prod/hangzhou:8080": 70, "geo.prod/beijing:8080": 30}),
         ("shanghai",): cat("from-shanghai", {"geo.prod/beijing:8080": 100}),
     }, "`from cluster shanghai` holds for the remote's callers only"),
+    row("geo-cluster-label-is-the-proxys", F, "--service prod/geo --source-label topology.istio.io/cluster=shanghai", {
+        ("hangzhou", "beijing"): cat("split", {"geo.prod/hangzhou:8080": 70, "geo.prod/beijing:8080": 30}),
+        ("shanghai",): cat("from-shanghai", {"geo.prod/beijing:8080": 100}),
+    }, "istiod sets topology.istio.io/cluster on every proxy from its cluster (AugmentLabels), over the pod's own"),
     row("finder-waves", F, "--service search/finder", {
         HZ_SH: cat("main", {"finder.search/v1:8080": 80, "finder.search/v2:8080": 20}),
         BJ: cat("main", {"finder.search/v1:8080": 100}),
@@ -279,5 +283,58 @@ RESILIENCE = [
         "a `service` target without port gets the target's only port"),
 ]
 
-TABLES = {"matching": MATCHING, "canary": CANARY, "fleet": FLEET, "gateway": GATEWAY, "resilience": RESILIENCE}
+X = "exposures"
+WWW = "--host www.example.com --via gw"
+ALPHA_V1 = {"alpha.apps/v1:8080": 100}
+
+EXPOSURES = [
+    row("exact-path-first", X, f"{WWW} --path /a", Decision(to={"gamma.apps:8080": 100}, entry="gamma-default"),
+        "an exact path ranks before path prefixes"),
+    row("exact-path-before-header", X, f"{WWW} --path /a --header x-env=prod",
+        Decision(to={"gamma.apps:8080": 100}, entry="gamma-default")),
+    row("longer-prefix-first", X, f"{WWW} --path /a/beta/1 --header accept=json",
+        cat("only-json", {"beta.apps:8080": 100}, entry="beta-only-json"), "longer prefixes first"),
+    row("longer-prefix-string", X, f"{WWW} --path /a/betamax --header accept=json",
+        cat("only-json", {"beta.apps:8080": 100})),
+    row("not-found-does-not-fall-through", X, f"{WWW} --path /a/beta/1", NOT_FOUND,
+        "SERVICE-not-found: it does not go on to later exposures"),
+    row("route-and-exposure-both-hold", X, f"{WWW} --path /a/x --header x-env=prod",
+        cat("env", {"alpha.apps/v2:8080": 100}, entry="alpha-env")),
+    row("exposure-without-route-condition", X, f"{WWW} --path /a/x --header x-env=pre", cat("rest", ALPHA_V1)),
+    row("mesh-only-condition-never-at-gateway", X, f"{WWW} --path /a/x --from-namespace ops", cat("rest", ALPHA_V1),
+        "a `from namespace` alternative is left out of the gateway's entries"),
+    row("no-path-rank-after-paths", X, f"{WWW} --path /b --header x-env=prod",
+        Decision(to={"delta.apps:8080": 100}, entry="delta-default")),
+    row("catch-all-last", X, f"{WWW} --path /b --header x-env=staging",
+        Decision(to={"omega.apps:8080": 100}, entry="omega-default")),
+    row("catch-all-plain", X, WWW, Decision(to={"omega.apps:8080": 100})),
+    row("mesh-from-namespace", X, "--service apps/alpha --from-namespace ops", cat("internal", {"alpha.apps/v2:8080": 100})),
+    row("mesh-no-exposure-when", X, "--service apps/beta --path /zzz --header accept=json",
+        cat("only-json", {"beta.apps:8080": 100})),
+    row("mesh-404", X, "--service apps/beta", NOT_FOUND, "routes that all have a `when`: the rendered 404"),
+]
+
+K = "corner"
+SVC = "--service corner/svc"
+
+CORNER = [
+    row("rendered-404", K, SVC, NOT_FOUND,
+        "without the rendered not-found entry the caller would get the default route (language.md, Routes)"),
+    row("mirror-without-percentage", K, f"{SVC} --from-namespace ops",
+        cat("only-ops", {"svc.corner/v2:8080": 100}, mirrors={"svc.corner/v1:8080": 100})),
+    row("mirror-other-port", K, f"{SVC} --from-namespace ops --port 8081",
+        cat("only-ops", {"svc.corner/v2:8081": 100}, mirrors={"svc.corner/v1:8081": 100})),
+    row("fault-ppm-truncated", K, f"{SVC} --method POST --path /x/1",
+        cat("post-x", {"svc.corner/v1:8080": 100}, timeout_ms=1500, fault=Fault(abort_status=500, abort_percent=0.5699)),
+        "0.57 % is 5699 ppm (uint32(0.57 * 10000) in float64)"),
+    row("method-must-hold", K, f"{SVC} --path /x/1", NOT_FOUND),
+    row("service-target-keeps-port", K, "--service corner/multi --port 8081 --path /foo",
+        cat("fwd", {"svc.corner:8081": 100}, rewrite="/v2foo"),
+        "several ports: Istio keeps the port dialled; rewrite without uri match replaces the leading /"),
+    row("service-target-keeps-port-8080", K, "--service corner/multi",
+        cat("fwd", {"svc.corner:8080": 100}, rewrite="/v2")),
+]
+
+TABLES = {"matching": MATCHING, "canary": CANARY, "fleet": FLEET, "gateway": GATEWAY, "resilience": RESILIENCE,
+          "exposures": EXPOSURES, "corner": CORNER}
 ROWS = [r for rows in TABLES.values() for r in rows]

@@ -13,7 +13,14 @@ from tests.independent.tables import ROWS, Decision, Row
 # Rows where meshc's answer differs from the hand computation and the
 # documentation (or Istio) sides with the hand computation; see the report
 # of issue 9's independent check.
-KNOWN_WRONG: dict[str, str] = {}
+KNOWN_WRONG: dict[str, str] = {
+    "geo-cluster-label-is-the-proxys": (
+        "a caller's topology.istio.io/cluster label is its proxy's cluster (istio "
+        "pkg/serviceregistry/util/label/label.go AugmentLabels overwrites it; docs/multicluster.md: "
+        "'pilot adds the same topology labels to every proxy's labels'), but meshc route lets "
+        "--source-label set it: hangzhou and beijing callers take from-shanghai in the rendered "
+        "reading, the interpreter disagrees, and route prints MESHC BUG and exits 2"),
+}
 
 
 def per_cluster(answers: list[dict]) -> dict[str, dict]:
@@ -41,8 +48,10 @@ def actual_summary(answer: dict, expected: Decision) -> dict:
         "timeout_ms": d["timeout_ms"],
         "retries": (r["attempts"], r["per_try_ms"], sorted(r["retry_on"]), sorted(r["statuses"]))
         if r["attempts"] else (0,),
-        "fault": None if fault is None else
-        (fault["delay_ms"], fault["delay_percent"], fault["abort_status"], fault["abort_percent"]),
+        # a fault without delay (or abort) reports its percentage as 0.0, not null
+        "fault": None if fault is None else (
+            fault["delay_ms"], fault["delay_percent"] if fault["delay_ms"] is not None else None,
+            fault["abort_status"], fault["abort_percent"] if fault["abort_status"] is not None else None),
         "mirrors": shares(d["mirrors"], expected.mirrors),
         "rewrite": d["rewrite"],
     })
@@ -87,7 +96,8 @@ def test_route_answers_the_table(r: Row):
             f"{cluster}: {r.why}\n{json.dumps(answers[cluster]['decision'], indent=1)}")
 
 
-@pytest.mark.parametrize("r", [r for r in ROWS if len({c for cs in r.expect for c in cs}) > 1],
+@pytest.mark.parametrize("r", [r for r in ROWS if len({c for cs in r.expect for c in cs}) > 1
+                               and r.id not in KNOWN_WRONG],
                          ids=lambda r: f"{r.policy}-{r.id}")
 def test_clusters_that_agree_are_shown_once(r: Row):
     """Clusters with the same answer are one group: no two groups hold the

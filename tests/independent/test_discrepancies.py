@@ -1,0 +1,65 @@
+"""Where meshc's answer disagrees with the documentation or with Istio, kept
+as strict expected failures (each reason says what is expected and why);
+tables.py's KNOWN_WRONG rows are the others."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.independent.meshc_cli import POLICIES, run
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "`meshc route --port N` with a port the service does not declare prints `MESHC BUG` "
+    "(the rendered reading and the interpreter disagree) and exits 2; `meshc test` refuses "
+    "the same request with MESH207 ('service has no port'). Expected a located usage error "
+    "or one answer, never a self-declared meshc bug"))
+def test_route_to_a_port_the_service_lacks_is_not_a_meshc_bug():
+    result = run("route", POLICIES / "matching", "--service", "shop/catalog", "--port", "9091")
+    assert "MESHC BUG" not in result.output and "meshc bug" not in result.output
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "`--header cookie=a=1 --cookie beta=yes` sends `cookie: beta=yes`: the cookie given "
+    "with --header is dropped silently (testing.md: all cookies become one `cookie` header)"))
+def test_route_keeps_a_cookie_header_given_with_cookies():
+    result = run("route", POLICIES / "matching", "--service", "shop/catalog",
+                 "--header", "cookie=a=1", "--cookie", "beta=yes", "--output-format", "json")
+    cookie = json.loads(result.stdout)["request"]["headers"]["cookie"]
+    assert "a=1" in cookie and "beta=yes" in cookie
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "`--from-cluster shanghai --cluster beijing` answers for beijing as if a beijing proxy "
+    "carried shanghai's cluster label (route from-shanghai, beijing's timeout), a caller "
+    "that cannot exist: a shanghai proxy follows hangzhou's configuration. Expected a usage "
+    "error, or the answer for shanghai's callers (testing.md leaves the combination undefined)"))
+def test_route_from_cluster_and_another_cluster_do_not_invent_a_caller():
+    result = run("route", POLICIES / "fleet", "--service", "prod/geo", "--from-cluster", "shanghai",
+                 "--cluster", "beijing", "--output-format", "json")
+    if result.exit_code == 2:
+        assert "MESHC BUG" not in result.output
+        return
+    answers = json.loads(result.stdout)["answers"]
+    assert [a["clusters"] for a in answers] == [["shanghai"]]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a test request `with source topology.istio.io/cluster = \"shanghai\" and from cluster "
+    "hangzhou` is routed as a shanghai caller (route from-shanghai, with a MESHC BUG note in "
+    "the explanation); istiod overwrites the label with the proxy's cluster (AugmentLabels), "
+    "so a hangzhou caller takes route split"))
+def test_meshc_test_cluster_label_is_the_proxys(tmp_path):
+    for path in (POLICIES / "fleet").glob("*.mesh"):
+        if path.name != "tests.mesh":
+            shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "t.mesh").write_text(
+        "test label-is-the-proxys {\n"
+        '  request service geo in prod with source topology.istio.io/cluster = "shanghai" and from cluster hangzhou\n'
+        "  expect route split\n"
+        "}\n")
+    result = run("test", tmp_path)
+    assert result.exit_code == 0, result.output
