@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.independent.meshc_cli import HERE, run
+from tests.independent.meshc_cli import HERE, POLICIES, run
 
 BASE = HERE / "diff" / "base"
 ALL = "in hangzhou, shanghai, beijing"
@@ -238,3 +238,45 @@ def test_a_service_removed_is_reported_the_same_with_another_change(tmp_path):
     (old / "extra.mesh").write_text("namespace prod {\n  service extra { port 8080 http }\n}\n")
     assert sorted(run("diff", old, new).stdout.splitlines()) == [
         f"prod/extra, service removed {ALL}", f"prod/orders, route main: v1 90% → 70%, v2 10% → 30% {ALL}"]
+
+
+RETRY = "retry 5 per-try {}s on cancelled connect-failure refused-stream retriable-status-codes unavailable"
+OTHER_PAIRS = [
+    # a gateway host block's route: its subject is the block, not a service
+    ("gateway", "      timeout 3s", "      timeout 4s",
+     ["gateway edge host admin.example.com, route ops: timeout 3s → 4s in default"]),
+    ("resilience", "mirror v2 25%", "mirror v2 50%", ["pay/ledger, route shadow: mirror v2 25% → v2 50% in default"]),
+    # the service's retry applies to every route but legacy, which sets its own
+    ("resilience", "retry 5 per-try 2s", "retry 5 per-try 3s",
+     [f"pay/ledger, route {r}: {RETRY.format(2)} → {RETRY.format(3)} in default" for r in ("chaos", "plain", "shadow")]),
+    ("resilience", "fault abort 503 0.5%", "fault abort 503 1%",
+     ["pay/ledger, route chaos: fault delay 2s 10%; fault abort 503 0.5% → fault delay 2s 10%; fault abort 503 1% in default"]),
+]
+
+
+@pytest.mark.parametrize("policy, old_text, new_text, expected", OTHER_PAIRS,
+                         ids=[f"{p[0]}-{i}" for i, p in enumerate(OTHER_PAIRS)])
+def test_diff_of_options_in_the_table_policies(tmp_path, policy, old_text, new_text, expected):
+    old, new = tmp_path / "old", tmp_path / "new"
+    for d in (old, new):
+        d.mkdir()
+    text = (POLICIES / policy / "policy.mesh").read_text()
+    assert old_text in text
+    (old / "policy.mesh").write_text(text)
+    (new / "policy.mesh").write_text(text.replace(old_text, new_text, 1))
+    assert sorted(run("diff", old, new).stdout.splitlines()) == sorted(expected)
+
+
+def test_promoting_one_wave_changes_its_clusters_only(tmp_path):
+    """wave hangzhou at 1 → 2 (shanghai, hangzhou's remote, moves with it);
+    beijing's wave stays at 0."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for d in (old, new):
+        d.mkdir()
+        for name in ("fleet.mesh", "prod.mesh"):
+            shutil.copy(POLICIES / "fleet" / name, d / name)
+    line = "search/finder, route main: v1 80% → 0%, v2 20% → 100% in hangzhou, shanghai"
+    dry = run("promote", new / "prod.mesh", "finder", "--wave", "1", "--dry-run")
+    assert line in dry.stderr.splitlines()
+    assert run("promote", new / "prod.mesh", "finder", "--wave", "1").exit_code == 0
+    assert run("diff", old, new).stdout.splitlines() == [line]
