@@ -122,6 +122,8 @@ MATCHING = [
     row("query-missing", M, f"{CAT} --path /api", cat("fallback", V1)),
     row("header-absent-and-exact-path", M, f"{CAT} --path /anon", cat("no-user", V2)),
     row("header-present", M, f"{CAT} --path /anon --header x-user=bob", cat("fallback", V1)),
+    row("header-present-but-empty", M, f"{CAT} --path /anon --header x-user=", cat("fallback", V1),
+        "`absent` is withoutHeaders with a presence match: an empty value is present"),
     row("exact-path-only", M, f"{CAT} --path /anon/x", cat("fallback", V1)),
     row("port-match", M, f"{CAT} --port 9090", cat("admin-port", {"catalog.shop/v2:9090": 100})),
     row("port-earlier-route-first", M, f"{CAT} --port 9090 --cookie beta=yes",
