@@ -137,6 +137,11 @@ class Cluster:
     region: Optional[str]
     attrs: str  # everything after the name
     istio: Optional[str]
+    # what fleet_policies() also draws (in `attrs` too)
+    remote_of: Optional[str] = None
+    network: Optional[str] = None
+    gateway: bool = False
+    zone: Optional[str] = None
 
 
 @dataclass
@@ -261,6 +266,11 @@ class Service:
     routes: list[Route]
     overrides: dict[str, dict[str, str]]         # cluster -> kind -> statement
     expose: Optional[tuple[str, str]] = None     # (gateway, host)
+    # what fleet_policies() also draws
+    placement: Optional[list[str]] = None        # `in C...`; None: every cluster
+    local: bool = False
+    port_names: dict[int, str] = field(default_factory=dict)       # port -> `name NAME`
+    subset_clusters: dict[str, str] = field(default_factory=dict)  # explicit subset -> its `in C`
 
     @property
     def host(self) -> str:
@@ -319,6 +329,7 @@ class Policy:
     clusters: Optional[list[Cluster]]  # None: no fleet (one cluster, `default`)
     namespaces: list[Namespace]
     layout: Layout = field(default_factory=lambda: Layout("  ", "\n", False))
+    dns_proxying: bool = False
 
     @property
     def cluster_names(self) -> list[str]:
@@ -359,6 +370,8 @@ class Policy:
         ind = self.layout.indent
         lines = ["# the fleet", "fleet prod {"]
         lines += [f"{ind}cluster {c.name}{c.attrs}" for c in self.clusters]
+        if self.dns_proxying:
+            lines.append(f"{ind}dns-proxying")
         lines.append("}")
         return self._lines(lines)
 
@@ -390,13 +403,18 @@ class Policy:
 
     def _service(self, svc: Service) -> list[str]:
         ind = self.layout.indent
-        body = []
+        body = [f"in {' '.join(svc.placement)}"] if svc.placement else []
         for number, proto, policy in svc.ports:
-            body.append(f"port {number} {proto}" + (f" {{ {policy} }}" if policy else ""))
+            name = f" name {svc.port_names[number]}" if number in svc.port_names else ""
+            body.append(f"port {number} {proto}{name}" + (f" {{ {policy} }}" if policy else ""))
+        if svc.local:
+            body.append("local")
         if svc.subsets_explicit:
             for s in svc.subsets:
                 extra = f" {svc.subset_policy[s]}" if s in svc.subset_policy else ""
-                body.append(f"subset {s} {{ {svc.subset_key} = {quoted(s)}{extra} }}")
+                labels = f"in {s}" if svc.subset_key == "cluster" else f"{svc.subset_key} = {quoted(s)}" + (
+                    f" in {svc.subset_clusters[s]}" if s in svc.subset_clusters else "")
+                body.append(f"subset {s} {{ {labels}{extra} }}")
         elif svc.subsets:
             body.append(f"subsets by {svc.subset_key} {' '.join(svc.subsets)}")
             for s, policy in svc.subset_policy.items():
@@ -815,15 +833,23 @@ def fleets(draw) -> Optional[list[Cluster]]:
 
 @st.composite
 def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes: int = 3,
-             fleet: Optional[bool] = None, host_block: Optional[bool] = None) -> Policy:
+             fleet: Optional[bool] = None, host_block: Optional[bool] = None,
+             multicluster: bool = False) -> Policy:
     """A valid policy. `fleet=True` forces a fleet of 2-3 clusters,
-    `False` forbids one; `host_block` likewise a gateway `host` block."""
-    clusters = draw(fleets())
-    if fleet is True and (clusters is None or len(clusters) < 2):
-        clusters = draw(fleets().filter(lambda f: f is not None and len(f) >= 2))
-    if fleet is False:
-        clusters = None
+    `False` forbids one; `host_block` likewise a gateway `host` block;
+    `multicluster=True` is `fleet_policies()`."""
+    dns_proxying = False
+    if multicluster:
+        clusters, dns_proxying = draw(topologies())
+    else:
+        clusters = draw(fleets())
+        if fleet is True and (clusters is None or len(clusters) < 2):
+            clusters = draw(fleets().filter(lambda f: f is not None and len(f) >= 2))
+        if fleet is False:
+            clusters = None
     cluster_names = [c.name for c in clusters] if clusters else []
+    # `on C` names a primary: a remote's proxies follow its primary (MESH902)
+    override_clusters = [c.name for c in clusters or [] if c.remote_of is None]
     regions = sorted({c.region for c in clusters or [] if c.region})
     several_mirrors = all(c.istio is None or int(c.istio.split(".")[1]) >= 20 for c in clusters or [])
 
@@ -845,10 +871,13 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
             defaults = draw(st.sampled_from(["lb least-request", "tls istio-mutual"]) | circuit_breakers())
         namespaces.append(Namespace(ns_name, defaults, services, draw(st.integers(0, len(services)))))
     all_services = [svc for ns in namespaces for svc in ns.services]
+    if multicluster:
+        place_services(draw, all_services, clusters)
 
     # Phase 2: bodies, which may name any service of the policy.
     for ns in namespaces:
         for svc in ns.services:
+            callable_ = callable_services(svc, all_services, cluster_names)
             svc.ports = [(n, proto, draw(st.none() | st.just(None) | lb_statements | circuit_breakers(False)))
                          for n, proto, _ in svc.ports]
             svc.options = draw(route_options(path_matched=False, allow_rewrite=False))
@@ -856,7 +885,8 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
             for s in draw(st.lists(st.sampled_from(svc.subsets), unique=True, max_size=2)) if svc.subsets else []:
                 svc.subset_policy[s] = draw(st.sampled_from(["lb round-robin", "tls istio-mutual"])
                                             | circuit_breakers(False))
-            for c in draw(st.lists(st.sampled_from(cluster_names), unique=True, max_size=2)) if cluster_names else []:
+            for c in draw(st.lists(st.sampled_from(override_clusters), unique=True, max_size=2)) \
+                    if override_clusters else []:
                 stmts = draw(route_options(path_matched=False, allow_rewrite=False))
                 stmts.update(draw(destination_policies(regions, allow_failover=False)))
                 if not stmts:
@@ -872,18 +902,21 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
                         conds, path_matched = draw(alternatives(f"{i}{j}", [p[0] for p in svc.ports], ns_names))
                         alts.append(conds)
                         path_everywhere &= path_matched
-                action = draw(actions(svc, all_services, cluster_names))
-                route_mirrors = draw(mirrors(svc, all_services, several_mirrors)) if action is not None else []
+                # waves list the primaries: a remote moves with its primary (MESH922)
+                action = draw(actions(svc, callable_, override_clusters))
+                route_mirrors = draw(mirrors(svc, callable_, several_mirrors)) if action is not None else []
                 options = draw(route_options(path_matched=bool(alts) and path_everywhere))
                 overrides = {}
-                for c in draw(st.lists(st.sampled_from(cluster_names), unique=True, max_size=2)) if cluster_names \
-                        else []:
+                for c in draw(st.lists(st.sampled_from(override_clusters), unique=True, max_size=2)) \
+                        if override_clusters else []:
                     overrides[c] = draw(override_options())
                 comment = draw(st.none() | st.sampled_from(["note: keep", "TODO {not} code", "#"]))
                 svc.routes.append(Route(route_name, alts, action, route_mirrors, options, overrides,
                                         draw(st.permutations(range(5))), draw(st.booleans()), comment))
             if draw(st.integers(0, 9)) == 0:
                 svc.routes = []  # a service without routes (no VirtualService unless options)
+            if multicluster:
+                route_by_cluster(draw, svc, clusters, [p[0] for p in svc.ports], ns_names)
 
     # Namespace-wide statements: security, external services, one gateway
     # serving a host per exposed service (no `when`, so no MESH313/314).
@@ -906,7 +939,8 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
             ns.security.append(allow)
         if draw(st.integers(0, 3)) == 0:
             ns.externals.append(f"external ext{k}.example.com port {draw(st.sampled_from([443, 8443]))} https")
-    exposable = [svc for svc in all_services if svc.routes]
+    # a local service is exposed only where it runs everywhere (MESH905)
+    exposable = [svc for svc in all_services if svc.routes and not (svc.local and svc.placement)]
     if exposable and draw(st.booleans()):
         exposed = draw(st.lists(st.sampled_from(exposable), min_size=1, max_size=3, unique_by=id))
         home = draw(st.sampled_from(namespaces))
@@ -920,11 +954,278 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
             ["http port 8080"], ["https port 8443 credential other-cert", "http"]]))
         home.gateway = gateway
     if host_block or (host_block is None and draw(st.booleans())):
-        draw(host_blocks(namespaces, all_services, cluster_names, several_mirrors))
+        # a gateway's pods may run in any cluster: a local service only where it runs everywhere (MESH905)
+        reachable = [svc for svc in all_services if not (svc.local and svc.placement)]
+        draw(host_blocks(namespaces, reachable, override_clusters, several_mirrors))
 
     layout = Layout(draw(st.sampled_from(["  ", "    ", "\t"])), draw(st.sampled_from(["\n", "\n", "\r\n"])),
                     draw(st.booleans()))
-    return Policy(clusters, namespaces, layout)
+    return Policy(clusters, namespaces, layout, dns_proxying)
+
+
+# ------------------------------------------ multi-cluster: fleet_policies()
+# What docs/language.md ("Fleet", "Services across clusters", "Destination
+# policy") adds for fleets, drawn by `policies(multicluster=True)` through
+# the hooks below, and the model of what it renders (per primary).
+
+def fleet_policies(**kw) -> st.SearchStrategy[Policy]:
+    """A valid policy for a fleet of 2-4 clusters, some of them remotes of
+    an earlier primary, on one or two networks, maybe with `dns-proxying`;
+    services placed with `in`, `local`, ports with `name`, cluster subsets
+    (`subsets by cluster`, a subset's `in C`), `when from cluster C` (or
+    the label `topology.istio.io/cluster`), `failover priority` with pins,
+    and services whose routes all have a `when`. Validity, by the docs:
+
+    - `on C` names primaries only (MESH902); remotes declare no `istio`
+      (MESH901);
+    - cluster subsets select clusters the service runs in (MESH903), never
+      on a local service (MESH906);
+    - in a fleet on several networks, a service placed on networks without
+      an east-west gateway runs everywhere instead (MESH408);
+    - a local service is sent to only by routes whose callers all run where
+      it runs (MESH905): its own routes, other local services placed
+      within it, or any service when it runs everywhere; it is exposed
+      only when it runs everywhere, and its `from cluster` names a cluster
+      it runs in;
+    - `failover priority` only next to an `eject` and instead of
+      `failover` (MESH402, MESH405), pins naming what the fleet has."""
+    return policies(multicluster=True, **kw)
+
+
+@st.composite
+def topologies(draw) -> tuple[list[Cluster], bool]:
+    """(clusters, dns-proxying): 2-4 clusters, each a primary or a remote of
+    an earlier primary."""
+    cluster_names = draw(st.lists(names, min_size=2, max_size=4, unique=True))
+    regions = draw(st.lists(regions_, min_size=1, max_size=3, unique=True))
+    out: list[Cluster] = []
+    for i, name in enumerate(cluster_names):
+        primaries = [c.name for c in out if c.remote_of is None]
+        remote_of = draw(st.none() | st.sampled_from(primaries)) if primaries else None
+        attrs = [f"remote of {remote_of}"] if remote_of else []
+        region = draw(st.none() | st.sampled_from(regions))
+        zone = None
+        if region:
+            attrs.append(f"region {region}")
+            if draw(st.booleans()):
+                zone = f"{region}-{draw(st.sampled_from('abc'))}"
+                attrs.append(f"zone {zone}")
+        network = draw(st.none() | st.sampled_from(["net-1", "net-2"]))
+        if network:
+            attrs.append(f"network {network}")
+        gateway = draw(st.booleans())
+        if gateway:
+            attrs.append("gateway " + draw(st.sampled_from([f"10.{i}.0.10", f"eastwest.{name}.example.com"])))
+        istio = None if remote_of else draw(st.none() | st.sampled_from([f"1.{v}" for v in range(18, 31)]))
+        if istio:
+            attrs.append(f"istio {istio}")
+        attrs = draw(st.permutations(attrs))
+        out.append(Cluster(name, region, "".join(" " + a for a in attrs), istio, remote_of, network, gateway, zone))
+    return out, draw(st.integers(0, 3)) == 0
+
+
+def unreachable_across_networks(clusters: list[Cluster], placed: list[str]) -> bool:
+    """MESH408: on a fleet of several networks, the service runs only on
+    networks where no cluster has an east-west gateway, and some caller is
+    on another network."""
+    if len({c.network for c in clusters if c.network}) < 2:
+        return False
+    networks = {c.network for c in clusters if c.name in placed}
+    if any(c.gateway for c in clusters if c.network in networks):
+        return False
+    return any(c.network not in networks for c in clusters)
+
+
+def place_services(draw, services: list[Service], clusters: list[Cluster]) -> None:
+    """Where each service runs, `local`, port names and cluster subsets
+    (before routes are drawn: they name subsets)."""
+    everywhere = [c.name for c in clusters]
+    for svc in services:
+        svc.local = draw(st.integers(0, 3)) == 0
+        placement = draw(st.none() | st.lists(st.sampled_from(everywhere), min_size=1, unique=True))
+        if placement and not svc.local and unreachable_across_networks(clusters, placement):
+            placement = None
+        svc.placement = placement
+        port_names = draw(st.lists(plain_words, min_size=len(svc.ports), max_size=len(svc.ports), unique=True))
+        for (number, _, _), name in zip(svc.ports, port_names):
+            if draw(st.integers(0, 2)) == 0:
+                svc.port_names[number] = name
+        if svc.local:
+            continue
+        runs = placement or everywhere
+        kind = draw(st.sampled_from(["labels", "labels", "by cluster", "in"]))
+        if kind == "by cluster":
+            svc.subset_key = "cluster"
+            svc.subsets = draw(st.lists(st.sampled_from(runs), min_size=1, unique=True))
+        elif kind == "in" and svc.subsets:
+            svc.subsets_explicit = True
+            for s in draw(st.lists(st.sampled_from(svc.subsets), min_size=1, unique=True)):
+                svc.subset_clusters[s] = draw(st.sampled_from(runs))
+
+
+def callable_services(svc: Service, services: list[Service], everywhere: list[str]) -> list[Service]:
+    """The services `svc`'s routes may send or mirror to: a local service
+    only if it runs wherever the route's callers are (its own routes serve
+    the clusters it runs in; another local service's, that one's; any
+    other service's, every cluster)."""
+    callers = set(svc.placement or everywhere) if svc.local else set(everywhere)
+    return [o for o in services if o is svc or not o.local or callers <= set(o.placement or everywhere)]
+
+
+def route_by_cluster(draw, svc: Service, clusters: list[Cluster], ports: list[int], namespaces: list[str]) -> None:
+    """After a service's routes: `from cluster` in some alternatives, now
+    and then a last route with a `when` (so every route has one), and
+    `failover priority` where `failover` could be."""
+    everywhere = [c.name for c in clusters]
+    sources = (svc.placement or everywhere) if svc.local else everywhere
+    if svc.routes and not svc.routes[-1].alternatives and draw(st.integers(0, 5)) == 0:
+        svc.routes[-1].alternatives = [draw(alternatives(f"{len(svc.routes) - 1}0", ports, namespaces))[0]]
+    for route in svc.routes:
+        for alt in route.alternatives:
+            if draw(st.integers(0, 2)) == 0:
+                cluster = draw(st.sampled_from(sources))
+                cond = draw(st.sampled_from([f"from cluster {cluster}", f"from cluster {cluster}",
+                                             f'source {CLUSTER_LABEL} = "{cluster}"']))
+                alt.insert(draw(st.integers(0, len(alt))), cond)
+    if has_eject(svc.policy.get("circuit-breaker")) and "failover" not in svc.policy and draw(st.booleans()):
+        svc.policy["failover"] = draw(failover_priorities(clusters))
+
+
+CLUSTER_LABEL = "topology.istio.io/cluster"
+
+
+@st.composite
+def failover_priorities(draw, clusters: list[Cluster]) -> str:
+    """`failover priority KEY...`, some entries pinned to a value the fleet has."""
+    pins = {"cluster": [c.name for c in clusters], "network": sorted({c.network for c in clusters if c.network}),
+            "region": sorted({c.region for c in clusters if c.region}),
+            "zone": sorted({c.zone for c in clusters if c.zone}), "version": ["v1", "v2"]}
+    keys = draw(st.lists(st.sampled_from(["cluster", "network", "region", "zone", "subzone", "node", "version"]),
+                         min_size=1, max_size=4, unique=True))
+    out = []
+    for key in keys:
+        if pins.get(key) and draw(st.integers(0, 3)) == 0:
+            value = draw(st.sampled_from(pins[key]))
+            out.append(f"{key}={value}" if draw(st.booleans()) else f"{key}={quoted(value)}")
+        else:
+            out.append(key)
+    return "failover priority " + " ".join(out)
+
+
+# --- the model: what a fleet policy renders in each primary's configuration
+def primaries(policy: Policy) -> list[str]:
+    """The clusters whose directories hold routing (a remote's holds stubs)."""
+    return [c.name for c in policy.clusters if c.remote_of is None] if policy.clusters else ["default"]
+
+
+def served_by(policy: Policy, primary: str) -> list[str]:
+    """The clusters a primary's configuration programs: itself, then its remotes."""
+    return [primary] + [c.name for c in policy.clusters or [] if c.remote_of == primary]
+
+
+def local_hosts(policy: Policy) -> dict[str, Service]:
+    return {svc.host: svc for svc in policy.services() if svc.local}
+
+
+def _route_hosts(svc: Service, route: Route) -> set[str]:
+    hosts = {m.target.host for m in route.mirrors}
+    if isinstance(route.action, Forward):
+        hosts |= {d.host for d in route.action.destinations}
+    else:
+        hosts.add(svc.host)
+    return hosts
+
+
+def cluster_of(alternative: list[str]) -> Optional[str]:
+    """The caller's cluster an alternative tests, if any."""
+    for cond in alternative:
+        m = re.fullmatch(rf'from cluster (\S+)|source {re.escape(CLUSTER_LABEL)} = "(.*)"', cond)
+        if m:
+            return m.group(1) or m.group(2)
+    return None
+
+
+@dataclass
+class Copy:
+    """One rendering of a route in a primary: `suffix` after the route's
+    name, the caller cluster whose subsets of local services it takes
+    (None: no local target), and its `when` alternatives ([]: none)."""
+
+    suffix: str
+    cluster: Optional[str]
+    alternatives: list[list[str]]
+
+
+def copies(policy: Policy, svc: Service, route: Route, primary: str) -> list[Copy]:
+    """A route that sends (or mirrors) to a local service, or a local
+    service's own route, renders once per cluster the primary serves (for a
+    local service's own: that it runs in), as `ROUTE-C` matching `from
+    cluster C` when it serves several; alternatives that test another
+    cluster are left out, and so is a copy left without any."""
+    if not (svc.local or _route_hosts(svc, route) & set(local_hosts(policy))):
+        return [Copy("", None, route.alternatives)]
+    served = served_by(policy, primary)
+    everywhere = policy.cluster_names
+    sources = [c for c in served if c in (svc.placement or everywhere)] if svc.local else served
+    if len(served) == 1:
+        return [Copy("", c, route.alternatives) for c in sources]
+    out = []
+    for c in sources:
+        here = f"from cluster {c}"
+        alts = [alt + [here] for alt in route.alternatives if cluster_of(alt) in (None, c)]
+        if alts or not route.alternatives:
+            out.append(Copy(f"-{c}", c, alts or [[here]]))
+    return out
+
+
+def local_subset(policy: Policy, host: str, subset: Optional[str], copy: Copy) -> Optional[str]:
+    """The subset a destination of `copy` renders with: for a local
+    service, the copy's cluster's share of it (`C`, `C-S`)."""
+    if copy.cluster is None or host not in local_hosts(policy):
+        return subset
+    return copy.cluster if subset is None else f"{copy.cluster}-{subset}"
+
+
+def all_conditional(svc: Service) -> bool:
+    return bool(svc.routes) and all(r.alternatives for r in svc.routes)
+
+
+def mesh_entries(policy: Policy, svc: Service, primary: str) -> list[tuple[str, Route, Copy]]:
+    """(name, route, copy) of every route entry of the service's own
+    VirtualService in `primary`, in order (a blue-green preview before its
+    route)."""
+    out = []
+    for route in svc.routes:
+        for copy in copies(policy, svc, route, primary):
+            for name in route.entry_names:
+                base, preview = (name[:-len("-preview")], "-preview") if name.endswith("-preview") else (name, "")
+                out.append((base + copy.suffix + preview, route, copy))
+    return out
+
+
+def mesh_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
+    """Every entry name of the service's own VirtualService in `primary`,
+    `not-found` last where the docs render it: routes that all have a
+    `when`, or a local service serving callers of a cluster it does not run in."""
+    names_ = [name for name, _, _ in mesh_entries(policy, svc, primary)]
+    unserved = svc.local and not set(served_by(policy, primary)) <= set(svc.placement or policy.cluster_names)
+    return names_ + (["not-found"] if all_conditional(svc) or unserved else [])
+
+
+def gateway_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
+    """The entry names of an exposed service's routes on its gateway host
+    (alternatives about mesh callers left out), `SERVICE-not-found` last
+    when its routes all have a `when`."""
+    out = []
+    for route in svc.routes:
+        if not route.gateway_entry_names:
+            continue
+        kept = [alt for alt in route.alternatives if not any(c.startswith(MESH_ONLY) for c in alt)]
+        trimmed = replace(route, alternatives=kept)
+        for copy in copies(policy, svc, trimmed, primary):
+            out += [f"{svc.name}-{route.name}{copy.suffix}" + ("-preview" if n.endswith("-preview") else "")
+                    for n in route.entry_names]
+    return out + ([f"{svc.name}-not-found"] if all_conditional(svc) else [])
 
 
 @st.composite

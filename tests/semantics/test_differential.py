@@ -3,7 +3,8 @@
 requests built from the conditions the policy tests, and for generated
 policies × their grids.
 
-The generated-policy budget is small by default; a long run:
+The generated-policy budget is small by default (for each of the two
+generators: `policies()` and `fleet_policies()`); a long run:
 MESHC_DIFFERENTIAL_EXAMPLES=2000 pytest tests/semantics/test_differential.py
 """
 
@@ -23,7 +24,7 @@ from meshc.pipeline import compile_paths, discover
 from meshc.semantics.grid import requests_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from strategies_policy import policies  # noqa: E402
+from strategies_policy import fleet_policies, policies  # noqa: E402
 from test_properties import compiled_cleanly, render_cleanly, written  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +49,26 @@ def test_every_example_request_goes_where_the_policy_says(cluster):
     assert not found, report(found)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@SETTINGS
 @given(policies())
 def test_generated_policies_route_as_they_say(policy):
+    _agree(policy)
+
+
+@SETTINGS
+@given(fleet_policies())
+def test_generated_fleet_policies_route_as_they_say(policy):
+    """Primaries and remotes, placement, `local`, cluster subsets, `from
+    cluster`, `failover priority`: every caller cluster, a remote's
+    through its primary's documents."""
+    _agree(policy)
+
+
+def _agree(policy):
     with written(policy.files()) as (_, paths):
         compiled = compiled_cleanly(paths)
         rendering = render_cleanly(compiled)
