@@ -1041,8 +1041,8 @@ def place_services(draw, services: list[Service], clusters: list[Cluster]) -> No
     (before routes are drawn: they name subsets)."""
     everywhere = [c.name for c in clusters]
     for svc in services:
-        svc.local = draw(st.integers(0, 3)) == 0
         placement = draw(st.none() | st.lists(st.sampled_from(everywhere), min_size=1, unique=True))
+        svc.local = draw(st.integers(0, 3)) == 0 and local_subsets_fit(svc, placement or everywhere)
         if placement and not svc.local and unreachable_across_networks(clusters, placement):
             placement = None
         svc.placement = placement
@@ -1061,6 +1061,13 @@ def place_services(draw, services: list[Service], clusters: list[Cluster]) -> No
             svc.subsets_explicit = True
             for s in draw(st.lists(st.sampled_from(svc.subsets), min_size=1, unique=True)):
                 svc.subset_clusters[s] = draw(st.sampled_from(runs))
+
+
+def local_subsets_fit(svc: Service, placed: list[str]) -> bool:
+    """A local service's per-cluster subsets `C` and `C-S` are distinct
+    names of at most 63 characters (MESH906)."""
+    subset_names = list(placed) + [f"{c}-{s}" for c in placed for s in svc.subsets]
+    return len(set(subset_names)) == len(subset_names) and all(len(n) <= 63 for n in subset_names)
 
 
 def callable_services(svc: Service, services: list[Service], everywhere: list[str]) -> list[Service]:
@@ -1157,12 +1164,12 @@ class Copy:
 
 
 def copies(policy: Policy, svc: Service, route: Route, primary: str) -> list[Copy]:
-    """A route that sends (or mirrors) to a local service, or a local
-    service's own route, renders once per cluster the primary serves (for a
-    local service's own: that it runs in), as `ROUTE-C` matching `from
-    cluster C` when it serves several; alternatives that test another
-    cluster are left out, and so is a copy left without any."""
-    if not (svc.local or _route_hosts(svc, route) & set(local_hosts(policy))):
+    """A route that sends (or mirrors) to a local service renders once
+    per cluster the primary serves (a local service's own route: that it
+    runs in), as `ROUTE-C` matching `from cluster C` when it serves
+    several; alternatives that test another cluster are left out, and so
+    is a copy left without any."""
+    if not _route_hosts(svc, route) & set(local_hosts(policy)):
         return [Copy("", None, route.alternatives)]
     served = served_by(policy, primary)
     everywhere = policy.cluster_names

@@ -180,9 +180,28 @@ def test_local_service_subsets_are_the_same_in_every_primary():
         "version": "v1", "topology.istio.io/cluster": "hangzhou"}}
 
 
-def test_a_local_service_that_runs_nowhere_a_primary_serves_is_not_rendered_there():
+def test_a_local_service_that_runs_nowhere_a_primary_serves_answers_404_there():
+    """Without its VirtualService, callers there would get Istio's default
+    route to the pods in beijing (with DNS proxying, which needs no stub)."""
     out = render_text(ns("  service cache {\n    in beijing\n    local\n    port 80 http\n  }"))
-    assert [c for c, docs in out.items() if ("VirtualService", "shop", "cache") in docs] == ["beijing"]
+    for cluster in ("hangzhou", "shenzhen"):
+        assert out[cluster][("VirtualService", "shop", "cache")]["spec"]["http"] == [
+            {"name": "not-found", "directResponse": {"status": 404}}]
+    assert [e["name"] for e in out["beijing"][("VirtualService", "shop", "cache")]["spec"]["http"]] == ["default"]
+
+
+def test_no_404_entry_after_a_local_services_route_that_sends_elsewhere_and_takes_everything(tmp_path):
+    """The route is rendered as written, so it also takes the callers of
+    clusters the service does not run in: a `not-found` after it would be
+    dead (`meshc check`: MESH323 on an entry the user never wrote)."""
+    text = ns("  service api {\n    port 80 http\n  }\n"
+              "  service cache {\n    in beijing\n    local\n    port 80 http\n    route a { to service api }\n  }")
+    (tmp_path / "p.mesh").write_text(text)
+    checked = CliRunner().invoke(cli, ["check", str(tmp_path), "--output-format", "concise"])
+    assert (checked.exit_code, checked.stderr + checked.stdout) == (0, "All checks passed (1 file).\n")
+    out = render_text(text)
+    for cluster in ("hangzhou", "beijing", "shenzhen"):
+        assert [e["name"] for e in out[cluster][("VirtualService", "shop", "cache")]["spec"]["http"]] == ["a"]
 
 
 # ------------------------------------------------------------- checks

@@ -85,9 +85,6 @@ class _Backend:
             docs += self._once(("east-west", target.version),
                                lambda: [cross_network_gateway(self.policy.fleet, target)])
         for info in self.index.all_services():
-            local = self._local_clusters(info, served)
-            if local == ():
-                continue  # a local service that runs nowhere this configuration serves
             # With local services anywhere, routes to them differ per served set.
             key = ("service", info.key, target.version, _override_key(info.service, cluster),
                    served if self.index.local_services else None)
@@ -133,13 +130,6 @@ class _Backend:
         east-west gateway configures it (for a remote's gateway too: its
         pods follow the primary's configuration)."""
         return self.topology.multi_network and any(self.topology.has_gateway(c) for c in served)
-
-    def _local_clusters(self, info: ServiceInfo, served: tuple[str, ...]) -> Optional[tuple[str, ...]]:
-        """For a local service, the served clusters it runs in; None otherwise."""
-        if info.service.local is None:
-            return None
-        placed = self.topology.placement(info.service)
-        return tuple(c for c in served if c in placed)
 
     def _mesh_wide(self, target: IstioTarget) -> list[Document]:
         docs: list[Document] = []

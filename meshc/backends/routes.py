@@ -70,13 +70,7 @@ class RouteBuilder:
         if not svc.routes and not _has_options(info.options(None, self.cluster)) and svc.local is None:
             return None
         produced = [(self.http_routes(info, route, ()), route or svc) for route in svc.routes or (None,)]
-        if svc.local is not None and not any(entries for entries, _ in produced):
-            return None  # it runs in none of the clusters this configuration serves
-        # A local service's entries match only the served clusters it runs
-        # in; callers from the others get a 404, not its endpoints elsewhere.
-        unserved = svc.local is not None and len(self.served) > 1 and not set(self.served) <= set(
-            self.index.topology.placement(svc))
-        if unserved or _needs_not_found(svc):
+        if self._unserved(info) or _needs_not_found(svc):
             produced.append(([_not_found(NOT_FOUND, ())], svc))
         http, spans = self._unique(produced)
         spec = {"hosts": [info.host], "http": http}
@@ -84,6 +78,17 @@ class RouteBuilder:
                        svc.name.value, spec, _sources(info))
         doc.entry_spans = spans
         return doc
+
+    def _unserved(self, info: ServiceInfo) -> bool:
+        """A local service's routes to itself serve only the clusters it
+        runs in: callers from the others (even when that is every cluster
+        this configuration serves) get a 404, never its endpoints
+        elsewhere; unless a route rendered as written (it sends only to
+        other services) takes every request."""
+        svc = info.service
+        if svc.local is None or set(self.served) <= set(self.index.topology.placement(svc)):
+            return False
+        return not any(takes_everything(r.matches) for r in svc.routes if self._local_sources(info, r) is None)
 
     def gateway_virtual_services(self) -> list[Document]:
         """One VirtualService per (gateway, host): the routes of the

@@ -3,7 +3,7 @@ cluster subsets, `local` services and reachability across networks."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 from meshc.checks.names import policy_blocks
 from meshc.diagnostics import Diagnostic, Label
@@ -201,6 +201,7 @@ def check_local(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     label.span, labels=[Label(svc.local.span, "local here")],
                     help="drop the cluster subset (or `local`, to route between clusters)"))
             placed = topology.placement(svc)
+            out += _local_subset_names(svc, placed)
             for route, cond in _from_clusters(svc):
                 if cond.cluster.value in topology.clusters and cond.cluster.value not in placed:
                     out.append(_needed(svc, placed, cond.span, [cond.cluster.value],
@@ -221,6 +222,41 @@ def check_local(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     out.append(_needed(other.service, topology.placement(other.service), target.span, missing,
                                        f"route `{route.name.value}` of service `{svc.name.value}` sends "
                                        "its callers there to it"))
+    return out
+
+
+# Istio takes a subset name that is a DNS-1123 label (pilot's
+# pkg/config/validation/validation.go, `validateSubsetName`).
+_LABEL_LENGTH = 63
+
+
+def _local_subset_names(svc: ir.Service, placed: tuple[str, ...]) -> list[Diagnostic]:
+    """A local service's per-cluster subsets, `C` and `C-S`, each have a
+    name of their own that Istio accepts. Reported at the declared subset
+    involved: that is the name to change."""
+    subsets = list({s.name.value: s for s in svc.subsets if s.labels}.values())
+    named: dict[str, list[tuple[str, Optional[ir.Subset]]]] = {}
+    for cluster in placed:
+        for subset in [None] + subsets:
+            name = cluster if subset is None else f"{cluster}-{subset.name.value}"
+            what = f"cluster `{cluster}`" if subset is None else f"subset `{subset.name.value}` in cluster `{cluster}`"
+            named.setdefault(name, []).append((what, subset))
+    out = []
+    for name, uses in named.items():
+        if len(name) > _LABEL_LENGTH:
+            message = (f"{uses[0][0]} would be subset `{name}`, {len(name)} characters, and Istio takes subset "
+                       f"names of at most {_LABEL_LENGTH}")
+        elif len(uses) > 1:
+            message = " and ".join(what for what, _ in uses) + \
+                f" would {'both' if len(uses) == 2 else 'all'} be subset `{name}`"
+        else:
+            continue
+        subset = next((s for _, s in uses if s is not None), None)
+        out.append(diagnostic(
+            "local-misuse", f"service `{svc.name.value}` is local: {message}",
+            subset.name.span if subset is not None else svc.local.span,
+            labels=[Label(svc.local.span, "local here")] if subset is not None else [],
+            help="rename the subset: a local service's subsets are named `CLUSTER` and `CLUSTER-SUBSET`"))
     return out
 
 

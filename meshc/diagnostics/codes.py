@@ -563,15 +563,18 @@ _TABLE: tuple[Code, ...] = (
          "A `local` service is needed in a cluster where it does not run: another service's route sends traffic "
          "to it, a gateway exposes it, or one of its routes matches callers `from cluster` such a cluster.",
          "A local service's callers reach only its endpoints in their own cluster; in a cluster without its "
-         "workloads those requests find no endpoint (503).",
+         "workloads its VirtualService answers them 404 (`not-found`), so that route or exposure could only fail.",
          "service cache {\n  in hangzhou\n  local\n}\nservice api { route r { to service cache } }",
          "service cache {\n  local   # runs in every cluster\n}"),
     Code("MESH906", "local-misuse", E,
-         "A `local` service declares cluster subsets (`subsets by cluster`, a subset's `in`), or a port that is "
-         "not HTTP (`tcp`, `tls`, `https`).",
+         "A `local` service declares cluster subsets (`subsets by cluster`, a subset's `in`), a port that is "
+         "not HTTP (`tcp`, `tls`, `https`), or a subset whose per-cluster name (`CLUSTER-SUBSET`) would be longer "
+         "than 63 characters or the same as another per-cluster subset's (`CLUSTER`, `CLUSTER-SUBSET`).",
          "`local` already sends every request to the caller's own cluster: a subset of another cluster then "
          "selects no endpoint. And `local` is carried by the VirtualService's HTTP routes, which TCP and TLS "
-         "traffic (`https` passed through included) never takes: it would cross clusters anyway.",
+         "traffic (`https` passed through included) never takes: it would cross clusters anyway. The "
+         "per-cluster subsets must be names Istio accepts (DNS labels, `validateSubsetName`), one per subset: "
+         "cluster `east` with subset `v1` and a cluster `east-v1` would both be `east-v1`.",
          "service cache {\n  local\n  port 6379 tcp\n}",
          "service cache {\n  local\n  port 8080 http\n}"),
     Code("MESH907", "plain-cluster-label", W,

@@ -27,14 +27,19 @@ reading lets it fall through to the host's later entries).
 
 `local` services ("Services across clusters"): a local service always has
 a VirtualService (an entry `default` when it has no routes: the docs name
-none). Its own routes, and every route that sends or mirrors traffic to a
-local service, send each caller to its cluster's subsets (`C`, `C-S`). In a
+none). Every route that sends or mirrors traffic to a local service (its
+own routes but those that send only to other services, and other
+services' routes to it) sends each caller to its cluster's subsets (`C`,
+`C-S`). In a
 primary that serves no remote the entry is unchanged and its cluster is the
 primary; a primary with remotes renders it once per cluster it serves
 (itself, then its remotes in fleet order), named `ROUTE-C` and matching
-`from cluster C` too. Where the docs are silent: the cluster goes after the
-route part of a gateway entry's name (`SERVICE-ROUTE-2-C`), and blue-green's
-preview entry of the copy is `ROUTE-C-preview`.
+`from cluster C` too. A local service's own routes are rendered only for
+the served clusters it runs in, and callers of a served cluster it does
+not run in get the 404 of `not-found`. Where the docs are silent: the
+cluster goes after the route part of a gateway entry's name
+(`SERVICE-ROUTE-2-C`), and blue-green's preview entry of the copy is
+`ROUTE-C-preview`.
 
 The routes of the gateway's `host` block for the host come before every
 exposure, in the order written, each named as written and a group of its
@@ -149,9 +154,13 @@ class Configuration:
     served: tuple[str, ...]
 
     def local_span(self, info: RouteOwner, route: Optional[ir.Route]) -> Optional[Span]:
-        """The `local` that makes an entry per-cluster (the service's own,
-        else that of the first local service it sends or mirrors to)."""
-        if isinstance(info, ServiceInfo) and info.service.local is not None:
+        """The `local` that makes an entry per-cluster: the service's own
+        when the entry sends to the service itself (no destination, a
+        canary, a blue-green), else that of the first local service it
+        sends or mirrors to. A local service's route that sends only to
+        other services is rendered as written."""
+        if isinstance(info, ServiceInfo) and info.service.local is not None and (
+                route is None or not isinstance(route.action, ir.Forward)):
             return info.service.local.span
         for written in route_targets(route) if route is not None else ():
             other = self.index.target_service(info, written)
@@ -161,13 +170,26 @@ class Configuration:
 
     def copies(self, info: RouteOwner, route: Optional[ir.Route]) -> tuple[tuple[Optional[str], Optional[Condition]], ...]:
         """(the caller's cluster, the `from cluster` match) of each entry
-        an entry renders as."""
+        an entry renders as: one per served cluster, or for a local
+        service's own routes one per served cluster it runs in."""
         span = self.local_span(info, route)
         if span is None:
             return ((None, None),)
+        own = isinstance(info, ServiceInfo) and info.service.local is not None
+        callers = self.running(info) if own else self.served
         if len(self.served) == 1:
-            return ((self.primary, None),)
-        return tuple((c, from_cluster(c, span, LOCAL)) for c in self.served)
+            return tuple((c, None) for c in callers)
+        return tuple((c, from_cluster(c, span, LOCAL)) for c in callers)
+
+    def running(self, info: ServiceInfo) -> tuple[str, ...]:
+        """The served clusters the service runs in."""
+        placed = self.index.topology.placement(info.service)
+        return tuple(c for c in self.served if c in placed)
+
+    def unserved(self, info: ServiceInfo) -> bool:
+        """A local service whose callers in some served cluster have no
+        endpoint there: they get 404 ("Services across clusters")."""
+        return info.service.local is not None and self.running(info) != self.served
 
 
 def _with(alt: Alternative, extra: Optional[Condition]) -> Alternative:
@@ -216,7 +238,7 @@ def mesh_table(config: Configuration, info: ServiceInfo) -> Optional[Table]:
     else:
         return None
     name = f"{info.namespace.name.value}/{info.service.name.value}"
-    not_found = NOT_FOUND if all_conditional(info) else None
+    not_found = NOT_FOUND if all_conditional(info) or config.unserved(info) else None
     return Table(name, (Group(info, (EVERYTHING,), entries, not_found=not_found),), at_gateway=False)
 
 
