@@ -1134,7 +1134,8 @@ def local_hosts(policy: Policy) -> dict[str, Service]:
     return {svc.host: svc for svc in policy.services() if svc.local}
 
 
-def _route_hosts(svc: Service, route: Route) -> set[str]:
+def _route_hosts(svc: Optional[Service], route: Route) -> set[str]:
+    """The hosts a route sends or mirrors to (`svc` None: a `host` block's)."""
     hosts = {m.target.host for m in route.mirrors}
     if isinstance(route.action, Forward):
         hosts |= {d.host for d in route.action.destinations}
@@ -1163,7 +1164,7 @@ class Copy:
     alternatives: list[list[str]]
 
 
-def copies(policy: Policy, svc: Service, route: Route, primary: str) -> list[Copy]:
+def copies(policy: Policy, svc: Optional[Service], route: Route, primary: str) -> list[Copy]:
     """A route that sends (or mirrors) to a local service renders once
     per cluster the primary serves (a local service's own route: that it
     runs in), as `ROUTE-C` matching `from cluster C` when it serves
@@ -1173,7 +1174,7 @@ def copies(policy: Policy, svc: Service, route: Route, primary: str) -> list[Cop
         return [Copy("", None, route.alternatives)]
     served = served_by(policy, primary)
     everywhere = policy.cluster_names
-    sources = [c for c in served if c in (svc.placement or everywhere)] if svc.local else served
+    sources = [c for c in served if c in (svc.placement or everywhere)] if svc and svc.local else served
     if len(served) == 1:
         return [Copy("", c, route.alternatives) for c in sources]
     out = []
@@ -1185,10 +1186,10 @@ def copies(policy: Policy, svc: Service, route: Route, primary: str) -> list[Cop
     return out
 
 
-def local_subset(policy: Policy, host: str, subset: Optional[str], copy: Copy) -> Optional[str]:
+def local_subset(policy: Policy, host: str, subset: Optional[str], copy: Optional[Copy]) -> Optional[str]:
     """The subset a destination of `copy` renders with: for a local
     service, the copy's cluster's share of it (`C`, `C-S`)."""
-    if copy.cluster is None or host not in local_hosts(policy):
+    if copy is None or copy.cluster is None or host not in local_hosts(policy):
         return subset
     return copy.cluster if subset is None else f"{copy.cluster}-{subset}"
 
@@ -1219,20 +1220,30 @@ def mesh_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
     return names_ + (["not-found"] if all_conditional(svc) or unserved else [])
 
 
-def gateway_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
-    """The entry names of an exposed service's routes on its gateway host
-    (alternatives about mesh callers left out), `SERVICE-not-found` last
-    when its routes all have a `when`."""
+def gateway_entries(policy: Policy, svc: Service, primary: str) -> list[tuple[str, Route]]:
+    """(name, route) of an exposed service's route entries on its gateway
+    host (alternatives about mesh callers left out)."""
     out = []
     for route in svc.routes:
         if not route.gateway_entry_names:
             continue
         kept = [alt for alt in route.alternatives if not any(c.startswith(MESH_ONLY) for c in alt)]
-        trimmed = replace(route, alternatives=kept)
-        for copy in copies(policy, svc, trimmed, primary):
-            out += [f"{svc.name}-{route.name}{copy.suffix}" + ("-preview" if n.endswith("-preview") else "")
+        for copy in copies(policy, svc, replace(route, alternatives=kept), primary):
+            out += [(f"{svc.name}-{route.name}{copy.suffix}" + ("-preview" if n.endswith("-preview") else ""), route)
                     for n in route.entry_names]
-    return out + ([f"{svc.name}-not-found"] if all_conditional(svc) else [])
+    return out
+
+
+def block_entry_names(policy: Policy, block: HostBlock, primary: str) -> list[str]:
+    """The entry names of a gateway `host` block's routes, first on its host."""
+    return [route.name + copy.suffix for route in block.routes for copy in copies(policy, None, route, primary)]
+
+
+def gateway_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
+    """Every entry name of an exposed service on its gateway host,
+    `SERVICE-not-found` last when its routes all have a `when`."""
+    names_ = [name for name, _ in gateway_entries(policy, svc, primary)]
+    return names_ + ([f"{svc.name}-not-found"] if all_conditional(svc) else [])
 
 
 @st.composite

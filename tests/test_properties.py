@@ -1,8 +1,11 @@
 """Invariants of rendering, checked on random valid policies.
 
-The policies come from `strategies_policy.policies()`, which writes .mesh
-text by following docs/language.md (not meshc's own syntax tree), so every
-property here compares meshc with its documentation:
+The policies come from `strategies_policy.policies()` and
+`fleet_policies()` (primaries and remotes, `local`, cluster subsets, `from
+cluster`, ...), which write .mesh text by following docs/language.md (not
+meshc's own syntax tree), so every property here compares meshc with its
+documentation. Routing renders into primaries only; a route that reaches a
+`local` service renders once per served cluster (`strategies_policy.copies`):
 
 1. rendering is deterministic, whatever the order the files are given in and
    whatever the hash seed;
@@ -53,7 +56,15 @@ from strategies_policy import (
     canaries_in_source,
     effective_option,
     effective_timeout,
+    block_entry_names,
+    fleet_policies,
+    gateway_entries,
+    gateway_entry_names,
+    local_subset,
+    mesh_entries,
+    mesh_entry_names,
     policies,
+    primaries,
 )
 
 from meshc.backends.istio import Rendering, render
@@ -61,6 +72,14 @@ from meshc.cli import cli
 from meshc.pipeline import Compiled, compile_paths
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def any_policies() -> st.SearchStrategy[Policy]:
+    return st.one_of(policies(), fleet_policies())
+
+
+def fleets() -> st.SearchStrategy[Policy]:
+    return st.one_of(policies(fleet=True), fleet_policies())
 
 
 # ---------------------------------------------------------------- helpers
@@ -105,6 +124,12 @@ def snapshot(rendering: Rendering) -> dict[str, list[tuple]]:
     }
 
 
+def entries_of(policy: Policy, svc, route, cluster: str) -> list[tuple[str, object]]:
+    """(entry name, copy) of each `http` entry a route renders in a
+    primary's own VirtualService of its service, previews included."""
+    return [(name, copy) for name, r, copy in mesh_entries(policy, svc, cluster) if r is route]
+
+
 def virtual_service(rendering: Rendering, cluster: str, namespace: str, name: str) -> Optional[dict]:
     for doc in rendering.clusters[cluster]:
         if (doc.kind, doc.namespace, doc.name) == ("VirtualService", namespace, name):
@@ -141,7 +166,7 @@ def without_spans(data):
 
 # ------------------------------------------------- 1. determinism
 @SETTINGS
-@given(policies(), st.data())
+@given(any_policies(), st.data())
 def test_rendering_does_not_depend_on_run_or_file_order(policy, data):
     """Rendering twice gives the same documents, and so does compiling the
     files in any order: the docs say files are read in path order, so the
@@ -162,18 +187,19 @@ def test_rendering_does_not_depend_on_run_or_file_order(policy, data):
             assert snapshot(render_cleanly(other)) == snapshot(once)
 
     # sanity: there is something to compare, for every cluster of the fleet
+    # (a remote's directory holds stubs only)
     assert sorted(once.clusters) == sorted(policy.cluster_names)
     if any(svc.routes for svc in policy.services()):
-        assert all(any(d.kind == "VirtualService" for d in docs) for docs in once.clusters.values())
+        assert all(any(d.kind == "VirtualService" for d in once.clusters[c]) for c in primaries(policy))
 
 
 @settings(max_examples=2, deadline=None)
-@given(policies(fleet=True))
+@given(fleets())
 def test_render_output_is_the_same_under_different_hash_seeds(policy):
     """`meshc render --stdout --cluster X` is byte-identical in two processes
     with different PYTHONHASHSEED values: no set or dict iteration order
     leaks into the output."""
-    cluster = policy.cluster_names[-1]
+    cluster = primaries(policy)[-1]
     outputs = []
     with written(policy.files()) as (directory, _):
         for seed in ("0", "4242"):
@@ -193,7 +219,7 @@ def test_render_output_is_the_same_under_different_hash_seeds(policy):
 
 # --------------------------------------------------- 2. weights add to 100
 @SETTINGS
-@given(policies())
+@given(any_policies())
 def test_route_weights_are_integers_adding_up_to_100(policy):
     """In every VirtualService of every cluster, an `http` route with several
     destinations has integer weights summing to 100, and a single
@@ -215,29 +241,33 @@ def test_route_weights_are_integers_adding_up_to_100(policy):
                 elif route:
                     assert route[0].get("weight", 100) == 100, (cluster, doc.name, entry)
 
-    # sanity: what was written is what renders
+    # sanity: what was written is what renders (a local service's subsets
+    # being those of the copy's cluster)
     for svc in policy.services():
         for route in svc.routes:
             if not isinstance(route.action, Forward):
                 continue
-            for cluster in policy.cluster_names:
+            for cluster in primaries(policy):
                 vs = virtual_service(rendering, cluster, svc.namespace, svc.name)
                 assert vs is not None, (cluster, svc.namespace, svc.name)
-                rendered = http_entry(vs, route.name)["route"]
-                written_ = route.action.destinations
-                assert [(d["destination"]["host"], d["destination"].get("subset"),
-                         d["destination"].get("port", {}).get("number")) for d in rendered] == \
-                    [(d.host, d.subset, d.port) for d in written_], route.action.text()
-                if len(written_) > 1:
-                    assert [d["weight"] for d in rendered] == route.action.weights(), route.action.text()
+                for name, copy in entries_of(policy, svc, route, cluster):
+                    rendered = http_entry(vs, name)["route"]
+                    written_ = route.action.destinations
+                    assert [(d["destination"]["host"], d["destination"].get("subset"),
+                             d["destination"].get("port", {}).get("number")) for d in rendered] == \
+                        [(d.host, local_subset(policy, d.host, d.subset, copy), d.port) for d in written_], \
+                        route.action.text()
+                    if len(written_) > 1:
+                        assert [d["weight"] for d in rendered] == route.action.weights(), route.action.text()
 
 
 # ----------------------------------------------------- 3. canary split
 @SETTINGS
-@given(policies())
+@given(any_policies())
 def test_canary_renders_the_split_of_its_live_step(policy):
     """`canary A -> B steps s1 .. sM at N` renders A with 100 - sN and B with
-    sN, baseline first, in every cluster; `at 0` or no `at` sends 100 to A.
+    sN, baseline first, in every primary (a remote's proxies follow its
+    primary's file); `at 0` or no `at` sends 100 to A.
     With waves, N is the `at` of the wave listing the cluster. The canaries
     are read back from the generated text."""
     text = policy.text()
@@ -251,62 +281,72 @@ def test_canary_renders_the_split_of_its_live_step(policy):
         if isinstance(r.action, Canary))
 
     rendering = compile_and_render(policy)
+    by_name = {(svc.namespace, svc.name): svc for svc in policy.services()}
     for namespace, service, route, baseline, candidate, steps, at, waves in found:
-        host = f"{service}.{namespace}.svc.cluster.local"
-        for cluster in policy.cluster_names:
+        svc = by_name[(namespace, service)]
+        (written_,) = [r for r in svc.routes if r.name == route]
+        for cluster in primaries(policy):
             # with waves, the step of the wave listing the cluster
             step = next(n for listed, n in waves if cluster in listed) if waves else at
             share = steps[step - 1] if step else 0
             vs = virtual_service(rendering, cluster, namespace, service)
             assert vs is not None, (cluster, namespace, service)
-            assert http_entry(vs, route)["route"] == [
-                {"destination": {"host": host, "subset": baseline}, "weight": 100 - share},
-                {"destination": {"host": host, "subset": candidate}, "weight": share},
-            ], (cluster, route, steps, at)
+            for name, copy in entries_of(policy, svc, written_, cluster):
+                assert http_entry(vs, name)["route"] == [
+                    {"destination": {"host": svc.host, "subset": local_subset(policy, svc.host, baseline, copy)},
+                     "weight": 100 - share},
+                    {"destination": {"host": svc.host, "subset": local_subset(policy, svc.host, candidate, copy)},
+                     "weight": share},
+                ], (cluster, name, steps, at)
 
 
 # ------------------------------------------------------ 4. route order
 @SETTINGS
-@given(policies())
+@given(any_policies())
 def test_every_route_is_an_http_entry_in_source_order_in_every_cluster(policy):
     """Routes are tried in order and the first match wins, so the rendered
     `http` list must be exactly the routes, named and in the order written,
     with a blue-green route's `NAME-preview` entry right before it; in every
     cluster, since routing cannot be overridden per cluster. An exposed
     service's routes appear the same way, as `SERVICE-ROUTE`, in the
-    VirtualService of its gateway host."""
+    VirtualService of its gateway host. A service whose routes all have a
+    `when` ends with `not-found` (`SERVICE-not-found` at the gateway), and
+    so does a local service's in a primary serving a cluster where it does
+    not run; a route reaching a local service renders once per cluster
+    (`ROUTE-C`) in a primary with remotes."""
     rendering = compile_and_render(policy)
     gateway = policy.gateway()
     for svc in policy.services():
         if not svc.routes:
             continue
-        expected = [name for route in svc.routes for name in route.entry_names]
         if svc.expose:
             # the gateway host's own VirtualService: the same entries, named
             # SERVICE-ROUTE, after the routes of the gateway's `host` block
             home, gw = gateway
             block = gw.block if gw.block and gw.block.host == svc.expose[1] else None
-            for cluster in policy.cluster_names:
+            for cluster in primaries(policy):
                 vs = virtual_service(rendering, cluster, home, gw.virtual_service(svc.expose[1]))
                 assert vs is not None, f"no gateway VirtualService for {svc.expose} in {cluster}"
                 assert vs["spec"]["gateways"] == [gw.name]  # bare: the VirtualService is in the gateway's namespace
                 assert vs["spec"]["hosts"] == [svc.expose[1]]
-                at_gateway = [name for route in svc.routes for name in route.gateway_entry_names]
                 assert [e.get("name") for e in vs["spec"]["http"]] == \
-                    [r.name for r in (block.routes if block else [])] + [f"{svc.name}-{n}" for n in at_gateway]
-        for cluster in policy.cluster_names:
+                    (block_entry_names(policy, block, cluster) if block else []) + \
+                    gateway_entry_names(policy, svc, cluster)
+        for cluster in primaries(policy):
             vs = virtual_service(rendering, cluster, svc.namespace, svc.name)
             assert vs is not None, f"no VirtualService {svc.namespace}/{svc.name} in {cluster}"
-            assert [e.get("name") for e in vs["spec"]["http"]] == expected
+            assert [e.get("name") for e in vs["spec"]["http"]] == mesh_entry_names(policy, svc, cluster)
             # sanity: a blue-green preview entry requires `x-preview: true`
-            for route in svc.routes:
-                if isinstance(route.action, BlueGreen):
-                    preview = http_entry(vs, f"{route.name}-preview")
+            for name, route, copy in mesh_entries(policy, svc, cluster):
+                if isinstance(route.action, BlueGreen) and name.endswith("-preview"):
+                    preview = http_entry(vs, name)
                     assert preview["match"], preview
                     assert all(m.get("headers", {}).get("x-preview") == {"exact": "true"}
                                for m in preview["match"]), preview
-                    assert preview["route"][0]["destination"]["subset"] == route.action.preview
-                    assert http_entry(vs, route.name)["route"][0]["destination"]["subset"] == route.action.active
+                    assert preview["route"][0]["destination"]["subset"] == \
+                        local_subset(policy, svc.host, route.action.preview, copy)
+                    assert http_entry(vs, name[:-len("-preview")])["route"][0]["destination"]["subset"] == \
+                        local_subset(policy, svc.host, route.action.active, copy)
 
 
     # every VirtualService's entry names are unique: a name is how a route
@@ -319,7 +359,7 @@ def test_every_route_is_an_http_entry_in_source_order_in_every_cluster(policy):
 
 
 @SETTINGS
-@given(policies(fleet=True))
+@given(fleets())
 def test_api_versions_follow_each_clusters_istio_release(policy):
     """docs/language.md, Fleet: "before 1.22 resources use v1beta1". Each
     cluster's Istio resources use `v1` from Istio 1.22 and `v1beta1` before
@@ -407,17 +447,18 @@ def _as_seconds(entry: dict) -> dict:
     return got
 
 
-def _mirror_destination(target) -> dict:
+def _mirror_destination(policy: Policy, target, copy) -> dict:
     d = {"host": target.host}
-    if target.subset:
-        d["subset"] = target.subset
+    subset = local_subset(policy, target.host, target.subset, copy)
+    if subset:
+        d["subset"] = subset
     if target.port:
         d["port"] = {"number": target.port}
     return d
 
 
 @SETTINGS
-@given(policies())
+@given(any_policies())
 def test_route_options_and_mirrors_render_as_written(policy):
     """Each route's entry carries exactly the options that apply to it, by
     the documented precedence setting by setting (service, its `on C`, the
@@ -428,22 +469,21 @@ def test_route_options_and_mirrors_render_as_written(policy):
     rendering = compile_and_render(policy)
     for svc in policy.services():
         for route in svc.routes:
-            for cluster in policy.cluster_names:
+            for cluster in primaries(policy):
                 vs = virtual_service(rendering, cluster, svc.namespace, svc.name)
-                entry = http_entry(vs, route.name)
-                assert _as_seconds(entry) == _expected_options(svc, route, cluster), (cluster, route.name)
-                if not route.mirrors:
-                    assert "mirror" not in entry and "mirrors" not in entry
-                elif len(route.mirrors) == 1:
-                    (m,) = route.mirrors
-                    assert entry["mirror"] == _mirror_destination(m.target), m.text()
-                    share = float(m.share[:-1]) if m.share else 100
-                    assert float(entry.get("mirrorPercentage", {"value": 100})["value"]) == share, m.text()
-                else:
-                    assert [(x["destination"], float(x.get("percentage", {"value": 100})["value"]))
-                            for x in entry["mirrors"]] == \
-                        [(_mirror_destination(m.target), float(m.share[:-1]) if m.share else 100.0)
-                         for m in route.mirrors]
+                for name, copy in entries_of(policy, svc, route, cluster):
+                    entry = http_entry(vs, name)
+                    assert _as_seconds(entry) == _expected_options(svc, route, cluster), (cluster, name)
+                    mirrored = [(_mirror_destination(policy, m.target, copy), float(m.share[:-1]) if m.share else 100.0)
+                                for m in route.mirrors]
+                    if not route.mirrors:
+                        assert "mirror" not in entry and "mirrors" not in entry
+                    elif len(route.mirrors) == 1:
+                        assert entry["mirror"] == mirrored[0][0], route.mirrors[0].text()
+                        assert float(entry.get("mirrorPercentage", {"value": 100})["value"]) == mirrored[0][1]
+                    else:
+                        assert [(x["destination"], float(x.get("percentage", {"value": 100})["value"]))
+                                for x in entry["mirrors"]] == mirrored
 
 
 _OPS = {"=": "exact", "^=": "prefix", "~": "regex"}
@@ -477,6 +517,8 @@ def _expected_match(conditions: list[str]) -> tuple[dict, Optional[tuple[str, st
             match.setdefault("sourceLabels", {})[m.group(1)] = m.group(2) if m.group(2) is not None else m.group(3)
         elif m := re.fullmatch(r"from namespace (\S+)", c):
             match["sourceNamespace"] = m.group(1)
+        elif m := re.fullmatch(r"from cluster (\S+)", c):
+            match.setdefault("sourceLabels", {})["topology.istio.io/cluster"] = m.group(1)
         else:
             raise AssertionError(f"condition the test cannot read: {c}")
     return match, cookie
@@ -497,42 +539,50 @@ def _assert_exact_cookie(regex: str, name: str, value: str) -> None:
 
 
 @SETTINGS
-@given(policies())
+@given(any_policies())
 def test_when_conditions_render_as_documented(policy):
     """Each `or` alternative of a route's `when` is one `match` entry, in
     order, holding exactly the documented fields: `headers` exact/prefix/
     regex, `withoutHeaders`, `uri`, `method`, `queryParams`, `port`,
     `sourceLabels`, `sourceNamespace`, with string escapes decoded; a
     cookie is a `cookie` header regex matching exactly that cookie. A
-    blue-green preview entry has the same matches plus `x-preview: true`."""
+    blue-green preview entry has the same matches plus `x-preview: true`.
+    A per-cluster copy `ROUTE-C` (`from cluster C` added) keeps the
+    alternatives that can hold for C's callers."""
     rendering = compile_and_render(policy)
     for svc in policy.services():
         for route in svc.routes:
-            for cluster in policy.cluster_names:
+            for cluster in primaries(policy):
                 vs = virtual_service(rendering, cluster, svc.namespace, svc.name)
-                entry = http_entry(vs, route.name)
-                if not route.alternatives:
-                    assert "match" not in entry, entry
-                    continue
-                assert len(entry["match"]) == len(route.alternatives), (route.name, entry["match"])
-                for rendered, conditions in zip(entry["match"], route.alternatives):
-                    rendered = json.loads(json.dumps(rendered))
-                    expected, cookie = _expected_match(conditions)
-                    if cookie:
-                        _assert_exact_cookie(rendered["headers"].pop("cookie")["regex"], *cookie)
-                        if not rendered["headers"]:
-                            del rendered["headers"]
-                    assert rendered == expected, (route.name, conditions)
-                if isinstance(route.action, BlueGreen):
-                    preview = http_entry(vs, f"{route.name}-preview")["match"]
-                    assert [{k: v for k, v in m.items()} for m in preview] == [
-                        {**m, "headers": {**m.get("headers", {}), "x-preview": {"exact": "true"}}}
-                        for m in entry["match"]], route.name
+                for name, copy in entries_of(policy, svc, route, cluster):
+                    if not name.endswith("-preview"):
+                        _assert_matches(vs, name, copy.alternatives, isinstance(route.action, BlueGreen))
+
+
+def _assert_matches(vs: dict, name: str, alternatives: list[list[str]], blue_green: bool) -> None:
+    entry = http_entry(vs, name)
+    if not alternatives:
+        assert "match" not in entry, entry
+        return
+    assert len(entry["match"]) == len(alternatives), (name, entry["match"])
+    for rendered, conditions in zip(entry["match"], alternatives):
+        rendered = json.loads(json.dumps(rendered))
+        expected, cookie = _expected_match(conditions)
+        if cookie:
+            _assert_exact_cookie(rendered["headers"].pop("cookie")["regex"], *cookie)
+            if not rendered["headers"]:
+                del rendered["headers"]
+        assert rendered == expected, (name, conditions)
+    if blue_green:
+        preview = http_entry(vs, f"{name}-preview")["match"]
+        assert [{k: v for k, v in m.items()} for m in preview] == [
+            {**m, "headers": {**m.get("headers", {}), "x-preview": {"exact": "true"}}}
+            for m in entry["match"]], name
 
 
 # -------------------------------------------- 5. per-cluster overrides
 @SETTINGS
-@given(policies(fleet=True), st.data())
+@given(fleets(), st.data())
 def test_service_override_changes_only_its_cluster(policy, data):
     """Adding `on C { timeout 4321ms }` to one service changes nothing in the
     other clusters and, in C, only that service's VirtualService (and its
@@ -543,7 +593,7 @@ def test_service_override_changes_only_its_cluster(policy, data):
     if not candidates:
         return
     i, j = data.draw(st.sampled_from(candidates), label="service")
-    cluster = data.draw(st.sampled_from(policy.cluster_names), label="cluster")
+    cluster = data.draw(st.sampled_from(primaries(policy)), label="cluster")  # `on REMOTE` is MESH902
     changed = policy.with_service_override(i, j, cluster, "timeout", f"timeout {INJECTED_TIMEOUT}")
     svc = changed.namespaces[i].services[j]
 
@@ -574,17 +624,17 @@ def test_service_override_changes_only_its_cluster(policy, data):
         vs = virtual_service(after, cluster, key[1], key[2])
         assert vs is not None, key
         old_vs = json.loads(next(d[3] for d in before[cluster] if d[:3] == key))
-        for route in svc.routes:
+        named = [(name, route) for name, route, _ in mesh_entries(policy, svc, cluster)] if own_vs \
+            else gateway_entries(policy, svc, cluster)
+        for name, route in named:
             expected = effective_timeout(svc, route, cluster)
-            for name in route.entry_names if own_vs else route.gateway_entry_names:
-                name = name if own_vs else f"{svc.name}-{name}"
-                entry = http_entry(vs, name)
-                if expected == INJECTED_TIMEOUT:
-                    # sanity: the override reached this route
-                    assert "timeout" in entry, (key, route.name, entry)
-                    assert seconds(entry["timeout"]) == seconds(INJECTED_TIMEOUT)
-                else:
-                    assert entry == http_entry(old_vs, name), (key, route.name)
+            entry = http_entry(vs, name)
+            if expected == INJECTED_TIMEOUT:
+                # sanity: the override reached this route
+                assert "timeout" in entry, (key, route.name, entry)
+                assert seconds(entry["timeout"]) == seconds(INJECTED_TIMEOUT)
+            else:
+                assert entry == http_entry(old_vs, name), (key, route.name)
 
 
 # --------------------------------------------- gateway `host` blocks
@@ -608,10 +658,10 @@ def test_a_host_block_changes_only_its_gateway_virtual_service(policy):
         entries = vs["spec"]["http"]
         assert entries[len(block.routes):] == (before["spec"]["http"] if before else [])
         for route, entry in zip(block.routes, entries):
-            _assert_written(block, route, entry, cluster)
+            _assert_written(policy, block, route, entry, cluster)
 
 
-def _assert_written(block, route, entry: dict, cluster: str) -> None:
+def _assert_written(policy: Policy, block, route, entry: dict, cluster: str) -> None:
     """One entry of a `host` block's route: its name, `when`, destinations,
     mirrors and options (the block's, the route's, its `on CLUSTER`)."""
     assert entry["name"] == route.name
@@ -622,10 +672,10 @@ def _assert_written(block, route, entry: dict, cluster: str) -> None:
         assert "match" not in entry
     written_ = route.action.destinations
     assert [(d["destination"], d.get("weight")) for d in entry["route"]] == [
-        (_mirror_destination(d), w if len(written_) > 1 else None)
+        (_mirror_destination(policy, d, None), w if len(written_) > 1 else None)
         for d, w in zip(written_, route.action.weights())], route.action.text()
     mirrored = [entry["mirror"]] if "mirror" in entry else [m["destination"] for m in entry.get("mirrors", [])]
-    assert mirrored == [_mirror_destination(m.target) for m in route.mirrors], route.name
+    assert mirrored == [_mirror_destination(policy, m.target, None) for m in route.mirrors], route.name
     assert _as_seconds(entry) == _expected_options(block, route, cluster), (cluster, route.name)
 
 
@@ -644,7 +694,7 @@ def test_every_rendered_document_passes_the_resource_schemas():
     schemas = importlib.import_module("meshc.output.schemas")
 
     @SETTINGS
-    @given(policies())
+    @given(any_policies())
     def check(policy):
         rendering = compile_and_render(policy)
         for cluster, docs in rendering.clusters.items():
@@ -675,7 +725,7 @@ def test_fmt_keeps_the_ir_and_is_idempotent():
     fmt = pytest.importorskip("meshc.language.fmt")
 
     @SETTINGS
-    @given(policies())
+    @given(any_policies())
     def check(policy):
         text = policy.text()
         with written({"policy.mesh": text}) as (_, (path,)):
