@@ -13,7 +13,8 @@ import re
 from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
-from strategies_policy import BlueGreen, Canary, Forward, Policy, effective_timeout, policies
+from hypothesis import strategies as st
+from strategies_policy import BlueGreen, Canary, Forward, Policy, effective_timeout, fleet_policies, policies
 
 from meshc.language import ir
 from meshc.language.source import SourceFile
@@ -39,7 +40,7 @@ def ms(duration: str) -> int:
 
 
 @SETTINGS
-@given(policies())
+@given(st.one_of(policies(), fleet_policies()))
 def test_decisions_are_well_formed_and_deterministic(p):
     policy = compiled(p)
     for cluster in p.cluster_names:
