@@ -76,6 +76,19 @@ def _from_clusters(svc: ir.Service) -> Iterator[tuple[ir.Route, ir.SourceCluster
                     yield route, cond
 
 
+def _caller_clusters(svc: ir.Service) -> Iterator[tuple[ir.Route, ir.Condition, str]]:
+    """Conditions on the caller's cluster: `from cluster C`, and the label
+    `topology.istio.io/cluster` that Istio sets on every proxy, the same
+    test in the mesh."""
+    for route, cond in _from_clusters(svc):
+        yield route, cond, cond.cluster.value
+    for route in svc.routes:
+        for match in route.matches:
+            for cond in match.conditions:
+                if isinstance(cond, ir.SourceLabelCondition) and cond.label.key == ir.CLUSTER_LABEL:
+                    yield route, cond, cond.label.value
+
+
 def check_placement(policy: ir.MeshPolicy) -> list[Diagnostic]:
     """Subsets select clusters the service runs in; a service placed in some
     clusters has ports for its stubs and is reachable from every network."""
@@ -202,9 +215,9 @@ def check_local(policy: ir.MeshPolicy) -> list[Diagnostic]:
                     help="drop the cluster subset (or `local`, to route between clusters)"))
             placed = topology.placement(svc)
             out += _local_subset_names(svc, placed)
-            for route, cond in _from_clusters(svc):
-                if cond.cluster.value in topology.clusters and cond.cluster.value not in placed:
-                    out.append(_needed(svc, placed, cond.span, [cond.cluster.value],
+            for route, cond, cluster in _caller_clusters(svc):
+                if cluster in topology.clusters and cluster not in placed:
+                    out.append(_needed(svc, placed, cond.span, [cluster],
                                        f"route `{route.name.value}` serves callers from it"))
             for expose in svc.exposes:
                 missing = [c for c in topology.names if c not in placed]

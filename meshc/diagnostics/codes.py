@@ -561,7 +561,8 @@ _TABLE: tuple[Code, ...] = (
          "fleet prod {\n  cluster hangzhou\n  cluster beijing\n}"),
     Code("MESH905", "local-service-called-elsewhere", E,
          "A `local` service is needed in a cluster where it does not run: another service's route sends traffic "
-         "to it, a gateway exposes it, or one of its routes matches callers `from cluster` such a cluster.",
+         "to it, a gateway exposes it, or one of its routes matches callers `from cluster` such a cluster (or by the "
+         "label `topology.istio.io/cluster`, the same test).",
          "A local service's callers reach only its endpoints in their own cluster; in a cluster without its "
          "workloads its VirtualService answers them 404 (`not-found`), so that route or exposure could only fail.",
          "service cache {\n  in hangzhou\n  local\n}\nservice api { route r { to service cache } }",
