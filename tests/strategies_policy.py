@@ -271,6 +271,7 @@ class Service:
     local: bool = False
     port_names: dict[int, str] = field(default_factory=dict)       # port -> `name NAME`
     subset_clusters: dict[str, str] = field(default_factory=dict)  # explicit subset -> its `in C`
+    expose_cluster: Optional[str] = None                           # `expose ... when from cluster C`
 
     @property
     def host(self) -> str:
@@ -422,7 +423,8 @@ class Policy:
         if svc.expose:
             # a service with several ports names the one its gateway routes go to (MESH319)
             port = f" port {svc.ports[0][0]}" if len(svc.ports) > 1 else ""
-            body.append(f"expose via {svc.expose[0]} host {svc.expose[1]}{port}")
+            when = f" when from cluster {svc.expose_cluster}" if svc.expose_cluster else ""
+            body.append(f"expose via {svc.expose[0]} host {svc.expose[1]}{port}{when}")
         body += list(svc.options.values())
         body += list(svc.policy.values())
         for cluster, stmts in svc.overrides.items():
@@ -953,6 +955,9 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
             ["https credential tls-cert"], ["http"], ["https credential tls-cert", "redirect-http"],
             ["http port 8080"], ["https port 8443 credential other-cert", "http"]]))
         home.gateway = gateway
+        if multicluster:
+            for svc in exposed:
+                svc.expose_cluster = draw(st.none() | st.sampled_from(cluster_names))
     if host_block or (host_block is None and draw(st.booleans())):
         # a gateway's pods may run in any cluster: a local service only where it runs everywhere (MESH905)
         reachable = [svc for svc in all_services if not (svc.local and svc.placement)]
@@ -1222,13 +1227,20 @@ def mesh_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
 
 def gateway_entries(policy: Policy, svc: Service, primary: str) -> list[tuple[str, Route]]:
     """(name, route) of an exposed service's route entries on its gateway
-    host (alternatives about mesh callers left out)."""
+    host: alternatives about mesh callers are left out, and so are those
+    that test another cluster than the exposure's `when from cluster`."""
     out = []
+    exposed = svc.expose_cluster
     for route in svc.routes:
         if not route.gateway_entry_names:
             continue
-        kept = [alt for alt in route.alternatives if not any(c.startswith(MESH_ONLY) for c in alt)]
-        for copy in copies(policy, svc, replace(route, alternatives=kept), primary):
+        kept = [alt + ([f"from cluster {exposed}"] if exposed else []) for alt in route.alternatives
+                if not any(c.startswith(MESH_ONLY) for c in alt)
+                and (exposed is None or cluster_of(alt) in (None, exposed))]
+        if route.alternatives and not kept:
+            continue
+        for copy in copies(policy, svc, replace(route, alternatives=kept or [[f"from cluster {exposed}"]]
+                                                if exposed else kept), primary):
             out += [(f"{svc.name}-{route.name}{copy.suffix}" + ("-preview" if n.endswith("-preview") else ""), route)
                     for n in route.entry_names]
     return out
