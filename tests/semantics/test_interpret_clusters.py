@@ -242,9 +242,9 @@ namespace ns {
 }""")
     assert where(it["a"], mesh("cache")) == ("default-a", {("a", "a"): 100})
     assert where(it["c"], mesh("cache")) == ("default", {("c", "c"): 100})
-    # b does not run it: its subset `b` does not exist, so no pod takes b's requests
+    # b does not run it: no copy for b, whose callers get the 404 of `not-found`, never a's pods
     d = it["b"].evaluate(mesh("cache"))
-    assert where(it["b"], mesh("cache")) == ("default-b", {("b", ""): 100}) and d.policies[0][1] == ()
+    assert (d.kind, d.status, d.entry) == ("respond", 404, "not-found")
 
 
 def test_an_exposed_local_service_routes_by_the_gateways_cluster():
