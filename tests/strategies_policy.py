@@ -958,9 +958,9 @@ def policies(draw, min_namespaces: int = 1, max_namespaces: int = 3, max_routes:
         if multicluster:
             for svc in exposed:
                 svc.expose_cluster = draw(st.none() | st.sampled_from(cluster_names))
-    if host_block or (host_block is None and draw(st.booleans())):
-        # a gateway's pods may run in any cluster: a local service only where it runs everywhere (MESH905)
-        reachable = [svc for svc in all_services if not (svc.local and svc.placement)]
+    # a gateway's pods may run in any cluster: a local service only where it runs everywhere (MESH905)
+    reachable = [svc for svc in all_services if not (svc.local and svc.placement)]
+    if reachable and (host_block or (host_block is None and draw(st.booleans()))):
         draw(host_blocks(namespaces, reachable, override_clusters, several_mirrors))
 
     layout = Layout(draw(st.sampled_from(["  ", "    ", "\t"])), draw(st.sampled_from(["\n", "\n", "\r\n"])),

@@ -616,9 +616,8 @@ def test_service_override_changes_only_its_cluster(policy, data):
         home, gw = found
         key = ("VirtualService", home, gw.virtual_service(gw.block.host))
         old_vs = json.loads(next(d[3] for d in before[cluster] if d[:3] == key))
-        for route in gw.block.routes:
-            assert http_entry(virtual_service(after, cluster, *key[1:]), route.name) == \
-                http_entry(old_vs, route.name), route.name
+        for name in block_entry_names(policy, gw.block, cluster):
+            assert http_entry(virtual_service(after, cluster, *key[1:]), name) == http_entry(old_vs, name), name
 
     for key, own_vs in own.items():
         vs = virtual_service(after, cluster, key[1], key[2])
