@@ -33,7 +33,7 @@ from meshc.traffic import text
 from meshc.traffic.readings import Readings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from strategies_policy import policies  # noqa: E402
+from strategies_policy import fleet_policies, policies  # noqa: E402
 from test_properties import compiled_cleanly, written  # noqa: E402
 
 EXAMPLES = int(os.environ.get("MESHC_ROUNDTRIP_EXAMPLES", "8"))
@@ -109,10 +109,23 @@ def test_the_examples_pass_what_the_policy_says():
     assert passes(compile_paths(paths), per_place=40) > 400
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                       HealthCheck.data_too_large])
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@SETTINGS
 @given(policies())
 def test_generated_policies_pass_what_they_say(policy):
+    with written(policy.files()) as (_, paths):
+        compiled = compiled_cleanly(paths)
+        passes(compiled, per_place=15)
+
+
+@SETTINGS
+@given(fleet_policies())
+def test_generated_fleet_policies_pass_what_they_say(policy):
+    """Remotes, `local`, cluster subsets, `from cluster`: tests written with
+    `from cluster C` for every caller cluster."""
     with written(policy.files()) as (_, paths):
         compiled = compiled_cleanly(paths)
         passes(compiled, per_place=15)
