@@ -8,7 +8,8 @@ goes through everything a test goes through: parsing, lowering, the
 checks, requests built from `with`, targets resolved from the language's
 words, shares compared.
 
-On the examples, and on generated policies with a small budget by default
+On the examples, and on generated policies (`policies()` and
+`fleet_policies()`) with a small budget by default
 (MESHC_ROUNDTRIP_EXAMPLES=200 for a long run).
 """
 
