@@ -66,6 +66,14 @@ class Topology:
         c = self.clusters.get(name)
         return c.network.value if c is not None and c.network is not None else None
 
+    def same_network(self, a: str, b: str) -> bool:
+        """Whether proxies in `a` reach pods in `b` directly: a cluster that
+        declares no network is taken to be on every network, as Istio
+        takes a proxy or endpoint without one (pilot/pkg/model/context.go
+        `InNetwork`: `identifier.IsSameOrEmpty`)."""
+        na, nb = self.network(a), self.network(b)
+        return na is None or nb is None or na == nb
+
     @cached_property
     def networks(self) -> tuple[str, ...]:
         return tuple(sorted({n for n in map(self.network, self.names) if n is not None}))

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Optional
 
 from differential import istio_release
+from multicluster_eval import Mesh, Pods
 
 from meshc.backends.istio import render
 from meshc.language.source import SourceFile
@@ -139,3 +140,45 @@ def test_a_local_services_route_to_another_service_takes_every_clusters_callers(
         rendered, meant = readings(text, caller, call())
         assert rendered == meant
         assert (rendered.entry, [s.target.host for s in rendered.destinations]) == ("a", ["api.ns.svc.cluster.local"])
+
+
+# ------------------------------------------- which clusters' pods serve
+def serving(text: str, caller: str, down: tuple[str, ...] = ()) -> tuple[set, set]:
+    """(clusters whose pods serve `cache` by the rendered documents, by the
+    policy) for a request from `caller`, with the pods of `down` failing:
+    tests/multicluster_eval.py reads the caller's primary's documents with
+    pods of `cache` wherever it runs; the interpreter reads the policy."""
+    compiled = compile_sources([SourceFile("p.mesh", text)])
+    assert compiled.ok, [d.message for d in compiled.diagnostics if d.is_error]
+    policy = compiled.policy
+    topology = Topology(policy)
+    pods = [Pods(CACHE, c) for c in topology.placement(policy.namespaces[0].services[0])]
+    outcome = Mesh(policy, render(policy), pods).send(CACHE, source=caller, down=frozenset(down))
+    (_, clusters), = Interpreter(policy, caller).serving(call(), down)
+    return {c for c, share in outcome.shares.items() if share}, set(clusters)
+
+
+def test_a_cluster_without_a_network_is_on_every_network():
+    """b declares no network on a fleet whose other clusters are on n1:
+    Istio takes a proxy or endpoint without a network to be on the same
+    network as any (pilot/pkg/model/context.go `InNetwork`:
+    `identifier.IsSameOrEmpty`), so a's callers see b's pods directly, with
+    their region and zone labels: b is the second tier of `failover
+    priority region zone` (same region, another zone), c (another region)
+    the third. Seen through an east-west gateway, b's pods would have lost
+    their region and shared c's tier."""
+    text = """fleet f {
+  cluster a region r1 zone r1-a network n1
+  cluster b region r1 zone r1-b
+  cluster c region r2 network n1
+}
+namespace ns {
+  service cache {
+    port 80 http
+    circuit-breaker { eject 5 consecutive 5xx }
+    failover priority region zone
+  }
+}"""
+    assert serving(text, "a") == ({"a"}, {"a"})
+    assert serving(text, "a", down=("a",)) == ({"b"}, {"b"})
+    assert serving(text, "a", down=("a", "b")) == ({"c"}, {"c"})

@@ -21,7 +21,8 @@ describe it.
     `K=V` matches a pod whose label K is V, `K` one whose label K is the
     caller's. Pods on another network are seen as their east-west
     gateway's, labelled with a cluster and a network only, so region and
-    zone entries never match them.
+    zone entries never match them (a cluster that declares no network is
+    on every network, as Istio takes a proxy or endpoint without one).
   - `failover R1 -> R2` and, with outlier detection alone, Istio's default
     (mesh `localityLbSetting` is enabled by default; the docs say nothing
     here): the caller's zone, then its region, then, when a pair leaves
@@ -93,7 +94,7 @@ def _locality_match(topology: Topology, cluster: str, rule: str) -> bool:
 def _labels(topology: Topology, cluster: str, caller: str) -> dict[str, Optional[str]]:
     """A cluster's pods' topology labels as a proxy in `caller` sees them."""
     network = topology.network(cluster)
-    if network != topology.network(caller):  # through the east-west gateway
+    if not topology.same_network(caller, cluster):  # through the east-west gateway
         return {ir.CLUSTER_LABEL: cluster if topology.has_gateway(cluster) else None, NETWORK: network}
     region, zone = _locality(topology, cluster)
     return {ir.CLUSTER_LABEL: cluster, NETWORK: network, REGION: region or None, ZONE: zone or None}
