@@ -813,6 +813,8 @@ def fleets(draw) -> Optional[list[Cluster]]:
         return None
     cluster_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
     regions = draw(st.lists(regions_, min_size=1, max_size=3, unique=True))
+    # services run everywhere here: every network needs a gateway (MESH408)
+    networks, gateways = draw(networks_of(len(cluster_names), every_network_lit=True))
     out = []
     for i, name in enumerate(cluster_names):
         attrs = []
@@ -821,15 +823,15 @@ def fleets(draw) -> Optional[list[Cluster]]:
             attrs.append(f"region {region}")
             if draw(st.booleans()):
                 attrs.append(f"zone {region}-{draw(st.sampled_from('abc'))}")
-        if draw(st.booleans()):
-            attrs.append(f"network net-{draw(st.integers(1, 2))}")
-        if draw(st.booleans()):
+        if networks[i]:
+            attrs.append(f"network {networks[i]}")
+        if gateways[i]:
             attrs.append("gateway " + draw(st.sampled_from([f"10.{i}.0.10", f"eastwest.{name}.example.com"])))
         istio = draw(st.none() | st.sampled_from([f"1.{v}" for v in range(18, 31)]))
         if istio:
             attrs.append(f"istio {istio}")
         attrs = draw(st.permutations(attrs))
-        out.append(Cluster(name, region, "".join(" " + a for a in attrs), istio))
+        out.append(Cluster(name, region, "".join(" " + a for a in attrs), istio, None, networks[i], gateways[i]))
     return out
 
 
@@ -985,8 +987,9 @@ def fleet_policies(**kw) -> st.SearchStrategy[Policy]:
       (MESH901);
     - cluster subsets select clusters the service runs in (MESH903), never
       on a local service (MESH906);
-    - in a fleet on several networks, a service placed on networks without
-      an east-west gateway runs everywhere instead (MESH408);
+    - in a fleet on several networks every cluster declares one (MESH901),
+      and a service that is not local runs only on networks with an
+      east-west gateway (MESH408);
     - a local service is sent to only by routes whose callers all run where
       it runs (MESH905): its own routes, other local services placed
       within it, or any service when it runs everywhere; it is exposed
@@ -1003,6 +1006,7 @@ def topologies(draw) -> tuple[list[Cluster], bool]:
     an earlier primary."""
     cluster_names = draw(st.lists(names, min_size=2, max_size=4, unique=True))
     regions = draw(st.lists(regions_, min_size=1, max_size=3, unique=True))
+    networks, gateways = draw(networks_of(len(cluster_names), every_network_lit=False))
     out: list[Cluster] = []
     for i, name in enumerate(cluster_names):
         primaries = [c.name for c in out if c.remote_of is None]
@@ -1015,10 +1019,9 @@ def topologies(draw) -> tuple[list[Cluster], bool]:
             if draw(st.booleans()):
                 zone = f"{region}-{draw(st.sampled_from('abc'))}"
                 attrs.append(f"zone {zone}")
-        network = draw(st.none() | st.sampled_from(["net-1", "net-2"]))
+        network, gateway = networks[i], gateways[i]
         if network:
             attrs.append(f"network {network}")
-        gateway = draw(st.booleans())
         if gateway:
             attrs.append("gateway " + draw(st.sampled_from([f"10.{i}.0.10", f"eastwest.{name}.example.com"])))
         istio = None if remote_of else draw(st.none() | st.sampled_from([f"1.{v}" for v in range(18, 31)]))
@@ -1029,16 +1032,30 @@ def topologies(draw) -> tuple[list[Cluster], bool]:
     return out, draw(st.integers(0, 3)) == 0
 
 
-def unreachable_across_networks(clusters: list[Cluster], placed: list[str]) -> bool:
-    """MESH408: on a fleet of several networks, the service runs only on
-    networks where no cluster has an east-west gateway, and some caller is
-    on another network."""
+@st.composite
+def networks_of(draw, count: int, every_network_lit: bool) -> tuple[list[Optional[str]], list[bool]]:
+    """Each of `count` clusters' network (or none) and whether it has an
+    east-west gateway. On several networks every cluster declares one
+    (MESH901), and one network has a gateway (`every_network_lit`: each)."""
+    networks = draw(st.lists(st.none() | st.sampled_from(["net-1", "net-2"]), min_size=count, max_size=count))
+    gateways = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+    if len({n for n in networks if n}) < 2:
+        return networks, gateways
+    networks = [n or draw(st.sampled_from(["net-1", "net-2"])) for n in networks]
+    lit = {n for n, gateway in zip(networks, gateways) if gateway}
+    needed = sorted(set(networks) - lit) if every_network_lit else [] if lit else [networks[0]]
+    for network in needed:
+        gateways[networks.index(network)] = True
+    return networks, gateways
+
+
+def dark_clusters(clusters: list[Cluster], placed: list[str]) -> list[str]:
+    """MESH408: the clusters of `placed` on a network without an east-west
+    gateway, on a fleet of several networks (so some caller is on another)."""
     if len({c.network for c in clusters if c.network}) < 2:
-        return False
-    networks = {c.network for c in clusters if c.name in placed}
-    if any(c.gateway for c in clusters if c.network in networks):
-        return False
-    return any(c.network not in networks for c in clusters)
+        return []
+    lit = {c.network for c in clusters if c.gateway}
+    return [c.name for c in clusters if c.name in placed and c.network not in lit]
 
 
 def place_services(draw, services: list[Service], clusters: list[Cluster]) -> None:
@@ -1048,8 +1065,10 @@ def place_services(draw, services: list[Service], clusters: list[Cluster]) -> No
     for svc in services:
         placement = draw(st.none() | st.lists(st.sampled_from(everywhere), min_size=1, unique=True))
         svc.local = draw(st.integers(0, 3)) == 0 and local_subsets_fit(svc, placement or everywhere)
-        if placement and not svc.local and unreachable_across_networks(clusters, placement):
-            placement = None
+        if not svc.local and dark_clusters(clusters, placement or everywhere):
+            # some network has a gateway (`networks_of`): run only there
+            lit = [c for c in everywhere if not dark_clusters(clusters, [c])]
+            placement = [c for c in placement or everywhere if c in lit] or lit
         svc.placement = placement
         port_names = draw(st.lists(plain_words, min_size=len(svc.ports), max_size=len(svc.ports), unique=True))
         for (number, _, _), name in zip(svc.ports, port_names):

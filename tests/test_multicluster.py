@@ -229,6 +229,29 @@ def test_an_override_for_a_remote_names_its_primary_in_the_fix():
     assert code == "MESH902" and "`on hangzhou`" in help_ and "when from cluster shanghai" in help_
 
 
+@pytest.mark.parametrize("placement, found", [
+    ("", ["MESH408"]),         # everywhere: a's callers get b's pod addresses
+    ("in a b", ["MESH408"]),
+    ("in b", ["MESH408"]),     # and nothing else serves them
+    ("in a", []),              # b's callers come in through a's gateway
+    ("local", []),             # every caller stays in its own cluster
+])
+def test_a_network_without_a_gateway_fails_what_runs_there_for_the_other_networks(placement, found):
+    """pilot's ep_filters.go keeps an endpoint whose network has no
+    east-west gateway as is: callers on n1 get b's pods' own addresses."""
+    fleet = "fleet prod {\n  cluster a network n1 gateway 10.0.0.1\n  cluster b network n2\n}\n"
+    service = f"namespace shop {{\n  service cart {{\n    port 80 http\n    {placement}\n  }}\n}}\n"
+    assert [c for c, _ in codes(fleet + service)] == found
+
+
+def test_a_cluster_without_a_network_in_a_fleet_on_several():
+    fleet = "fleet prod {\n  cluster a network n1 gateway 10.0.0.1\n  cluster b network n2 gateway 10.1.0.1\n" \
+            "  cluster c\n}\n"
+    assert codes(fleet) == [("MESH901", "add `network NAME` to `c`: the network its Istio install declares "
+                                        "(`values.global.network`)")]
+    assert codes(fleet.replace("network n2", "network n1")) == codes(fleet.replace("  cluster c\n", "")) == []
+
+
 def test_an_empty_fleet_places_everything_nowhere():
     assert [c for c, _ in codes("fleet prod {}\nnamespace shop {\n  service cart { port 80 http }\n}\n")] == [
         "MESH903"]

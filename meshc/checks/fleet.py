@@ -44,6 +44,19 @@ def check_topology(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 "invalid-topology",
                 f"remote `{name}` declares Istio {cluster.istio}, but its primary `{primary.name.value}` {runs}",
                 cluster.span, help="a remote runs its primary's control plane: drop `istio` on the remote"))
+    if topology.multi_network:
+        shown = ", ".join(topology.networks)
+        for cluster in fleet.clusters:
+            if cluster.network is None:
+                out.append(diagnostic(
+                    "invalid-topology",
+                    f"cluster `{cluster.name.value}` declares no network, but the fleet spans networks {shown}: "
+                    "Istio takes a proxy or pod without a network to be on every network, so its sidecars would "
+                    "dial the other networks' pods directly, not through their east-west gateways, and theirs "
+                    "its pods",
+                    cluster.name.span,
+                    help=f"add `network NAME` to `{cluster.name.value}`: the network its Istio install declares "
+                         "(`values.global.network`)"))
     for info in index.all_services():
         svc = info.service
         for override in svc.overrides + tuple(o for r in svc.routes for o in r.overrides):
@@ -119,26 +132,37 @@ def check_placement(policy: ir.MeshPolicy) -> list[Diagnostic]:
 
 
 def _reachable_across_networks(index: Index, info: ServiceInfo, placed: tuple[str, ...]) -> list[Diagnostic]:
-    """In a multi-network fleet, callers on a network where the service
-    does not run reach it through an east-west gateway of a network where
-    it does."""
+    """In a multi-network fleet, a caller reaches the service's pods on
+    another network through that network's east-west gateway; a network
+    without one hands out its pods' own addresses, which other networks
+    cannot route."""
     topology = index.topology
     svc = info.service
     if not topology.multi_network or svc.local is not None or not placed:
         return []  # (an `in` naming no fleet cluster is MESH202)
-    networks = {topology.network(c) for c in placed}
-    if any(topology.network_has_gateway(n) for n in networks):
-        return []
-    callers = [c for c in topology.names if topology.network(c) not in networks]
+    # (a cluster without a network is on every network: MESH901)
+    dark = [c for c in placed if topology.network(c) is not None
+            and not topology.network_has_gateway(topology.network(c))]
+    callers = [c for c in topology.names if any(not topology.same_network(c, d) for d in dark)]
     if not callers:
         return []
-    shown = ", ".join(sorted(n or "(no network)" for n in networks))
+    networks = sorted({topology.network(c) for c in dark})
+    shown = ", ".join(networks)
+    where = svc.placement[0].span if svc.placement else svc.name.span
+    fix = f"add `gateway ADDRESS` to a cluster of network {shown}"
+    if len(dark) == len(placed):
+        return [diagnostic(
+            "missing-gateway-address",
+            f"service `{svc.name.value}` runs only on network {shown}, where no cluster has an east-west gateway, "
+            f"so callers in {', '.join(callers)} cannot reach it",
+            where, help=f"{fix}, or run the service on the callers' network")]
     return [diagnostic(
         "missing-gateway-address",
-        f"service `{svc.name.value}` runs only on network {shown}, where no cluster has an east-west gateway, "
-        f"so callers in {', '.join(callers)} cannot reach it",
-        svc.placement[0].span if svc.placement else svc.name.span,
-        help=f"add `gateway ADDRESS` to a cluster of network {shown}, or run the service on the callers' network")]
+        f"service `{svc.name.value}` runs in {', '.join(dark)} on network {shown}, where no cluster has an east-west "
+        f"gateway: callers in {', '.join(callers)} get those pods' own addresses, which their network cannot "
+        "route, so the requests sent there fail",
+        where, help=f"{fix}, or keep the service off {'it' if len(networks) == 1 else 'them'} "
+                    f"(`in {' '.join(c for c in placed if c not in dark)}`)")]
 
 
 def check_cluster_routing(policy: ir.MeshPolicy) -> list[Diagnostic]:

@@ -374,11 +374,14 @@ _TABLE: tuple[Code, ...] = (
          "mtls strict\nservice api { tls disable }",
          "mtls strict\nservice api { tls istio-mutual }"),
     Code("MESH408", "missing-gateway-address", E,
-         "In a fleet that spans several networks, a service runs only on networks where no cluster has an "
-         "east-west gateway (`gateway ADDRESS`), while clusters on other networks call it.",
+         "In a fleet that spans several networks, a service runs on a network where no cluster has an "
+         "east-west gateway (`gateway ADDRESS`), while clusters on other networks call it: only there, or "
+         "there and elsewhere (a service without `in` runs everywhere).",
          "A sidecar reaches endpoints on another network only through that network's east-west gateway; with none, "
          "Istio hands it the pods' own addresses, which its network cannot route "
-         "(pilot/pkg/xds/endpoints/ep_filters.go, `EndpointsByNetworkFilter`): every cross-network request fails.",
+         "(pilot/pkg/xds/endpoints/ep_filters.go, `EndpointsByNetworkFilter`, which keeps such an endpoint as "
+         "is): every cross-network request sent to those pods fails, all of them when the service runs nowhere "
+         "else, a share of them otherwise.",
          "cluster a network n1 gateway 10.0.0.7\ncluster b network n2\n...\nservice api { in b }",
          "cluster b network n2 gateway 10.1.0.7"),
     Code("MESH409", "unknown-region", W,
@@ -531,10 +534,13 @@ _TABLE: tuple[Code, ...] = (
          "down hangzhou\nexpect served by beijing"),
     # -------------------------------------------------- fleet topology
     Code("MESH901", "invalid-topology", E,
-         "A cluster is `remote of` itself or of another remote, or a remote declares an Istio release other than "
-         "its primary's.",
+         "A cluster is `remote of` itself or of another remote, a remote declares an Istio release other than "
+         "its primary's, or a cluster declares no `network` in a fleet that spans several.",
          "A remote cluster has no control plane: its primary's istiod programs its proxies, with the primary's "
-         "configuration and release. A remote of a remote would have no istiod to follow.",
+         "configuration and release. A remote of a remote would have no istiod to follow. A proxy or pod "
+         "without a network is on every network for Istio (pilot/pkg/model/context.go `InNetwork`), so in a "
+         "fleet on several networks such a cluster's sidecars dial the other networks' pods directly instead "
+         "of through their east-west gateways, and theirs dial its pods directly.",
          "cluster a\ncluster b remote of a\ncluster c remote of b",
          "cluster a\ncluster b remote of a\ncluster c remote of a"),
     Code("MESH902", "override-on-remote", E,
