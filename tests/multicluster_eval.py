@@ -40,8 +40,8 @@ It follows, at istio/istio tag 1.30.0:
 Simplifications, none of which the tests below depend on: every pod has
 weight 1; priority availability counts hosts; traffic through an east-west
 gateway reaches the healthy pods it stands for in proportion to their
-number (the gateway's own locality balancing is not modelled); ports are not
-distinguished.
+number (the gateway's own locality balancing is not modelled); every pod
+serves every port (a port only picks its port-level traffic policy).
 """
 
 from __future__ import annotations
@@ -151,6 +151,15 @@ class Mesh:
             return self._forward(source, proxy, [(d, s) for d, s in shares if s], entry["name"], down)
         return Outcome(None, status=404)  # a VirtualService that owns the host and no entry matched
 
+    def serve(self, host: str, subset: Optional[str], port: Optional[int], *, source: str,
+              source_labels: Mapping[str, str] = {}, down: frozenset = frozenset()) -> Outcome:
+        """One destination of a route (a VirtualService's `destination`),
+        from a pod in cluster `source`: which clusters' pods take it."""
+        proxy = {**source_labels, **self._cluster_labels(source)}
+        destination = {"host": host, **({"subset": subset} if subset else {}),
+                       **({"port": {"number": port}} if port else {})}
+        return self._forward(source, proxy, [(destination, Fraction(1))], None, down)
+
     def _forward(self, source: str, proxy: dict, destinations: list[tuple[dict, Fraction]], entry: Optional[str],
                  down: frozenset) -> Outcome:
         shares: dict[str, Fraction] = {}
@@ -163,22 +172,28 @@ class Mesh:
         return Outcome(entry, {c: s for c, s in sorted(shares.items()) if s}, failing)
 
     # -------------------------------------------------------- destination
-    def _policy(self, source: str, host: str, subset: Optional[str]) -> tuple[dict, dict]:
-        """(subset labels, effective trafficPolicy): a subset's fields
-        replace the top-level ones whole (pilot's MergeSubsetTrafficPolicy)."""
+    def _policy(self, source: str, host: str, subset: Optional[str], port: Optional[int]) -> tuple[dict, dict]:
+        """(subset labels, effective trafficPolicy for the port), as
+        pilot/pkg/networking/util/util.go `MergeSubsetTrafficPolicy` merges
+        them: a port-level entry for the port replaces the policy with its
+        own four fields (`GetPortLevelTrafficPolicy`), then each field the
+        subset's policy sets (all four when it came from a port-level
+        entry) replaces the top-level one whole."""
         rule = next((d["spec"] for d in self._documents(source, "DestinationRule") if d["spec"]["host"] == host), {})
-        policy = dict(rule.get("trafficPolicy", {}))
+        policy, _ = _port_level(rule.get("trafficPolicy", {}), port)
         if subset is None:
             return {}, policy
         chosen = next((s for s in rule.get("subsets", ()) if s["name"] == subset), None)
         if chosen is None:
             return {"<missing subset>": subset}, policy  # no endpoint: 503
-        policy.update(chosen.get("trafficPolicy", {}))
-        return chosen["labels"], policy
+        own, whole = _port_level(chosen.get("trafficPolicy", {}), port)
+        policy = {**policy, **own, **({k: own.get(k) for k in _PORT_FIELDS} if whole else {})}
+        return chosen["labels"], {k: v for k, v in policy.items() if v is not None}
 
     def _balance(self, source: str, proxy: dict, destination: dict,
                  down: frozenset) -> tuple[dict[str, Fraction], Fraction]:
-        labels, policy = self._policy(source, destination["host"], destination.get("subset"))
+        port = destination.get("port", {}).get("number")
+        labels, policy = self._policy(source, destination["host"], destination.get("subset"), port)
         endpoints = self._endpoints(source, destination["host"], labels, policy, down)
         outlier = "outlierDetection" in policy
         locality_lb = policy.get("loadBalancer", {}).get("localityLbSetting", {"enabled": True})
@@ -212,7 +227,8 @@ class Mesh:
             up = {p.cluster: weight} if p.cluster not in down else {}
             locality = self._locality(p.cluster)
             network = labels.get(NETWORK)
-            if not multi or network == caller_network:
+            if not multi or network is None or caller_network is None or network == caller_network:
+                # context.go `InNetwork`: no network is every network
                 out.append(_Endpoint(labels, locality, weight, {p.cluster: weight}, up))
                 continue
             gateways = self._gateways(network, p.cluster)
@@ -240,6 +256,18 @@ class Mesh:
         if self.topology.has_gateway(cluster):
             return [cluster]
         return [c for c in self.topology.names if self.topology.network(c) == network and self.topology.has_gateway(c)]
+
+
+_PORT_FIELDS = ("connectionPool", "loadBalancer", "outlierDetection", "tls")
+"""util.go `shadowCopyPortTrafficPolicy`: what a port-level entry carries."""
+
+
+def _port_level(policy: dict, port: Optional[int]) -> tuple[dict, bool]:
+    """(the policy for `port`, whether a port-level entry replaced it)."""
+    entry = next((e for e in policy.get("portLevelSettings", ()) if e.get("port", {}).get("number") == port), None)
+    if port is None or entry is None:
+        return {k: v for k, v in policy.items() if k != "portLevelSettings"}, False
+    return {k: entry[k] for k in _PORT_FIELDS if k in entry}, True
 
 
 # ------------------------------------------------------------- matching

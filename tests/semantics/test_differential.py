@@ -4,7 +4,8 @@ requests built from the conditions the policy tests, and for generated
 policies × their grids.
 
 The generated-policy budget is small by default (for each of the two
-generators: `policies()` and `fleet_policies()`); a long run:
+generators, `policies()` and `fleet_policies()`, and for which clusters
+serve fleet policies' requests); a long run:
 MESHC_DIFFERENTIAL_EXAMPLES=2000 pytest tests/semantics/test_differential.py
 """
 
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from differential import disagreements, report
+from differential import disagreements, report, serving_disagreements
 from hypothesis import HealthCheck, given, settings
 
 from meshc.backends.istio import render
@@ -66,6 +67,23 @@ def test_generated_fleet_policies_route_as_they_say(policy):
     cluster`, `failover priority`: every caller cluster, a remote's
     through its primary's documents."""
     _agree(policy)
+
+
+@SETTINGS
+@given(fleet_policies())
+def test_generated_fleet_policies_are_served_by_the_clusters_they_say(policy):
+    """Which clusters' pods take each destination of each request, from
+    every caller cluster, as tiers of them fail: the rendered documents
+    read as pilot and Envoy do (tests/multicluster_eval.py) against the
+    interpreter (`failover`, `failover priority`, `distribute`, cluster
+    subsets, `local`, networks and east-west gateways)."""
+    with written(policy.files()) as (_, paths):
+        compiled = compiled_cleanly(paths)
+        rendering = render_cleanly(compiled)
+    for cluster in Topology(compiled.policy).names:
+        requests = requests_for(compiled.policy, cluster, per_place=10)
+        found = serving_disagreements(compiled.policy, rendering, cluster, requests)
+        assert not found, report(found) + "\n\nThe policy:\n" + "\n".join(policy.files().values())
 
 
 def _agree(policy):

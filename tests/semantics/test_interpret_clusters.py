@@ -320,8 +320,9 @@ def test_distribute_is_a_list_of_rules_each_flattened():
     ("c", EJECT, ("c",), ("a", "b")),
     # no outlier detection: no tiers
     ("b", "", (), ("a", "b", "c")),
-    # across networks only the cluster and network labels count
-    ("c", f"failover priority cluster=a\n{EJECT}", (), ("a",)),
+    # across networks only the cluster and network labels count, and b's
+    # pods come through a's gateway, labelled `a` (ep_filters.go)
+    ("c", f"failover priority cluster=a\n{EJECT}", (), ("a", "b")),
     ("c", f"failover priority network region\n{EJECT}", ("c",), ("a", "b")),
     # a label the fleet does not give ends the comparison
     ("a", f"failover priority network version\n{EJECT}", (), ("a", "b")),

@@ -182,3 +182,27 @@ namespace ns {
     assert serving(text, "a") == ({"a"}, {"a"})
     assert serving(text, "a", down=("a",)) == ({"b"}, {"b"})
     assert serving(text, "a", down=("a", "b")) == ({"c"}, {"c"})
+
+
+def test_pods_behind_another_clusters_east_west_gateway_carry_that_clusters_label():
+    """p has no east-west gateway of its own: a's callers (network n1)
+    reach its pods through g's, its network's one, and pilot gives such an
+    endpoint the gateway's cluster and network as labels
+    (pilot/pkg/xds/endpoints/ep_filters.go `EndpointsByNetworkFilter`,
+    `selectNetworkGateways`: the endpoint's own cluster's gateways, else
+    its network's). So `failover priority cluster=g` puts p's pods in g's
+    tier, ahead of a's."""
+    text = """fleet f {
+  cluster a network n1 gateway 10.0.0.1
+  cluster g network n2 gateway 10.1.0.1
+  cluster p network n2
+}
+namespace ns {
+  service cache {
+    port 80 http
+    circuit-breaker { eject 5 consecutive 5xx }
+    failover priority cluster=g
+  }
+}"""
+    assert serving(text, "a") == ({"g", "p"}, {"g", "p"})
+    assert serving(text, "a", down=("g", "p")) == ({"a"}, {"a"})

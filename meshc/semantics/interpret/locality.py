@@ -33,11 +33,10 @@ Simplifications (clusters, not pods): every pod of a cluster shares the
 cluster's region and zone (the fleet gives no subzone, so a rule or entry
 naming one matches nothing); a `failover priority` entry the fleet cannot
 answer (`node`, `version`, any other label) ends the comparison, so the
-answer is the clusters that may hold the first tier; a pod seen through
-another network's east-west gateway keeps its cluster label only when its
-cluster has the gateway (Istio otherwise labels it with one of its
-network's gateways' clusters); how the shares split between the clusters of
-one tier depends on the number of pods, which the policy does not give.
+answer is the clusters that may hold the first tier (`answers` says when);
+a cluster whose pods another network sees through several gateways is in
+the best tier of their endpoints; how the shares split between the clusters
+of one tier depends on the number of pods, which the policy does not give.
 """
 
 from __future__ import annotations
@@ -91,28 +90,55 @@ def _locality_match(topology: Topology, cluster: str, rule: str) -> bool:
     return True
 
 
-def _labels(topology: Topology, cluster: str, caller: str) -> dict[str, Optional[str]]:
-    """A cluster's pods' topology labels as a proxy in `caller` sees them."""
+def _labels(topology: Topology, cluster: str, caller: str) -> list[dict[str, Optional[str]]]:
+    """A cluster's pods' topology labels as a proxy in `caller` sees them:
+    on another network, as the endpoints of the east-west gateways that
+    stand for them (its own cluster's, else every one of its network's;
+    pilot/pkg/xds/endpoints/ep_filters.go `selectNetworkGateways`), each
+    labelled with the gateway's cluster and network only (`AugmentLabels`
+    with no locality); with no gateway there (MESH408), as they are."""
     network = topology.network(cluster)
-    if not topology.same_network(caller, cluster):  # through the east-west gateway
-        return {ir.CLUSTER_LABEL: cluster if topology.has_gateway(cluster) else None, NETWORK: network}
+    gateways = [cluster] if topology.has_gateway(cluster) else [
+        c for c in topology.names if topology.network(c) == network and topology.has_gateway(c)]
+    if not topology.same_network(caller, cluster) and gateways:
+        return [{ir.CLUSTER_LABEL: g, NETWORK: network} for g in gateways]
     region, zone = _locality(topology, cluster)
-    return {ir.CLUSTER_LABEL: cluster, NETWORK: network, REGION: region or None, ZONE: zone or None}
+    return [{ir.CLUSTER_LABEL: cluster, NETWORK: network, REGION: region or None, ZONE: zone or None}]
 
 
 def _matched(topology: Topology, entries: tuple[str, ...], caller: str, cluster: str) -> int:
-    """How many leading `failoverPriority` entries the cluster's pods match."""
-    mine, theirs = _labels(topology, caller, caller), _labels(topology, cluster, caller)
-    count = 0
-    for entry in entries:
-        key, pinned, value = entry.partition("=")
-        if key not in mine:  # a label the fleet does not give
-            break
-        want = value if pinned else mine[key]
-        if want is None or theirs.get(key) != want:
-            break
-        count += 1
-    return count
+    """How many leading `failoverPriority` entries the cluster's pods match
+    (through the gateway endpoint that matches most)."""
+    (mine,) = _labels(topology, caller, caller)
+    best = 0
+    for theirs in _labels(topology, cluster, caller):
+        count = 0
+        for entry in entries:
+            key, pinned, value = entry.partition("=")
+            if key not in mine:  # a label the fleet does not give
+                break
+            want = value if pinned else mine[key]
+            if want is None or theirs.get(key) != want:
+                break
+            count += 1
+        best = max(best, count)
+    return best
+
+
+def answers(topology: Topology, policy: Mapping[str, PolicyValue], caller: str) -> bool:
+    """Whether `serving` says exactly which clusters take the requests, not
+    only which may hold the first tier: no `failover priority` entry (with
+    outlier detection) names a label the fleet does not give, or, not
+    pinned, one the caller's cluster lacks."""
+    priority = policy.get(_LB + "failoverPriority")
+    if not priority or not any(k.startswith("outlierDetection.") for k in policy):
+        return True
+    (mine,) = _labels(topology, caller, caller)
+    for entry in map(str, priority):
+        key, pinned, _ = entry.partition("=")
+        if key not in mine or (not pinned and mine[key] is None):
+            return False
+    return True
 
 
 def _region_tier(topology: Topology, pairs: tuple, caller: str, cluster: str) -> int:
