@@ -123,3 +123,15 @@ def test_requests_no_route_takes(in_repo, args, said, retries):
     result = run("route", "examples", *args, "--cluster", "hangzhou")
     assert result.exit_code == 0, result.output
     assert said in result.stdout and f"  {retries}" in result.stdout and "MESHC BUG" not in result.stdout
+
+
+def test_cookies_join_a_cookie_header(in_repo):
+    """`--header cookie=...` and `--cookie` make one `cookie` header, the
+    header's cookies first (a `cookie` given both ways was dropped)."""
+    from meshc.semantics.request import Request
+
+    made = Request.make("h", 80, headers={"Cookie": "a=1; b=2"}, cookies={"beta": "yes"})
+    assert made.header("cookie") == "a=1; b=2; beta=yes"
+    result = run("route", "examples", "--service", "production/user-service", "--cluster", "beijing",
+                 "--header", "cookie=a=1", "--cookie", "canary=true")
+    assert "  cookie: a=1; canary=true\n" in result.stdout

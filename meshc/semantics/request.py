@@ -45,11 +45,13 @@ class Request:
              path: str = "/", headers: Mapping[str, str] = {}, cookies: Mapping[str, str] = {},
              query: Mapping[str, str] = {}, source_namespace: str = "default",
              source_labels: Mapping[str, str] = {}, source_cluster: Optional[str] = None) -> "Request":
-        """A request from keyword arguments: cookies become the `cookie`
-        header (`a=1; b=2`), query parameters are appended to the path."""
+        """A request from keyword arguments: cookies join a `cookie` header
+        given in `headers` in one `cookie` header (`a=1; b=2`, as a client
+        sends them, RFC 6265 5.4), query parameters are appended to the path."""
         hdrs = {k.lower(): v for k, v in headers.items()}
         if cookies:
-            hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            hdrs["cookie"] = "; ".join(([hdrs["cookie"]] if hdrs.get("cookie") else [])
+                                       + [f"{k}={v}" for k, v in cookies.items()])
         if query:
             path = path + ("&" if "?" in path else "?") + urlencode(dict(query))
         return cls(host, port, gateway, method, path, tuple(sorted(hdrs.items())), source_namespace,

@@ -22,9 +22,9 @@ def test_route_to_a_port_the_service_lacks_is_not_a_meshc_bug():
     assert "MESHC BUG" not in result.output and "meshc bug" not in result.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`--header cookie=a=1 --cookie beta=yes` sends `cookie: beta=yes`: the cookie given "
-    "with --header is dropped silently (testing.md: all cookies become one `cookie` header)"))
+# Fixed: `--header cookie=a=1 --cookie beta=yes` sent `cookie: beta=yes`, the
+# cookie given with --header dropped silently (testing.md: all cookies
+# become one `cookie` header).
 def test_route_keeps_a_cookie_header_given_with_cookies():
     result = run("route", POLICIES / "matching", "--service", "shop/catalog",
                  "--header", "cookie=a=1", "--cookie", "beta=yes", "--output-format", "json")
