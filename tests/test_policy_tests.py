@@ -253,6 +253,15 @@ def test_a_policy_with_errors_runs_no_test(policy):
     assert code == 1 and "error[MESH204]" in output and "No test ran for this policy" in output
 
 
+@pytest.mark.parametrize("request_", ["service cart in shop with port 81", "host cart.shop.svc.cluster.local with port 81"])
+def test_a_port_the_service_lacks(policy, request_):
+    """Either way of addressing a service, a port it lacks is MESH207 (as
+    `meshc route --port` refuses it)."""
+    policy(f"test t {{\n  request {request_}\n  expect to v1\n}}\n")
+    code, output = outcome("")
+    assert code == 1 and "error[MESH207]" in output and "has no port 81" in output
+
+
 def test_no_tests(policy):
     (Path("p") / "tests.mesh").unlink(missing_ok=True)
     code, output = outcome("")

@@ -79,6 +79,9 @@ def test_from_a_remote_cluster(in_repo):
     (["--service", "production/user-service", "--at", "9"], "has 5 steps"),
     (["--service", "payments/payment", "--at", "1"], "no service this request reaches has a canary"),
     (["--host", "x.example.com", "--via", "nope"], "no gateway `nope`"),
+    # a port the service does not declare: no listener takes it (MESH207 in a test)
+    (["--service", "production/user-service", "--port", "81"], "has no port 81 (declared ports: 80)"),
+    (["--host", "user-service.production.svc.cluster.local", "--port", "81"], "has no port 81"),
     ([], "give --service NS/NAME or --host HOST"),
 ])
 def test_usage_errors(in_repo, args, message):

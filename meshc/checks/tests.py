@@ -76,6 +76,8 @@ def _request(index: Index, request: ir.PolicyRequest) -> list[Diagnostic]:
                 help="say which: " + " or ".join(f"`service {name} in {i.namespace.name.value}`" for i in found)))
         elif request.port is not None:
             out += unknown_port(found[0], request.port, request.span, "")
+    elif request.host in index.by_host and request.gateway is None and request.port is not None:
+        out += unknown_port(index.by_host[request.host], request.port, request.span, "")
     if request.gateway is not None and request.gateway.value not in index.gateways:
         out.append(diagnostic("unknown-gateway", f"gateway `{request.gateway.value}` is not declared",
                               request.gateway.span, help=did_you_mean(request.gateway.value, index.gateways)))

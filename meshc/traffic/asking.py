@@ -74,6 +74,7 @@ def wire(index: Index, ask: Ask, cluster: str) -> Request:
         info = found[0]
         host = info.host
         port = port or (info.service.ports[0].number if info.service.ports else 80)
+        _declared_port(info, port)
     elif ask.gateway is not None:
         known = index.gateways.get(ask.gateway)
         if known is None:
@@ -85,11 +86,23 @@ def wire(index: Index, ask: Ask, cluster: str) -> Request:
         namespace = namespace or ns.name.value
     else:
         port = port or _host_port(index, host or "")
+        if host in index.by_host:
+            _declared_port(index.by_host[host], port)
     return Request.make(
         host or "", port, gateway=gateway, method=ask.method or "GET", path=ask.path or "/",
         headers=dict(ask.headers), cookies=dict(ask.cookies), query=dict(ask.query),
         source_namespace=namespace or "default", source_labels=dict(ask.source_labels),
         source_cluster=ask.source_cluster or cluster)
+
+
+def _declared_port(info: ServiceInfo, port: int) -> None:
+    """A service with ports is dialled on one of them (MESH207 in a test):
+    on another, no listener of the caller's proxy takes the request, which
+    neither reading models."""
+    ports = [p.number for p in info.service.ports]
+    if ports and port not in ports:
+        raise Unanswerable(f"service `{info.service.name.value}` in namespace `{info.namespace.name.value}` has no "
+                           f"port {port} (declared ports: {', '.join(map(str, ports))})")
 
 
 def _host_port(index: Index, host: str) -> int:

@@ -12,14 +12,16 @@ import pytest
 from tests.independent.meshc_cli import POLICIES, run
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`meshc route --port N` with a port the service does not declare prints `MESHC BUG` "
-    "(the rendered reading and the interpreter disagree) and exits 2; `meshc test` refuses "
-    "the same request with MESH207 ('service has no port'). Expected a located usage error "
-    "or one answer, never a self-declared meshc bug"))
-def test_route_to_a_port_the_service_lacks_is_not_a_meshc_bug():
-    result = run("route", POLICIES / "matching", "--service", "shop/catalog", "--port", "9091")
+# Fixed: `meshc route --port N` with a port the service does not declare
+# printed `MESHC BUG` and exited 2 while `meshc test` refuses the request
+# with MESH207; now a usage error naming the declared ports (also for a
+# service with no VirtualService).
+@pytest.mark.parametrize("policy, service, port", [("matching", "shop/catalog", "9091"),
+                                                   ("resilience", "pay/audit", "9999")])
+def test_route_to_a_port_the_service_lacks_is_not_a_meshc_bug(policy, service, port):
+    result = run("route", POLICIES / policy, "--service", service, "--port", port)
     assert "MESHC BUG" not in result.output and "meshc bug" not in result.output
+    assert result.exit_code == 2 and f"has no port {port}" in result.output
 
 
 # Fixed: `--header cookie=a=1 --cookie beta=yes` sent `cookie: beta=yes`, the
