@@ -138,3 +138,23 @@ def test_cookies_join_a_cookie_header(in_repo):
     result = run("route", "examples", "--service", "production/user-service", "--cluster", "beijing",
                  "--header", "cookie=a=1", "--cookie", "canary=true")
     assert "  cookie: a=1; canary=true\n" in result.stdout
+
+
+def test_a_caller_cannot_claim_another_cluster_by_label(in_repo):
+    """istiod sets topology.istio.io/cluster on every proxy to its own
+    cluster (pilot/pkg/serviceregistry/util/label/label.go AugmentLabels),
+    over the workload's label: a hangzhou caller labelled shanghai is a
+    hangzhou caller, in both readings, and the answer says the value was
+    not sent. (The rendered reading let the label win: MESHC BUG, exit 2.)"""
+    args = ["route", "examples", "--service", "geo/user-service",
+            "--source-label", "topology.istio.io/cluster=shanghai", "--source-label", "app=web"]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "note: istiod sets topology.istio.io/cluster to each caller's own cluster" in result.stdout
+    assert "  from namespace default, app=web\n" in result.stdout
+    assert "\nhangzhou, beijing:\n  route split" in result.stdout
+    assert "\nshanghai:\n  route shanghai-callers" in result.stdout
+    found = json.loads(run(*args, "--output-format", "json").stdout)
+    assert found["request"]["source_labels"] == {"app": "web"} and len(found["notes"]) == 1
+    assert json.loads(run("route", "examples", "--service", "geo/user-service", "--output-format",
+                          "json").stdout)["notes"] == []

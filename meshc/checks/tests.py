@@ -83,6 +83,12 @@ def _request(index: Index, request: ir.PolicyRequest) -> list[Diagnostic]:
                               request.gateway.span, help=did_you_mean(request.gateway.value, index.gateways)))
     if request.source_cluster is not None:
         out += _cluster(index, request.source_cluster.value, request.source_cluster.span, "`from cluster`:")
+    for label in request.source_labels:
+        if label.key == ir.CLUSTER_LABEL:
+            out.append(diagnostic(
+                "cluster-label-in-request", f"istiod sets `{ir.CLUSTER_LABEL}` to the caller's own cluster: "
+                f"`{label.value}` is not sent", label.span,
+                help=f"say where the caller runs with `from cluster {label.value}`, and remove the label"))
     return out
 
 

@@ -172,9 +172,13 @@ def _grouped(answers, render) -> list[tuple[list[str], object, object]]:
 
 def answers_text(found, readings, ask) -> str:
     from meshc.traffic.answer import describe_request, lines
+    from meshc.traffic.asking import cluster_label_note
 
     variant, home, answers = found
     out = [describe_request(answers[0].request if answers else None)] if answers else []
+    note = cluster_label_note(ask)
+    if note:
+        out.append(f"note: {note}")
     for clusters, body, _ in _grouped(answers, lambda a: tuple(lines(a, variant, home))):
         out.append("")
         out.append(f"{', '.join(clusters)}:")
@@ -184,6 +188,7 @@ def answers_text(found, readings, ask) -> str:
 
 def answers_json(found, readings, ask) -> dict:
     from meshc.traffic.answer import as_json
+    from meshc.traffic.asking import cluster_label_note
 
     variant, home, answers = found
     groups = _grouped(answers, lambda a: as_json(a, variant, home))
@@ -192,6 +197,7 @@ def answers_json(found, readings, ask) -> dict:
         "host": first.host, "port": first.port, "gateway": first.gateway, "method": first.method, "path": first.path,
         "headers": dict(first.headers), "source_namespace": first.source_namespace,
         "source_labels": dict(first.source_labels)}
-    return {"request": request, "steps": [{"namespace": k[0], "service": k[1], "route": k[2], "step": s}
-                                          for k, s in variant.steps],
+    note = cluster_label_note(ask)
+    return {"request": request, "notes": [note] if note else [],
+            "steps": [{"namespace": k[0], "service": k[1], "route": k[2], "step": s} for k, s in variant.steps],
             "answers": [{"clusters": clusters, **body} for clusters, body, _ in groups]}

@@ -532,6 +532,14 @@ _TABLE: tuple[Code, ...] = (
          "the destinations, so `down` would have no effect on what the test checks.",
          "down hangzhou\nexpect to v1",
          "down hangzhou\nexpect served by beijing"),
+    Code("MESH808", "cluster-label-in-request", W,
+         "A test's request gives the caller's `topology.istio.io/cluster` label with `source`.",
+         "istiod sets that label on every proxy to the proxy's own cluster, over the workload's label "
+         "(pilot/pkg/serviceregistry/util/label/label.go `AugmentLabels`), so a caller cannot claim another "
+         "cluster by label: the value is not sent, and the request runs from the clusters `from cluster` "
+         "names (every cluster without it).",
+         'request service geo in prod with source topology.istio.io/cluster = "shanghai"',
+         "request service geo in prod with from cluster shanghai"),
     # -------------------------------------------------- fleet topology
     Code("MESH901", "invalid-topology", E,
          "A cluster is `remote of` itself or of another remote, a remote declares an Istio release other than "

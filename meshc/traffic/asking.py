@@ -4,7 +4,8 @@ options) and the request the evaluator is given, per caller cluster.
 Defaults (docs/testing.md): the service's first port; at a gateway, the
 port of its first server that does not redirect (443 for `https`), the
 gateway's namespace as the source namespace; `GET /`; the caller's
-cluster is the cluster asked about.
+cluster is the cluster asked about. The caller's `topology.istio.io/cluster`
+label is always its cluster: a value given for it is not sent.
 """
 
 from __future__ import annotations
@@ -91,8 +92,21 @@ def wire(index: Index, ask: Ask, cluster: str) -> Request:
     return Request.make(
         host or "", port, gateway=gateway, method=ask.method or "GET", path=ask.path or "/",
         headers=dict(ask.headers), cookies=dict(ask.cookies), query=dict(ask.query),
-        source_namespace=namespace or "default", source_labels=dict(ask.source_labels),
+        source_namespace=namespace or "default",
+        source_labels={k: v for k, v in ask.source_labels if k != ir.CLUSTER_LABEL},
         source_cluster=ask.source_cluster or cluster)
+
+
+def cluster_label_note(ask: Ask) -> Optional[str]:
+    """What a caller's `topology.istio.io/cluster` label given as a source
+    label becomes: istiod sets it to the proxy's own cluster over the
+    workload's (pilot/pkg/serviceregistry/util/label/label.go
+    `AugmentLabels`), so a caller cannot claim another cluster by label."""
+    given = [v for k, v in ask.source_labels if k == ir.CLUSTER_LABEL]
+    if not given:
+        return None
+    return (f"istiod sets {ir.CLUSTER_LABEL} to each caller's own cluster, over the workload's label: the "
+            f"value `{given[-1]}` given is not sent (for a caller in {given[-1]}, ask --from-cluster {given[-1]})")
 
 
 def _declared_port(info: ServiceInfo, port: int) -> None:

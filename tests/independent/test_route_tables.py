@@ -15,12 +15,11 @@ from tests.independent.tables import ROWS, Decision, Row
 # documentation (or Istio) sides with the hand computation; see the report
 # of issue 9's independent check.
 KNOWN_WRONG: dict[str, str] = {
-    "geo-cluster-label-is-the-proxys": (
-        "a caller's topology.istio.io/cluster label is its proxy's cluster (istio "
-        "pkg/serviceregistry/util/label/label.go AugmentLabels overwrites it; docs/multicluster.md: "
-        "'pilot adds the same topology labels to every proxy's labels'), but meshc route lets "
-        "--source-label set it: hangzhou and beijing callers take from-shanghai in the rendered "
-        "reading, the interpreter disagrees, and route prints MESHC BUG and exits 2"),
+    # (fixed) geo-cluster-label-is-the-proxys: --source-label
+    # topology.istio.io/cluster=shanghai made hangzhou and beijing callers
+    # take from-shanghai in the rendered reading, the interpreter disagreed,
+    # and route printed MESHC BUG; istiod overwrites the label
+    # (AugmentLabels), and route now says so in a note.
 }
 
 
@@ -173,6 +172,7 @@ def test_destination_policy_per_cluster_with_its_level():
 
 
 GROUPS_DIFFER = {
+    "geo-cluster-label-is-the-proxys": "as geo-split",
     "geo-split": (
         "text groups `hangzhou, beijing` (same route, destinations, options, policy), JSON "
         "answers them apart because tried[].istio[].actual names each caller's own cluster label "

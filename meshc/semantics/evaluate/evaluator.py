@@ -466,10 +466,12 @@ CLUSTER_LABEL = "topology.istio.io/cluster"
 
 
 def proxy_labels(req: Request) -> tuple[tuple[str, str], ...]:
-    """The labels `sourceLabels` is matched against: the workload's, plus
-    `topology.istio.io/cluster`, which istiod adds to every proxy's labels
-    (pilot/pkg/xds/ads.go `setTopologyLabels` calls
-    serviceregistry/util/label/label.go `AugmentLabels` with the proxy's cluster)."""
-    if req.source_cluster is None or any(k == CLUSTER_LABEL for k, _ in req.source_labels):
+    """The labels `sourceLabels` is matched against: the workload's, with
+    `topology.istio.io/cluster` set to the proxy's cluster, whatever the
+    workload's own label says (pilot/pkg/xds/ads.go `setTopologyLabels` calls
+    pilot/pkg/serviceregistry/util/label/label.go `AugmentLabels`, which
+    overwrites the cluster label when the proxy's cluster is known)."""
+    if req.source_cluster is None:
         return req.source_labels
-    return tuple(sorted(req.source_labels + ((CLUSTER_LABEL, req.source_cluster),)))
+    own = tuple((k, v) for k, v in req.source_labels if k != CLUSTER_LABEL)
+    return tuple(sorted(own + ((CLUSTER_LABEL, req.source_cluster),)))
