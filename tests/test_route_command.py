@@ -158,3 +158,19 @@ def test_a_caller_cannot_claim_another_cluster_by_label(in_repo):
     assert found["request"]["source_labels"] == {"app": "web"} and len(found["notes"]) == 1
     assert json.loads(run("route", "examples", "--service", "geo/user-service", "--output-format",
                           "json").stdout)["notes"] == []
+
+
+@pytest.mark.parametrize("args", [
+    ["--service", "geo/user-service"],  # the `from cluster shanghai` route is left out of the others' proxies
+    ["--service", "production/user-service"],
+    ["--service", "catalog/search", "--at", "4"],  # waves at different live steps
+    ["--host", "pay.example.com", "--via", "payment-gateway"],
+])
+def test_text_and_json_show_the_same_cluster_groups(in_repo, args):
+    """JSON split clusters that text showed once (each caller's own cluster
+    label in `tried[].istio[].actual`), and text split clusters whose only
+    difference, the canary's live step, JSON did not carry."""
+    text = run("route", "examples", *args).stdout
+    headers = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    found = json.loads(run("route", "examples", *args, "--output-format", "json").stdout)
+    assert headers == [", ".join(a["clusters"]) for a in found["answers"]]

@@ -160,26 +160,31 @@ def answer_all(readings, ask, clusters, at_step):
     return (variant, home, out), problems
 
 
-def _grouped(answers, render) -> list[tuple[list[str], object, object]]:
-    """Clusters whose answers render the same, in fleet order: (clusters, rendering, first answer)."""
+def grouped(found) -> list[tuple[list[str], tuple[str, ...], dict]]:
+    """Clusters with the same answer, in fleet order: (clusters, text lines,
+    JSON body). Text and JSON group alike: an answer is the same when both
+    renderings are."""
+    from meshc.traffic.answer import as_json, lines
+
+    variant, home, answers = found
     groups: dict = {}
     for a in answers:
-        key = render(a)
-        frozen = json.dumps(key, sort_keys=True) if not isinstance(key, tuple) else key
-        groups.setdefault(frozen, ([], key, a))[0].append(a.cluster)
+        text, body = tuple(lines(a, variant, home)), as_json(a, variant, home)
+        key = (text, json.dumps(body, sort_keys=True))
+        groups.setdefault(key, ([], text, body))[0].append(a.cluster)
     return list(groups.values())
 
 
 def answers_text(found, readings, ask) -> str:
-    from meshc.traffic.answer import describe_request, lines
+    from meshc.traffic.answer import describe_request
     from meshc.traffic.asking import cluster_label_note
 
-    variant, home, answers = found
+    answers = found[2]
     out = [describe_request(answers[0].request if answers else None)] if answers else []
     note = cluster_label_note(ask)
     if note:
         out.append(f"note: {note}")
-    for clusters, body, _ in _grouped(answers, lambda a: tuple(lines(a, variant, home))):
+    for clusters, body, _ in grouped(found):
         out.append("")
         out.append(f"{', '.join(clusters)}:")
         out += ["  " + line for line in body]
@@ -187,11 +192,9 @@ def answers_text(found, readings, ask) -> str:
 
 
 def answers_json(found, readings, ask) -> dict:
-    from meshc.traffic.answer import as_json
     from meshc.traffic.asking import cluster_label_note
 
     variant, home, answers = found
-    groups = _grouped(answers, lambda a: as_json(a, variant, home))
     first = answers[0].request if answers else None
     request = None if first is None else {
         "host": first.host, "port": first.port, "gateway": first.gateway, "method": first.method, "path": first.path,
@@ -200,4 +203,4 @@ def answers_json(found, readings, ask) -> dict:
     note = cluster_label_note(ask)
     return {"request": request, "notes": [note] if note else [],
             "steps": [{"namespace": k[0], "service": k[1], "route": k[2], "step": s} for k, s in variant.steps],
-            "answers": [{"clusters": clusters, **body} for clusters, body, _ in groups]}
+            "answers": [{"clusters": clusters, **body} for clusters, _, body in grouped(found)]}

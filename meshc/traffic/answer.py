@@ -108,20 +108,28 @@ def _taken(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> list[str
     return out
 
 
-def _canary_note(a: Answer, variant: Variant) -> str:
+def _canary(a: Answer, variant: Variant) -> Optional[dict]:
+    """The canary of the route that took the request: the step evaluated in
+    the caller's cluster, its number of steps, and the live step there."""
     origin = a.origin
     if origin is None or origin.route is None or origin.route.action is None \
             or origin.route.action.kind != "canary":
-        return ""
+        return None
     canary = origin.route.action
     topology = variant.readings.topology
-    step = live_step(canary, topology, a.cluster)
     written = variant.readings.index.services[origin.info.key]
     route = next(r for r in written.service.routes if r.name.value == origin.route.name.value)
-    live = live_step(route.action, topology, a.cluster)
-    said = "" if live == step else f"; its live step is {live}"
-    return f"  (canary {canary.baseline.value} -> {canary.candidate.value} at step {step} " \
-           f"of {len(canary.steps)}{said})"
+    return {"baseline": canary.baseline.value, "candidate": canary.candidate.value,
+            "step": live_step(canary, topology, a.cluster), "steps": len(canary.steps),
+            "live_step": live_step(route.action, topology, a.cluster)}
+
+
+def _canary_note(a: Answer, variant: Variant) -> str:
+    c = _canary(a, variant)
+    if c is None:
+        return ""
+    said = "" if c["live_step"] == c["step"] else f"; its live step is {c['live_step']}"
+    return f"  (canary {c['baseline']} -> {c['candidate']} at step {c['step']} of {c['steps']}{said})"
 
 
 def _options(a: Answer, index, home) -> list[str]:
@@ -195,6 +203,9 @@ def as_json(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> dict:
         if why.when is not None:
             out["when"] = {"location": location(why.when),
                            "matched": [c.text for c in getattr(why.matched, "conditions", ())]}
+    canary = _canary(a, variant)
+    if canary is not None:
+        out["canary"] = canary
     out["options"] = [{"setting": o.setting, "level": o.level, "location": location(o.span)} for o in why.options]
     out["policies"] = [
         {"target": target_json(t, index, home),
@@ -203,7 +214,11 @@ def as_json(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> dict:
     out["tried"] = [
         {"entry": m.entry, "location": location(m.route),
          "failed": [{"condition": c.text, "location": location(c.span)} for c in m.failures if c is not None],
-         "istio": [{"field": x.field, "expected": x.expected, "actual": x.actual, "filtered": x.filtered}
+         # a filtered alternative is left out of the caller's proxy: nothing
+         # was compared at run time (the text says only that), so `actual`
+         # is null, and callers that differ only in their own labels agree
+         "istio": [{"field": x.field, "expected": x.expected, "actual": None if x.filtered else x.actual,
+                    "filtered": x.filtered}
                    for x in a.misses if x.entry_name == m.entry]}
         for m in why.tried]
     if not a.agrees:
