@@ -83,6 +83,10 @@ def test_from_a_remote_cluster(in_repo):
     (["--service", "production/user-service", "--port", "81"], "has no port 81 (declared ports: 80)"),
     (["--host", "user-service.production.svc.cluster.local", "--port", "81"], "has no port 81"),
     ([], "give --service NS/NAME or --host HOST"),
+    # a caller runs in one cluster: --from-cluster and another --cluster invented one
+    (["--service", "geo/user-service", "--from-cluster", "shanghai", "--cluster", "beijing"],
+     "--from-cluster shanghai puts the caller in shanghai, and --cluster beijing asks about callers elsewhere"),
+    (["--service", "geo/user-service", "--from-cluster", "shanghai", "--all-clusters"], "and --all-clusters"),
 ])
 def test_usage_errors(in_repo, args, message):
     result = run("route", "examples", *args)

@@ -93,6 +93,12 @@ def command(paths, service, host, via, port, method, path, headers, cookies, que
               source_labels, from_namespace, from_cluster)
     policy = options.one_policy(paths, overrides)
     readings = compiled_readings(policy, color)
+    if from_cluster and (all_clusters or any(c != from_cluster for c in clusters)):
+        other = "--all-clusters" if all_clusters else f"--cluster {next(c for c in clusters if c != from_cluster)}"
+        raise click.UsageError(
+            f"--from-cluster {from_cluster} puts the caller in {from_cluster}, and {other} asks about callers "
+            "elsewhere: a caller's proxy runs in one cluster and follows the configuration of that cluster's "
+            "primary; give --from-cluster alone (it answers for that cluster) or --cluster")
     answers, problems = answer_all(readings, ask, clusters or ((from_cluster,) if from_cluster else ()), at_step)
     if output_format == "json":
         sys.stdout.write(json.dumps(answers_json(answers, readings, ask), indent=2, ensure_ascii=False) + "\n")

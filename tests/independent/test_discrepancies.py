@@ -34,11 +34,10 @@ def test_route_keeps_a_cookie_header_given_with_cookies():
     assert "a=1" in cookie and "beta=yes" in cookie
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`--from-cluster shanghai --cluster beijing` answers for beijing as if a beijing proxy "
-    "carried shanghai's cluster label (route from-shanghai, beijing's timeout), a caller "
-    "that cannot exist: a shanghai proxy follows hangzhou's configuration. Expected a usage "
-    "error, or the answer for shanghai's callers (testing.md leaves the combination undefined)"))
+# Fixed: `--from-cluster shanghai --cluster beijing` answered for beijing as if
+# a beijing proxy carried shanghai's cluster label, a caller that cannot
+# exist (a shanghai proxy follows hangzhou's configuration); now a usage
+# error (docs/testing.md).
 def test_route_from_cluster_and_another_cluster_do_not_invent_a_caller():
     result = run("route", POLICIES / "fleet", "--service", "prod/geo", "--from-cluster", "shanghai",
                  "--cluster", "beijing", "--output-format", "json")
