@@ -266,3 +266,62 @@ def test_no_tests(policy):
     (Path("p") / "tests.mesh").unlink(missing_ok=True)
     code, output = outcome("")
     assert code == 0 and "no tests ran" in output
+
+
+# Two services exposed on one gateway host, each with its own canary.
+TWO_EXPOSURES = """\
+namespace istio-system {
+  gateway gw {
+    hosts a.example.com
+    http
+  }
+}
+
+namespace app {
+  service one {
+    port 8080 http
+    subsets by version v1 v2
+    expose via gw host a.example.com when path ^= "/one"
+    route main { canary v1 -> v2 steps 50% 100% at 1 }
+  }
+
+  service two {
+    port 8080 http
+    subsets by version v1 v2
+    expose via gw host a.example.com when path ^= "/two"
+    route main { canary v1 -> v2 steps 100% at 1 }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("path, steps, expect, outcome_", [
+    ("/one", "at 2", "to service one in app subset v2", "passed"),
+    ("/one", "every step", "route main", "passed"),
+    # the steps of the canary the request reaches: two's has 1
+    ("/two", "at 2", "to service two in app subset v2", "the canary of app/two route main, which the request "
+                                                        "reaches, has only 1 step"),
+    ("/nowhere", "every step", "status 404", "the request reaches no service with a canary"),
+])
+def test_steps_of_the_canaries_a_gateway_request_reaches(tmp_path, monkeypatch, path, steps, expect, outcome_):
+    """At a gateway host with several exposures, `at` and `every step` set
+    the canaries of the exposure that takes the request, found by evaluating
+    it; `meshc check` cannot tell which, so a step that does not fit is a
+    located failure of the run (it was MESH306 for any exposure's canary,
+    and `every step` ran the others' steps too)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "policy.mesh").write_text(TWO_EXPOSURES)
+    (tmp_path / "p" / "t.mesh").write_text(
+        f'test t {{\n  request host a.example.com via gw with path = "{path}"\n  {steps}\n  expect {expect}\n}}\n')
+    assert run("check", "p").exit_code == 0
+    result = run("test", "p", "--output-format", "json")
+    (test,) = json.loads(result.stdout)["tests"]
+    if outcome_ == "passed":
+        assert result.exit_code == 0 and test["outcome"] == "passed", result.output
+        assert test["cases"] == (3 if steps == "every step" else 1)  # one's steps 0, 1 and 2
+        return
+    assert result.exit_code == 1
+    (failure,) = test["failures"]
+    (said,) = failure["expectations"]
+    assert said["location"] == {"file": "p/t.mesh", "line": 3, "column": 3} and said["actual"] == outcome_

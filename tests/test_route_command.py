@@ -178,3 +178,19 @@ def test_text_and_json_show_the_same_cluster_groups(in_repo, args):
     headers = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     found = json.loads(run("route", "examples", *args, "--output-format", "json").stdout)
     assert headers == [", ".join(a["clusters"]) for a in found["answers"]]
+
+
+def test_at_sets_the_canary_of_the_exposure_that_takes_the_request(tmp_path, monkeypatch):
+    """`--at` at a gateway host with several exposures: the canary of the
+    one that takes the request, refused only when that one lacks the step."""
+    from test_policy_tests import TWO_EXPOSURES
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policy.mesh").write_text(TWO_EXPOSURES)
+    base = ["route", ".", "--host", "a.example.com", "--via", "gw", "--at", "2"]
+    result = run(*base, "--path", "/one")
+    assert result.exit_code == 0, result.output
+    assert "  to service one in app subset v2 100%  (canary v1 -> v2 at step 2 of 2; its live step is 1)" \
+        in result.stdout
+    refused = run(*base, "--path", "/two")
+    assert refused.exit_code == 2 and "the canary of route `main` of app/two has 1 step" in refused.output

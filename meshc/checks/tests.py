@@ -33,12 +33,16 @@ def _test(index: Index, test: ir.PolicyTest) -> list[Diagnostic]:
             help="a test needs a request and something to expect of it, e.g. `request service NAME in NS` "
                  "and `expect to SUBSET`"))
     reached: dict[tuple[str, str], RouteOwner] = {}
+    certain: dict[tuple[str, str], RouteOwner] = {}
     for request in test.requests:
         out += _request(index, request)
-        for owner in addressed(index, **of_request(request)):
+        found = addressed(index, **of_request(request))
+        for owner in found:
             reached.setdefault(owner.key, owner)
+            if len(found) == 1:
+                certain.setdefault(owner.key, owner)
     owners = list(reached.values())
-    out += _steps(test, owners)
+    out += _steps(test, owners, list(certain.values()))
     for name in test.down:
         out += _cluster(index, name.value, name.span, "`down`:")
     if test.down and not any(e.kind == "served" for e in test.expectations):
@@ -92,16 +96,20 @@ def _request(index: Index, request: ir.PolicyRequest) -> list[Diagnostic]:
     return out
 
 
-def _steps(test: ir.PolicyTest, owners: list[RouteOwner]) -> list[Diagnostic]:
+def _steps(test: ir.PolicyTest, owners: list[RouteOwner], certain: list[RouteOwner]) -> list[Diagnostic]:
+    """`at` and `every step` against the canaries the requests may reach
+    (`owners`), and the steps against those they certainly reach (`certain`:
+    the one owner a request is addressed to). Which of several exposures
+    of a gateway host takes a request is known once it is evaluated:
+    `meshc test` checks those steps (policytest/cases.py)."""
     if not test.steps and not test.every_step:
         return []
-    found = canaries(owners)
     span = test.steps_span or test.span
-    if not found:
+    if not canaries(owners):
         return [diagnostic("no-canary-to-step", f"no service test `{test.name.value}` reaches has a canary",
                            span, help="remove the steps: the test runs at the live state as written")]
     out = []
-    for info, route in found:
+    for info, route in canaries(certain):
         canary = route.action
         for step in test.steps:
             if step > len(canary.steps):

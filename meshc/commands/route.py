@@ -133,37 +133,43 @@ def answer_all(readings, ask, clusters, at_step):
     """[(variant, home, [answers])], and the clusters where the readings disagree."""
     from meshc.suggest import did_you_mean
     from meshc.traffic.answer import answer
-    from meshc.model.requests import canaries, services
+    from meshc.model.requests import services
     from meshc.traffic.asking import Unanswerable, owners, wire
-    from meshc.traffic.readings import canary_key
 
     names = readings.clusters
     for c in clusters:
         if c not in names:
             hint = did_you_mean(c, names) or "clusters: " + ", ".join(names)
             raise click.UsageError(f"no cluster `{c}` in the fleet; {hint}")
-    reached = owners(readings.index, ask)
-    declared = services(reached)
+    declared = services(owners(readings.index, ask))
     home = declared[0] if len(declared) == 1 else None
-    steps = ()
-    if at_step is not None:
-        found = canaries(reached)
-        if not found:
-            raise click.UsageError("--at sets canary steps, and no service this request reaches has a canary")
-        for info, route in found:
-            if at_step > len(route.action.steps):
-                raise click.UsageError(f"--at {at_step}: the canary of route `{route.name.value}` has "
-                                       f"{len(route.action.steps)} steps")
-        steps = tuple((canary_key(info, route), at_step) for info, route in found)
-    variant = readings.at(steps)
-    out = []
     try:
-        for cluster in clusters or names:
-            out.append(answer(variant, cluster, wire(readings.index, ask, cluster)))
+        variant = readings.at(_steps(readings, ask, clusters or names, at_step))
+        out = [answer(variant, cluster, wire(readings.index, ask, cluster)) for cluster in clusters or names]
     except Unanswerable as err:
         raise click.UsageError(str(err)) from None
     problems = [a.cluster for a in out if not a.agrees]
     return (variant, home, out), problems
+
+
+def _steps(readings, ask, callers, at_step):
+    """`--at`: the canaries of the services the request reaches at that step
+    (asking.py `reached_canaries`: at a gateway host, the exposures that
+    take it), refused when one of them has no such step."""
+    from meshc.traffic.asking import reached_canaries
+    from meshc.traffic.readings import canary_key
+
+    if at_step is None:
+        return ()
+    found = reached_canaries(readings, ask, callers)
+    if not found:
+        raise click.UsageError("--at sets canary steps, and no service this request reaches has a canary")
+    for info, route in found:
+        if at_step > len(route.action.steps):
+            raise click.UsageError(f"--at {at_step}: the canary of route `{route.name.value}` of "
+                                   f"{info.namespace.name.value}/{info.service.name.value} has "
+                                   f"{len(route.action.steps)} step{'s' if len(route.action.steps) != 1 else ''}")
+    return tuple((canary_key(info, route), at_step) for info, route in found)
 
 
 def grouped(found) -> list[tuple[list[str], tuple[str, ...], dict]]:

@@ -7,6 +7,12 @@ each choice of canary steps (docs/testing.md):
   one case per N;
 - `every step`: each such canary at each of its steps 0 (baseline) to the
   last, one at a time, the others at their live step.
+
+The services a request reaches are those whose entries take it
+(traffic/asking.py `reached_canaries`): at a gateway host with several
+exposures, which one takes the request is known only once it is
+evaluated, so `meshc check` leaves such requests' steps to the run, and a
+case says here when its steps name no step of what it reaches.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from meshc.language import ir
-from meshc.model.requests import addressed, canaries, services
-from meshc.model.resolve import Index, RouteOwner, ServiceInfo
-from meshc.traffic.asking import Ask
-from meshc.traffic.readings import Steps, canary_key
+from meshc.model.requests import addressed, services
+from meshc.model.resolve import ServiceInfo
+from meshc.traffic.asking import Ask, reached_canaries
+from meshc.traffic.readings import Readings, Steps, canary_key
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Case:
     home: Optional[ServiceInfo]  # the one service the request is addressed to
     cluster: str  # the caller's
     steps: Steps
+    problem: Optional[str] = None  # why the test's steps do not apply to what the request reaches
 
     @property
     def where(self) -> str:
@@ -39,23 +46,38 @@ class Case:
                          for (ns, svc, route), step in self.steps)
 
 
-def cases(index: Index, clusters: list[str], test: ir.PolicyTest) -> Iterator[Case]:
+def cases(readings: Readings, test: ir.PolicyTest) -> Iterator[Case]:
+    index = readings.index
     for request in test.requests:
         ask = Ask.of(request)
-        reached = addressed(index, ask.service, ask.host, ask.gateway)
-        found = services(reached)
+        found = services(addressed(index, ask.service, ask.host, ask.gateway))
         home = found[0] if len(found) == 1 else None
-        callers = [request.source_cluster.value] if request.source_cluster is not None else clusters
-        for steps in _steps(test, reached):
+        callers = [request.source_cluster.value] if request.source_cluster is not None else readings.clusters
+        choices, problem = _steps(test, readings, ask, callers)
+        for steps in choices:
             for cluster in callers:
-                yield Case(test, request, ask, home, cluster, steps)
+                yield Case(test, request, ask, home, cluster, steps, problem)
 
 
-def _steps(test: ir.PolicyTest, reached: list[RouteOwner]) -> list[Steps]:
-    found = canaries(reached)
+def _steps(test: ir.PolicyTest, readings: Readings, ask: Ask, callers: list[str]) -> tuple[list[Steps], Optional[str]]:
+    """The choices of steps of a request's cases, and a problem that stops
+    them (then one case per caller at the live steps, which fails)."""
+    if not test.steps and not test.every_step:
+        return [()], None
+    found = reached_canaries(readings, ask, callers)
+    if not found:
+        return [()], "the request reaches no service with a canary"
     if test.every_step:
         return [((canary_key(info, route), step),)
-                for info, route in found for step in range(len(route.action.steps) + 1)] or [()]
-    if test.steps:
-        return [tuple((canary_key(info, route), step) for info, route in found) for step in test.steps]
-    return [()]
+                for info, route in found for step in range(len(route.action.steps) + 1)], None
+    for step in test.steps:
+        for info, route in found:
+            if step > len(route.action.steps):
+                return [()], (f"the canary of {info.namespace.name.value}/{info.service.name.value} route "
+                              f"{route.name.value}, which the request reaches, has only {_steps_said(route)}")
+    return [tuple((canary_key(info, route), step) for info, route in found) for step in test.steps], None
+
+
+def _steps_said(route: ir.Route) -> str:
+    n = len(route.action.steps)
+    return f"{n} step" + ("s" if n != 1 else "")

@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Callable, Optional
 
 from meshc.language import ir
+from meshc.language.source import Span
 from meshc.model.resolve import Index, ServiceInfo
 from meshc.model.topology import Topology
 from meshc.semantics.decision import Decision, percent_share
@@ -38,7 +39,7 @@ Key = tuple[str, Optional[str]]  # (host, subset as declared)
 
 @dataclass(frozen=True)
 class Failure:
-    expectation: ir.Node  # where it is written
+    span: Span  # where the expectation (or the test's steps) is written
     expected: str
     actual: str
 
@@ -78,7 +79,7 @@ def failures(decision: Decision, expectations: tuple, ctx: Context) -> list[Fail
             continue
         actual = _JUDGES[e.kind](decision, e, ctx)
         if actual is not None:
-            out.append(Failure(e, ctx.said(e), actual))
+            out.append(Failure(e.span, ctx.said(e), actual))
     return out
 
 
@@ -154,7 +155,7 @@ def _mirrors(d: Decision, found: list[ir.ExpectMirror], ctx: Context) -> Optiona
     said = "; ".join(ctx.said(m) for m in found)
     actual = ", ".join(f"mirror {text.target(ctx.index, s.target, ctx.home)} {text.percent(s.share)}"
                        for s in d.mirrors) or "no mirror"
-    return Failure(found[0], said, actual)
+    return Failure(found[0].span, said, actual)
 
 
 def _option(d: Decision, e: ir.ExpectOption, ctx: Context) -> Optional[str]:

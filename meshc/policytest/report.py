@@ -21,7 +21,7 @@ def _grouped(failed: list[CaseFailure]) -> list[tuple[list[str], CaseFailure]]:
     """Failures that say the same in several clusters, once, with the clusters."""
     groups: dict[tuple, tuple[list[str], CaseFailure]] = {}
     for f in failed:
-        key = (f.case.request.span, f.case.steps, tuple((x.expectation.span, x.actual) for x in f.failures),
+        key = (f.case.request.span, f.case.steps, tuple((x.span, x.actual) for x in f.failures),
                tuple(f.explanation))
         groups.setdefault(key, ([], f))[0].append(f.case.cluster)
     return list(groups.values())
@@ -50,7 +50,7 @@ def text(results: list[Result], coverage: Optional[Coverage], seconds: float) ->
 def _failure(clusters: list[str], f: CaseFailure) -> list[str]:
     out = []
     for x in f.failures:
-        out += [where(x.expectation.span),
+        out += [where(x.span),
                 f"  expected: {x.expected}",
                 f"  actual:   {x.actual}"]
     out.append(f"  in {', '.join(clusters)}; {f.case.where}")
@@ -102,7 +102,7 @@ def as_json(results: list[Result], coverage: Optional[Coverage], seconds: float)
                 "request": {"location": location(f.case.request.span), "host": f.request.host,
                             "port": f.request.port, "gateway": f.request.gateway, "method": f.request.method,
                             "path": f.request.path, "headers": dict(f.request.headers)},
-                "expectations": [{"location": location(x.expectation.span), "expected": x.expected,
+                "expectations": [{"location": location(x.span), "expected": x.expected,
                                   "actual": x.actual} for x in f.failures],
                 "explanation": f.explanation,
             } for clusters, f in _grouped(r.failed)],

@@ -49,22 +49,24 @@ def run(readings: Readings, tests: Iterable[ir.PolicyTest], said: Callable[[ir.N
     """Run `tests` (tests of `readings`' policy); `said` gives an
     expectation as written, for the report."""
     coverage = measured(readings.policy)
-    clusters = readings.clusters
     index = readings.index
     results = []
     memo: dict = {}
     for test in tests:
         result = Result(test)
         down = tuple(c.value for c in test.down)
-        for case in cases(index, clusters, test):
+        for case in cases(readings, test):
             variant = readings.at(case.steps)
             request = wire(index, case.ask, case.cluster)
             decision = variant.evaluator(case.cluster).evaluate(request)
-            origin = variant.origin(case.cluster, decision.virtual_service, decision.entry)
-            reach(coverage, origin, readings.topology, case.cluster, case.ask.gateway, request.host)
-            ctx = Context(variant.index, case.home, case.cluster, readings.release(case.cluster), origin, down, said,
-                          memo)
-            found = failures(decision, test.expectations, ctx)
+            if case.problem is not None:
+                found = [_steps_failure(test, case.problem)]
+            else:
+                origin = variant.origin(case.cluster, decision.virtual_service, decision.entry)
+                reach(coverage, origin, readings.topology, case.cluster, case.ask.gateway, request.host)
+                ctx = Context(variant.index, case.home, case.cluster, readings.release(case.cluster), origin, down,
+                              said, memo)
+                found = failures(decision, test.expectations, ctx)
             result.cases += 1
             if found:
                 failure = CaseFailure(case, request, decision, found)
@@ -73,6 +75,14 @@ def run(readings: Readings, tests: Iterable[ir.PolicyTest], said: Callable[[ir.N
                 result.failed.append(failure)
         results.append(result)
     return PolicyRun(results, coverage)
+
+
+def _steps_failure(test: ir.PolicyTest, problem: str) -> Failure:
+    """A test whose `at` or `every step` does not fit the canaries its
+    request reaches (MESH306 and MESH804, known only once the request is
+    evaluated at a gateway host with several exposures)."""
+    said = "every step" if test.every_step else "at " + " ".join(map(str, test.steps))
+    return Failure(test.steps_span or test.span, f"`{said}`: steps of the canaries the request reaches", problem)
 
 
 def _explained(readings: Readings, case: Case, request: Request) -> list[str]:

@@ -11,12 +11,13 @@ label is always its cluster: a value given for it is not sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional
 
 from meshc.language import ir
-from meshc.model.requests import addressed, named_services
+from meshc.model.requests import addressed, canaries, named_services
 from meshc.model.resolve import Index, RouteOwner, ServiceInfo
 from meshc.semantics.request import Request
+from meshc.traffic.readings import Readings
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -62,6 +63,26 @@ class Unanswerable(Exception):
 def owners(index: Index, ask: Ask) -> list[RouteOwner]:
     """What owns the routes the request may reach (model/requests.py)."""
     return addressed(index, ask.service, ask.host, ask.gateway)
+
+
+def reached_canaries(readings: Readings, ask: Ask, callers: Iterable[str]) -> list[tuple[ServiceInfo, ir.Route]]:
+    """The canaries of the services the request reaches from `callers`, the
+    ones whose steps `at` and `every step` set (docs/testing.md): those of
+    the one owner it is addressed to; at a gateway host with several
+    (exposures, a `host` block), those of the owners whose entries take it
+    in the rendered documents of some caller, at the live steps (a canary's
+    step changes its weights, not which entry takes a request)."""
+    found = owners(readings.index, ask)
+    if len(found) > 1:
+        variant = readings.at()
+        taken = set()
+        for cluster in callers:
+            decision = variant.evaluator(cluster).evaluate(wire(readings.index, ask, cluster))
+            origin = variant.origin(cluster, decision.virtual_service, decision.entry)
+            if origin is not None:
+                taken.add(origin.info.key)
+        found = [o for o in found if o.key in taken]
+    return canaries(found)
 
 
 def wire(index: Index, ask: Ask, cluster: str) -> Request:

@@ -100,11 +100,9 @@ def two_canaries(tmp_path, two_steps: str, test: str):
     return tmp_path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`every step` on a request for /one also runs the steps of service two's canary, which the "
-    "request never reaches (6 cases instead of 3), and reports a failure as 'the canary of "
-    "app/two route main at step N'; testing.md: `every step` is each canary of the services "
-    "the requests reach"))
+# Fixed: `every step` on a request for /one also ran the steps of service two's
+# canary, which the request never reaches (6 cases instead of 3), and
+# reported a failure as 'the canary of app/two route main at step N'.
 def test_every_step_runs_only_the_canaries_the_request_reaches(tmp_path):
     two_canaries(tmp_path, "steps 25% 100% at 1",
                  "test one-only-v1 {\n  request host a.example.com via gw with path = \"/one\"\n  every step\n"
@@ -115,10 +113,8 @@ def test_every_step_runs_only_the_canaries_the_request_reaches(tmp_path):
     assert "app/two" not in json.dumps(test["failures"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`at 2` on a request for /one is refused with MESH306 because service two's canary has one "
-    "step, though the request never reaches service two; testing.md: `at N` sets every canary "
-    "of the services the requests reach"))
+# Fixed: `at 2` on a request for /one was refused with MESH306 because service
+# two's canary has one step, though the request never reaches service two.
 def test_at_step_is_checked_against_the_canaries_the_request_reaches(tmp_path):
     two_canaries(tmp_path, "steps 100% at 1",
                  "test one-at-2 {\n  request host a.example.com via gw with path = \"/one\"\n  at 2\n"
