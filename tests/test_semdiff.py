@@ -145,3 +145,50 @@ def test_promote_dry_run_says_the_traffic_change(tmp_path, monkeypatch):
     assert result.stderr.splitlines()[:2] == [
         f"production/user-service, route primary: v1 90% → 80%, v2 10% → 20% in {EVERY}",
         "would promote user-service/primary: step 2 → 3 (v1 80% / v2 20%)"]
+
+
+CART = """\
+namespace shop {
+  service cart {
+    port 80 http
+    port 9090 http { lb random }
+    subsets by version v1 v2
+    lb round-robin
+    subset v2 { lb least-request }
+    route r { to v1 }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("old_text, new_text, expected", [
+    # a subset given a policy of its own: only what its effective policy changes
+    ("lb round-robin\n    subset v2 { lb least-request }", "lb round-robin\n    subset v2 { lb least-request }\n"
+     "    subset v1 { circuit-breaker { max-connections 7 } }",
+     ["shop/cart, destination policy of subset v1: connectionPool.tcp.maxConnections unset → 7"]),
+    # the top level changes: said once; v1 inherits it, v2 and port 9090 keep their own lb
+    ("lb round-robin", "lb least-request",
+     ["shop/cart, destination policy: loadBalancer.simple ROUND_ROBIN → LEAST_REQUEST"]),
+    # a port's policy removed: that port now has the top level's
+    ("    port 9090 http { lb random }", "    port 9090 http",
+     ["shop/cart, destination policy on port 9090: loadBalancer.simple RANDOM → ROUND_ROBIN"]),
+    # a subset's own lb moved to the top level: v2's effective policy is the
+    # same but on port 9090, where v2's own lb won over the port's and now
+    # the port's wins
+    ("lb round-robin\n    subset v2 { lb least-request }", "lb least-request",
+     ["shop/cart, destination policy of subset v2 on port 9090: loadBalancer.simple LEAST_REQUEST → RANDOM",
+      "shop/cart, destination policy: loadBalancer.simple ROUND_ROBIN → LEAST_REQUEST"]),
+])
+def test_destination_policies_are_compared_as_istio_merges_them(tmp_path, monkeypatch, old_text, new_text, expected):
+    """pilot applies a subset's trafficPolicy over the top level field by
+    field, and a port's entry instead of the top level (util.go
+    MergeSubsetTrafficPolicy, GetPortLevelTrafficPolicy): the diff compares
+    those effective policies, and says a change once, where it is written."""
+    monkeypatch.chdir(tmp_path)
+    assert old_text in CART
+    for name, body in (("old", CART), ("new", CART.replace(old_text, new_text, 1))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.mesh").write_text(body)
+    result = run("diff", "old", "new")
+    assert result.exit_code == 0, result.output
+    assert [line.removesuffix(" in default") for line in result.stdout.splitlines()] == expected

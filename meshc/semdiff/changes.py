@@ -25,6 +25,7 @@ from typing import Iterable, Optional
 from meshc.language import ir
 from meshc.model.resolve import Index, ServiceInfo, owner_name
 from meshc.semantics.decision import Decision
+from meshc.semantics.evaluate.policy import merge_subset, port_level
 from meshc.semantics.grid import requests_for
 from meshc.semantics.request import Request
 from meshc.traffic import text
@@ -175,26 +176,43 @@ def _exposures(info: ServiceInfo) -> list[str]:
 
 # -------------------------------------------------- destination policy
 def _policies(old: Readings, new: Readings, found: _Found) -> None:
-    """Every DestinationRule's policy (top level, per port, per subset) in
-    each primary, before and after, for the clusters it programs."""
+    """Every DestinationRule's effective policy (top level, per port, per
+    subset and port, as Istio merges them) in each primary, before and
+    after, for the clusters it programs. A change a level inherits from
+    the level above it (the top level's, a port's, a subset's) is said
+    once, at the level where it is written."""
     for primary in new.topology.primaries:
         if primary not in old.topology.primaries:
             continue
         before = _rules(old.at(), primary)
         after = _rules(new.at(), primary)
         served = new.topology.served_by(primary)
-        for key in sorted(before.keys() | after.keys(), key=lambda k: (k[0], k[1] or "", k[2] or 0)):
-            subject = _rule_subject(new.index, old.index, key[0])
-            a, b = before.get(key), after.get(key)
-            where = _scope(key[1], key[2])
-            if a is None or b is None:
-                if key[1] is not None:  # a subset added or removed changes its service's routes too
-                    found.add(subject, f"subset {key[1]} {'added' if a is None else 'removed'}", "policy", served)
-                continue
-            for field in sorted(a.keys() | b.keys()):
-                if a.get(field) != b.get(field):
-                    was, now = _policy_text(field, a.get(field)), _policy_text(field, b.get(field))
-                    found.add(subject, f"destination policy{where}: {field} {was} {ARROW} {now}", "policy", served)
+        for host in sorted(before.keys() | after.keys()):
+            a_rule, b_rule = before.get(host), after.get(host)
+            if a_rule is None or b_rule is None:
+                continue  # the service added or removed says it
+            subject = _rule_subject(new.index, old.index, host)
+            ports = sorted(a_rule.ports() | b_rule.ports())
+            changed: dict[tuple, dict[str, tuple]] = {}
+            for subset in [None] + sorted(a_rule.subsets.keys() | b_rule.subsets.keys()):
+                for port in [None] + ports:
+                    a, b = a_rule.effective(subset, port), b_rule.effective(subset, port)
+                    if a is None or b is None:
+                        if port is None:  # a subset added or removed changes its service's routes too
+                            found.add(subject, f"subset {subset} {'added' if a is None else 'removed'}", "policy",
+                                      served)
+                        continue
+                    here = changed[(subset, port)] = {
+                        f: (a.get(f), b.get(f)) for f in a.keys() | b.keys() if a.get(f) != b.get(f)}
+                    above = [changed.get(k, {}) for k in ((subset, None), (None, port), (None, None))
+                             if k != (subset, port)]
+                    where = _scope(subset, port)
+                    for field in sorted(here):
+                        if any(level.get(field) == here[field] for level in above):
+                            continue
+                        was, now = (_policy_text(field, v) for v in here[field])
+                        found.add(subject, f"destination policy{where}: {field} {was} {ARROW} {now}", "policy",
+                                  served)
 
 
 def _scope(subset: Optional[str], port: Optional[int]) -> str:
@@ -218,37 +236,55 @@ def _rule_subject(new: Index, old: Index, host: str) -> str:
     return host
 
 
-def _rules(variant: Variant, primary: str) -> dict[tuple, dict]:
-    """(host, subset, port) → flattened policy, of every DestinationRule."""
-    out: dict[tuple, dict] = {}
+@dataclass(frozen=True)
+class _Rule:
+    """A DestinationRule's top-level policy and its subsets' (policy, labels)."""
+
+    policy: Optional[dict]
+    subsets: dict[str, tuple[Optional[dict], dict]]
+
+    def ports(self) -> set[int]:
+        found = set()
+        for policy in [self.policy] + [p for p, _ in self.subsets.values()]:
+            for entry in (policy or {}).get("portLevelSettings") or ():
+                number = (entry.get("port") or {}).get("number")
+                if number is not None:
+                    found.add(number)
+        return found
+
+    def effective(self, subset: Optional[str], port: Optional[int]) -> Optional[dict]:
+        """The flattened policy of the upstream cluster (subset, port) as
+        pilot builds it (evaluate/policy.py: util.go
+        `GetPortLevelTrafficPolicy`, `MergeSubsetTrafficPolicy`), a
+        subset's labels included; None for a subset the rule lacks."""
+        if subset is None:
+            return _flat(port_level(self.policy, port)[0] or {})
+        if subset not in self.subsets:
+            return None
+        policy, labels = self.subsets[subset]
+        merged = merge_subset(self.policy, policy, port) or {}
+        return {**_flat(merged), **({f"labels.{k}": v for k, v in labels.items()} if port is None else {})}
+
+
+def _rules(variant: Variant, primary: str) -> dict[str, _Rule]:
+    """host → its DestinationRule, of every DestinationRule."""
+    out: dict[str, _Rule] = {}
     for doc in variant.rendering.clusters.get(primary, ()):
         if doc.kind != "DestinationRule":
             continue
         spec = doc.body.get("spec", {})
-        host = spec.get("host", "")
-        _rule_levels(out, host, None, spec)
-        for subset in spec.get("subsets", ()) or ():
-            name = subset.get("name")
-            labels = subset.get("labels") or {}
-            _rule_levels(out, host, name, subset, {f"labels.{k}": v for k, v in labels.items()})
+        subsets = {subset.get("name"): (subset.get("trafficPolicy"), subset.get("labels") or {})
+                   for subset in spec.get("subsets", ()) or ()}
+        out[spec.get("host", "")] = _Rule(spec.get("trafficPolicy"), subsets)
     return out
-
-
-def _rule_levels(out: dict, host: str, subset: Optional[str], holder: dict, extra: Optional[dict] = None) -> None:
-    policy = dict(holder.get("trafficPolicy") or {})
-    ports = policy.pop("portLevelSettings", None) or ()
-    out[(host, subset, None)] = {**_flat(policy), **(extra or {})}
-    for entry in ports:
-        entry = dict(entry)
-        port = (entry.pop("port", None) or {}).get("number")
-        out[(host, subset, port)] = _flat(entry)
 
 
 def _flat(value, prefix: str = "") -> dict:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            out.update(_flat(v, f"{prefix}{k}."))
+            if k != "portLevelSettings":  # what applies to a port is chosen already
+                out.update(_flat(v, f"{prefix}{k}."))
         return out
     if isinstance(value, list):
         return {prefix[:-1]: tuple(tuple(sorted(_flat(v).items())) if isinstance(v, dict) else v for v in value)}

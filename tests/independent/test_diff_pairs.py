@@ -101,15 +101,11 @@ PAIRS = [
     # Istio applies a subset's policy over the top level field by field
     # (istio-facts.md): v2's connection pool is max-connections 100 before
     # (the top level's) and after (the subset's, as meshc renders the merge)
-    pytest.param("subset-policy", [], [("    timeout 5s", "    subset v2 { lb random }\n    timeout 5s")],
-                 [f"prod/orders, destination policy of subset v2: loadBalancer.simple unset → RANDOM {ALL}"], {},
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "meshc diff also reports `destination policy of subset v2: "
-                     "connectionPool.tcp.maxConnections unset → 100`, which changes no request: v2 had "
-                     "the top level's max-connections 100 before (Istio applies a subset's trafficPolicy "
-                     "field by field over the top level) and has it after; testing.md: changes that move "
-                     "no request are not reported")),
-                 id="subset-policy"),
+    # (fixed: meshc diff also reported `destination policy of subset v2:
+    # connectionPool.tcp.maxConnections unset → 100`, comparing the subsets'
+    # policies as written rather than as Istio merges them)
+    ("subset-policy", [], [("    timeout 5s", "    subset v2 { lb random }\n    timeout 5s")],
+     [f"prod/orders, destination policy of subset v2: loadBalancer.simple unset → RANDOM {ALL}"], {}),
 ]
 
 
