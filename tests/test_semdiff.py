@@ -192,3 +192,30 @@ def test_destination_policies_are_compared_as_istio_merges_them(tmp_path, monkey
     result = run("diff", "old", "new")
     assert result.exit_code == 0, result.output
     assert [line.removesuffix(" in default") for line in result.stdout.splitlines()] == expected
+
+
+def test_services_removed_and_externals(tmp_path, monkeypatch):
+    """meshc renders no Kubernetes Service: a service removed from the
+    policy still exists for Istio, so a request to one without routes moves
+    nowhere whatever else changes (it was reported, as a host, only when
+    another change made the diff evaluate every host), and one with routes
+    falls to Istio's default route. An external host is a ServiceEntry meshc
+    renders: without it, requests go to the PassthroughCluster, named as
+    `meshc route` names it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old" / "p.mesh").write_text(
+        "namespace shop {\n  external api.example.org port 80 http\n  service cart {\n    port 80 http\n"
+        "    subsets by version v1 v2\n    route r { to v1 }\n  }\n  service bare { port 80 http }\n}\n")
+    (tmp_path / "new" / "p.mesh").write_text("namespace shop {\n  service other { port 80 http }\n}\n")
+    lines = [line for line in run("diff", "old", "new").stdout.splitlines() if not line.startswith("  e.g.")]
+    assert lines == [
+        "api.example.org, Istio's default route (to host api.example.org 100%) → the PassthroughCluster "
+        "(to host api.example.org 100%) in default",
+        "shop/bare, service removed in default",
+        "shop/cart, service removed in default",
+        "shop/cart, route r (to v1 100%) → Istio's default route (to host cart.shop.svc.cluster.local 100%) "
+        "in default",
+        "shop/other, service added in default",
+    ]

@@ -25,6 +25,7 @@ from typing import Iterable, Optional
 from meshc.language import ir
 from meshc.model.resolve import Index, ServiceInfo, owner_name
 from meshc.semantics.decision import Decision
+from meshc.semantics.evaluate.hosts import Services
 from meshc.semantics.evaluate.policy import merge_subset, port_level
 from meshc.semantics.grid import requests_for
 from meshc.semantics.request import Request
@@ -32,6 +33,7 @@ from meshc.traffic import text
 from meshc.traffic.readings import Origin, Readings, Variant
 
 ARROW = "→"
+DEFAULT_ROUTE = "Istio's default route"
 
 
 @dataclass(frozen=True)
@@ -305,12 +307,32 @@ def _requests(old: Readings, new: Readings, found: _Found) -> None:
             hosts = None
         requests = set(requests_for(old.policy, cluster, hosts=hosts)) | \
             set(requests_for(new.policy, cluster, hosts=hosts))
-        old_ev, new_ev = before.evaluator(cluster), after.evaluator(cluster)
+        old_ev, new_ev = _evaluator(before, after, old, cluster), _evaluator(after, before, new, cluster)
         for request in sorted(requests, key=_order):
             a, b = old_ev.evaluate(request), new_ev.evaluate(request)
             if _traffic(a) == _traffic(b):
                 continue
-            _describe(request, cluster, a, b, before, after, found)
+            _describe(request, cluster, a, b, before, after, found, (old_ev.services, new_ev.services))
+
+
+def _evaluator(variant: Variant, other: Variant, readings: Readings, cluster: str):
+    """The evaluator of `variant`'s documents for `cluster`, knowing the
+    Kubernetes Services of both sides. meshc renders no Service
+    (semantics/registry.py: they come from the policy), so a service
+    removed from the policy (or not yet in it) still exists for Istio, and
+    requests to it change only as the documents meshc renders change; the
+    `service removed` line says the rest. External hosts come from the
+    ServiceEntries meshc renders, on each side its own."""
+    from meshc.semantics.evaluate import Evaluator
+    from meshc.semantics.request import Registry
+
+    mine, theirs = variant.registry.services, other.registry.services
+    missing = {h: ports for h, ports in theirs.items() if h not in mine and h in other.index.by_host}
+    if not missing:
+        return variant.evaluator(cluster)
+    docs = variant.rendering.clusters[readings.topology.primary_of(cluster)]
+    return Evaluator([d.body for d in docs], Registry(dict(sorted({**mine, **missing}.items()))),
+                     istio=readings.release(cluster))
 
 
 def _order(r: Request) -> tuple:
@@ -353,10 +375,11 @@ def _traffic(d: Decision) -> Decision:
 
 
 def _describe(request: Request, cluster: str, a: Decision, b: Decision, before: Variant, after: Variant,
-              found: _Found) -> None:
+              found: _Found, known: tuple) -> None:
     oa = before.origin(cluster, a.virtual_service, a.entry)
     ob = after.origin(cluster, b.virtual_service, b.entry)
-    owner = (ob or oa).info if (ob or oa) is not None else after.index.by_host.get(request.host)
+    owner = (ob or oa).info if (ob or oa) is not None else \
+        after.index.by_host.get(request.host) or before.index.by_host.get(request.host)
     subject = owner_name(owner) if owner is not None else _place(request)
     home = owner if isinstance(owner, ServiceInfo) else None
     example = _example(request, cluster)
@@ -365,8 +388,8 @@ def _describe(request: Request, cluster: str, a: Decision, b: Decision, before: 
         for what in _route_fields(a, b, before, after, home, request):
             found.add(subject, f"route {rb}: {what}", "route", [cluster])
         return
-    found.add(subject, f"{_taken(a, oa, before.index, home)} {ARROW} {_taken(b, ob, after.index, home)}",
-              "requests", [cluster], example)
+    found.add(subject, f"{_taken(a, oa, before.index, home, known[0])} {ARROW} "
+                       f"{_taken(b, ob, after.index, home, known[1])}", "requests", [cluster], example)
 
 
 def _route(origin: Optional[Origin]) -> Optional[str]:
@@ -377,12 +400,14 @@ def _place(r: Request) -> str:
     return f"gateway {r.gateway} host {r.host}" if r.gateway else r.host
 
 
-def _taken(d: Decision, origin: Optional[Origin], index: Index, home) -> str:
+def _taken(d: Decision, origin: Optional[Origin], index: Index, home, known: Services) -> str:
+    """What took the request, named as `meshc route` names it."""
     outcome = text.outcome(index, d, home)
     if origin is not None and origin.route is not None:
         return f"route {origin.route.name.value} ({outcome})"
     if d.kind == "default":
-        return f"Istio's default route ({outcome})"
+        passthrough = any(s.target.host.lower() not in known.ports for s in d.destinations)
+        return f"{'the PassthroughCluster' if passthrough else DEFAULT_ROUTE} ({outcome})"
     return outcome
 
 

@@ -221,14 +221,13 @@ def test_diff_against_a_git_revision(tmp_path):
     assert bad.exit_code == 2 and "no-such-revision" in bad.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "removing a service that has no routes reports only `service removed`, but together with an "
-    "unrelated change (orders' weights) it also reports `extra.prod.svc.cluster.local, Istio's "
-    "default route (to service extra in prod 100%) → Istio's default route (to host "
-    "extra.prod.svc.cluster.local 100%)` (subject a host, not prod/extra; the after side is the "
-    "PassthroughCluster, which `meshc route` calls by that name): one change reported two ways "
-    "depending on another, and meshc does not own the real Service (multicluster.md), so no "
-    "request moves"))
+# Fixed: removing a service that has no routes reported only `service removed`,
+# but together with an unrelated change (orders' weights) also
+# `extra.prod.svc.cluster.local, Istio's default route (to service extra in
+# prod 100%) → Istio's default route (to host extra.prod.svc.cluster.local
+# 100%)`: meshc does not own the real Service (multicluster.md), so no
+# request moves; the diff now evaluates both sides knowing both sides'
+# Services.
 def test_a_service_removed_is_reported_the_same_with_another_change(tmp_path):
     old, new = write_pair(tmp_path, [], [("to v1 90%, v2 10%", "to v1 70%, v2 30%")])
     (old / "extra.mesh").write_text("namespace prod {\n  service extra { port 8080 http }\n}\n")
