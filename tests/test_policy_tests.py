@@ -101,10 +101,17 @@ def test_a_wrong_expectation_fails_with_a_located_message(tmp_path, monkeypatch)
     assert 'header canary = "true" does not hold (at examples/s01-canary.mesh:11:12)' in result.stdout
 
 
-def test_a_file_runs_its_own_tests_with_its_policy(in_repo):
-    result = run("test", "examples/s12-mirroring.test.mesh", "--output-format", "json")
-    assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
+def test_a_file_runs_the_tests_of_its_policy(in_repo):
+    """A file named runs every test of the policy it belongs to: pre-commit
+    passes the changed files, and a change to `s12-mirroring.mesh` (which
+    holds no test) must run the tests beside it (it ran none: "no tests
+    ran"). `-k` still selects by name."""
+    every = json.loads(run("test", "examples", "--output-format", "json").stdout)["tests"]
+    for named in (["examples/s12-mirroring.mesh"], ["examples/s12-mirroring.test.mesh", "examples/s01-canary.mesh"]):
+        result = run("test", *named, "--output-format", "json")
+        assert result.exit_code == 0, result.output
+        assert [t["name"] for t in json.loads(result.stdout)["tests"]] == [t["name"] for t in every]
+    found = json.loads(run("test", "examples/s12-mirroring.mesh", "-k", "s12-", "--output-format", "json").stdout)
     assert [t["name"] for t in found["tests"]] == ["s12-v1-answers-v2-sees-a-copy"]
 
 

@@ -3,7 +3,6 @@ policies in PATHS against the documents `meshc render` would write."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -25,8 +24,9 @@ from meshc.commands.options import color, file_selection, istio_version, use_col
 @file_selection
 def command(paths, output_format, keyword, fail_under, istio_version, color, overrides) -> None:
     """Run the tests of the policies in PATHS (directories, searched
-    recursively; or files, whose tests run with the rest of their
-    directory's policy; the current directory by default). Every request
+    recursively; or files: every test of the policy each belongs to, so a
+    changed policy file runs the tests written beside it; the current
+    directory by default). Every request
     of a test is evaluated on the rendered documents of each cluster it
     applies to, at the canary steps it names, and must meet every `expect`.
 
@@ -36,7 +36,6 @@ def command(paths, output_format, keyword, fail_under, istio_version, color, ove
     """
     from meshc.diagnostics import report as diagnostics
     from meshc.inputs import read
-    from meshc.language.source import display_path
     from meshc.policytest import report
     from meshc.policytest.runner import run, selected, source_text
     from meshc.selection import InputError
@@ -48,8 +47,6 @@ def command(paths, output_format, keyword, fail_under, istio_version, color, ove
         inputs = options.settings_or_exit(lambda: read(paths, overrides))
     except InputError as err:
         raise click.UsageError(str(err)) from None
-    named = {display_path(p) for p in paths if os.path.isfile(p)}
-    whole = [os.path.abspath(p) for p in paths if os.path.isdir(p)]
     results, coverages, broken = [], [], False
     for policy in inputs.policies:
         compiled = policy.compiled
@@ -63,8 +60,7 @@ def command(paths, output_format, keyword, fail_under, istio_version, color, ove
             sys.stderr.write(diagnostics.render(errors, compiled.sources, "full", use_color(color, sys.stderr)))
             click.echo(diagnostics.summary(errors, len(compiled.sources)) + " No test ran for this policy.", err=True)
             continue
-        files = None if _whole(compiled.sources, whole) or not named else named
-        tests = selected(compiled.policy, files, keyword)
+        tests = selected(compiled.policy, keyword)
         done = run(readings, tests, source_text(compiled.sources))
         results += done.results
         coverages.append(done.coverage)
@@ -83,12 +79,6 @@ def command(paths, output_format, keyword, fail_under, istio_version, color, ove
     if short:
         click.echo(f"coverage {coverage.percent:.1f}% is below --fail-under {fail_under:g}%", err=True)
     sys.exit(1 if broken or short or any(not r.passed for r in results) else 0)
-
-
-def _whole(sources, directories) -> bool:
-    """Whether a directory named on the command line holds the policy."""
-    files = [os.path.abspath(f) for f in sources]
-    return any(f.startswith(d.rstrip(os.sep) + os.sep) for f in files for d in directories)
 
 
 def _merged(coverages):
