@@ -126,6 +126,13 @@ def _keep_owner(path: str, fd: int, st: os.stat_result) -> None:
                            f"{os.getuid()}:{os.getgid()}) cannot give the rewritten file; nothing was written") from None
 
 
+def diff_names(path: str) -> tuple[str, str]:
+    """`a/PATH` and `b/PATH` for a diff's headers, as git writes them: an
+    absolute path loses its leading `/` (`a/tmp/x.mesh`, not `a//tmp/x.mesh`)."""
+    path = path.lstrip("/")
+    return f"a/{path}", f"b/{path}"
+
+
 def unified_diff(before: str, after: str, from_name: str, to_name: str) -> str:
     """A unified diff with no timestamps, so that it is the same on every
     run, marking a missing final newline as diff(1) does."""

@@ -219,3 +219,19 @@ def test_services_removed_and_externals(tmp_path, monkeypatch):
         "in default",
         "shop/other, service added in default",
     ]
+
+
+def test_dry_run_diff_headers_of_an_absolute_path(tmp_path, monkeypatch):
+    """A file outside the working directory is shown by its absolute path;
+    the diff headers read `a/tmp/...` as git writes them, not `a//tmp/...`
+    (`meshc fmt --diff` too)."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    path = tmp_path / "examples" / "s01-canary.mesh"
+    shown = str(path).lstrip("/")
+    result = run("promote", str(path), "user-service", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"--- a/{shown}\n+++ b/{shown}\n")
+    path.write_text(path.read_text().replace("  service user-service {", "  service   user-service {", 1))
+    assert run("fmt", "--diff", str(path)).stdout.startswith(f"--- a/{shown}\n+++ b/{shown}\n")

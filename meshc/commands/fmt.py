@@ -19,7 +19,7 @@ from meshc.commands import options
 from meshc.commands.options import color, file_selection, use_color, verbosity
 from meshc.config import Overrides
 from meshc.diagnostics import Diagnostic, report
-from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
+from meshc.files import LockError, RewriteError, diff_names, locked, unified_diff, write_atomically
 from meshc.language.fmt import FormatError, InternalFormatError, format_text
 from meshc.language.source import SourceFile, display_path
 from meshc.pipeline import InputError, decode, read_bounded, read_source
@@ -115,7 +115,7 @@ def _format_file(path: str, tally: _Tally, check: bool, diff: bool) -> None:
                 tally.unchanged(source.path)
                 return
             if diff:
-                sys.stdout.write(unified_diff(source.text, formatted, f"a/{source.path}", f"b/{source.path}"))
+                sys.stdout.write(unified_diff(source.text, formatted, *diff_names(source.path)))
             if writing:
                 write_atomically(path, formatted, source.text)
     except (InputError, LockError, RewriteError) as err:
@@ -148,7 +148,7 @@ def _format_stdin(tally: _Tally, check: bool, diff: bool, filename: Optional[str
         return
     formatted = _with_line_endings(formatted, source.text)
     if diff and formatted != source.text:
-        sys.stdout.write(unified_diff(source.text, formatted, f"a/{shown}", f"b/{shown}"))
+        sys.stdout.write(unified_diff(source.text, formatted, *diff_names(shown)))
     if not (check or diff):
         bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
         sys.stdout.buffer.write((bom + formatted).encode("utf-8"))

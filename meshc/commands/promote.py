@@ -22,7 +22,7 @@ from meshc.canary import gates, moves
 from meshc.canary import steps as canary
 from meshc.commands.options import color, format_for, output_format, use_color
 from meshc.diagnostics import report
-from meshc.files import LockError, RewriteError, locked, unified_diff, write_atomically
+from meshc.files import LockError, RewriteError, diff_names, locked, unified_diff, write_atomically
 from meshc.model.waves import Wave
 from meshc.pipeline import Compiled, InputError
 
@@ -102,7 +102,7 @@ def move(file: str, compiled: Compiled, live: canary.LiveCanary, step: moves.Mov
     shown = live.canary.span.file
     files = publish.files_or_exit(file, again, fmt, color_) if out is not None else None
     if dry_run:
-        sys.stdout.write(unified_diff(compiled.sources[shown].text, text, f"a/{shown}", f"b/{shown}"))
+        sys.stdout.write(unified_diff(compiled.sources[shown].text, text, *diff_names(shown)))
         if files is not None:
             sys.stdout.write(publish.output_diff(out, files))
         sys.stdout.flush()  # what it does to traffic follows the diffs, on stderr

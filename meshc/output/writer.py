@@ -60,7 +60,7 @@ from typing import Iterator, Mapping, Optional
 
 from ruamel.yaml import YAML
 
-from meshc.files import LockError, locked, unified_diff
+from meshc.files import LockError, diff_names, locked, unified_diff
 from meshc.output.emit import KUSTOMIZATION, MARKER
 
 _MARKER_BYTES = MARKER.encode()
@@ -531,8 +531,9 @@ def _discard(holder: str) -> None:
 
 def _unified(path: str, old: Optional[bytes], new: Optional[bytes]) -> str:
     """One file's part of the diff, git style."""
-    before = "/dev/null" if old is None else f"a/{path}"
-    after = "/dev/null" if new is None else f"b/{path}"
+    a, b = diff_names(path)
+    before = "/dev/null" if old is None else a
+    after = "/dev/null" if new is None else b
     diff = unified_diff(_text(old), _text(new), before, after)
     return diff or f"--- {before}\n+++ {after}\n"  # an empty file added or removed has no hunk
 
