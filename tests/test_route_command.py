@@ -194,3 +194,14 @@ def test_at_sets_the_canary_of_the_exposure_that_takes_the_request(tmp_path, mon
         in result.stdout
     refused = run(*base, "--path", "/two")
     assert refused.exit_code == 2 and "the canary of route `main` of app/two has 1 step" in refused.output
+
+
+def test_a_lower_case_method_is_sent_as_given_with_a_warning(in_repo):
+    """Methods are case-sensitive (Envoy matches `:method` exactly): `get`
+    is answered as sent, and meshc says it meets no `method = GET`."""
+    result = run("route", "examples", "--service", "production/user-service", "--cluster", "beijing",
+                 "--method", "get")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("get http://")
+    assert "warning: HTTP methods are case-sensitive" in result.stderr and "`method = GET`" in result.stderr
+    assert "warning" not in run("route", "examples", "--service", "production/user-service").stderr

@@ -89,6 +89,9 @@ def command(paths, service, host, via, port, method, path, headers, cookies, que
         ns, _, name = service.rpartition("/")
         if not name or "/" in ns:
             raise click.BadParameter(f"`{service}` is not NS/NAME", param_hint="'--service'")
+    if method != method.upper():
+        click.echo(f"warning: HTTP methods are case-sensitive (RFC 9110 9.1; Envoy matches `:method` exactly): "
+                   f"`{method}` is sent as given, and meets no `method = {method.upper()}`", err=True)
     ask = Ask((ns or None, name) if service else None, host, via, port, method, path, headers, cookies, query,
               source_labels, from_namespace, from_cluster)
     policy = options.one_policy(paths, overrides)
