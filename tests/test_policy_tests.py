@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from helpers import ROOT
 
 from meshc.cli import cli
+from tests.independent.test_discrepancies import TWO_CANARIES
 
 POLICY = """\
 fleet prod {
@@ -275,31 +276,9 @@ def test_no_tests(policy):
     assert code == 0 and "no tests ran" in output
 
 
-# Two services exposed on one gateway host, each with its own canary.
-TWO_EXPOSURES = """\
-namespace istio-system {
-  gateway gw {
-    hosts a.example.com
-    http
-  }
-}
-
-namespace app {
-  service one {
-    port 8080 http
-    subsets by version v1 v2
-    expose via gw host a.example.com when path ^= "/one"
-    route main { canary v1 -> v2 steps 50% 100% at 1 }
-  }
-
-  service two {
-    port 8080 http
-    subsets by version v1 v2
-    expose via gw host a.example.com when path ^= "/two"
-    route main { canary v1 -> v2 steps 100% at 1 }
-  }
-}
-"""
+# Two services exposed on one gateway host, each with its own canary (the
+# independent check's policy; two's canary has one step here).
+TWO_EXPOSURES = TWO_CANARIES.replace("STEPS", "steps 100% at 1")
 
 
 @pytest.mark.parametrize("path, steps, expect, outcome_", [
