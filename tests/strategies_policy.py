@@ -1020,6 +1020,9 @@ def topologies(draw) -> tuple[list[Cluster], bool]:
                 zone = f"{region}-{draw(st.sampled_from('abc'))}"
                 attrs.append(f"zone {zone}")
         network, gateway = networks[i], gateways[i]
+        primary = next((c for c in out if c.name == remote_of), None)
+        if primary is not None and network and primary.network and not primary.gateway:
+            network = primary.network  # MESH408: only its primary's gateway would lead it to istiod
         if network:
             attrs.append(f"network {network}")
         if gateway:

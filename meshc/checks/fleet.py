@@ -38,6 +38,20 @@ def check_topology(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 f"cluster `{name}` is a remote of `{primary.name.value}`, which is a remote itself",
                 cluster.remote_of.span, labels=[Label(primary.remote_of.span, "a remote here")],
                 help=f"name the primary that runs istiod: `remote of {primary.remote_of.value}`"))
+        elif (cluster.network is not None and primary.network is not None
+              and cluster.network.value != primary.network.value and primary.gateway is None):
+            # Istio's primary-remote on several networks: the remote's proxies
+            # and its istiod-less control plane reach the primary's istiod
+            # through the primary's east-west gateway (expose-istiod.yaml,
+            # setup/install/multicluster/primary-remote_multi-network).
+            out.append(diagnostic(
+                "missing-gateway-address",
+                f"remote `{name}` is on network {cluster.network.value} and its primary `{primary.name.value}` "
+                f"on {primary.network.value}, which it reaches only through `{primary.name.value}`'s east-west "
+                f"gateway, but `{primary.name.value}` declares none: `{name}`'s proxies would get no configuration",
+                cluster.remote_of.span, labels=[Label(primary.name.span, "no `gateway` here")],
+                help=f"add `gateway ADDRESS` to `{primary.name.value}` (the east-west gateway that exposes istiod), "
+                     f"or put `{name}` on network {primary.network.value}"))
         elif cluster.istio is not None and cluster.istio != primary.istio:
             runs = f"runs {primary.istio}" if primary.istio else "does not say which it runs"
             out.append(diagnostic(

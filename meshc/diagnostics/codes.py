@@ -376,12 +376,15 @@ _TABLE: tuple[Code, ...] = (
     Code("MESH408", "missing-gateway-address", E,
          "In a fleet that spans several networks, a service runs on a network where no cluster has an "
          "east-west gateway (`gateway ADDRESS`), while clusters on other networks call it: only there, or "
-         "there and elsewhere (a service without `in` runs everywhere).",
+         "there and elsewhere (a service without `in` runs everywhere); or a remote is on another network "
+         "than its primary, which has no east-west gateway.",
          "A sidecar reaches endpoints on another network only through that network's east-west gateway; with none, "
          "Istio hands it the pods' own addresses, which its network cannot route "
          "(pilot/pkg/xds/endpoints/ep_filters.go, `EndpointsByNetworkFilter`, which keeps such an endpoint as "
          "is): every cross-network request sent to those pods fails, all of them when the service runs nowhere "
-         "else, a share of them otherwise.",
+         "else, a share of them otherwise. A remote on another network reaches its primary's istiod only "
+         "through the primary's east-west gateway (Istio's primary-remote multi-network install exposes istiod "
+         "there), so without one its proxies get no configuration at all.",
          "cluster a network n1 gateway 10.0.0.7\ncluster b network n2\n...\nservice api { in b }",
          "cluster b network n2 gateway 10.1.0.7"),
     Code("MESH409", "unknown-region", W,
