@@ -4,7 +4,12 @@ same policies are in tests/semantics/."""
 
 from __future__ import annotations
 
+import json
+
+from click.testing import CliRunner
 from test_backend import FLEET, dr, render, service, vs
+
+from meshc.cli import cli
 
 GATEWAY = """namespace istio-system {
   gateway gw {
@@ -139,3 +144,26 @@ def test_what_an_exposure_admits_and_no_route_takes_is_a_404_there(tmp_path):
     assert [h["name"] for h in http] == ["svc-beta", "svc-not-found", "later-default"]
     assert http[1] == {"name": "svc-not-found", "match": [{"uri": {"prefix": "/svc"}}],
                        "directResponse": {"status": 404}}
+
+
+def test_an_exposure_no_request_at_a_clusters_gateway_meets_renders_no_virtual_service(tmp_path):
+    # Found by the schema property on a fleet policy: north serves itself and
+    # its remote west, so a route to a `local` service has a copy per caller
+    # cluster (`from cluster north`, `from cluster west`), each contradicting
+    # the exposure, which admits only east's gateway. Every entry was left
+    # out in north and it rendered `http: []`, a VirtualService Istio's
+    # validation rejects. Without one, north's gateway answers the host with
+    # 404, as the exposure means.
+    fleet = FLEET.replace("}\n", "  cluster west remote of north region r2 network n2\n}\n", 1)
+    local = "namespace other {\n  service api {\n    port 80 http\n    local\n  }\n}\n"
+    text = exposed("route d { to service api in other }", "from cluster east", local).replace(FLEET, fleet)
+    east, north = render(tmp_path, text), render(tmp_path, text, "north")
+    assert [e["name"] for e in gateway_http(tmp_path, text)] == ["svc-d"]
+    assert ("VirtualService", "istio-system", "gw-h-example-com") not in north
+    assert ("Gateway", "istio-system", "gw") in north and ("Gateway", "istio-system", "gw") in east
+    result = CliRunner().invoke(cli, ["route", str(tmp_path), "--host", "h.example.com", "--via", "gw",
+                                      "--all-clusters", "--output-format", "json"])
+    assert result.exit_code == 0, result.output
+    answers = {tuple(a["clusters"]): a["decision"] for a in json.loads(result.stdout)["answers"]}
+    assert answers[("east",)]["entry"] == "svc-d"
+    assert answers[("north", "west")]["status"] == 404 and answers[("north", "west")]["virtual_service"] is None

@@ -122,9 +122,14 @@ class RouteBuilder:
                     # here, as in the mesh, not passed on to later exposures.
                     produced.append(([_not_found(f"{prefix}{NOT_FOUND}{suffix}", alternatives)], expose))
             self._exposed = None
-            if not produced:
-                continue  # a `host` block without routes (MESH328) and no exposure
             http, spans = self._unique(produced)
+            if not http:
+                # A `host` block without routes (MESH328) and no exposure, or
+                # exposures and routes none of which can hold at this
+                # cluster's gateway (`when from cluster` another): Istio
+                # rejects a VirtualService without routes, and without one
+                # the gateway answers the host with 404 (no virtual host).
+                continue
             # The VirtualService lives in the gateway's namespace, so the bare
             # name is enough ("specifying a gateway with no namespace qualifier
             # is the same as specifying the VirtualService's namespace",
