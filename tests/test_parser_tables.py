@@ -10,35 +10,37 @@ from pathlib import Path
 import lark
 from helpers import ROOT
 
-from meshc.language import parse as parse_module
-from meshc.language import tables
+from meshc.language import lalr, tables
 from meshc.language.parse import _Build
 from meshc.language.source import SourceFile
 from meshc.language.syntax_errors import syntax_error
 
 SHIPPED = ROOT / "grammar" / tables.TABLES
+DRIVER = ROOT / "grammar" / lalr.TABLES
 CORPUS = sorted((ROOT / "examples").glob("*.mesh")) + sorted((ROOT / "tests" / "diagnostics").glob("*.mesh"))
 
 
 def test_shipped_tables_are_fresh(golden):
-    """The tables file carries the hash of the grammar and the Lark version
-    it was built with; a grammar edit needs `pytest --update-golden`.
-    (Lark numbers its states differently from run to run, so the file is
-    rewritten only when stale, not compared byte for byte.)"""
+    """Both tables files (Lark's, and lalr.py's taken from Lark's objects)
+    carry the hash of the grammar and the Lark version they were built
+    with; a grammar edit needs `pytest --update-golden`. (Lark numbers its
+    states differently from run to run, so a file is rewritten only when
+    stale, not compared byte for byte.)"""
     grammar = tables.grammar_text()
-    stamp = json.loads(SHIPPED.read_text(encoding="utf-8")) if SHIPPED.exists() else {}
-    fresh = (stamp.get("grammar_sha256"), stamp.get("lark")) == (tables._digest(grammar), lark.__version__)
-    if not fresh and golden.mode == "write":
-        SHIPPED.write_text(tables.generate(grammar), encoding="utf-8")
-        return
-    assert fresh, f"{SHIPPED.relative_to(ROOT)} is stale for the grammar or for Lark {lark.__version__}: " \
-                  "run `pytest --update-golden`"
+    for path, generate in ((SHIPPED, tables.generate), (DRIVER, tables.generate_driver)):
+        stamp = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        fresh = (stamp.get("grammar_sha256"), stamp.get("lark")) == (tables.digest(grammar), lark.__version__)
+        if not fresh and golden.mode == "write":
+            path.write_text(generate(grammar), encoding="utf-8")
+            continue
+        assert fresh, f"{path.relative_to(ROOT)} is stale for the grammar or for Lark {lark.__version__}: " \
+                      "run `pytest --update-golden`"
 
 
 def _outcome(parser, path: Path):
     """What a parser makes of a file: its syntax tree, or its syntax error."""
     builder = parser.options.transformer
-    builder.path, builder.anonymous = str(path), parse_module._anonymous_terminals(parser)
+    builder.path, builder.anonymous = str(path), tables.anonymous_terminals(tables.grammar_text(), parser.terminals)
     source = SourceFile(str(path), path.read_bytes().decode("utf-8", "replace"))
     try:
         return parser.parse(source.text)

@@ -1,8 +1,11 @@
 """Source text → syntax tree (syntax.py), with syntax errors as diagnostics.
 
-Lark parses (LALR, contextual lexer); a Transformer builds the syntax nodes
-and does nothing else. Lark's own error text (token names, `$END`) never
-reaches users: `syntax_error` words every failure.
+A text that parses goes through lalr.py's driver, which runs the LALR tables
+taken from Lark's in one loop. A text that does not is parsed again by Lark
+(LALR, contextual lexer), whose failure `syntax_error` words: Lark's own
+text (token names, `$END`) never reaches users. Either way the builder
+below makes the syntax nodes as the parser reduces, and does nothing else.
+Lark is imported only for a syntax error (and by the language server).
 """
 
 from __future__ import annotations
@@ -10,28 +13,51 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Optional
-
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedInput
+from typing import TYPE_CHECKING, Optional
 
 from meshc.diagnostics import Diagnostic
+from meshc.language import lalr, tables
 from meshc.language import syntax as s
-from meshc.language import tables
 from meshc.language.source import SourceFile, Span
-from meshc.language.syntax_errors import list_ends_at_line_end, syntax_error
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
 
 
 @functools.lru_cache(maxsize=None)
 def parser() -> Lark:
-    """The parser, with the syntax-tree builder applied as it parses (no
+    """Lark's parser, with the syntax-tree builder applied as it parses (no
     intermediate Lark tree: that halves the cost of parsing). Its LALR
     tables come with the package (tables.py)."""
     return tables.load(tables.grammar_text(), _Build())
 
 
+@functools.lru_cache(maxsize=None)
+def _driver() -> Optional[lalr.Driver]:
+    return lalr.load(tables.grammar_digest(), _Build.builds)
+
+
 def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
     """Parse one file; on a syntax error return no tree and one diagnostic."""
+    driver = _driver()
+    if driver is not None:
+        builder = _Build(source.path)
+        try:
+            file = driver.parse(source.text, source.path, builder)
+        except lalr.Reject:
+            pass
+        else:
+            if builder.stray is not None:
+                return None, [_stray(source, builder.stray)]
+            return s.File(file.span, source.path, file.items, _comments(source.path, source.text)), []
+    return _parse_with_lark(source)
+
+
+def _parse_with_lark(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
+    from lark.exceptions import UnexpectedInput
+
+    from meshc.language.syntax_errors import syntax_error
+
     lark = parser()
     # The builder is shared by the cached parser; it learns which file it is
     # building for here (parsing is single-threaded).
@@ -39,21 +65,20 @@ def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:
     builder.path = source.path
     builder.stray = None
     if not builder.anonymous:
-        builder.anonymous = _anonymous_terminals(lark)
+        builder.anonymous = tables.anonymous_terminals(tables.grammar_text(), lark.terminals)
     try:
         file = lark.parse(source.text)
     except UnexpectedInput as err:
         return None, [syntax_error(lark, source, err)]
     if builder.stray is not None:
-        return None, [list_ends_at_line_end(lark, source, *builder.stray)]
+        return None, [_stray(source, builder.stray)]
     return s.File(file.span, source.path, file.items, _comments(source.path, source.text)), []
 
 
-def _anonymous_terminals(lark: Lark) -> frozenset:
-    """Terminals that stand for keywords and punctuation: those the grammar
-    does not name itself."""
-    named = set(re.findall(r"^([A-Z_]+)(?:\.\d+)?\s*:", tables.grammar_text(), re.M))
-    return frozenset(t.name for t in lark.terminals if t.name not in named)
+def _stray(source: SourceFile, stray: tuple[s.Word, Span]) -> Diagnostic:
+    from meshc.language.syntax_errors import list_ends_at_line_end
+
+    return list_ends_at_line_end(parser(), source, *stray)
 
 
 # A string literal (possibly unterminated at the end of its line) or a comment.
@@ -104,7 +129,7 @@ def _group(span: Span, items) -> _Group:
 def _bounds(path: str, children: list) -> Span:
     """From the first to the last positioned child (a token, or anything
     with a span); rules with no children get an empty span at the start.
-    Called for every reduction, so written for speed."""
+    (Lark's tokens are the only strings among the children.)"""
     for first in children:
         if first is not None:
             break
@@ -113,11 +138,11 @@ def _bounds(path: str, children: list) -> Span:
     for last in reversed(children):
         if last is not None:
             break
-    if type(first) is Token:
+    if isinstance(first, str):
         line, column, start = first.line, first.column, first.start_pos
     else:
         _, line, column, _, _, start, _ = first.span
-    if type(last) is Token:
+    if isinstance(last, str):
         end_line, end_column, end = last.end_line, last.end_column, last.end_pos
     else:
         _, _, _, end_line, end_column, _, end = last.span
@@ -132,9 +157,9 @@ def _reduces(build):
     def callback(self, children):
         path, anonymous = self.path, self.anonymous
         values = [
-            s.Word(_token_span(path, x), str(x)) if type(x) is Token else x
+            s.Word(_token_span(path, x), str(x)) if isinstance(x, str) else x
             for x in children
-            if not (type(x) is Token and x.type in anonymous)
+            if not (isinstance(x, str) and x.type in anonymous)
         ]
         return build(self, _bounds(path, children), values)
 
@@ -143,24 +168,31 @@ def _reduces(build):
 
 
 def _callbacks(cls):
-    """Apply `_reduces` to every rule method (public, not `word`)."""
+    """Keep every rule method (public, not `word`) as it is written in
+    `builds`, for lalr.py, and give Lark the method through `_reduces`."""
+    cls.builds = {}
     for name, value in list(vars(cls).items()):
         if callable(value) and not name.startswith("_") and name != "word":
+            cls.builds[name] = value
             setattr(cls, name, _reduces(value))
     return cls
 
 
 @_callbacks
-class _Build(Transformer):
-    """Lark's reductions → syntax nodes, as the parser goes. Positions only;
-    no checks (see lower.py)."""
+class _Build:
+    """Reductions → syntax nodes, as the parser goes. Positions only; no
+    checks (see lower.py). Lark calls it as a Transformer (duck-typed, so
+    that defining it does not import Lark)."""
 
-    path = "<input>"
+    builds: dict
     anonymous: frozenset = frozenset()
     # The first list item found on a later line than its list's keyword,
     # with that keyword's span: lists of names end at the end of their line,
     # so such a word is a misspelled statement, never a name.
     stray: Optional[tuple[s.Word, Span]] = None
+
+    def __init__(self, path: str = "<input>") -> None:
+        self.path = path
 
     def _one_line(self, span: Span, words) -> None:
         if self.stray is None:
@@ -171,6 +203,12 @@ class _Build(Transformer):
 
     def word(self, tok: Token) -> s.Word:
         return s.Word(_token_span(self.path, tok), str(tok))
+
+    def __default__(self, data, children, meta):
+        """An inlined rule (`_name`): Lark puts its children in its parent's."""
+        from lark import Tree
+
+        return Tree(data, children, meta)
 
     # ---------------------------------------------------------- top level
     def start(self, span, items):
