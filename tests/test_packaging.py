@@ -51,6 +51,7 @@ def run_installed(site_dir: Path, cwd: Path, *args: str) -> subprocess.Completed
 def test_wheel_contains_the_grammar_schemas_and_commands(wheel_site):
     assert (wheel_site / "meshc/grammar/mesh.lark").is_file()
     assert (wheel_site / "meshc/grammar/mesh.tables.json").is_file()
+    assert (wheel_site / "meshc/grammar/mesh.lalr.json").is_file()
     assert (wheel_site / "meshc/schemas_data/virtualservice.schema.json").is_file()
     assert (wheel_site / "meshc/commands/check.py").is_file()
     assert (wheel_site / "meshc/lsp/keyword_help.json").is_file()
@@ -76,7 +77,8 @@ def test_installed_wheel_checks_and_renders_from_anywhere(wheel_site, tmp_path):
          "import sys; sys.path[:0] = sys.argv[1].split(':');"
          "from meshc.output import schemas; print(sorted(schemas.KINDS)[0]);"
          # the parser comes from the shipped tables, not from building them
-         "from meshc.language import parse; assert parse.parser().source_path == '<deserialized>'",
+         "from meshc.language import parse; assert parse.parser().source_path == '<deserialized>';"
+         "assert parse._driver() is not None",
          ":".join([str(wheel_site), *site.getsitepackages()])],
         capture_output=True, text=True, timeout=60)
     assert validated.returncode == 0, validated.stderr
