@@ -88,6 +88,13 @@ def command(paths, overrides, istio_version, output_format, color, strict, ignor
 def checked(compiled, settings) -> list:
     """A compiled policy's diagnostics as check reports them: render's
     added for a clean policy, then suppressions and ignores applied."""
+    return checked_and_rendered(compiled, settings)[0]
+
+
+def checked_and_rendered(compiled, settings) -> tuple[list, object]:
+    """`checked`'s diagnostics, and the rendering they come from (None for
+    a policy that does not compile): render writes that one rather than
+    rendering again."""
     from meshc.backends.istio import render
     from meshc.diagnostics import sanitize, suppress
     from meshc.language.values import ISTIO_VERSIONS
@@ -95,10 +102,11 @@ def checked(compiled, settings) -> list:
 
     diagnostics = list(compiled.diagnostics)
     complete = compiled.ok
+    rendering = None
     if complete:
         rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
         diagnostics = sanitize(diagnostics + rendering.diagnostics + check_emitted(rendering))
-    return suppress.apply(diagnostics, compiled.suppressions, settings, complete)
+    return suppress.apply(diagnostics, compiled.suppressions, settings, complete), rendering
 
 
 def report_path(path) -> str:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from meshc.commands import options
-from meshc.commands.check import checked
+from meshc.commands.check import checked_and_rendered
 from meshc.commands.options import color, file_selection, istio_version, output_format, use_color, verbosity
 from meshc.diagnostics import report
 
@@ -76,17 +76,11 @@ def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity
     """The one policy of PATHS compiled and rendered, its diagnostics
     printed: (compiled, rendering, {cluster: documents} to use). Exits 1
     when the policy has errors, 2 on a usage, configuration or I/O error."""
-    from meshc.backends.istio import render
-    from meshc.language.values import ISTIO_VERSIONS
-
     if cluster is not None and not cluster.strip():
         raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
     policy = options.one_policy(paths, overrides)
     compiled, settings = policy.compiled, policy.settings
-    diagnostics = checked(compiled, settings)
-    rendering = None
-    if compiled.ok:
-        rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
+    diagnostics, rendering = checked_and_rendered(compiled, settings)
     _print(diagnostics, compiled.sources, settings.output_format, color, verbosity)
     if rendering is None or any(d.is_error for d in diagnostics):
         sys.exit(1)
