@@ -88,25 +88,38 @@ def command(paths, overrides, istio_version, output_format, color, strict, ignor
 def checked(compiled, settings) -> list:
     """A compiled policy's diagnostics as check reports them: render's
     added for a clean policy, then suppressions and ignores applied."""
-    return checked_and_rendered(compiled, settings)[0]
-
-
-def checked_and_rendered(compiled, settings) -> tuple[list, object]:
-    """`checked`'s diagnostics, and the rendering they come from (None for
-    a policy that does not compile): render writes that one rather than
-    rendering again."""
     from meshc.backends.istio import render
-    from meshc.diagnostics import sanitize, suppress
+
+    rendered = None
+    if compiled.ok:
+        rendered = rendering_diagnostics(render(compiled.policy, rendering_version(settings)))
+    return reported(compiled, settings, rendered)
+
+
+def rendering_version(settings) -> str:
+    """The Istio release to render for where the fleet does not say."""
     from meshc.language.values import ISTIO_VERSIONS
+
+    return settings.istio_version or ISTIO_VERSIONS[-1]
+
+
+def rendering_diagnostics(rendering) -> list:
+    """What rendering found: the backend's diagnostics and the dead entries
+    of the rendered VirtualServices."""
     from meshc.semantics.emitted import check_emitted
 
+    return rendering.diagnostics + check_emitted(rendering)
+
+
+def reported(compiled, settings, rendered) -> list:
+    """The compiled policy's diagnostics with `rendered`, render's (None
+    when the policy was not rendered), then suppressions and ignores applied."""
+    from meshc.diagnostics import sanitize, suppress
+
     diagnostics = list(compiled.diagnostics)
-    complete = compiled.ok
-    rendering = None
-    if complete:
-        rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
-        diagnostics = sanitize(diagnostics + rendering.diagnostics + check_emitted(rendering))
-    return suppress.apply(diagnostics, compiled.suppressions, settings, complete), rendering
+    if rendered is not None:
+        diagnostics = sanitize(diagnostics + rendered)
+    return suppress.apply(diagnostics, compiled.suppressions, settings, compiled.ok)
 
 
 def report_path(path) -> str:

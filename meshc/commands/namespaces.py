@@ -32,11 +32,14 @@ def command(paths, cluster, output_format, overrides, istio_version, color, verb
     Exits 0, 1 when the policy has errors, 2 on a usage, configuration or
     I/O error.
     """
-    _, _, clusters = rendered(paths, overrides, cluster, False, color, verbosity)
-    needed = {name: sorted({doc.namespace for doc in docs}) for name, docs in clusters.items()}
+    needed = rendered(paths, overrides, cluster, False, color, verbosity, _namespaces).made
     if output_format == "json":
         sys.stdout.write(json.dumps(needed, indent=2) + "\n")
     elif cluster is not None:
         sys.stdout.write("".join(ns + "\n" for ns in needed[cluster]))
     else:
         sys.stdout.write("".join(f"{name} {ns}\n" for name, listed in needed.items() for ns in listed))
+
+
+def _namespaces(chosen: dict, policy) -> dict[str, list[str]]:
+    return {name: sorted({doc.namespace for doc in docs}) for name, docs in chosen.items()}

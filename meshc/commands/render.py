@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import click
 
 from meshc.commands import options
-from meshc.commands.check import checked_and_rendered
+from meshc.commands.check import rendering_diagnostics, rendering_version, reported
 from meshc.commands.options import color, file_selection, istio_version, output_format, use_color, verbosity
 from meshc.diagnostics import report
 
@@ -33,20 +36,17 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
     With --cluster only OUT/CLUSTER is written, the other clusters'
     directories are left alone.
     """
-    from meshc.output import manifests
     from meshc.output import writer as output
 
     if to_stdout == bool(out):
         raise click.UsageError("give either -o OUT or --stdout")
     if check and to_stdout:
         raise click.UsageError("--check compares with OUT; it does not combine with --stdout")
-    compiled, rendering, clusters = rendered(paths, overrides, cluster, to_stdout, color, verbosity)
+    result = rendered(paths, overrides, cluster, to_stdout, color, verbosity, _stream if to_stdout else _files)
     if to_stdout:
-        (docs,) = clusters.values()
-        sys.stdout.write(manifests.stream(docs))
+        sys.stdout.write(result.made)
         return
-    rendering.clusters = clusters
-    files = manifests.files(rendering, source_names(compiled))
+    files = result.made
     target = out
     if cluster is not None:  # OUT/CLUSTER is the tree to write; the other clusters stay as they are
         target = os.path.join(out, cluster)
@@ -68,31 +68,61 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
     for warning in written.warnings:
         click.echo(f"warning: {warning}", err=True)
     if verbosity >= 0:
-        click.echo(f"rendered {len(clusters)} cluster{'s' if len(clusters) != 1 else ''} "
-                   f"into {target}: {_counts(written)}", err=True)
+        count = len(result.clusters) if cluster is None else 1
+        click.echo(f"rendered {count} cluster{'s' if count != 1 else ''} into {target}: {_counts(written)}", err=True)
 
 
-def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity: int):
+@dataclass
+class Output:
+    """What rendering a policy gives a command, in one piece, so that it
+    can be made in another process while the parent checks the policy."""
+
+    clusters: list[str]
+    """The fleet's clusters, rendered or not."""
+    diagnostics: list
+    """check.rendering_diagnostics: what rendering found."""
+    made: Any = None
+    """What the command's `make` made of the chosen clusters' documents."""
+
+
+def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity: int,
+             make: Callable[[dict, Any], Any]) -> Output:
     """The one policy of PATHS compiled and rendered, its diagnostics
-    printed: (compiled, rendering, {cluster: documents} to use). Exits 1
-    when the policy has errors, 2 on a usage, configuration or I/O error."""
+    printed, and `make(chosen, policy)` of the documents of the chosen
+    clusters (`{cluster: documents}`, without the kinds the configuration
+    excludes). Exits 1 when the policy has errors, 2 on a usage,
+    configuration or I/O error.
+
+    With several CPUs the rendering starts in a forked process as soon as
+    the policy has lowered (meshc/parallel.py) and the checks run
+    meanwhile here; it is used only if they pass."""
+    from meshc.parallel import Forked
+
     if cluster is not None and not cluster.strip():
         raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
-    policy = options.one_policy(paths, overrides)
+    start = functools.partial(Forked, _output, cluster, one_cluster, make)
+    policy = options.one_policy(paths, overrides, start=start)
     compiled, settings = policy.compiled, policy.settings
-    diagnostics, rendering = checked_and_rendered(compiled, settings)
+    result = None
+    if compiled.ok:
+        result = compiled.started.result() if compiled.started else _output(cluster, one_cluster, make, settings,
+                                                                            compiled.policy)
+    elif compiled.started is not None:
+        compiled.started.cancel()
+    diagnostics = reported(compiled, settings, result and result.diagnostics)
     _print(diagnostics, compiled.sources, settings.output_format, color, verbosity)
-    if rendering is None or any(d.is_error for d in diagnostics):
+    if result is None or any(d.is_error for d in diagnostics):
         sys.exit(1)
-    return compiled, rendering, _clusters(rendering.clusters, settings.exclude_kinds, cluster, one_cluster)
+    _check_selection(result.clusters, settings.exclude_kinds, cluster, one_cluster)
+    return result
 
 
-def source_names(compiled) -> list[str]:
+def source_names(policy) -> list[str]:
     """The file names the headers of rendered files name: those that
     declare something rendered (not the files of `test` blocks only)."""
     from meshc.model.resolve import rendered_files
 
-    return sorted({path.rsplit("/", 1)[-1] for path in rendered_files(compiled.policy)})
+    return sorted({path.rsplit("/", 1)[-1] for path in rendered_files(policy)})
 
 
 def files_for(compiled, settings) -> tuple[dict[str, str], list]:
@@ -102,31 +132,63 @@ def files_for(compiled, settings) -> tuple[dict[str, str], list]:
     options.ConfigProblem as `render` would (excluded kinds of a cluster
     the fleet lacks)."""
     from meshc.backends.istio import render
-    from meshc.language.values import ISTIO_VERSIONS
+
+    rendering = render(compiled.policy, rendering_version(settings))
+    _check_selection(list(rendering.clusters), settings.exclude_kinds, None, False)
+    chosen = _chosen(rendering.clusters, settings.exclude_kinds, None)
+    return _files(chosen, compiled.policy), [d for d in rendering.diagnostics if d.is_error]
+
+
+def _output(cluster, one_cluster: bool, make, settings, policy) -> Output:
+    """Render the policy, and make what the command needs of it."""
+    from meshc.backends.istio import render
+
+    rendering = render(policy, rendering_version(settings))
+    result = Output(list(rendering.clusters), rendering_diagnostics(rendering))
+    try:
+        _check_selection(result.clusters, settings.exclude_kinds, cluster, one_cluster)
+    except click.ClickException:
+        return result  # rendered's own call reports it, after the diagnostics
+    result.made = make(_chosen(rendering.clusters, settings.exclude_kinds, cluster), policy)
+    return result
+
+
+def _files(chosen: dict, policy) -> dict[str, str]:
+    """`{relative path: text}` of every file of the chosen clusters."""
+    from meshc.backends.istio import Rendering
     from meshc.output import manifests
 
-    rendering = render(compiled.policy, settings.istio_version or ISTIO_VERSIONS[-1])
-    rendering.clusters = _clusters(rendering.clusters, settings.exclude_kinds, None, False)
-    return manifests.files(rendering, source_names(compiled)), [d for d in rendering.diagnostics if d.is_error]
+    return manifests.files(Rendering(chosen), source_names(policy))
 
 
-def _clusters(rendered: dict, exclude_kinds: dict, chosen, to_stdout: bool) -> dict:
-    """The clusters to write, each without the kinds the configuration
-    excludes for it; a usage error for an unknown or missing --cluster."""
+def _stream(chosen: dict, policy) -> str:
+    """The one chosen cluster's documents as one stream."""
+    from meshc.output import manifests
+
+    (docs,) = chosen.values()
+    return manifests.stream(docs)
+
+
+def _check_selection(names: list[str], exclude_kinds: dict, chosen, to_stdout: bool) -> None:
+    """A usage or configuration error for an unknown or missing --cluster,
+    or a configuration excluding kinds for a cluster the fleet lacks."""
     from meshc.suggest import did_you_mean
 
-    names = list(rendered)
     for name in exclude_kinds:
-        if name not in rendered:
+        if name not in names:
             hint = did_you_mean(name, names)
             raise options.ConfigProblem(f"the configuration excludes kinds for cluster `{name}`, which the fleet "
                                        f"does not have ({hint or 'clusters: ' + ', '.join(names)})")
     if chosen is None and to_stdout and len(names) > 1:
         raise click.UsageError("the fleet has several clusters; choose one with --cluster (" + ", ".join(names) + ")")
-    if chosen is not None and chosen not in rendered:
+    if chosen is not None and chosen not in names:
         hint = did_you_mean(chosen, names)
         raise click.UsageError(f"no cluster `{chosen}` in the fleet; {hint or 'clusters: ' + ', '.join(names)}")
-    picked = names if chosen is None else [chosen]
+
+
+def _chosen(rendered: dict, exclude_kinds: dict, chosen) -> dict:
+    """The clusters to write, each without the kinds the configuration excludes for it."""
+    picked = list(rendered) if chosen is None else [chosen]
     return {name: [d for d in rendered[name] if d.kind not in exclude_kinds.get(name, ())] for name in picked}
 
 
