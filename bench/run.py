@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
-"""Benchmark `meshc render` against the Jsonnet peer (issue 3, item 7).
+"""Benchmark `meshc render` against the Jsonnet peer (issues 3 and 16).
 
     .venv/bin/python bench/run.py [--sizes 100,1000,5000] [--repeats 5]
-                                  [--large-repeats 3] [--json FILE]
+                                  [--large-repeats 3] [--instructions] [--json FILE]
 
 For N services across C = 3 clusters it generates a policy with the same
 intent as ../shared/bench-peer/istio.libsonnet and prints, in one run:
 
-1. median wall time and peak RSS of `meshc render DIR -o OUT` and of the peer
-   (`run_peer.py N C OUT.yaml`), each a whole fresh process, side by side;
+1. `meshc render DIR -o OUT` and the peer (`run_peer.py N C OUT.yaml`), each
+   a whole fresh process, run alternately (A B, then B A): the medians of
+   their wall and CPU times and peak RSS, and the medians of the per-pair
+   ratios, so that load from other users of the machine hits both alike;
 2. meshc's time per stage, measured in-process in a fresh process per run;
 3. the growth of the time per 10x N;
-4. the cold wall time of `meshc check` on a one-service file next to
-   `python -c "import lark, pydantic, ruamel.yaml, click"`;
-5. the issue's targets with PASS/FAIL;
-6. the route evaluator's requests/s on the N = 1000 output (bench/evaluate.py);
-7. `meshc test` (10,000 cases), `meshc route` and `meshc check` side by side
+4. meshc's parallel speed-up: render on one CPU, and on two CPUs with the
+   serial path (MESHC_JOBS=1) and the parallel one (MESHC_JOBS=2);
+5. the cold `meshc check` of a one-service file next to
+   `python -c "import lark, pydantic, ruamel.yaml, click"`, alternately
+   (with --instructions, also both commands' instruction counts under
+   valgrind, which the machine's load does not change);
+6. the issues' targets with PASS/FAIL;
+7. the route evaluator's requests/s on the N = 1000 output (bench/evaluate.py);
+8. `meshc test` (10,000 cases), `meshc route` and `meshc check` side by side
    at N = 1000 (bench/policytest.py).
 
 The peer runs from its own virtual environment, bench/.peer, created with
@@ -29,7 +35,9 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +46,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -52,12 +60,17 @@ LARGE = 1000
 """Sizes above this are repeated `--large-repeats` times (the peer needs 11 to 17 s at N = 5000)."""
 SERVICES_PER_FILE = 100
 IMPORT_LINE = "import lark, pydantic, ruamel.yaml, click"
-STAGES = ("import", "read", "parse", "lower", "checks", "backend", "emit", "write")
+STAGES = ("import", "read", "parse", "lower", "checks", "backend", "emitted", "emit", "write")
+PARALLEL = (("1 CPU", 1, None), ("2 CPUs, serial", 2, "1"), ("2 CPUs, parallel", 2, "2"))
+"""Section 4's configurations: (label, CPUs the process may use, MESHC_JOBS).
+By default meshc forks only when a CPU is idle at that moment (so section 1
+measures what users get on this machine as loaded as it is); here
+MESHC_JOBS fixes the path, serial or parallel."""
 
-# Targets of the issue.
-TARGET_N = 1000
+# Targets of the issues.
+TARGET_NS = (1000, 5000)
 TARGET_SPEEDUP = 0.5
-"""meshc at N = TARGET_N in at most this fraction of the peer's time."""
+"""meshc at N in TARGET_NS in at most this fraction of the peer's wall time."""
 LINEAR_LIMIT = 12.0
 """A normalised growth per 10x N above this (linear is 10) is not linear."""
 CHECK_LIMIT = 2.0
@@ -93,13 +106,16 @@ class Peer:
 
 @dataclass
 class SizeResult:
-    """Every sample taken for one N."""
+    """Every sample taken for one N (meshc[i] and peer[i] ran one after
+    the other)."""
 
     n: int
     runs: int
     meshc: list[Sample] = field(default_factory=list)
     peer: list[Sample] = field(default_factory=list)
     stages: list[dict[str, float]] = field(default_factory=list)
+    parallel: dict[str, list[Sample]] = field(default_factory=dict)
+    """Section 4: samples per PARALLEL label."""
     documents: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -164,25 +180,38 @@ def write_one_service(directory: Path, clusters: int) -> Path:
 # --------------------------------------------------- measuring one process
 
 
-def measure(cmd: list[str]) -> Sample:
+def measure(cmd: list[str], cpus: Optional[int] = None, jobs: Optional[str] = None) -> Sample:
     """Run `cmd` once in a fresh process under a wrapper of its own, so that
     the child's peak RSS (a max over all children waited for) is this
     command's alone; the wrapper times the child, not its own start-up.
-    Dirty pages of earlier runs are flushed first (os.sync), so that their
-    writeback is not billed to this run."""
+    `cpus`: run it on that many of the CPUs this process may use (their
+    affinity); `jobs`: MESHC_JOBS for it. Dirty pages of earlier runs are
+    flushed first (os.sync), so that their writeback is not billed to this
+    run. CPU time includes the command's children (meshc's forked renderer)."""
     os.sync()
-    wrapper = [sys.executable, str(Path(__file__).resolve()), "_measure", *cmd]
+    options = [f"--cpus={cpus or 0}", f"--jobs={jobs or ''}"]
+    wrapper = [sys.executable, str(Path(__file__).resolve()), "_measure", *options, "--", *cmd]
     done = subprocess.run(wrapper, capture_output=True, text=True)
     if done.returncode != 0:
         raise BenchError(f"{' '.join(cmd)}: exit {done.returncode}\n{done.stderr[-2000:]}")
     return Sample(**json.loads(done.stdout))
 
 
-def measure_child(cmd: list[str]) -> int:
-    """In the wrapper process: run `cmd`, print its wall time, CPU time and
-    peak RSS as JSON, and exit with its code."""
+def measure_child(argv: list[str]) -> int:
+    """In the wrapper process, given `--cpus=K --jobs=J -- CMD...`: run CMD
+    (on the first K CPUs of this process's affinity when K > 0, with
+    MESHC_JOBS=J when J is given), print its wall time, CPU time and peak
+    RSS as JSON, and exit with its code."""
+    split = argv.index("--")
+    options = dict(arg.lstrip("-").split("=", 1) for arg in argv[:split])
+    cmd = argv[split + 1:]
+    if int(options["cpus"]) and hasattr(os, "sched_setaffinity"):  # elsewhere: every CPU
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: int(options["cpus"])])
+    env = dict(os.environ)
+    if options["jobs"]:
+        env["MESHC_JOBS"] = options["jobs"]
     start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.stderr.buffer.write(done.stderr)
@@ -227,11 +256,12 @@ def stages_child(argv: list[str]) -> int:
     from meshc.output import manifests
     from meshc.output import writer as output
     from meshc.pipeline import discover, read_source
+    from meshc.semantics.emitted import check_emitted
 
     lap("import")
     sources = [read_source(path)[0] for path in discover([source])[0]]
     lap("read")
-    parsed = [parse(src) for src in sources]  # the first call also loads the grammar
+    parsed = [parse(src) for src in sources]  # the first call also loads the parser's tables
     lap("parse")
     policy, lowered = lower([tree for tree, _ in parsed])
     lap("lower")
@@ -239,11 +269,13 @@ def stages_child(argv: list[str]) -> int:
     lap("checks")
     rendering = render(policy)
     lap("backend")
+    dead = check_emitted(rendering)
+    lap("emitted")
     files = manifests.files(rendering, sorted({src.path.rsplit("/", 1)[-1] for src in sources}))
     lap("emit")
     output.write_tree(out, files)
     lap("write")
-    diagnostics = [d for _, diags in parsed for d in diags] + lowered + checked + rendering.diagnostics
+    diagnostics = [d for _, diags in parsed for d in diags] + lowered + checked + rendering.diagnostics + dead
     if diagnostics:
         print(f"the workload has diagnostics: {diagnostics[0].message}", file=sys.stderr)
         return 1
@@ -316,9 +348,19 @@ def expect_documents(who: str, found: Counter, n: int) -> dict[str, int]:
 # ------------------------------------------------------------- measurements
 
 
+def compile_bytecode() -> None:
+    """Write meshc's .pyc files, as installing it does (pip compiles a
+    wheel's modules; an editable install leaves that to the first run,
+    which PYTHONDONTWRITEBYTECODE would prevent for every run)."""
+    import meshc
+
+    package = Path(meshc.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True, capture_output=True)
+
+
 def warm_up(meshc: str, peer: Peer, tmp: Path, one_service: Path) -> None:
-    """One untimed run of each command: fills the grammar cache, .pyc files
-    and the page cache, so that the first timed run is not an outlier."""
+    """One untimed run of each command: fills the page cache, so that the
+    first timed run is not an outlier."""
     source = write_workload(tmp / "warm-src", SERVICES_PER_FILE, CLUSTERS)
     commands = [[meshc, "render", str(source), "-o", str(tmp / "warm-out")],
                 [meshc, "check", str(one_service)],
@@ -330,44 +372,65 @@ def warm_up(meshc: str, peer: Peer, tmp: Path, one_service: Path) -> None:
 
 
 def bench_size(n: int, runs: int, meshc: str, peer: Peer, tmp: Path) -> SizeResult:
-    """Render N services `runs` times with meshc, the peer and the stage
-    timer, interleaved so that load on a shared machine hits all three.
+    """Render N services `runs` times with meshc and the peer, alternately
+    (meshc first in even runs, the peer first in odd ones), then with the
+    stage timer and in section 4's configurations, so that load on a shared
+    machine hits all of them.
 
     Every run writes to a new path and nothing is deleted until the whole
     benchmark ends: on ext4, creating thousands of files just after deleting
     thousands costs up to ten times more, which would bill one run for the
     previous run's clean-up."""
-    result = SizeResult(n, runs)
+    result = SizeResult(n, runs, parallel={label: [] for label, _, _ in PARALLEL})
     source = write_workload(tmp / f"src-{n}", n, CLUSTERS)
     for run in range(runs):
         progress(f"N={n}: run {run + 1}/{runs}")
         out = tmp / f"out-{n}-{run}"
-        result.meshc.append(measure([meshc, "render", str(source), "-o", str(out)]))
+        yaml = tmp / f"peer-{n}-{run}.yaml"
+        order = ["meshc", "peer"] if run % 2 == 0 else ["peer", "meshc"]
+        for who in order:
+            if who == "meshc":
+                result.meshc.append(measure([meshc, "render", str(source), "-o", str(out)]))
+            elif peer.python:
+                result.peer.append(measure(peer.command(n, yaml)))
         if run == 0:
             result.documents["meshc"] = expect_documents("meshc", meshc_kinds(out), n)
-        if peer.python:
-            yaml = tmp / f"peer-{n}-{run}.yaml"
-            result.peer.append(measure(peer.command(n, yaml)))
-            if run == 0:
+            if peer.python:
                 result.documents["peer"] = expect_documents("the peer", kinds(yaml.read_text(encoding="utf-8")), n)
         result.stages.append(stage_times(source, tmp / f"stages-{n}-{run}"))
+        configurations = PARALLEL if run % 2 == 0 else PARALLEL[::-1]
+        for label, cpus, jobs in configurations:
+            target = tmp / f"parallel-{n}-{run}-{cpus}-{jobs or 'auto'}"
+            result.parallel[label].append(measure([meshc, "render", str(source), "-o", str(target)], cpus, jobs))
     return result
 
 
-def bench_check(meshc: str, one_service: Path, runs: int) -> dict[str, list[float]]:
-    """Cold `meshc check` of one file and the import line, interleaved."""
-    walls: dict[str, list[float]] = {"check": [], "imports": []}
+def bench_check(meshc: str, one_service: Path, runs: int) -> dict[str, list[Sample]]:
+    """Cold `meshc check` of one file and the import line, alternately."""
+    samples: dict[str, list[Sample]] = {"check": [], "imports": []}
+    commands = {"check": [meshc, "check", str(one_service)], "imports": [sys.executable, "-c", IMPORT_LINE]}
     for run in range(runs):
         progress(f"cold check: run {run + 1}/{runs}")
-        walls["check"].append(measure([meshc, "check", str(one_service)]).wall)
-        walls["imports"].append(measure([sys.executable, "-c", IMPORT_LINE]).wall)
-    return walls
+        for who in (("check", "imports") if run % 2 == 0 else ("imports", "check")):
+            samples[who].append(measure(commands[who]))
+    return samples
+
+
+def instructions(cmd: list[str]) -> Optional[int]:
+    """Instructions `cmd` executes, counted by valgrind's callgrind (a
+    fixed hash seed: the same work every run); None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+                          env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
+    counts = re.findall(r"Collected : (\d+)", done.stderr)
+    return sum(int(c) for c in counts) if done.returncode == 0 and counts else None
 
 
 # ---------------------------------------------------------------- analysis
 
 
-def median(values: list[float]) -> Optional[float]:
+def median(values: Sequence[float]) -> Optional[float]:
     """The median, or None when nothing was measured (no peer)."""
     return statistics.median(values) if values else None
 
@@ -380,6 +443,12 @@ def median_walls(samples: list[Sample]) -> Optional[float]:
 def median_cpu(samples: list[Sample]) -> Optional[float]:
     """Median CPU seconds of whole-process samples."""
     return median([s.cpu for s in samples])
+
+
+def median_ratio(a: list[Sample], b: list[Sample], what: str = "wall") -> Optional[float]:
+    """The median of a[i]/b[i] (samples taken one after the other): the
+    load of the moment divides out, which a ratio of medians leaves in."""
+    return median([getattr(x, what) / getattr(y, what) for x, y in zip(a, b)])
 
 
 def median_stages(result: SizeResult) -> dict[str, float]:
@@ -413,27 +482,32 @@ def growth_table(results: list[SizeResult]) -> dict[str, dict[str, Optional[floa
     }
 
 
-def targets(results: list[SizeResult], growths: dict, check: dict[str, list[float]]) -> list[tuple[str, str]]:
-    """(PASS|FAIL|SKIP, what) for each target of the issue."""
+def targets(results: list[SizeResult], growths: dict, check: dict[str, list[Sample]]) -> list[tuple[str, str]]:
+    """(PASS|FAIL|SKIP, what) for each target of the issues."""
     out = []
-    at = next((r for r in results if r.n == TARGET_N), None)
-    if at is None or not at.peer:
-        out.append(("SKIP", f"N={TARGET_N}, C={CLUSTERS}: needs N={TARGET_N} and the peer"))
-    else:
-        m, p = median_walls(at.meshc), median_walls(at.peer)
-        out.append((verdict(m <= TARGET_SPEEDUP * p),
-                    f"N={TARGET_N}, C={CLUSTERS}: meshc {m:.2f} s <= half of the peer's {p:.2f} s (ratio {m / p:.2f})"))
+    for n in TARGET_NS:
+        at = next((r for r in results if r.n == n), None)
+        if at is None or not at.peer:
+            out.append(("SKIP", f"N={n}, C={CLUSTERS}: needs N={n} and the peer"))
+            continue
+        wall, cpu = median_ratio(at.meshc, at.peer), median_ratio(at.meshc, at.peer, "cpu")
+        out.append((verdict(wall <= TARGET_SPEEDUP),
+                    f"N={n}, C={CLUSTERS}: meshc's wall time <= {TARGET_SPEEDUP:g}x the peer's: median ratio "
+                    f"{wall:.2f} (meshc {median_walls(at.meshc):.2f} s, peer {median_walls(at.peer):.2f} s; "
+                    f"CPU ratio {cpu:.2f})"))
     meshc_rows = [row for row in growths if row.startswith("meshc")]
-    ratios = [r for row in meshc_rows for r in growths[row].values()]
+    ratios = [r for row in meshc_rows for r in growths[row].values() if r is not None]
     if not ratios:
         out.append(("SKIP", "growth linear: needs two sizes"))
     else:
         out.append((verdict(max(ratios) <= LINEAR_LIMIT),
                     f"growth linear: meshc per 10x N at most {max(ratios):.1f} <= {LINEAR_LIMIT:g} "
                     f"({' and '.join(meshc_rows)}; 10 is linear)"))
-    c, i = median(check["check"]), median(check["imports"])
-    out.append((verdict(c <= CHECK_LIMIT * i),
-                f"cold check: {c:.3f} s <= {CHECK_LIMIT:g}x the import line's {i:.3f} s (ratio {c / i:.2f})"))
+    wall = median_ratio(check["check"], check["imports"])
+    out.append((verdict(wall <= CHECK_LIMIT),
+                f"cold check <= {CHECK_LIMIT:g}x the import line: median ratio {wall:.2f} "
+                f"(check {median_walls(check['check']):.3f} s, import line {median_walls(check['imports']):.3f} s; "
+                f"CPU ratio {median_ratio(check['check'], check['imports'], 'cpu'):.2f})"))
     return out
 
 
@@ -465,8 +539,9 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print()
 
 
-def report(results: list[SizeResult], check: dict[str, list[float]], growths: dict,
-           verdicts: list[tuple[str, str]], peer: Peer, machine: dict) -> None:
+def report(results: list[SizeResult], check: dict[str, list[Sample]], growths: dict,
+           verdicts: list[tuple[str, str]], peer: Peer, machine: dict,
+           counted: Optional[dict[str, Optional[int]]]) -> None:
     """Print every table to stdout."""
     print(f"meshc bench: {machine['cpus']} CPUs, Python {machine['python']}, "
           f"load average {machine['load_before']:.2f} before, {machine['load_after']:.2f} after, "
@@ -475,18 +550,19 @@ def report(results: list[SizeResult], check: dict[str, list[float]], growths: di
         print(f"peer not measured: {peer.problem}")
     print()
     print_table(
-        f"1. render, C = {CLUSTERS} clusters: median wall time, CPU time and peak RSS, whole fresh process",
-        ["N", "runs", "docs", "meshc s", "peer s", "time ratio", "meshc cpu", "peer cpu",
-         "meshc MB", "peer MB", "RSS ratio"],
+        f"1. render, C = {CLUSTERS} clusters: whole fresh processes, meshc and the peer alternately; medians, "
+        "and medians of the per-pair ratios",
+        ["N", "runs", "docs", "meshc s", "peer s", "wall ratio", "meshc cpu", "peer cpu", "cpu ratio",
+         "meshc MB", "peer MB"],
         [[str(r.n), str(r.runs), str(2 * r.n * CLUSTERS),
           fmt(median_walls(r.meshc), ".3f"), fmt(median_walls(r.peer), ".3f"),
-          fmt(ratio(median_walls(r.meshc), median_walls(r.peer)), ".2f"),
+          fmt(median_ratio(r.meshc, r.peer), ".2f"),
           fmt(median_cpu(r.meshc), ".3f"), fmt(median_cpu(r.peer), ".3f"),
-          fmt(median([s.rss_mb for s in r.meshc]), ".0f"), fmt(median([s.rss_mb for s in r.peer]), ".0f"),
-          fmt(ratio(median([s.rss_mb for s in r.meshc]), median([s.rss_mb for s in r.peer])), ".2f")]
+          fmt(median_ratio(r.meshc, r.peer, "cpu"), ".2f"),
+          fmt(median([s.rss_mb for s in r.meshc]), ".0f"), fmt(median([s.rss_mb for s in r.peer]), ".0f")]
          for r in results])
     print_table(
-        "2. meshc per stage: median seconds, in-process, fresh process per run, GC off",
+        "2. meshc per stage (the serial path): median seconds, in-process, fresh process per run, GC off",
         ["N", *STAGES, "total", "render wall"],
         [[str(r.n), *(f"{median_stages(r)[s]:.3f}" for s in (*STAGES, "total")), fmt(median_walls(r.meshc), ".3f")]
          for r in results])
@@ -495,13 +571,30 @@ def report(results: list[SizeResult], check: dict[str, list[float]], growths: di
         "3. growth per 10x N: time ratio, normalised linearly (t(5000)/t(1000) x 2); 10 = linear",
         ["", *steps],
         [[who, *(fmt(by_step[s], ".1f") for s in steps)] for who, by_step in growths.items()])
-    c, i = median(check["check"]), median(check["imports"])
+    labels = [label for label, _, _ in PARALLEL]
     print_table(
-        f"4. cold start: median wall of {len(check['check'])} fresh processes",
-        ["command", "seconds"],
-        [["meshc check FILE (one service)", f"{c:.3f}"], [f'python -c "{IMPORT_LINE}"', f"{i:.3f}"],
-         ["ratio", f"{c / i:.2f}"]])
-    print("5. targets (issue 3, item 7)")
+        "4. meshc render's parallel speed-up: median wall (CPU) seconds; speed-up = median of "
+        f"per-run ratios to `{labels[0]}`",
+        ["N", *labels, *(f"speed-up, {label}" for label in labels[1:])],
+        [[str(r.n), *(f"{median_walls(r.parallel[label]):.3f} ({median_cpu(r.parallel[label]):.3f})"
+                      for label in labels),
+          *(f"{median_ratio(r.parallel[labels[0]], r.parallel[label]):.2f}" for label in labels[1:])]
+         for r in results])
+    rows = [["meshc check FILE (one service)", f"{median_walls(check['check']):.3f}",
+             f"{median_cpu(check['check']):.3f}"],
+            [f'python -c "{IMPORT_LINE}"', f"{median_walls(check['imports']):.3f}",
+             f"{median_cpu(check['imports']):.3f}"],
+            ["median of per-pair ratios", f"{median_ratio(check['check'], check['imports']):.2f}",
+             f"{median_ratio(check['check'], check['imports'], 'cpu'):.2f}"]]
+    header = ["command", "wall s", "cpu s"]
+    if counted:
+        header.append("instructions")
+        check_i, line_i = counted.get("check"), counted.get("imports")
+        rows[0].append(fmt(check_i and check_i / 1e6, ".0f") + " M")
+        rows[1].append(fmt(line_i and line_i / 1e6, ".0f") + " M")
+        rows[2].append(fmt(ratio(check_i, line_i), ".2f"))
+    print_table(f"5. cold start: {len(check['check'])} fresh processes each, alternately", header, rows)
+    print("6. targets (issue 3, item 7; issue 16)")
     for mark, what in verdicts:
         print(f"  {mark}  {what}")
 
@@ -519,14 +612,15 @@ def bench_script(script: str, what: str, n: int) -> tuple[str, Optional[dict]]:
 
 
 def raw_figures(results: list[SizeResult], check: dict, growths: dict, verdicts: list, peer: Peer,
-                machine: dict) -> dict:
+                machine: dict, counted: Optional[dict]) -> dict:
     """Everything measured, for --json."""
     return {
         "machine": machine,
         "clusters": CLUSTERS,
         "peer": {"package": PEER_PACKAGE, "problem": peer.problem},
         "sizes": [asdict(r) for r in results],
-        "check": check,
+        "check": {who: [asdict(s) for s in samples] for who, samples in check.items()},
+        "instructions": counted,
         "growth": growths,
         "targets": [{"result": mark, "target": what} for mark, what in verdicts],
     }
@@ -558,6 +652,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--large-repeats", type=int, default=3,
                         help=f"runs for N > {LARGE}, at most --repeats (default: 3)")
     parser.add_argument("--peer", type=Path, default=PEER_DIR, help="the bench-peer directory (default: %(default)s)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the cold check's instructions with valgrind (about a minute)")
     parser.add_argument("--json", type=Path, help="also write every raw figure to this file")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.large_repeats < 1 or min(args.sizes) < 1:
@@ -577,6 +673,7 @@ def run(args: argparse.Namespace) -> None:
     peer = setup_peer(args.peer, PEER_VENV)
     if peer.problem:
         progress(f"the peer will not be measured: {peer.problem}")
+    compile_bytecode()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="meshc-bench-") as name:
         tmp = Path(name)
@@ -584,23 +681,28 @@ def run(args: argparse.Namespace) -> None:
         warm_up(meshc, peer, tmp, one_service)
         results = [bench_size(n, runs_for(n, args), meshc, peer, tmp) for n in args.sizes]
         check = bench_check(meshc, one_service, args.repeats)
-    progress(f"evaluator: N={TARGET_N}")
-    evaluator_text, evaluator_figures = bench_script("evaluate.py", "evaluator", TARGET_N)
-    progress(f"policy tests: N={TARGET_N}")
-    tests_text, tests_figures = bench_script("policytest.py", "policy tests", TARGET_N)
+        counted = None
+        if args.instructions:
+            progress("cold check: counting instructions")
+            counted = {"check": instructions([meshc, "check", str(one_service)]),
+                       "imports": instructions([sys.executable, "-c", IMPORT_LINE])}
+    progress(f"evaluator: N={TARGET_NS[0]}")
+    evaluator_text, evaluator_figures = bench_script("evaluate.py", "evaluator", TARGET_NS[0])
+    progress(f"policy tests: N={TARGET_NS[0]}")
+    tests_text, tests_figures = bench_script("policytest.py", "policy tests", TARGET_NS[0])
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "tmpdir": tempfile.gettempdir(),
                "load_before": load_before, "load_after": os.getloadavg()[0],
                "seconds": time.perf_counter() - started}
     growths = growth_table(results)
     verdicts = targets(results, growths, check)
-    report(results, check, growths, verdicts, peer, machine)
+    report(results, check, growths, verdicts, peer, machine, counted)
     print()
-    print("6. " + evaluator_text)
+    print("7. " + evaluator_text)
     print()
-    print("7. " + tests_text)
+    print("8. " + tests_text)
     if args.json:
-        figures = raw_figures(results, check, growths, verdicts, peer, machine)
+        figures = raw_figures(results, check, growths, verdicts, peer, machine, counted)
         figures["evaluator"] = evaluator_figures
         figures["policy_tests"] = tests_figures
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

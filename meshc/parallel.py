@@ -13,10 +13,17 @@ If so the parent kills it. If the child fails in any way (an exception,
 a signal), the parent runs the same function itself, so an error surfaces
 in the parent exactly as in a serial run, and is reported once.
 
-Without fork (Windows), with one usable CPU, with MESHC_JOBS=1, or in a
-process running other threads (a fork copies their locks in whatever state
-they are, so the child could deadlock), the function simply runs in the
-parent when its result is asked for.
+A second process only pays when a CPU is idle: on a machine busy with
+other work it adds copy-on-write faults and pickling and takes nothing off
+the wall time. So, like `make -l`, meshc forks only when, at that moment,
+fewer processes are runnable than it may use CPUs (Linux's /proc/loadavg;
+elsewhere the CPUs are taken as idle). MESHC_JOBS sets the number of
+processes outright (1: never fork).
+
+Without fork (Windows), with one usable or idle CPU, with MESHC_JOBS=1, or
+in a process running other threads (a fork copies their locks in whatever
+state they are, so the child could deadlock), the function simply runs in
+the parent when its result is asked for.
 """
 
 from __future__ import annotations
@@ -34,15 +41,26 @@ JOBS = "MESHC_JOBS"
 
 def jobs() -> int:
     """How many processes to use: MESHC_JOBS if set to a positive number,
-    else the CPUs this process may run on (its affinity, which `taskset`
-    and container CPU sets restrict)."""
+    else one, plus one per CPU this process may run on (its affinity,
+    which `taskset` and container CPU sets restrict) that is idle now."""
     given = os.environ.get(JOBS, "").strip()
     if given.isdigit() and int(given) > 0:
         return int(given)
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 1 + cpus - _runnable()))
+
+
+def _runnable() -> int:
+    """Processes runnable right now, this one included (the fourth field
+    of /proc/loadavg, `running/total`); 1 where that is unknown."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 1
 
 
 class Forked:

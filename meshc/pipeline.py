@@ -148,7 +148,6 @@ def compile_sources(
     it before the checks run (render starts rendering it alongside, in
     another process); what it returns is `Compiled.started`."""
     from meshc.checks import run_checks
-    from meshc.diagnostics import suppress
     from meshc.language.lower import lower
     from meshc.language.parse import parse
     from meshc.language.strings import check_strings
@@ -156,21 +155,14 @@ def compile_sources(
     parse_file = parse_file or parse
 
     compiled = Compiled({src.path: src for src in sources}, diagnostics=list(pre))
-    unreadable = {d.span.file for d in pre if d.severity is Severity.ERROR}
-    files, texts = [], []
-    for src in sources:
-        if src.path in unreadable:
-            continue
-        tree, diags = parse_file(src)
-        compiled.diagnostics.extend(diags)
-        if tree is not None:
-            files.append(tree)
-            texts.append(src.text)
-            compiled.suppressions.extend(suppress.collect(tree, src.text))
+    files, texts = _parsed(compiled, sources, {d.span.file for d in pre if d.severity is Severity.ERROR}, parse_file)
     compiled.diagnostics.extend(check_strings(files, texts))
     complete = len(files) == len(sources)
     if files:
         policy, diags = lower(files)
+        # The syntax trees go before `start` may fork: freed after, their
+        # pages would be copied into this process just to be released.
+        files.clear()
         if start is not None and complete and policy is not None and not has_errors(compiled.diagnostics + diags):
             compiled.started = start(policy)
         found = diags + (run_checks(policy) if policy is not None else [])
@@ -184,6 +176,25 @@ def compile_sources(
         compiled.diagnostics.extend(found)
     compiled.diagnostics = sanitize(compiled.diagnostics)
     return compiled
+
+
+def _parsed(compiled: Compiled, sources: Sequence[SourceFile], unreadable: set[str],
+            parse_file: Callable[[SourceFile], tuple]) -> tuple[list, list[str]]:
+    """The syntax trees of the files that parse, and their texts; their
+    syntax errors and suppression comments go to `compiled`."""
+    from meshc.diagnostics import suppress
+
+    files, texts = [], []
+    for src in sources:
+        if src.path in unreadable:
+            continue
+        tree, diags = parse_file(src)
+        compiled.diagnostics.extend(diags)
+        if tree is not None:
+            files.append(tree)
+            texts.append(src.text)
+            compiled.suppressions.extend(suppress.collect(tree, src.text))
+    return files, texts
 
 
 def compile_paths(paths: Sequence[str], start: Optional[Callable[[ir.MeshPolicy], Any]] = None) -> Compiled:

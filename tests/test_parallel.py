@@ -117,6 +117,18 @@ def test_an_unknown_cluster_is_a_usage_error_after_the_diagnostics(tmp_path):
 
 # ----------------------------------------------------------- Forked itself
 
+@pytest.mark.parametrize("runnable, jobs", [(1, 2), (2, 1), (5, 1)])
+def test_a_second_process_only_when_a_cpu_is_idle(monkeypatch, runnable, jobs):
+    from meshc import parallel
+
+    monkeypatch.delenv(parallel.JOBS, raising=False)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(parallel, "_runnable", lambda: runnable)
+    assert parallel.jobs() == jobs
+    monkeypatch.setenv(parallel.JOBS, "2")
+    assert parallel.jobs() == 2
+
+
 _PROBE = """
 import os, signal, sys, time
 from meshc.parallel import Forked
