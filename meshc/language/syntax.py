@@ -8,7 +8,8 @@ equal when they say the same thing wherever it was written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Optional, Union
 
 from meshc.language.source import Span
@@ -16,23 +17,45 @@ from meshc.language.source import Span
 _span = field(compare=False, repr=False)
 
 
-@dataclass
-class Word:
+class _Node:
+    """Equality and repr as a dataclass would generate them, written once:
+    generating them per class (an exec each) was a tenth of a cold `meshc
+    check`. Each class compares the fields `_compared` gets (set below)."""
+
+    __slots__ = ()
+    _compared: attrgetter
+
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return self._compared(self) == other._compared(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+node = dataclass(eq=False, repr=False)
+"""A syntax node class: a dataclass with _Node's equality and repr."""
+
+
+@node
+class Word(_Node):
     """One token as written: a name, number, duration, string literal, ..."""
 
     span: Span = _span
     text: str
 
 
-@dataclass
-class Comment:
+@node
+class Comment(_Node):
     span: Span = _span
     text: str
 
 
 # ----------------------------------------------------------------- fleet
-@dataclass
-class ClusterAttr:
+@node
+class ClusterAttr(_Node):
     """`region X`, `zone X`, `network X`, `gateway ADDR`, `istio 1.22` or
     `remote of X` (key `remote`, value `X`)."""
 
@@ -41,22 +64,22 @@ class ClusterAttr:
     value: Word
 
 
-@dataclass
-class Cluster:
+@node
+class Cluster(_Node):
     span: Span = _span
     name: Word
     attrs: tuple[ClusterAttr, ...]
 
 
-@dataclass
-class DnsProxying:
+@node
+class DnsProxying(_Node):
     """`dns-proxying`: the fleet's sidecars resolve Services of other clusters."""
 
     span: Span = _span
 
 
-@dataclass
-class ClusterLabel:
+@node
+class ClusterLabel(_Node):
     """`cluster-label NAME`: the Prometheus label that tells the fleet's
     clusters apart in Istio's metrics."""
 
@@ -64,77 +87,77 @@ class ClusterLabel:
     name: Word
 
 
-@dataclass
-class Fleet:
+@node
+class Fleet(_Node):
     span: Span = _span
     name: Word
     body: tuple[Union[Cluster, DnsProxying, ClusterLabel], ...]
 
 
 # ---------------------------------------------------------- conditions
-@dataclass
-class HeaderMatch:
+@node
+class HeaderMatch(_Node):
     span: Span = _span
     name: Word
     op: str
     value: Word
 
 
-@dataclass
-class HeaderAbsent:
+@node
+class HeaderAbsent(_Node):
     span: Span = _span
     name: Word
 
 
-@dataclass
-class CookieMatch:
+@node
+class CookieMatch(_Node):
     span: Span = _span
     name: Word
     value: Word
 
 
-@dataclass
-class PathMatch:
+@node
+class PathMatch(_Node):
     span: Span = _span
     op: str
     value: Word
 
 
-@dataclass
-class MethodMatch:
+@node
+class MethodMatch(_Node):
     span: Span = _span
     method: Word
 
 
-@dataclass
-class QueryMatch:
+@node
+class QueryMatch(_Node):
     span: Span = _span
     name: Word
     op: str
     value: Word
 
 
-@dataclass
-class PortMatch:
+@node
+class PortMatch(_Node):
     span: Span = _span
     port: Word
 
 
-@dataclass
-class SourceLabel:
+@node
+class SourceLabel(_Node):
     span: Span = _span
     key: Word
     value: Word
 
 
-@dataclass
-class SourceNamespace:
+@node
+class SourceNamespace(_Node):
     span: Span = _span
     namespace: Word
 
 
-@dataclass
-class SourceCluster:
+@node
+class SourceCluster(_Node):
     span: Span = _span
     cluster: Word
 
@@ -145,27 +168,27 @@ Condition = Union[
 ]
 
 
-@dataclass
-class Conjunction:
+@node
+class Conjunction(_Node):
     span: Span = _span
     conditions: tuple[Condition, ...]
 
 
-@dataclass
-class Disjunction:
+@node
+class Disjunction(_Node):
     span: Span = _span
     alternatives: tuple[Conjunction, ...]
 
 
 # -------------------------------------------------------- destinations
-@dataclass
-class SubsetRef:
+@node
+class SubsetRef(_Node):
     span: Span = _span
     name: Word
 
 
-@dataclass
-class ServiceRef:
+@node
+class ServiceRef(_Node):
     span: Span = _span
     name: Word
     namespace: Optional[Word] = None
@@ -176,8 +199,8 @@ class ServiceRef:
 Target = Union[SubsetRef, ServiceRef]
 
 
-@dataclass
-class Destination:
+@node
+class Destination(_Node):
     """A target and its share: `v1 90%`, `v2 rest` or just `v2`."""
 
     span: Span = _span
@@ -186,47 +209,47 @@ class Destination:
 
 
 # ------------------------------------------------------------ options
-@dataclass
-class Timeout:
+@node
+class Timeout(_Node):
     span: Span = _span
     duration: Word
 
 
-@dataclass
-class Retry:
+@node
+class Retry(_Node):
     span: Span = _span
     attempts: Word
     per_try: Optional[Word]
     on: tuple[Word, ...]
 
 
-@dataclass
-class RetryOff:
+@node
+class RetryOff(_Node):
     span: Span = _span
 
 
-@dataclass
-class FaultDelay:
+@node
+class FaultDelay(_Node):
     span: Span = _span
     delay: Word
     percent: Word
 
 
-@dataclass
-class FaultAbort:
+@node
+class FaultAbort(_Node):
     span: Span = _span
     status: Word
     percent: Word
 
 
-@dataclass
-class Rewrite:
+@node
+class Rewrite(_Node):
     span: Span = _span
     path: Word
 
 
-@dataclass
-class CorsPart:
+@node
+class CorsPart(_Node):
     """`origins "..."+`, `methods GET+`, `headers h+`, `expose-headers h+`,
     `max-age 24h` or `credentials`."""
 
@@ -235,8 +258,8 @@ class CorsPart:
     values: tuple[Word, ...]
 
 
-@dataclass
-class Cors:
+@node
+class Cors(_Node):
     span: Span = _span
     parts: tuple[CorsPart, ...]
 
@@ -245,8 +268,8 @@ Option = Union[Timeout, Retry, RetryOff, FaultDelay, FaultAbort, Rewrite, Cors]
 
 
 # ---------------------------------------------------- destination policy
-@dataclass
-class BreakerSetting:
+@node
+class BreakerSetting(_Node):
     """`max-connections 100`, `connect-timeout 30ms`, ..."""
 
     span: Span = _span
@@ -254,8 +277,8 @@ class BreakerSetting:
     value: Word
 
 
-@dataclass
-class Eject:
+@node
+class Eject(_Node):
     span: Span = _span
     count: Word
     errors: Word
@@ -264,20 +287,20 @@ class Eject:
     max_percent: Optional[Word] = None
 
 
-@dataclass
-class CircuitBreaker:
+@node
+class CircuitBreaker(_Node):
     span: Span = _span
     settings: tuple[Union[BreakerSetting, Eject], ...]
 
 
-@dataclass
-class LbSimple:
+@node
+class LbSimple(_Node):
     span: Span = _span
     algorithm: Word
 
 
-@dataclass
-class LbHash:
+@node
+class LbHash(_Node):
     """`lb hash header X` | `cookie X [ttl D]` | `source-ip` | `query X`."""
 
     span: Span = _span
@@ -286,27 +309,27 @@ class LbHash:
     ttl: Optional[Word] = None
 
 
-@dataclass
-class Tls:
+@node
+class Tls(_Node):
     span: Span = _span
     mode: Word
 
 
-@dataclass
-class FailoverPair:
+@node
+class FailoverPair(_Node):
     span: Span = _span
     source: Word
     target: Word
 
 
-@dataclass
-class Failover:
+@node
+class Failover(_Node):
     span: Span = _span
     pairs: tuple[FailoverPair, ...]
 
 
-@dataclass
-class PriorityLabel:
+@node
+class PriorityLabel(_Node):
     """`region`, `cluster=hangzhou`, `version="v1"`: a key, pinned or not."""
 
     span: Span = _span
@@ -314,21 +337,21 @@ class PriorityLabel:
     value: Optional[Word] = None
 
 
-@dataclass
-class FailoverPriority:
+@node
+class FailoverPriority(_Node):
     span: Span = _span
     labels: tuple[PriorityLabel, ...]
 
 
-@dataclass
-class LocalityWeight:
+@node
+class LocalityWeight(_Node):
     span: Span = _span
     locality: Word
     percent: Word
 
 
-@dataclass
-class Distribute:
+@node
+class Distribute(_Node):
     span: Span = _span
     source: Word
     targets: tuple[LocalityWeight, ...]
@@ -338,26 +361,26 @@ PolicyStmt = Union[CircuitBreaker, LbSimple, LbHash, Tls, Failover, FailoverPrio
 
 
 # ------------------------------------------------------------- routes
-@dataclass
-class When:
+@node
+class When(_Node):
     span: Span = _span
     condition: Disjunction
 
 
-@dataclass
-class Forward:
+@node
+class Forward(_Node):
     span: Span = _span
     destinations: tuple[Destination, ...]
 
 
-@dataclass
-class SuccessRateGate:
+@node
+class SuccessRateGate(_Node):
     span: Span = _span
     threshold: Word
 
 
-@dataclass
-class LatencyGate:
+@node
+class LatencyGate(_Node):
     span: Span = _span
     quantile: Word
     threshold: Word
@@ -366,8 +389,8 @@ class LatencyGate:
 Gate = Union[SuccessRateGate, LatencyGate]
 
 
-@dataclass
-class Wave:
+@node
+class Wave(_Node):
     """`wave C... [after N] [at N]`: one wave of a fleet canary."""
 
     span: Span = _span
@@ -376,8 +399,8 @@ class Wave:
     at: Optional[Word]
 
 
-@dataclass
-class Canary:
+@node
+class Canary(_Node):
     span: Span = _span
     baseline: Word
     candidate: Word
@@ -388,22 +411,22 @@ class Canary:
     waves: tuple[Wave, ...] = ()
 
 
-@dataclass
-class BlueGreen:
+@node
+class BlueGreen(_Node):
     span: Span = _span
     active: Word
     preview: Word
 
 
-@dataclass
-class Mirror:
+@node
+class Mirror(_Node):
     span: Span = _span
     target: Target
     percent: Optional[Word] = None
 
 
-@dataclass
-class Override:
+@node
+class Override(_Node):
     """`on CLUSTER { ... }`: options (and, in a service, policy) for one cluster."""
 
     span: Span = _span
@@ -414,16 +437,16 @@ class Override:
 RouteStmt = Union[When, Forward, Canary, BlueGreen, Mirror, Option, Override]
 
 
-@dataclass
-class Route:
+@node
+class Route(_Node):
     span: Span = _span
     name: Word
     body: tuple[RouteStmt, ...]
 
 
 # ------------------------------------------------------------ services
-@dataclass
-class Port:
+@node
+class Port(_Node):
     span: Span = _span
     number: Word
     protocol: Word
@@ -431,50 +454,50 @@ class Port:
     name: Optional[Word] = None
 
 
-@dataclass
-class SubsetsBy:
+@node
+class SubsetsBy(_Node):
     span: Span = _span
     key: Word
     names: tuple[Word, ...]
 
 
-@dataclass
-class Label:
+@node
+class Label(_Node):
     span: Span = _span
     key: Word
     value: Word
 
 
-@dataclass
-class SubsetCluster:
+@node
+class SubsetCluster(_Node):
     """`in CLUSTER` inside a subset: its endpoints in that cluster only."""
 
     span: Span = _span
     cluster: Word
 
 
-@dataclass
-class Subset:
+@node
+class Subset(_Node):
     span: Span = _span
     name: Word
     body: tuple[Union[Label, SubsetCluster, PolicyStmt], ...]
 
 
-@dataclass
-class Placement:
+@node
+class Placement(_Node):
     span: Span = _span
     clusters: tuple[Word, ...]
 
 
-@dataclass
-class Local:
+@node
+class Local(_Node):
     """`local`: the service's traffic stays in the caller's cluster."""
 
     span: Span = _span
 
 
-@dataclass
-class Expose:
+@node
+class Expose(_Node):
     span: Span = _span
     gateway: Word
     host: Word
@@ -485,8 +508,8 @@ class Expose:
 ServiceStmt = Union[Port, SubsetsBy, Subset, Route, Expose, Placement, Local, Option, PolicyStmt, Override]
 
 
-@dataclass
-class Service:
+@node
+class Service(_Node):
     span: Span = _span
     name: Word
     global_word: Optional[Word]  # `global`, which the language no longer has (MESH006)
@@ -494,49 +517,49 @@ class Service:
 
 
 # ------------------------------------------------ namespace statements
-@dataclass
-class Mtls:
+@node
+class Mtls(_Node):
     span: Span = _span
     mode: Word
     workload: Optional[Word] = None
 
 
-@dataclass
-class AllowFrom:
+@node
+class AllowFrom(_Node):
     span: Span = _span
     kind: str  # "principal" | "namespace"
     values: tuple[Word, ...]
 
 
-@dataclass
-class AllowTo:
+@node
+class AllowTo(_Node):
     span: Span = _span
     methods: tuple[Word, ...]
     paths: tuple[Word, ...]
 
 
-@dataclass
-class Allow:
+@node
+class Allow(_Node):
     span: Span = _span
     workload: Word
     source: Optional[AllowFrom] = None
     to: Optional[AllowTo] = None
 
 
-@dataclass
-class Defaults:
+@node
+class Defaults(_Node):
     span: Span = _span
     body: tuple[PolicyStmt, ...]
 
 
-@dataclass
-class GatewayHosts:
+@node
+class GatewayHosts(_Node):
     span: Span = _span
     hosts: tuple[Word, ...]
 
 
-@dataclass
-class GatewayServer:
+@node
+class GatewayServer(_Node):
     """`https [port N] credential NAME` or `http [port N]`."""
 
     span: Span = _span
@@ -545,20 +568,20 @@ class GatewayServer:
     credential: Optional[Word] = None
 
 
-@dataclass
-class RedirectHttp:
+@node
+class RedirectHttp(_Node):
     span: Span = _span
 
 
-@dataclass
-class GatewaySelector:
+@node
+class GatewaySelector(_Node):
     span: Span = _span
     key: Word
     value: Word
 
 
-@dataclass
-class GatewayHost:
+@node
+class GatewayHost(_Node):
     """`host HOST { ... }`: routes and route options that exist only at the gateway."""
 
     span: Span = _span
@@ -569,22 +592,22 @@ class GatewayHost:
 GatewayStmt = Union[GatewayHosts, GatewayServer, RedirectHttp, GatewaySelector, GatewayHost]
 
 
-@dataclass
-class Gateway:
+@node
+class Gateway(_Node):
     span: Span = _span
     name: Word
     body: tuple[GatewayStmt, ...]
 
 
-@dataclass
-class PortDecl:
+@node
+class PortDecl(_Node):
     span: Span = _span
     number: Word
     protocol: Word
 
 
-@dataclass
-class External:
+@node
+class External(_Node):
     span: Span = _span
     hosts: tuple[Word, ...]
     ports: tuple[PortDecl, ...]
@@ -593,16 +616,16 @@ class External:
 NamespaceStmt = Union[Mtls, Allow, Defaults, Service, Gateway, External]
 
 
-@dataclass
-class Namespace:
+@node
+class Namespace(_Node):
     span: Span = _span
     name: Word
     body: tuple[NamespaceStmt, ...]
 
 
 # ---------------------------------------------------------------- tests
-@dataclass
-class RequestService:
+@node
+class RequestService(_Node):
     """`service NAME [in NS]`: a request from a sidecar to a declared service."""
 
     span: Span = _span
@@ -610,8 +633,8 @@ class RequestService:
     namespace: Optional[Word] = None
 
 
-@dataclass
-class RequestHost:
+@node
+class RequestHost(_Node):
     """`host HOST [via GATEWAY]`: a request for a host, at a gateway or from a sidecar."""
 
     span: Span = _span
@@ -619,8 +642,8 @@ class RequestHost:
     gateway: Optional[Word] = None
 
 
-@dataclass
-class PolicyRequest:
+@node
+class PolicyRequest(_Node):
     """`request TARGET [with CONDITIONS]`: the conditions are the request's
     attributes, written as the `when` they meet exactly."""
 
@@ -629,49 +652,49 @@ class PolicyRequest:
     attributes: Optional[Conjunction] = None
 
 
-@dataclass
-class StepsAt:
+@node
+class StepsAt(_Node):
     """`at N...`: the canary steps to evaluate the test at."""
 
     span: Span = _span
     steps: tuple[Word, ...]
 
 
-@dataclass
-class EveryStep:
+@node
+class EveryStep(_Node):
     span: Span = _span
 
 
-@dataclass
-class Down:
+@node
+class Down(_Node):
     """`down CLUSTER...`: the clusters whose pods are unhealthy."""
 
     span: Span = _span
     clusters: tuple[Word, ...]
 
 
-@dataclass
-class ExpectRoute:
+@node
+class ExpectRoute(_Node):
     span: Span = _span
     route: Word
 
 
-@dataclass
-class ExpectStatus:
+@node
+class ExpectStatus(_Node):
     span: Span = _span
     status: Word
 
 
-@dataclass
-class ExpectServed:
+@node
+class ExpectServed(_Node):
     """`served by CLUSTER...`: the clusters whose pods take the request."""
 
     span: Span = _span
     clusters: tuple[Word, ...]
 
 
-@dataclass
-class Expect:
+@node
+class Expect(_Node):
     """`expect WHAT`: WHAT is a destination list (`to ...`), a mirror, a
     route option, a destination-policy statement, or one of the
     expectations above."""
@@ -683,16 +706,22 @@ class Expect:
 PolicyTestStmt = Union[PolicyRequest, StepsAt, EveryStep, Down, Expect]
 
 
-@dataclass
-class PolicyTest:
+@node
+class PolicyTest(_Node):
     span: Span = _span
     name: Word
     body: tuple[PolicyTestStmt, ...]
 
 
-@dataclass
-class File:
+@node
+class File(_Node):
     span: Span = _span
     path: str
     items: tuple[Union[Fleet, Namespace, PolicyTest], ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+
+
+for _cls in _Node.__subclasses__():
+    _names = [f.name for f in fields(_cls) if f.compare]
+    _cls._compared = attrgetter(*_names) if _names else staticmethod(lambda node: ())
+del _cls, _names
