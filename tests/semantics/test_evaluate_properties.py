@@ -146,6 +146,24 @@ def test_document_order_does_not_matter(docs, requests, rnd: random.Random):
 
 
 @PROPERTY
+@given(virtual_service())
+def test_the_emitted_check_skips_only_documents_without_dead_entries(doc):
+    """meshc/semantics/emitted.py analyses a rendered VirtualService only
+    when an entry may shadow a later one; the others have no dead entry."""
+    from meshc.semantics.emitted import may_shadow
+
+    if not may_shadow(doc):
+        assert dead_entries(doc) == []
+
+
+def test_the_emitted_check_knows_the_pseudo_headers():
+    from meshc.semantics.emitted import PSEUDO_HEADERS
+    from meshc.semantics.evaluate.routes import PSEUDO_HEADERS as EVALUATED
+
+    assert PSEUDO_HEADERS == dict(EVALUATED)
+
+
+@PROPERTY
 @given(virtual_service(), st.lists(request(), min_size=1, max_size=20))
 def test_no_request_reaches_an_entry_reported_dead(doc, requests):
     dead = {d.index for d in dead_entries(doc)}
