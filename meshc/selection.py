@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from meshc.config import Overrides, Patterns, Settings
+from meshc.config import DEFAULT_EXCLUDE, Overrides, Patterns, Settings
 
 SUFFIX = ".mesh"
 
@@ -141,7 +141,22 @@ def matches(patterns: Patterns, path: str, is_dir: bool = False, base: Optional[
         rel = _relative(os.path.abspath(path), os.path.abspath(base))
     if not rel:
         return False
+    if patterns.patterns == DEFAULT_EXCLUDE:
+        return _default_excluded(rel, is_dir)
     return _spec(patterns.patterns).match_file(rel + ("/" if is_dir else ""))
+
+
+_DEFAULT_NAMES = frozenset(p.rstrip("/") for p in DEFAULT_EXCLUDE if p != ".*/")
+
+
+def _default_excluded(rel: str, is_dir: bool) -> bool:
+    """DEFAULT_EXCLUDE matched without loading pathspec (a tenth of a small
+    `check`, and most policies have only the defaults): its patterns name
+    directories (`name/`, no other `/`), so they match a path inside or
+    being a directory named `.*` (hidden) or one of the names, at any depth.
+    A test holds this to pathspec's reading."""
+    directories = rel.split("/") if is_dir else rel.split("/")[:-1]
+    return any(name.startswith(".") or name in _DEFAULT_NAMES for name in directories)
 
 
 def _relative(path: str, root: str) -> Optional[str]:

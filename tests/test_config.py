@@ -7,6 +7,8 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from meshc.cli import cli
@@ -246,3 +248,20 @@ def test_unused_suppressions_wait_for_a_complete_check(project):
     assert codes(run("check", "--output-format", "json", "p")) == ["MESH005"]
     (project / "p" / "x.mesh").write_text(BROKEN.replace("service s", "service t"))
     assert codes(run("check", "--output-format", "json", "p")) == ["MESH201"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "p.mesh", ".git", ".h.mesh", "node_modules", "venv", "__pycache__", "venvs",
+                                 "x.venv", "_", "Node_modules", "-", ".x"]), min_size=1, max_size=4),
+       st.booleans())
+def test_the_default_exclusions_read_as_pathspec_reads_them(parts, is_dir):
+    """selection.py matches the default `exclude` without pathspec; it must
+    say what pathspec's gitignore reading says."""
+    import pathspec
+
+    from meshc.config import DEFAULT_EXCLUDE
+    from meshc.selection import _default_excluded
+
+    rel = "/".join(parts)
+    expected = pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDE).match_file(rel + ("/" if is_dir else ""))
+    assert _default_excluded(rel, is_dir) == expected, rel

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from typing import Callable, Optional
 
 from meshc.language.source import Span
@@ -178,12 +177,12 @@ def _node(builder, build: Callable, path: str, children: list):
     return build(builder, span, [x for x in children if type(x) is not Span])
 
 
-def load(digest: str, builds: dict[str, Callable]) -> Optional[Driver]:
-    """The driver for the shipped tables, or None when they are missing or
-    were made for a grammar whose digest is not `digest` (Lark then parses
-    everything)."""
+def load(text: Callable[[str], str], digest: str, builds: dict[str, Callable]) -> Optional[Driver]:
+    """The driver for the shipped tables (`text(TABLES)`), or None when
+    they are missing or were made for a grammar whose digest is not
+    `digest` (Lark then parses everything)."""
     try:
-        tables = json.loads(resources.files("meshc.grammar").joinpath(TABLES).read_text(encoding="utf-8"))
+        tables = json.loads(text(TABLES))
         if tables.get("grammar_sha256") != digest:
             return None
         return Driver(tables, builds)

@@ -34,7 +34,7 @@ def parser() -> Lark:
 
 @functools.lru_cache(maxsize=None)
 def _driver() -> Optional[lalr.Driver]:
-    return lalr.load(tables.grammar_digest(), _Build.builds)
+    return lalr.load(tables.package_text, tables.grammar_digest(), _Build.builds)
 
 
 def parse(source: SourceFile) -> tuple[Optional[s.File], list[Diagnostic]]:

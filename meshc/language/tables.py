@@ -25,8 +25,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
-from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,7 +38,22 @@ TABLES = "mesh.tables.json"
 
 @functools.cache
 def grammar_text() -> str:
-    return resources.files("meshc.grammar").joinpath("mesh.lark").read_text(encoding="utf-8")
+    return package_text("mesh.lark")
+
+
+def package_text(name: str) -> str:
+    """A file of the grammar's package, read beside the package's module
+    when that is a directory on disk (importlib.resources, whose imports
+    cost more than the read in a small `check`, otherwise)."""
+    from meshc import grammar
+
+    path = os.path.join(os.path.dirname(grammar.__file__ or ""), name)
+    if grammar.__file__ and os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    from importlib import resources
+
+    return resources.files("meshc.grammar").joinpath(name).read_text(encoding="utf-8")
 
 
 @functools.cache
@@ -152,7 +167,7 @@ def load(grammar: str, transformer: Transformer) -> Lark:
     import lark
 
     try:
-        text = resources.files("meshc.grammar").joinpath(TABLES).read_text(encoding="utf-8")
+        text = package_text(TABLES)
         tables = json.loads(text)
     except (OSError, ValueError):
         tables = None

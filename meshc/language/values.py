@@ -7,9 +7,9 @@ lowering can turn every failure into a located diagnostic.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from http import HTTPStatus
 from typing import Annotated
 
 import re2
@@ -23,7 +23,13 @@ _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _METRIC_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 ISTIO_VERSIONS = tuple(f"1.{minor}" for minor in range(18, 31))
-_REGISTERED_STATUSES = frozenset(int(s) for s in HTTPStatus)
+
+
+@functools.cache
+def _registered_statuses() -> frozenset[int]:
+    from http import HTTPStatus  # an enum built at import: only for numeric retry conditions
+
+    return frozenset(int(s) for s in HTTPStatus)
 
 
 def _fail(code: str, message: str, **ctx) -> PydanticCustomError:
@@ -151,7 +157,7 @@ def _status(value: int) -> int:
 
 
 def _retry_condition(value: str) -> str:
-    if value.isdigit() and int(value) not in _REGISTERED_STATUSES:
+    if value.isdigit() and int(value) not in _registered_statuses():
         raise _fail("invalid-status", "{value} is not a registered HTTP status code", value=value,
                     help="Istio retries only on status codes it knows, such as 503")
     return value
