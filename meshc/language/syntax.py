@@ -8,7 +8,7 @@ equal when they say the same thing wherever it was written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from operator import attrgetter
 from typing import Optional, Union
 
@@ -18,9 +18,11 @@ _span = field(compare=False, repr=False)
 
 
 class _Node:
-    """Equality and repr as a dataclass would generate them, written once:
-    generating them per class (an exec each) was a tenth of a cold `meshc
-    check`. Each class compares the fields `_compared` gets (set below)."""
+    """Equality and repr as a dataclass would generate them, written once;
+    the classes' __init__s are generated together at the end of the module.
+    Generating the three methods class by class (an exec each) was a tenth
+    of a cold `meshc check`. Each class compares the fields `_compared`
+    gets (set below)."""
 
     __slots__ = ()
     _compared: attrgetter
@@ -35,8 +37,13 @@ class _Node:
         return f"{self.__class__.__qualname__}({shown})"
 
 
-node = dataclass(eq=False, repr=False)
-"""A syntax node class: a dataclass with _Node's equality and repr."""
+def node(cls):
+    """A syntax node class: a dataclass with _Node's equality and repr.
+    One without a docstring gets a plain one, as dataclass would otherwise
+    compute one from inspect.signature (a third of this module's import)."""
+    if not cls.__doc__:
+        cls.__doc__ = f"The syntax node {cls.__name__}."
+    return dataclass(init=False, eq=False, repr=False)(cls)
 
 
 @node
@@ -721,7 +728,29 @@ class File(_Node):
     comments: tuple[Comment, ...] = field(default=(), compare=False)
 
 
-for _cls in _Node.__subclasses__():
-    _names = [f.name for f in fields(_cls) if f.compare]
-    _cls._compared = attrgetter(*_names) if _names else staticmethod(lambda node: ())
-del _cls, _names
+def _finish(classes: list[type]) -> None:
+    """Give every node class its comparison and the __init__ dataclass would
+    write (fields in order, each assigned; defaults are plain values), all
+    __init__s from one exec."""
+    source, defaults = [], {}
+    for i, cls in enumerate(classes):
+        names = [f.name for f in fields(cls) if f.compare]
+        cls._compared = attrgetter(*names) if names else staticmethod(lambda node: ())
+        params, body = [], []
+        for f in fields(cls):
+            if f.default is MISSING:
+                params.append(f.name)
+            else:
+                defaults[f"_default_{i}_{f.name}"] = f.default
+                params.append(f"{f.name}=_default_{i}_{f.name}")
+            body.append(f"self.{f.name} = {f.name}")
+        source.append(f"def _init_{i}(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]))
+    made: dict = {}
+    exec("\n".join(source), defaults, made)
+    for i, cls in enumerate(classes):
+        init = made[f"_init_{i}"]
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = init
+
+
+_finish(_Node.__subclasses__())

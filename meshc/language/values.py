@@ -12,7 +12,6 @@ import ipaddress
 import re
 from typing import Annotated
 
-import re2
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
@@ -123,6 +122,8 @@ def _label_value(value: str) -> str:
 
 def check_regex(value: str) -> str:
     """RE2 as Envoy compiles it; errors quietly, with RE2's reason."""
+    import re2  # only for policies with regexes
+
     options = re2.Options()
     options.log_errors = False
     try:

@@ -7,12 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Iterable, NamedTuple, Optional, Union
 
-import re2
-
 from meshc.language import ir
-
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
 
 
 def slot(cond: ir.Condition) -> str:
@@ -61,8 +56,12 @@ def _fullmatch(pattern: str, value: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _compiled(pattern: str):
+    import re2  # only for policies with regexes
+
+    options = re2.Options()
+    options.log_errors = False
     try:
-        return re2.compile(pattern, _OPTIONS)
+        return re2.compile(pattern, options)
     except re2.error:
         return None
 
