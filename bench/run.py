@@ -451,6 +451,15 @@ def median_ratio(a: list[Sample], b: list[Sample], what: str = "wall") -> Option
     return median([getattr(x, what) / getattr(y, what) for x, y in zip(a, b)])
 
 
+def ratio_cell(a: list[Sample], b: list[Sample], what: str = "wall") -> str:
+    """The median of the per-pair ratios a[i]/b[i] and, in brackets, their
+    smallest and largest: how much the machine's load moved them."""
+    ratios = [getattr(x, what) / getattr(y, what) for x, y in zip(a, b)]
+    if not ratios:
+        return "n/a"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
 def median_stages(result: SizeResult) -> dict[str, float]:
     """Median seconds of each stage, and of their sum."""
     medians = {stage: statistics.median(run[stage] for run in result.stages) for stage in STAGES}
@@ -490,11 +499,10 @@ def targets(results: list[SizeResult], growths: dict, check: dict[str, list[Samp
         if at is None or not at.peer:
             out.append(("SKIP", f"N={n}, C={CLUSTERS}: needs N={n} and the peer"))
             continue
-        wall, cpu = median_ratio(at.meshc, at.peer), median_ratio(at.meshc, at.peer, "cpu")
-        out.append((verdict(wall <= TARGET_SPEEDUP),
+        out.append((verdict(median_ratio(at.meshc, at.peer) <= TARGET_SPEEDUP),
                     f"N={n}, C={CLUSTERS}: meshc's wall time <= {TARGET_SPEEDUP:g}x the peer's: median ratio "
-                    f"{wall:.2f} (meshc {median_walls(at.meshc):.2f} s, peer {median_walls(at.peer):.2f} s; "
-                    f"CPU ratio {cpu:.2f})"))
+                    f"{ratio_cell(at.meshc, at.peer)} (meshc {median_walls(at.meshc):.2f} s, "
+                    f"peer {median_walls(at.peer):.2f} s; CPU ratio {ratio_cell(at.meshc, at.peer, 'cpu')})"))
     meshc_rows = [row for row in growths if row.startswith("meshc")]
     ratios = [r for row in meshc_rows for r in growths[row].values() if r is not None]
     if not ratios:
@@ -503,11 +511,11 @@ def targets(results: list[SizeResult], growths: dict, check: dict[str, list[Samp
         out.append((verdict(max(ratios) <= LINEAR_LIMIT),
                     f"growth linear: meshc per 10x N at most {max(ratios):.1f} <= {LINEAR_LIMIT:g} "
                     f"({' and '.join(meshc_rows)}; 10 is linear)"))
-    wall = median_ratio(check["check"], check["imports"])
-    out.append((verdict(wall <= CHECK_LIMIT),
-                f"cold check <= {CHECK_LIMIT:g}x the import line: median ratio {wall:.2f} "
-                f"(check {median_walls(check['check']):.3f} s, import line {median_walls(check['imports']):.3f} s; "
-                f"CPU ratio {median_ratio(check['check'], check['imports'], 'cpu'):.2f})"))
+    out.append((verdict(median_ratio(check["check"], check["imports"]) <= CHECK_LIMIT),
+                f"cold check <= {CHECK_LIMIT:g}x the import line: median ratio "
+                f"{ratio_cell(check['check'], check['imports'])} (check {median_walls(check['check']):.3f} s, "
+                f"import line {median_walls(check['imports']):.3f} s; "
+                f"CPU ratio {ratio_cell(check['check'], check['imports'], 'cpu')})"))
     return out
 
 
@@ -551,14 +559,14 @@ def report(results: list[SizeResult], check: dict[str, list[Sample]], growths: d
     print()
     print_table(
         f"1. render, C = {CLUSTERS} clusters: whole fresh processes, meshc and the peer alternately; medians, "
-        "and medians of the per-pair ratios",
+        "and medians of the per-pair ratios (their range)",
         ["N", "runs", "docs", "meshc s", "peer s", "wall ratio", "meshc cpu", "peer cpu", "cpu ratio",
          "meshc MB", "peer MB"],
         [[str(r.n), str(r.runs), str(2 * r.n * CLUSTERS),
           fmt(median_walls(r.meshc), ".3f"), fmt(median_walls(r.peer), ".3f"),
-          fmt(median_ratio(r.meshc, r.peer), ".2f"),
+          ratio_cell(r.meshc, r.peer),
           fmt(median_cpu(r.meshc), ".3f"), fmt(median_cpu(r.peer), ".3f"),
-          fmt(median_ratio(r.meshc, r.peer, "cpu"), ".2f"),
+          ratio_cell(r.meshc, r.peer, "cpu"),
           fmt(median([s.rss_mb for s in r.meshc]), ".0f"), fmt(median([s.rss_mb for s in r.peer]), ".0f")]
          for r in results])
     print_table(
@@ -574,18 +582,18 @@ def report(results: list[SizeResult], check: dict[str, list[Sample]], growths: d
     labels = [label for label, _, _ in PARALLEL]
     print_table(
         "4. meshc render's parallel speed-up: median wall (CPU) seconds; speed-up = median of "
-        f"per-run ratios to `{labels[0]}`",
+        f"per-run ratios to `{labels[0]}` (their range)",
         ["N", *labels, *(f"speed-up, {label}" for label in labels[1:])],
         [[str(r.n), *(f"{median_walls(r.parallel[label]):.3f} ({median_cpu(r.parallel[label]):.3f})"
                       for label in labels),
-          *(f"{median_ratio(r.parallel[labels[0]], r.parallel[label]):.2f}" for label in labels[1:])]
+          *(ratio_cell(r.parallel[labels[0]], r.parallel[label]) for label in labels[1:])]
          for r in results])
     rows = [["meshc check FILE (one service)", f"{median_walls(check['check']):.3f}",
              f"{median_cpu(check['check']):.3f}"],
             [f'python -c "{IMPORT_LINE}"', f"{median_walls(check['imports']):.3f}",
              f"{median_cpu(check['imports']):.3f}"],
-            ["median of per-pair ratios", f"{median_ratio(check['check'], check['imports']):.2f}",
-             f"{median_ratio(check['check'], check['imports'], 'cpu'):.2f}"]]
+            ["per-pair ratios: median (range)", ratio_cell(check["check"], check["imports"]),
+             ratio_cell(check["check"], check["imports"], "cpu")]]
     header = ["command", "wall s", "cpu s"]
     if counted:
         header.append("instructions")
