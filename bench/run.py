@@ -159,13 +159,13 @@ def namespace_source(first: int, stop: int) -> str:
     return "namespace prod {\n" + "".join(service_source(i) for i in range(first, stop)) + "}\n"
 
 
-def write_workload(directory: Path, n: int, clusters: int) -> Path:
-    """One policy: fleet.mesh, then services-NNN.mesh per SERVICES_PER_FILE services."""
+def write_workload(directory: Path, n: int, clusters: int, per_file: int = SERVICES_PER_FILE) -> Path:
+    """One policy: fleet.mesh, then services-NNN.mesh per `per_file` services."""
     directory.mkdir(parents=True)
     (directory / "fleet.mesh").write_text(fleet_source(clusters), encoding="utf-8")
-    for first in range(0, n, SERVICES_PER_FILE):
-        text = namespace_source(first, min(n, first + SERVICES_PER_FILE))
-        (directory / f"services-{first // SERVICES_PER_FILE:03d}.mesh").write_text(text, encoding="utf-8")
+    for first in range(0, n, per_file):
+        text = namespace_source(first, min(n, first + per_file))
+        (directory / f"services-{first // per_file:03d}.mesh").write_text(text, encoding="utf-8")
     return directory
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from run import write_workload  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
@@ -43,32 +45,9 @@ def _both(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, subp
 
 
 def _fleet_policy(directory: Path, services: int) -> Path:
-    """Services spread over files, shared by three clusters (documents
-    shared between clusters are serialised once)."""
-    directory.mkdir()
-    (directory / "fleet.mesh").write_text(
-        "fleet f {\n  cluster c0 region r-a\n  cluster c1 region r-b\n  cluster c2 region r-a\n}\n")
-    for first in range(0, services, 10):
-        body = "".join(textwrap.dedent(f"""\
-            service s{i} {{
-              port 80 http
-              subsets by version v1 v2
-              retry 3 per-try 2s on 5xx
-              circuit-breaker {{
-                eject 7 consecutive 5xx every 5s for 15s max 100%
-              }}
-              failover r-a -> r-b
-              route canary {{
-                when header canary = "true"
-                to v2
-              }}
-              route default {{
-                to v1 90%, v2 10%
-              }}
-            }}
-            """) for i in range(first, min(services, first + 10)))
-        (directory / f"s{first:03d}.mesh").write_text("namespace prod {\n" + body + "}\n")
-    return directory
+    """bench/run.py's workload, ten services a file, shared by three
+    clusters (documents shared between clusters are serialised once)."""
+    return write_workload(directory, services, 3, per_file=10)
 
 
 def test_the_examples_render_to_the_same_bytes(tmp_path):
@@ -102,7 +81,7 @@ def test_a_policy_that_fails_its_checks_writes_nothing_and_says_so_once(tmp_path
     """The forked renderer works on a policy the checks then reject: it is
     discarded, and the checks' errors are reported once."""
     policy = _fleet_policy(tmp_path / "policy", 20)
-    with (policy / "s010.mesh").open("a") as f:
+    with (policy / "services-001.mesh").open("a") as f:
         f.write("namespace prod {\n  service bad {\n    port 80 http\n    route r { to v9 }\n  }\n}\n")
     serial, _ = _both(tmp_path, "render", str(policy), "-o", "out")
     assert serial.returncode == 1
