@@ -59,3 +59,18 @@ def test_the_full_report_grows_linearly_with_the_errors_on_one_long_line():
 
     small, large = full_report(100), full_report(200)
     assert large / small < 2.3, (small, large)
+
+
+def test_the_dead_entry_analysis_grows_linearly_with_the_routes_of_a_service():
+    """Each route's match is looked for only among the earlier ones that
+    test what it tests (semantics/evaluate/dead.py)."""
+    from meshc.backends.istio import render
+    from meshc.semantics.emitted import check_emitted
+
+    def analysis(n: int) -> int:
+        compiled = compile_sources([decode("p.mesh", routes_policy(n).encode())[0]])
+        rendering = render(compiled.policy)
+        return calls(lambda: check_emitted(rendering))
+
+    small, large = analysis(150), analysis(300)
+    assert large / small < 2.3, (small, large)

@@ -156,6 +156,26 @@ def test_the_emitted_check_skips_only_documents_without_dead_entries(doc):
         assert dead_entries(doc) == []
 
 
+@PROPERTY
+@given(virtual_service())
+def test_dead_entries_name_the_covers_a_search_of_every_earlier_alternative_finds(doc):
+    """dead.py looks for the first earlier alternative covering a later one
+    only among those filed under something the later one has; testing
+    every earlier alternative in turn finds the same ones."""
+    from meshc.semantics.evaluate.dead import covers_alternative
+    from meshc.semantics.evaluate.documents import Resource
+    from meshc.semantics.evaluate.routes import compile_virtual_service
+
+    vs = compile_virtual_service(Resource("VirtualService", "ns", "vs", doc["spec"]), "cluster.local")
+    seen, expected = [], []
+    for entry in vs.entries:
+        firsts = [next((a for a in seen if covers_alternative(a, b, vs.gateways)), None) for b in entry.alternatives]
+        if None not in firsts:
+            expected.append((entry.index, [(b.index, a.entry.index, a.index) for a, b in zip(firsts, entry.alternatives)]))
+        seen += entry.alternatives
+    assert [(d.index, [(c.match, c.entry, c.by_match) for c in d.covers]) for d in dead_entries(doc)] == expected
+
+
 def test_the_emitted_check_knows_the_pseudo_headers():
     from meshc.semantics.emitted import PSEUDO_HEADERS
     from meshc.semantics.evaluate.routes import PSEUDO_HEADERS as EVALUATED
