@@ -1241,9 +1241,12 @@ def mesh_entries(policy: Policy, svc: Service, primary: str) -> list[tuple[str, 
 def mesh_entry_names(policy: Policy, svc: Service, primary: str) -> list[str]:
     """Every entry name of the service's own VirtualService in `primary`,
     `not-found` last where the docs render it: routes that all have a
-    `when`, or a local service serving callers of a cluster it does not run in."""
+    `when`, or a local service serving callers of a cluster it does not run
+    in, unless a route rendered as written (it sends only to services that
+    are not local) takes every request first."""
     names_ = [name for name, _, _ in mesh_entries(policy, svc, primary)]
-    unserved = svc.local and not set(served_by(policy, primary)) <= set(svc.placement or policy.cluster_names)
+    unserved = svc.local and not set(served_by(policy, primary)) <= set(svc.placement or policy.cluster_names) \
+        and not any(not r.alternatives and not _route_hosts(svc, r) & set(local_hosts(policy)) for r in svc.routes)
     return names_ + (["not-found"] if all_conditional(svc) or unserved else [])
 
 
