@@ -34,6 +34,7 @@ _COMMANDS = {
     "route": "Say where a request goes in each cluster, and why.",
     "test": "Run the policy tests (`test` blocks) against the rendered documents.",
     "diff": "Say what changes between two policies, in traffic terms.",
+    "import": "Import existing Istio YAML as a .mesh policy, with a loss report.",
     "lsp": "Run the language server (needs the lsp extra).",
 }
 
@@ -45,7 +46,7 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str):
         if name not in _COMMANDS or not _module_exists(name):
             return None
-        module = importlib.import_module(f"meshc.commands.{name}")
+        module = importlib.import_module(f"meshc.commands.{_module(name)}")
         return module.command
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
@@ -63,8 +64,13 @@ class _LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _module(name: str) -> str:
+    """The module of a command: `import` is a Python keyword, so `import_`."""
+    return name + "_" if name == "import" else name
+
+
 def _module_exists(name: str) -> bool:
-    return os.path.exists(os.path.join(os.path.dirname(__file__), "commands", f"{name}.py"))
+    return os.path.exists(os.path.join(os.path.dirname(__file__), "commands", f"{_module(name)}.py"))
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,8 +4,9 @@ A code is never reused or renumbered: tools and CI annotations refer to it.
 A code whose construct left the language is retired (RETIRED), never given
 to something else. The hundreds group the codes: 0xx syntax, 1xx values,
 2xx names, 3xx routing, 4xx destination policy, 5xx security and ingress,
-6xx Istio versions, 7xx canary lifecycle, 8xx policy tests (`test` blocks),
-9xx fleet topology and placement. `docs/diagnostics.md` is generated from this table
+6xx Istio versions, 7xx canary lifecycle, 8xx policy tests (80x, `test` blocks) and
+`meshc import` (82x losses, 84x unreadable input, 85x the import's proof), 9xx fleet
+topology and placement. `docs/diagnostics.md` is generated from this table
 (`pytest --update-golden` rewrites it) and `meshc explain CODE` prints one
 entry.
 """
@@ -543,6 +544,131 @@ _TABLE: tuple[Code, ...] = (
          "names (every cluster without it).",
          'request service geo in prod with source topology.istio.io/cluster = "shanghai"',
          "request service geo in prod with from cluster shanghai"),
+    # ------------------------------------------- import (meshc import)
+    Code("MESH820", "unsupported-kind", W,
+         "An Istio (or Gateway API) resource of a kind the language has no construct for: EnvoyFilter, Sidecar, "
+         "RequestAuthentication, Telemetry, WorkloadEntry, an HTTPRoute, ..., or a PrometheusRule meshc wrote "
+         "for a canary.",
+         "`meshc import` carries every resource it can into .mesh; one it cannot is left out of the policy, and "
+         "rendering the policy would not produce it. A canary's alerts cannot bring the canary back: its steps "
+         "are not in the YAML, so the route is imported as the split it has now.",
+         "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: lua, namespace: shop}",
+         "Keep the resource outside meshc's output (apply it separately), or express its intent in the policy."),
+    Code("MESH821", "unsupported-field", W,
+         "A field of an imported resource has no equivalent in the language (header manipulation, redirects, "
+         "direct responses, delegation, TCP and TLS routes, TLS origination details, ...).",
+         "The rest of the resource is imported; this field is left out, so the rendered policy does not do what "
+         "it did. The import's proof then shows which requests are affected.",
+         "http:\n- headers:\n    request:\n      set: {x-env: prod}\n  route:\n  - destination: {host: cart}",
+         "http:\n- route:\n  - destination: {host: cart}\n# and set the header elsewhere (the application, an EnvoyFilter)"),
+    Code("MESH822", "unsupported-value", W,
+         "A field's value is outside what the language accepts: a duration finer than a millisecond, weights "
+         "that are not whole percentages of 100, a regex RE2 rejects, a name that is not a DNS label, a retry "
+         "condition or protocol the language does not list, ...",
+         "The language only holds values Istio applies as meant; the field (or the construct that needs it) "
+         "is left out, or the nearest expressible value is used and the proof reports the difference.",
+         "route:\n- destination: {host: cart, subset: v1}\n  weight: 2\n- destination: {host: cart, subset: v2}\n"
+         "  weight: 1",
+         "route:\n- destination: {host: cart, subset: v1}\n  weight: 67\n- destination: {host: cart, subset: v2}\n"
+         "  weight: 33"),
+    Code("MESH823", "export-to-not-imported", W,
+         "A resource restricts where it applies with `exportTo`.",
+         "meshc renders resources visible to every namespace; a VirtualService or DestinationRule that was "
+         "private to some namespaces applies to all of them once imported.",
+         "spec:\n  exportTo: [\".\"]",
+         "Remove `exportTo`, or keep the resource outside meshc's output."),
+    Code("MESH824", "host-not-a-service", W,
+         "A VirtualService or DestinationRule is for a host that is not a Kubernetes service of the mesh "
+         "(`NAME.NAMESPACE.svc.cluster.local`): an external host, a wildcard, an IP address, or a name with a "
+         "dot such as `reviews.prod`, which Istio takes literally.",
+         "The language routes and sets policy for its services; routing for other hosts is left out.",
+         "spec:\n  hosts: [reviews.prod]",
+         "spec:\n  hosts: [reviews.prod.svc.cluster.local]"),
+    Code("MESH825", "name-not-kept", W,
+         "A name meshc chooses itself differs from the input's: a VirtualService is named after its service "
+         "(or `GATEWAY-HOST` on a gateway), a ServiceEntry after its first host, a gateway server's port "
+         "`PROTOCOL-NUMBER`; a route name that is not a DNS label is rewritten.",
+         "Rendering creates resources under the new names: apply the output and delete the old resources, or "
+         "two configurations for one host will exist (Istio then uses the older one).",
+         "kind: VirtualService\nmetadata: {name: reviews-route}\nspec:\n  hosts: [reviews]",
+         "kind: VirtualService\nmetadata: {name: reviews}\nspec:\n  hosts: [reviews]"),
+    Code("MESH826", "metadata-not-imported", W,
+         "A resource carries labels or annotations of its own.",
+         "meshc sets its own label (`app.kubernetes.io/managed-by: meshc`) and no other metadata; tools that "
+         "select resources by the others no longer find them. Server-set fields (`uid`, `resourceVersion`, "
+         "`kubectl.kubernetes.io/last-applied-configuration`, ...) are ignored, not reported.",
+         "metadata:\n  name: cart\n  labels: {team: checkout}",
+         "Select the rendered resources by `app.kubernetes.io/managed-by: meshc`, or add the labels with "
+         "kustomize."),
+    Code("MESH827", "differs-per-cluster", W,
+         "Clusters disagree on something the language keeps the same in every cluster: a service's routes, "
+         "subsets, subset or port policy, or a namespace's defaults, gateways, external services and security; "
+         "or a service is configured in some primaries only.",
+         "Only route options and service policy may differ per cluster (`on CLUSTER`); the first cluster's "
+         "version is imported and the others would change to it.",
+         "# cluster a: route: [{destination: {host: cart, subset: v1}}]\n"
+         "# cluster b: route: [{destination: {host: cart, subset: v2}}]",
+         "Make the clusters agree before importing, or keep the differing resource outside meshc."),
+    Code("MESH828", "resource-not-in-effect", W,
+         "A resource that Istio does not use as written: a second VirtualService or DestinationRule for a host "
+         "that another one already takes, a resource defined twice in the input, configuration applied to a "
+         "remote cluster (whose proxies follow their primary's).",
+         "Importing it would change what happens; it is left out, and the one Istio uses is imported.",
+         "# two VirtualServices for reviews.shop.svc.cluster.local in namespace shop",
+         "Merge them into one VirtualService."),
+    Code("MESH829", "dead-entry", W,
+         "An `http` entry of a VirtualService can never match: an earlier entry takes every request it would.",
+         "Istio never uses it (istioctl analyze IST0130); the language refuses unreachable routes (MESH307), so it "
+         "is left out. Nothing routes differently.",
+         "http:\n- route: [{destination: {host: cart}}]\n- match: [{uri: {prefix: /v2}}]\n  route: "
+         "[{destination: {host: cart, subset: v2}}]",
+         "http:\n- match: [{uri: {prefix: /v2}}]\n  route: [{destination: {host: cart, subset: v2}}]\n- route: "
+         "[{destination: {host: cart}}]"),
+    Code("MESH830", "policy-not-inherited", W,
+         "A DestinationRule relies on a setting Istio drops and meshc would keep: a subset or port-level policy "
+         "replaces a whole message of the top-level policy (a subset's `outlierDetection` drops the top-level "
+         "`interval`), or a wildcard DestinationRule's settings, which Istio does not apply to a service with a "
+         "rule of its own.",
+         "In the language a subset, a port and a service inherit every setting they do not set themselves; the "
+         "imported policy applies the dropped setting where Istio did not.",
+         "trafficPolicy:\n  outlierDetection: {consecutive5xxErrors: 5, interval: 10s}\nsubsets:\n- name: v2\n"
+         "  labels: {version: v2}\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 1}",
+         "subsets:\n- name: v2\n  labels: {version: v2}\n  trafficPolicy:\n    outlierDetection: "
+         "{consecutive5xxErrors: 1, interval: 10s}"),
+    Code("MESH831", "gateway-routes-differ", W,
+         "A VirtualService bound to a gateway routes a service differently from the service's own routes, or "
+         "in a way an `expose` cannot say.",
+         "`expose` serves a service's own routes on a gateway host, each narrowed by the exposure's `when`; "
+         "routes that exist only at the gateway cannot be written yet, so these entries are left out.",
+         "# gateway: /reviews -> reviews subset v2; mesh: reviews -> v1",
+         "Route both the same way, or keep the gateway's VirtualService outside meshc."),
+    Code("MESH840", "unreadable-yaml", E,
+         "An input file is not valid YAML, not UTF-8, or holds a mapping with a key set twice.",
+         "Nothing can be imported from a file that cannot be read as Kubernetes reads it; `meshc import` "
+         "writes nothing and exits 2.",
+         "spec:\n  hosts: [reviews\n  http: []",
+         "spec:\n  hosts: [reviews]\n  http: []"),
+    Code("MESH850", "import-routes-differently", E,
+         "After writing, `meshc import` renders the imported policy and asks Istio's routing, as meshc's "
+         "evaluator reads it, where requests go; for this request the input and the imported policy disagree.",
+         "The imported policy would change where (or how) that request is routed: something was lost (the "
+         "other diagnostics say what) or the import is wrong.",
+         "# input: requests with `end-user: jason` go to reviews v2\n# imported: they go to reviews v1",
+         "Fix what the loss report names and import again, or edit the imported policy."),
+    Code("MESH851", "import-document-differs", E,
+         "A rendered document of the imported policy differs from the input's after normalisation, for a kind "
+         "the route evaluator does not read (Gateway, ServiceEntry, PeerAuthentication, AuthorizationPolicy, "
+         "Service stubs).",
+         "The imported policy would apply something else than the input did.",
+         "# input: mtls STRICT; imported: no PeerAuthentication",
+         "Fix what the loss report names and import again."),
+    Code("MESH852", "import-not-compiled", E,
+         "The policy `meshc import` wrote does not compile: `meshc check` refuses it.",
+         "The importer writes only what the language accepts, so this is a bug in meshc or an input that "
+         "contradicts itself in a way the importer did not foresee; the policy is still written so that it can "
+         "be fixed by hand.",
+         "# error[MESH201]: unknown subset",
+         "Fix the policy by hand, and please report the input."),
     # -------------------------------------------------- fleet topology
     Code("MESH901", "invalid-topology", E,
          "A cluster is `remote of` itself or of another remote, a remote declares an Istio release other than "

@@ -55,16 +55,17 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from meshc.diagnostics import Diagnostic
 from meshc.language import syntax as s
 from meshc.language.lower import lower, string
 from meshc.language.parse import parse
-from meshc.language.source import SourceFile
+from meshc.language.source import SourceFile, Span
 
 INDENT = "  "
 LINE_WIDTH = 100
+_NOWHERE = Span("<generated>", 1, 1, 1, 1, 0, 0)
 
 
 class FormatError(Exception):
@@ -95,12 +96,22 @@ def format_text(text: str, path: str) -> str:
     return formatted
 
 
-def print_tree(tree: s.File) -> str:
-    """A syntax tree in the canonical layout, without comments or blank lines.
+def print_tree(tree: s.File, comments: Optional[Mapping[int, Sequence[str]]] = None) -> str:
+    """A syntax tree in the canonical layout, without blank lines.
 
-    For trees that have no source text, such as generated ones in tests.
+    For trees that have no source text, such as generated ones (tests,
+    `meshc import`). `comments` maps a statement node's `id()` to comment
+    lines (each starting with `#`) printed just before it; a statement with
+    comments that is not the first of its block gets a blank line before
+    them, as a reader would leave one.
     """
-    return _render_file(_Body([_plain(item) for item in tree.items]))
+    return _render_file(_Body([_plain(item, comments or {}) for item in tree.items]))
+
+
+def is_canonical(tree: s.File, text: str) -> bool:
+    """Whether `text`, which parsed to `tree`, is already in the canonical
+    layout (formatting it would change nothing)."""
+    return _format_tree(tree, text) == text
 
 
 def _format_tree(tree: s.File, text: str) -> str:
@@ -163,9 +174,14 @@ class _Body:
     opener: Optional[s.Comment] = None  # a comment on the `{` line, after the `{`
 
 
-def _plain(node: Any) -> _Stmt:
+def _plain(node: Any, comments: Mapping[int, Sequence[str]]) -> _Stmt:
     block = _block(node)
-    return _Stmt(node, body=None if block is None else _Body([_plain(child) for child in block[1]]))
+    body = None if block is None else _Body([_plain(child, comments) for child in block[1]])
+    if body is not None:
+        for i, entry in enumerate(body.entries):
+            entry.blank_before = i > 0 and bool(entry.leading)
+    lines = comments.get(id(node), ())
+    return _Stmt(node, leading=[s.Comment(_NOWHERE, line) for line in lines], body=body)
 
 
 class _Layout:

@@ -118,7 +118,7 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
         alts = per_cluster(info, info.service.routes,
                            [alt for route in info.service.routes for alt in _route_alternatives(route)])
         for port in info.service.ports:
-            out.update(_place(info.host, port.number, None, alts, cluster, fleet, per_place))
+            out.update(place_requests(info.host, port.number, None, alts, cluster, fleet, per_place))
     if hosts is None:  # a host nobody declares: Istio's PassthroughCluster
         out.add(Request(UNSERVED_HOST, 80, source_cluster=cluster))
     for ns in policy.namespaces:
@@ -151,7 +151,7 @@ def requests_for(policy: ir.MeshPolicy, cluster: str, per_place: int = PER_PLACE
                                            or [()])])]
                 if server.redirect or not alts:
                     alts = []
-                out.update(_place(host, server.port, where, alts, cluster, fleet, per_place, source))
+                out.update(place_requests(host, server.port, where, alts, cluster, fleet, per_place, source))
     return sorted(out, key=_order)
 
 
@@ -188,8 +188,12 @@ def _route_alternatives(route: ir.Route) -> list[tuple]:
 
 
 # --------------------------------------------------------- one place's grid
-def _place(host: str, port: int, gateway: Optional[str], alts: list[tuple], cluster: str, fleet: tuple[str, ...],
-           limit: int, source: Optional[dict] = None) -> list[Request]:
+def place_requests(host: str, port: int, gateway: Optional[str], alts: list[tuple], cluster: str,
+                   fleet: tuple[str, ...], limit: int, source: Optional[dict] = None) -> list[Request]:
+    """The grid of one place (a host and port at a sidecar, or at the
+    gateway `NS/NAME`), from the `when` alternatives that can lead there:
+    tuples of IR conditions (`meshc import` builds them from Istio matches),
+    at most `limit` requests, in the order the module docstring gives."""
     at_gateway = gateway is not None
     alts = [tuple(c for c in alt if _slot(c) is not None and not (at_gateway and _mesh_only(c))) for alt in alts]
     values: dict[Slot, list[Value]] = {}

@@ -1,0 +1,346 @@
+"""One cluster's input read into the language's terms (model.ClusterImport).
+
+Resources are taken in pilot's order (creation time, then name, then
+namespace; pilot/pkg/model/config.go `sortConfigByCreationTime`), which is
+how Istio chooses between two VirtualServices or DestinationRules for one
+host: the first is used, the others are reported. A resource defined twice
+in the input (same kind, namespace and name) is the last one, as `kubectl
+apply` of the files in order would leave it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from meshc.importer import values as val
+from meshc.importer.destination_rules import DestinationRuleReading, flat, policies, read_destination_rule
+from meshc.importer.hosts import SUFFIX, service_of
+from meshc.importer.ledger import Ledger
+from meshc.importer.model import (BlueGreen, ClusterImport, Dest, Forward, Mirror, Origin, Port, Route, Service,
+                                  Subset, Target)
+from meshc.importer.namespaced import (is_cross_network, read_authorization_policy, read_gateway,
+                                       read_peer_authentication, read_service, read_service_entry, renamed)
+from meshc.importer.resources import Resource, category, version_problem
+from meshc.importer.virtual_services import MESH, Entry, RawTarget, VirtualServiceReading, read_virtual_service
+from meshc.semantics.evaluate import DocumentError, dead_entries
+
+# Metadata the API server or kubectl set: not the user's, not reported.
+SERVER_METADATA = frozenset({"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+                             "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
+                             "finalizers", "ownerReferences", "generateName"})
+SERVER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/")
+MESHC_LABEL = ("app.kubernetes.io/managed-by", "meshc")
+ROOT_NAMESPACE = "istio-system"
+_NOT_NAME = re.compile(r"[^a-z0-9-]+")
+
+
+class ClusterReader:
+    def __init__(self, cluster: str, ledger: Ledger):
+        self.cluster = cluster
+        self.ledger = ledger
+        self.model = ClusterImport(cluster)
+        self.virtual_services: list[VirtualServiceReading] = []
+        self.gateway_virtual_services: list[VirtualServiceReading] = []
+        self.skipped: dict[str, int] = {}
+
+    # ------------------------------------------------------------ entry
+    def read(self, found: list[Resource], remote: bool = False) -> ClusterImport:
+        chosen = self._latest(found)
+        for res in chosen:
+            kind = category(res)
+            if kind == "other":
+                self.skipped[res.kind] = self.skipped.get(res.kind, 0) + 1
+                continue
+            if kind == "alerts":
+                self.ledger.lose("unsupported-kind", res, ("kind",),
+                                 "holds the alerts meshc renders for a canary's health gates: the canary's steps are "
+                                 "not in the YAML, so its route is imported as the split it has now and the alerts are "
+                                 "not rendered", value=True)
+                continue
+            if kind == "unsupported":
+                self.ledger.lose("unsupported-kind", res, ("kind",),
+                                 f"is not imported: the language has no {res.kind}", value=True)
+                continue
+            problem = version_problem(res)
+            if problem:
+                self.ledger.lose("unsupported-kind", res, ("apiVersion",), f"is not imported: {problem}", value=True)
+                continue
+            if remote and res.kind != "Service":
+                self.ledger.lose("resource-not-in-effect", res, ("kind",),
+                                 f"is in remote cluster `{self.cluster}`, whose proxies follow their primary's "
+                                 "configuration: Istio never reads it, and it is not imported", value=True)
+                continue
+            self._metadata(res)
+        resources = [r for r in chosen if category(r) == "imported" and not version_problem(r)
+                     and (not remote or r.kind == "Service")]
+        by_kind: dict[str, list[Resource]] = {}
+        for res in sorted(resources, key=lambda r: (r.created, r.name, r.namespace)):
+            by_kind.setdefault(res.kind, []).append(res)
+        for res in by_kind.get("Service", ()):
+            self._service(res)
+        self._destination_rules(by_kind.get("DestinationRule", []))
+        for res in by_kind.get("Gateway", ()):
+            self._gateway(res)
+        for res in by_kind.get("ServiceEntry", ()):
+            external = read_service_entry(res, self.ledger)
+            if external is not None:
+                self.model.namespace(res.namespace).externals.append(external)
+        for res in by_kind.get("PeerAuthentication", ()):
+            mtls = read_peer_authentication(res, self.ledger)
+            if mtls is not None:
+                self.model.namespace(res.namespace).mtls.append(mtls)
+        for res in by_kind.get("AuthorizationPolicy", ()):
+            self.model.namespace(res.namespace).allows += read_authorization_policy(res, self.ledger)
+        self._virtual_services(by_kind.get("VirtualService", []))
+        return self.model
+
+    def _latest(self, found: list[Resource]) -> list[Resource]:
+        last: dict[tuple, Resource] = {}
+        for res in found:
+            key = (res.group, res.kind, res.namespace, res.name)
+            earlier = last.get(key)
+            if earlier is not None and res.kind:
+                self.ledger.lose("resource-not-in-effect", earlier, ("metadata", "name"),
+                                 f"is defined again at {res.span('metadata', 'name')}; the later definition is "
+                                 "imported, as `kubectl apply` would leave it", value=True)
+            last[key] = res
+        return list(last.values())
+
+    def _metadata(self, res: Resource) -> None:
+        meta = res.body.get("metadata") if isinstance(res.body.get("metadata"), dict) else {}
+        for key in meta:
+            if key in ("labels", "annotations"):
+                for k, v in (meta[key] or {}).items() if isinstance(meta[key], dict) else ():
+                    if (k, v) == MESHC_LABEL or (key == "annotations" and str(k).startswith(SERVER_ANNOTATIONS)):
+                        continue
+                    self.ledger.lose("metadata-not-imported", res, ("metadata", key, k),
+                                     f"is not imported: meshc sets no {key[:-1]}s but its own")
+            elif key not in SERVER_METADATA:
+                self.ledger.field(res, ("metadata", key), "meshc does not set it")
+        for key in ("status",):
+            if key in res.body:
+                pass  # written by the server
+        for key in res.body:
+            if key not in ("apiVersion", "kind", "metadata", "spec", "status"):
+                self.ledger.field(res, (key,), "it is not part of the resource's schema")
+
+    # --------------------------------------------------------- services
+    def _service(self, res: Resource) -> None:
+        stub, ports = read_service(res)
+        svc = self.model.service(res.namespace, res.name)
+        svc.runs_here = not stub
+        for number, port in ports.items():
+            svc.ports.setdefault(number, port)
+
+    def _service_for(self, res: Resource, host: str, path: tuple) -> Optional[Service]:
+        key = service_of(host)
+        if key is None:
+            why = ("Istio takes a name with a dot literally" if "." in host and not host.endswith(SUFFIX)
+                   and host.count(".") < 2 else "the language routes and sets policy for services of the mesh only")
+            self.ledger.lose("host-not-a-service", res, path,
+                             f"`{host}` is not a Kubernetes service (`NAME.NAMESPACE{SUFFIX}`): {why}; "
+                             "it is not imported", value=True)
+            return None
+        return self.model.service(*key)
+
+    # -------------------------------------------------- destination rules
+    def _destination_rules(self, rules: list[Resource]) -> None:
+        readings: list[DestinationRuleReading] = []
+        for res in rules:
+            reading = read_destination_rule(res, self.ledger)
+            if reading is None:
+                continue
+            host = reading.host
+            if host.startswith("*.") and host == f"*.{res.namespace}{SUFFIX}":
+                self._defaults(reading)
+            else:
+                readings.append(reading)
+        taken: dict[str, Resource] = {}
+        for reading in readings:
+            res = reading.resource
+            svc = self._service_for(res, reading.host, ("spec", "host"))
+            if svc is None:
+                continue
+            if svc.namespace != res.namespace:
+                self.ledger.lose("resource-not-in-effect", res, ("metadata", "namespace"),
+                                 f"is in namespace `{res.namespace}`, so Istio applies it to callers there only; the "
+                                 f"language's policy is the service's own, and it is not imported", value=True)
+                continue
+            if reading.host in taken:
+                first = taken[reading.host]
+                self.ledger.lose("resource-not-in-effect", res, ("spec", "host"),
+                                 f"is a second DestinationRule for `{reading.host}` ({first.title} comes first): "
+                                 "Istio adds its subsets and ignores its traffic policy; it is not imported",
+                                 value=True)
+                continue
+            taken[reading.host] = res
+            renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the DestinationRule")
+            defaults = self.model.namespace(svc.namespace).defaults or ()
+            found = policies(reading, defaults, self.ledger)
+            svc.policy = found.policy
+            svc.port_policies = tuple(sorted(found.ports.items()))
+            for number in found.ports:
+                svc.ports.setdefault(number, Port(number, "http", known=False))
+            svc.subsets = tuple(Subset(name, labels, policy, Origin(res, ("spec", "subsets", s.index)))
+                                for (name, labels, policy), s in zip(found.subsets, reading.subsets))
+            svc.sources.append(res)
+
+    def _defaults(self, reading: DestinationRuleReading) -> None:
+        res = reading.resource
+        ns = self.model.namespace(res.namespace)
+        if ns.defaults is not None:
+            self.ledger.lose("resource-not-in-effect", res, ("spec", "host"),
+                             "is a second wildcard DestinationRule for the namespace; Istio uses the first, and "
+                             "so does the import", value=True)
+            return
+        if reading.subsets:
+            self.ledger.field(res, ("spec", "subsets"), "the language's `defaults` has no subsets")
+        if reading.ports:
+            self.ledger.field(res, ("spec", "trafficPolicy", "portLevelSettings"),
+                              "the language's `defaults` has no port-level settings")
+        ns.defaults = flat(reading.top)
+        ns.defaults_origin = Origin(res)
+        renamed(self.ledger, res, ("metadata", "name"), res.name, "defaults", "the DestinationRule")
+
+    # ---------------------------------------------------------- gateways
+    def _gateway(self, res: Resource) -> None:
+        if is_cross_network(res):
+            self.model.cross_network_gateway = res
+            return
+        gateway = read_gateway(res, self.ledger)
+        if gateway is not None:
+            self.model.namespace(res.namespace).gateways.append(gateway)
+
+    # --------------------------------------------------- virtual services
+    def _virtual_services(self, resources: list[Resource]) -> None:
+        owner: dict[str, Resource] = {}
+        for res in resources:
+            reading = read_virtual_service(res, self.ledger)
+            if reading.gateways != (MESH,):
+                self.gateway_virtual_services.append(reading)
+            if MESH not in reading.gateways:
+                continue
+            self.virtual_services.append(reading)
+            dead = _dead(res)
+            for host, i in reading.hosts:
+                svc = self._service_for(res, host, ("spec", "hosts", i))
+                if svc is None:
+                    continue
+                if host in owner:
+                    self.ledger.lose("resource-not-in-effect", res, ("spec", "hosts", i),
+                                     f"`{host}` is taken by {owner[host].title}, which comes first in pilot's order "
+                                     "(creation time, then name): sidecars never use this VirtualService for it",
+                                     value=True)
+                    continue
+                owner[host] = res
+                renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the VirtualService")
+                svc.routes = self.routes(reading, svc, dead)
+                svc.sources.append(res)
+
+    def routes(self, reading: VirtualServiceReading, svc: Service, dead: set[int]) -> tuple[Route, ...]:
+        res = reading.resource
+        out: list[Route] = []
+        names: set[str] = set()
+        entries = reading.entries
+        for position, entry in enumerate(entries):
+            if entry.index in dead:
+                self.ledger.lose("dead-entry", res, ("spec", "http", entry.index),
+                                 "can never match (an earlier entry takes every request it would); it is left out")
+                continue
+            if not entry.usable:
+                if entry.direct_status == 404 and entry.matches is None and position == len(entries) - 1 and out \
+                        and all(r.matches for r in out):
+                    continue  # the 404 the language renders after routes that all have a `when`
+                if entry.direct_status == 404:
+                    self.ledger.field(res, ("spec", "http", entry.index, "directResponse"),
+                                      "the language answers 404 itself only after routes that all have a `when`; "
+                                      "the entry is left out")
+                continue
+            route = self._route(res, entry, svc, names)
+            if route is not None:
+                out.append(route)
+                names.add(route.name)
+        return _blue_green(tuple(out), Target(svc.namespace, svc.name))
+
+    def _route(self, res: Resource, entry: Entry, svc: Service, names: set[str]) -> Optional[Route]:
+        dests = []
+        for raw, weight in entry.dests:
+            target = self.target(res, raw)
+            if target is None:
+                return None
+            dests.append(Dest(target, weight))
+        mirrors = []
+        for raw, percent in entry.mirrors:
+            target = self.target(res, raw)
+            if target is not None:
+                mirrors.append(Mirror(target, percent))
+        action = Forward(tuple(dests))
+        own = Target(svc.namespace, svc.name)
+        if len(dests) == 1 and dests[0].target == own:
+            action = None
+        name = self._route_name(res, entry, names)
+        return Route(name, entry.matches or (), action, tuple(mirrors), entry.options,
+                     Origin(res, ("spec", "http", entry.index)))
+
+    def target(self, res: Resource, raw: RawTarget) -> Optional[Target]:
+        other = self._service_for(res, raw.host, raw.path + ("host",))
+        if other is None:
+            return None
+        if raw.port is not None and raw.port not in other.ports:
+            other.ports[raw.port] = Port(raw.port, "http", known=False)
+        return Target(other.namespace, other.name, raw.subset, raw.port)
+
+    def _route_name(self, res: Resource, entry: Entry, names: set[str]) -> str:
+        if entry.name is None:
+            base = f"route-{entry.index + 1}"
+        else:
+            base = _NOT_NAME.sub("-", entry.name.lower()).strip("-")[:55] or f"route-{entry.index + 1}"
+        name, n = base, 2
+        while name in names or name.endswith("-preview") and name[:-8] in names:
+            name, n = f"{base}-{n}", n + 1
+        if entry.name is not None and name != entry.name:
+            renamed(self.ledger, res, ("spec", "http", entry.index, "name"), entry.name, name, "the route name")
+        return name
+
+
+def _dead(res: Resource) -> set[int]:
+    try:
+        return {d.index for d in dead_entries({"metadata": {"namespace": res.namespace}, "spec": res.spec})}
+    except (DocumentError, TypeError, ValueError, AttributeError, KeyError):
+        return set()
+
+
+def _blue_green(routes: tuple[Route, ...], own: Target) -> tuple[Route, ...]:
+    """meshc's blue-green pair, read back: `NAME-preview` (the route's
+    matches, each with `x-preview: true`, to the preview subset) just before
+    `NAME` (to the active subset), with the same options and mirrors."""
+    from meshc.importer.model import Cond
+
+    out: list[Route] = []
+    i = 0
+    while i < len(routes):
+        preview, route = routes[i], routes[i + 1] if i + 1 < len(routes) else None
+        if route is not None and preview.name == f"{route.name}-preview" and _single_subset(preview, own) and \
+                _single_subset(route, own) and preview.options == route.options and preview.mirrors == route.mirrors:
+            header = Cond("header", name="x-preview", op="exact", value="true")
+            own = route.matches or ((),)
+            if tuple(tuple(sorted(m + (header,), key=repr)) for m in own) == tuple(
+                    tuple(sorted(m, key=repr)) for m in preview.matches):
+                action = BlueGreen(route.action.dests[0].target.subset, preview.action.dests[0].target.subset)
+                out.append(Route(route.name, route.matches, action, route.mirrors, route.options, route.origin))
+                i += 2
+                continue
+        out.append(preview)
+        i += 1
+    return tuple(out)
+
+
+def _single_subset(route: Route, own: Target) -> bool:
+    """The route sends everything to one subset of the service itself."""
+    action = route.action
+    if not isinstance(action, Forward) or len(action.dests) != 1:
+        return False
+    target = action.dests[0].target
+    return (target.namespace, target.service, target.port) == (own.namespace, own.service, None) and \
+        target.subset is not None

@@ -1,0 +1,265 @@
+"""Several clusters' readings made one policy.
+
+In the language a service's routes, subsets, subset and port policy, and a
+namespace's defaults, gateways, external services and security are the same
+in every cluster; only route options and the service's policy may differ
+(`on CLUSTER`). So, setting by setting, the value most clusters agree on is
+written for all (a setting some cluster does not have is written in the
+clusters that have it only, as the language cannot unset), the others as
+`on CLUSTER` overrides, and anything else that differs is reported with the
+first cluster's version kept.
+
+Then the idioms: a route option every route of a service has alike is
+written once on the service; a service whose only route takes every request
+to the service itself, with options, is a service with those options.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Sequence
+
+from meshc.importer.ledger import Ledger
+from meshc.importer.model import (ClusterImport, Namespace, Port, Route, Service, Settings, Target, settings)
+from meshc.importer.resources import Resource
+
+DEFAULT_ROUTE = "default"
+
+
+@dataclass
+class Plan:
+    """A service as it will be written."""
+
+    service: Service
+    placement: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+    options: Settings = ()
+    route_overrides: dict[str, dict[str, Settings]] = field(default_factory=dict)
+    option_overrides: dict[str, Settings] = field(default_factory=dict)
+    policy_overrides: dict[str, Settings] = field(default_factory=dict)
+
+
+@dataclass
+class Merged:
+    clusters: tuple[str, ...]
+    namespaces: dict[str, Namespace]
+    services: dict[tuple[str, str], Plan]
+
+
+def merge_clusters(readings: Sequence[ClusterImport], primaries: Sequence[str], ledger: Ledger) -> Merged:
+    """`readings` in cluster order; only `primaries` carry configuration."""
+    configs = [r for r in readings if r.cluster in primaries]
+    clusters = tuple(r.cluster for r in readings)
+    services: dict[tuple[str, str], Plan] = {}
+    keys = sorted({k for r in readings for k in r.services})
+    for key in keys:
+        plan = _service(key, configs, readings, ledger)
+        if plan is not None:
+            services[key] = plan
+    namespaces = _namespaces(configs, ledger)
+    for ns, _ in keys:
+        namespaces.setdefault(ns, Namespace(ns))
+    return Merged(clusters, dict(sorted(namespaces.items())), services)
+
+
+# --------------------------------------------------------------- services
+def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: Sequence[ClusterImport],
+             ledger: Ledger) -> Optional[Plan]:
+    found = [(r.cluster, r.services[key]) for r in configs if key in r.services]
+    configured = [(c, s) for c, s in found if s.configured()]
+    everywhere = [(r.cluster, r.services[key]) for r in readings if key in r.services]
+    if not found and not everywhere:
+        return None
+    base = configured[0][1] if configured else (found or everywhere)[0][1]
+    if configured and len(configured) < len(configs):
+        missing = [r.cluster for r in configs if r.cluster not in {c for c, _ in configured}]
+        _differs(ledger, base, f"configures service {key[0]}/{key[1]} in cluster "
+                               f"{', '.join(c for c, _ in configured)} but not in {', '.join(missing)}; the language "
+                               "configures a service in every primary alike")
+    plan = Plan(replace(base, ports=_ports(everywhere)))
+    plan.placement = _placement(everywhere, [r.cluster for r in readings])
+    plan.routes = base.routes or ()
+    for cluster, other in configured[1:]:
+        _compare(ledger, base, other, cluster)
+    if configured:
+        _overrides(plan, configured)
+    _lift(plan)
+    return plan
+
+
+def _ports(everywhere: list[tuple[str, Service]]) -> dict[int, Port]:
+    ports: dict[int, Port] = {}
+    for _, svc in everywhere:
+        for number, port in svc.ports.items():
+            known = ports.get(number)
+            if known is None or (known.name is None and port.name is not None):
+                ports[number] = port
+    return dict(sorted(ports.items()))
+
+
+def _placement(everywhere: list[tuple[str, Service]], clusters: list[str]) -> tuple[str, ...]:
+    """Where the service runs, when meshc's Service stubs say where it does not."""
+    where = {c: s.runs_here for c, s in everywhere}
+    if not any(v is False for v in where.values()) or len(clusters) < 2:
+        return ()
+    return tuple(c for c in clusters if where.get(c) is not False)
+
+
+def _origin(svc: Service) -> Optional[Resource]:
+    return svc.sources[0] if svc.sources else None
+
+
+def _differs(ledger: Ledger, svc: Service, message: str, path: tuple = ("metadata", "name")) -> None:
+    res = _origin(svc)
+    if res is not None:
+        ledger.lose("differs-per-cluster", res, path, message, value=True)
+
+
+def _compare(ledger: Ledger, base: Service, other: Service, cluster: str) -> None:
+    """Report what differs in `cluster` beyond what `on CLUSTER` can say."""
+    what = []
+    if _shape(base.routes) != _shape(other.routes):
+        what.append("routes")
+    if tuple((s.name, s.labels, s.policy) for s in base.subsets) != tuple(
+            (s.name, s.labels, s.policy) for s in other.subsets):
+        what.append("subsets or their policy")
+    if base.port_policies != other.port_policies:
+        what.append("port-level policy")
+    if base.exposes != other.exposes:
+        what.append("gateway exposure")
+    if what:
+        res = _origin(other) or _origin(base)
+        if res is not None:
+            ledger.lose("differs-per-cluster", res, ("metadata", "name"),
+                        f"gives service {base.namespace}/{base.name} other {' and '.join(what)} in cluster `{cluster}` "
+                        f"than in `{_origin(base).cluster if _origin(base) else 'the first'}`; the language keeps "
+                        "these the same in every cluster, and the first cluster's are imported", value=True)
+
+
+def _shape(routes: Optional[tuple[Route, ...]]) -> Any:
+    """Routes without their options (which may differ per cluster)."""
+    return None if routes is None else tuple((r.name, r.matches, r.action, r.mirrors) for r in routes)
+
+
+def _overrides(plan: Plan, configured: list[tuple[str, Service]]) -> None:
+    """Base values and per-cluster overrides, setting by setting."""
+    base = plan.service
+    shape = _shape(base.routes)
+    same = [(c, s) for c, s in configured if _shape(s.routes) == shape]
+    routes = []
+    for i, route in enumerate(plan.routes):
+        values = {c: dict(s.routes[i].options) for c, s in same}
+        common, per_cluster = _split(values)
+        routes.append(replace(route, options=common))
+        if per_cluster:
+            plan.route_overrides[route.name] = per_cluster
+    plan.routes = tuple(routes)
+    common, per_cluster = _split({c: dict(s.policy) for c, s in configured})
+    plan.service = replace(plan.service, policy=common)
+    plan.policy_overrides = per_cluster
+
+
+def _split(values: dict[str, dict[str, Any]]) -> tuple[Settings, dict[str, Settings]]:
+    """(settings for every cluster, {cluster: its own settings})."""
+    clusters = list(values)
+    keys = sorted({k for v in values.values() for k in v})
+    common: dict[str, Any] = {}
+    own: dict[str, dict[str, Any]] = {c: {} for c in clusters}
+    for key in keys:
+        seen = [values[c].get(key) for c in clusters]
+        if None in seen:
+            chosen = None
+        else:
+            counts = Counter(map(_hashable, seen))
+            top = max(counts.values())
+            chosen = next(v for v in seen if counts[_hashable(v)] == top)
+            common[key] = chosen
+        for c, v in zip(clusters, seen):
+            if v is not None and v != chosen:
+                own[c][key] = v
+    _whole_ejects(common, own, values)
+    return settings(common), {c: settings(v) for c, v in own.items() if v}
+
+
+def _whole_ejects(common: dict, own: dict[str, dict], values: dict[str, dict]) -> None:
+    """An override of one `eject` field writes the cluster's whole `eject`."""
+    for c, v in own.items():
+        if any(k.startswith("eject.") for k in v):
+            v.update({k: x for k, x in values[c].items() if k.startswith("eject.")})
+
+
+def _hashable(value: Any) -> Any:
+    return repr(value)
+
+
+def _lift(plan: Plan) -> None:
+    """A route option every route has alike, in every cluster, is the service's."""
+    routes = plan.routes
+    if not routes:
+        return
+
+    def value(route: Route, key: str) -> tuple:
+        overrides = plan.route_overrides.get(route.name, {})
+        return dict(route.options).get(key), tuple(sorted((c, dict(o)[key]) for c, o in overrides.items()
+                                                          if key in dict(o)))
+
+    keys = {k for r in routes for k in dict(r.options)}
+    keys |= {k for r in routes for o in plan.route_overrides.get(r.name, {}).values() for k in dict(o)}
+    lifted = sorted(k for k in keys if all(value(r, k) == value(routes[0], k) for r in routes))
+    if not lifted:
+        return
+    plan.options = settings({k: value(routes[0], k)[0] for k in lifted})
+    for c, o in plan.route_overrides.get(routes[0].name, {}).items():
+        mine = {k: v for k, v in dict(o).items() if k in lifted}
+        if mine:
+            plan.option_overrides[c] = settings(mine)
+    plan.routes = tuple(replace(r, options=settings({k: v for k, v in dict(r.options).items() if k not in lifted}))
+                        for r in routes)
+    for name in list(plan.route_overrides):
+        left = {c: settings({k: v for k, v in dict(o).items() if k not in lifted})
+                for c, o in plan.route_overrides[name].items()}
+        plan.route_overrides[name] = {c: o for c, o in left.items() if o}
+        if not plan.route_overrides[name]:
+            del plan.route_overrides[name]
+    only = plan.routes[0]
+    if len(plan.routes) == 1 and _plain_default(only) and not only.options and plan.options:
+        plan.routes = ()  # the service's options alone render this very entry
+
+
+def _plain_default(route: Route) -> bool:
+    return route.name == DEFAULT_ROUTE and not route.matches and route.action is None and not route.mirrors
+
+
+# ------------------------------------------------------------- namespaces
+def _namespaces(configs: Sequence[ClusterImport], ledger: Ledger) -> dict[str, Namespace]:
+    out: dict[str, Namespace] = {}
+    names = sorted({n for r in configs for n in r.namespaces})
+    for name in names:
+        found = [(r.cluster, r.namespaces[name]) for r in configs if name in r.namespaces]
+        base = found[0][1]
+        for cluster, other in found[1:]:
+            for what, mine, theirs in (("defaults", base.defaults, other.defaults),
+                                       ("mtls", base.mtls, other.mtls), ("allow", base.allows, other.allows),
+                                       ("gateways", base.gateways, other.gateways),
+                                       ("external services", base.externals, other.externals)):
+                if mine != theirs:
+                    origin = _first_origin(other, what) or _first_origin(base, what)
+                    if origin is not None:
+                        ledger.lose("differs-per-cluster", origin, ("metadata", "name"),
+                                    f"namespace `{name}` has other {what} in cluster `{cluster}` than in "
+                                    f"`{found[0][0]}`; the language keeps them the same in every cluster, and the "
+                                    "first cluster's are imported", value=True)
+        out[name] = base
+    return out
+
+
+def _first_origin(ns: Namespace, what: str) -> Optional[Resource]:
+    items = {"defaults": [ns.defaults_origin] if ns.defaults_origin else [], "mtls": [m.origin for m in ns.mtls],
+             "allow": [a.origin for a in ns.allows], "gateways": [g.origin for g in ns.gateways],
+             "external services": [e.origin for e in ns.externals]}[what]
+    return next((o.resource for o in items if o is not None), None)
+
+
+def own_target(plan: Plan) -> Target:
+    return Target(plan.service.namespace, plan.service.name)

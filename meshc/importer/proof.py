@@ -1,0 +1,286 @@
+"""The proof: the written policy, compiled and rendered, against the input.
+
+1. The files must compile cleanly (`meshc check` accepts them) and be in
+   fmt's layout; otherwise MESH852.
+2. Per cluster, the rendered documents and the input's are put in a normal
+   form (normalise.py) and compared. For the kinds the route evaluator does
+   not read (Gateway, ServiceEntry, PeerAuthentication, AuthorizationPolicy,
+   Service stubs) a difference is MESH851, unless the loss report already
+   names that input resource.
+3. Per cluster, in every case, the evaluator of rendered Istio
+   (meshc/semantics/evaluate) reads both sides, with the same registry of
+   services, and routes a grid of requests: the grid of the input's matches
+   (grid.py) and the grid of the imported policy's (semantics/grid.py).
+   Decisions are compared but for the names of the VirtualService and the
+   entry that took the request. A request routed differently is MESH850, at
+   the input entry that took it (one per entry, with one example request).
+
+A remote cluster's callers are routed by its primary's configuration, on
+both sides. Clusters whose inputs and renders are the same objects, and
+whose configuration never tests the caller's cluster, route alike: they are
+evaluated once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Sequence
+
+from meshc.diagnostics import Diagnostic, Label, sanitize
+from meshc.diagnostics.codes import diagnostic
+from meshc.importer.grid import input_requests
+from meshc.importer.hosts import gateway_ref
+from meshc.importer.ledger import Ledger
+from meshc.importer.normalise import ROUTING, normal_forms
+from meshc.importer.resources import Resource
+from meshc.language.fmt import is_canonical
+from meshc.language.ir import CLUSTER_LABEL
+from meshc.language.parse import parse
+from meshc.language.source import SourceFile, Span
+from meshc.pipeline import Compiled, compile_sources
+from meshc.semantics.decision import Decision
+from meshc.semantics.request import Request
+
+
+@dataclass
+class Proof:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    compiled: Optional[Compiled] = None
+    clusters: int = 0
+    requests: int = 0
+    differing: int = 0
+    documents: int = 0
+    alike: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.compiled is not None and self.compiled.ok
+
+
+def prove(files: dict[str, str], directory: str, inputs: dict[str, list[Resource]], primaries: dict[str, str],
+          istio: dict[str, str], ledger: Ledger, default_namespace: str) -> Proof:
+    """`files` as written into `directory` (shown as given); `inputs` the
+    resources of each cluster, `primaries` each cluster's primary, `istio`
+    each cluster's Istio release."""
+    from meshc.backends.istio import render
+    from meshc.semantics.registry import registry
+
+    proof = Proof()
+    sources = [SourceFile(f"{directory}/{name}" if directory else name, text) for name, text in sorted(files.items())]
+    proof.sources = {s.path: s for s in sources}
+    trees = {}
+
+    def parse_file(source: SourceFile):
+        tree, diags = parse(source)
+        trees[source.path] = tree
+        return tree, diags
+
+    compiled = compile_sources(sources, parse_file=parse_file)
+    proof.compiled = compiled
+    for path, tree in trees.items():
+        if tree is not None and not is_canonical(tree, proof.sources[path].text):
+            proof.diagnostics.append(diagnostic("import-not-compiled", "the imported file is not in `meshc fmt`'s "
+                                                "layout (a bug in meshc import)", proof.sources[path].span_at(0)))
+    proof.diagnostics += [_not_compiled(d) for d in compiled.diagnostics if d.is_error]
+    if not compiled.ok:
+        return proof
+    default_version = next(iter(istio.values()), "1.30")
+    rendering = render(compiled.policy, default_version)
+    errors = [d for d in rendering.diagnostics if d.is_error]
+    proof.diagnostics += [_not_compiled(d) for d in errors]
+    if errors:
+        return proof
+    done: dict[tuple, None] = {}
+    for cluster, primary in primaries.items():
+        found = _latest(inputs.get(primary, []))
+        documents = [_with_namespace(r, default_namespace) for r in found]
+        rendered = [d.body for d in rendering.clusters.get(primary, [])]
+        reg = registry(compiled.policy, cluster)
+        ports = {h: tuple(p.number for p in ps) for h, ps in reg.services.items()}
+        if primary == cluster:
+            _compare_documents(proof, found, documents, rendered, ports, ledger, default_namespace, cluster)
+        key = (tuple(id(r.body) for r in found), tuple(id(d) for d in rendered), istio[cluster])
+        if key in done and not _tests_cluster(documents + rendered):
+            continue
+        done[key] = None
+        _compare_routing(proof, cluster, found, documents, rendered, reg, istio[cluster], compiled, rendering,
+                         tuple(primaries), default_namespace)
+    proof.clusters = len(primaries)
+    proof.diagnostics = sanitize(proof.diagnostics)
+    return proof
+
+
+def _not_compiled(d: Diagnostic) -> Diagnostic:
+    return diagnostic("import-not-compiled", f"the imported policy does not compile: {d.code} {d.message}", d.span,
+                      labels=d.labels, help="this is a bug in meshc import; fix the file by hand")
+
+
+def _latest(found: list[Resource]) -> list[Resource]:
+    """The resources `kubectl apply` would leave: the last of each name."""
+    last: dict[tuple, Resource] = {}
+    for res in found:
+        last[(res.group, res.kind, res.namespace, res.name)] = res
+    return list(last.values())
+
+
+def _with_namespace(res: Resource, default: str) -> dict:
+    if res.namespace_given or default == "default":
+        return res.body
+    meta = dict(res.body.get("metadata") or {})
+    meta["namespace"] = res.namespace
+    return {**res.body, "metadata": meta}
+
+
+def _tests_cluster(documents: list[dict]) -> bool:
+    """Whether a VirtualService tests the caller's cluster (then clusters differ)."""
+    for doc in documents:
+        if doc.get("kind") != "VirtualService":
+            continue
+        for http in (doc.get("spec") or {}).get("http") or ():
+            for m in http.get("match") or () if isinstance(http, dict) else ():
+                if isinstance(m, dict) and CLUSTER_LABEL in (m.get("sourceLabels") or {}):
+                    return True
+    return False
+
+
+# --------------------------------------------------------------- documents
+def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict], rendered: list[dict],
+                       ports: dict, ledger: Ledger, default_namespace: str, cluster: str) -> None:
+    before = normal_forms(documents, default_namespace, ports)
+    after = normal_forms(rendered, default_namespace, ports)
+    keys = set(before) | set(after)
+    proof.documents += len(keys)
+    proof.alike += sum(1 for k in keys if before.get(k) == after.get(k))
+    by_key = {}
+    for res, doc in zip(found, documents):
+        for key in normal_forms([doc], default_namespace, ports):
+            by_key[key] = res
+    for key in sorted(keys, key=repr):
+        if key[0] in ROUTING or before.get(key) == after.get(key):
+            continue
+        res = by_key.get(key)
+        if res is not None and ledger.has_losses(res):
+            continue
+        what = f"{key[0]} for {', '.join(map(str, key[1:]))}"
+        if key not in after:
+            message = f"the imported policy renders no {what} in cluster `{cluster}`"
+        elif key not in before:
+            message = f"the imported policy renders a {what} the input does not have in cluster `{cluster}`"
+        else:
+            message = f"the imported policy renders the {what} otherwise than the input in cluster `{cluster}`"
+        span = res.span("spec") if res is not None else next(iter(proof.sources.values())).span_at(0)
+        proof.diagnostics.append(diagnostic("import-document-differs", message, span))
+
+
+# ----------------------------------------------------------------- routing
+def _compare_routing(proof: Proof, cluster: str, found: list[Resource], documents: list[dict],
+                     rendered: list[dict], reg, istio: str, compiled: Compiled, rendering, fleet: tuple[str, ...],
+                     default_namespace: str) -> None:
+    from meshc.semantics.evaluate import Evaluator
+    from meshc.semantics.grid import requests_for
+
+    before = Evaluator(documents, reg, istio=istio)
+    after = Evaluator(rendered, reg, istio=istio)
+    requests = input_requests(documents, reg, cluster, fleet, default_namespace=default_namespace)
+    requests |= set(requests_for(compiled.policy, cluster))
+    proof.requests += len(requests)
+    reported: set = set()
+    for request in sorted(requests, key=_order):
+        a, b = before.evaluate(request), after.evaluate(request)
+        if _comparable(a) == _comparable(b):
+            continue
+        proof.differing += 1
+        where, key = _input_entry(before, request, a, found)
+        if where is None:
+            where = _rendered_entry(b, rendering, compiled) or next(iter(proof.sources.values())).span_at(0)
+        if key in reported:
+            continue
+        reported.add(key)
+        proof.diagnostics.append(diagnostic(
+            "import-routes-differently",
+            f"in cluster `{cluster}`, {describe_request(request)}: {_difference(a, b)}",
+            where, help="the loss report says what the import could not carry; or route it by hand"))
+
+
+def _order(r: Request) -> tuple:
+    return (r.gateway or "", r.host, r.port, r.path, r.method, r.headers, r.source_namespace, r.source_labels,
+            r.source_cluster or "")
+
+
+def _comparable(d: Decision) -> Decision:
+    return replace(d, entry=None, virtual_service=None)
+
+
+def _input_entry(evaluator, request: Request, decision: Decision, found: list[Resource]) -> tuple[Optional[Span], Any]:
+    """The input `http` entry that took the request, when one did."""
+    if decision.virtual_service is None:
+        return None, (decision.kind, decision.status, request.host, request.port, request.gateway)
+    ns, _, name = decision.virtual_service.partition("/")
+    res = next((r for r in found if r.kind == "VirtualService" and r.namespace == ns and r.name == name), None)
+    if res is None:
+        return None, decision.virtual_service
+    missed = {(m.entry, m.match) for m in evaluator.explain(request).misses if m.virtual_service == decision.virtual_service}
+    for i, http in enumerate(res.spec.get("http") or ()):
+        matches = http.get("match") if isinstance(http, dict) else None
+        for j in (range(len(matches)) if isinstance(matches, list) and matches else [None]):
+            if (i, j) not in missed:
+                return res.span("spec", "http", i), (decision.virtual_service, i)
+    return res.span("metadata", "name"), decision.virtual_service
+
+
+def _rendered_entry(decision: Decision, rendering, compiled: Compiled) -> Optional[Span]:
+    if decision.virtual_service is None:
+        return None
+    ns, _, name = decision.virtual_service.partition("/")
+    for docs in rendering.clusters.values():
+        for doc in docs:
+            if doc.kind == "VirtualService" and (doc.namespace, doc.name) == (ns, name):
+                names = [e.get("name") for e in doc.body["spec"].get("http") or ()]
+                if decision.entry in names and len(doc.entry_spans) == len(names):
+                    return doc.entry_spans[names.index(decision.entry)]
+                return doc.span
+    return None
+
+
+def describe_request(r: Request) -> str:
+    text = f"{r.method} {r.host}:{r.port}{r.path}"
+    if r.gateway:
+        text += f" at gateway {r.gateway}"
+    extras = [f"{k}: {v}" for k, v in r.headers]
+    if r.source_labels:
+        extras.append("from a workload labelled " + ", ".join(f"{k}={v}" for k, v in r.source_labels))
+    if r.gateway is None and r.source_namespace != "default":
+        extras.append(f"from namespace {r.source_namespace}")
+    return text + (f" ({'; '.join(extras)})" if extras else "")
+
+
+def _difference(a: Decision, b: Decision) -> str:
+    fields = [f for f in ("kind", "status", "destinations", "timeout_ms", "retries", "fault", "mirrors", "rewrite",
+                          "cors", "policies") if getattr(a, f) != getattr(b, f)]
+    if "kind" in fields or "status" in fields or "destinations" in fields:
+        return f"the input {describe(a)}; the imported policy {describe(b)}"
+    parts = [f"{f.replace('_ms', '')}: {_value(getattr(a, f))} in the input, {_value(getattr(b, f))} imported"
+             for f in fields]
+    return f"routed alike ({describe(a)}) but " + "; ".join(parts)
+
+
+def describe(d: Decision) -> str:
+    if d.kind == "respond":
+        return f"answers {d.status}" if d.status is not None else "gives no HTTP answer"
+    if d.kind == "redirect":
+        return f"redirects ({d.status})"
+    shares = ", ".join(f"{_target(s.target)} {float(s.share) * 100:g}%" for s in d.destinations)
+    how = "takes Istio's default route to" if d.kind == "default" else "routes it to"
+    return f"{how} {shares}"
+
+
+def _target(t) -> str:
+    text = t.host + (f" subset {t.subset}" if t.subset else "")
+    return text + (f" port {t.port}" if t.port else "")
+
+
+def _value(value: Any) -> str:
+    if value is None or value == ():
+        return "none"
+    return str(value)

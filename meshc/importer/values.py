@@ -1,0 +1,202 @@
+"""Istio field values as the language writes them, or why they cannot be.
+
+Each function returns the value in the language's terms, or raises
+`Inexpressible` with the reason (which becomes an `unsupported-value` loss
+at the field). Validity is decided by the grammar's tokens and the IR's own
+validators (meshc/language/values.py), so whatever passes here parses and
+lowers.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any, Callable, Optional
+
+from pydantic import TypeAdapter, ValidationError
+
+from meshc.language import values as v
+
+# The grammar's tokens (grammar/mesh.lark).
+NAME = re.compile(r"[A-Za-z_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?")
+LABEL_KEY = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?")
+HOSTNAME = re.compile(r"(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?)+|\*")
+LOCALITY = re.compile(r"(\*|[A-Za-z0-9_\-]+)(/(\*|[A-Za-z0-9_\-]+)){0,2}")
+RETRY_CONDITIONS = frozenset({
+    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
+    "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+    "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+})
+PROTOCOLS = ("http", "http2", "grpc", "https", "tcp", "tls")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT = {"ns": Fraction(1, 10**6), "us": Fraction(1, 1000), "µs": Fraction(1, 1000), "ms": Fraction(1),
+         "s": Fraction(1000), "m": Fraction(60_000), "h": Fraction(3_600_000)}
+
+
+class Inexpressible(ValueError):
+    """A value the language cannot hold; the message says why."""
+
+
+def _validator(annotated) -> Callable[[Any], Any]:
+    adapter = TypeAdapter(annotated)
+
+    def check(value):
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            raise Inexpressible(err.errors(include_url=False)[0]["msg"]) from None
+    return check
+
+
+_dns_label = _validator(v.DnsLabel)
+_hostname = _validator(v.Hostname)
+_header = _validator(v.HeaderName)
+_label_key = _validator(v.LabelKey)
+_label_value = _validator(v.LabelValue)
+_port_name = _validator(v.PortName)
+
+
+def name(value: Any, what: str = "name") -> str:
+    """A DNS-1123 label the grammar reads as a name."""
+    text = str(value)
+    if not NAME.fullmatch(text):
+        raise Inexpressible(f"`{text}` is not a {what} the language can write (a DNS-1123 label)")
+    return _dns_label(text)
+
+
+def is_name(value: Any) -> bool:
+    try:
+        name(value)
+        return True
+    except Inexpressible:
+        return False
+
+
+def hostname(value: Any) -> str:
+    text = str(value)
+    if not HOSTNAME.fullmatch(text):
+        raise Inexpressible(f"`{text}` is not a host name the language can write (lower-case DNS labels with dots)")
+    return _hostname(text)
+
+
+def header_name(value: Any) -> str:
+    text = str(value)
+    if not NAME.fullmatch(text):
+        raise Inexpressible(f"the header name `{text}` cannot be written in the language")
+    return _header(text)
+
+
+def label(key: Any, value: Any) -> tuple[str, str]:
+    k, val = str(key), "" if value is None else str(value)
+    if not LABEL_KEY.fullmatch(k):
+        raise Inexpressible(f"`{k}` is not a label key the language can write")
+    return _label_key(k), _label_value(val)
+
+
+def port_name(value: Any) -> str:
+    return _port_name(str(value))
+
+
+def port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise Inexpressible(f"`{value}` is not a port number")
+    return value
+
+
+def string(value: Any) -> str:
+    """Text the language can carry in a string literal (one line)."""
+    if not isinstance(value, str):
+        if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+            raise Inexpressible(f"`{value}` is not a string")
+        value = str(value)
+    if "\n" in value or "\r" in value:
+        raise Inexpressible("the text has line breaks, which a .mesh string cannot hold")
+    return value
+
+
+def regex(value: Any) -> str:
+    text = string(value)
+    try:
+        return v.check_regex(text)
+    except Exception as err:  # PydanticCustomError
+        raise Inexpressible(f"RE2 rejects the regular expression `{text}`") from err
+
+
+def duration_ms(value: Any) -> int:
+    """A protobuf or Go duration (`10s`, `1.5s`, `250ms`, `1m30s`) in whole
+    milliseconds, at least 1."""
+    text = str(value).strip()
+    pos, total = 0, Fraction(0)
+    for part in _DURATION_PART.finditer(text):
+        if part.start() != pos:
+            break
+        total += Fraction(part.group(1)) * _UNIT[part.group(2)]
+        pos = part.end()
+    if pos != len(text) or not text or isinstance(value, bool):
+        raise Inexpressible(f"`{value}` is not a duration")
+    if total.denominator != 1:
+        raise Inexpressible(f"`{value}` is not a whole number of milliseconds")
+    if total < 1:
+        raise Inexpressible(f"`{value}` is shorter than the 1 ms the language allows")
+    return int(total)
+
+
+def is_zero_duration(value: Any) -> bool:
+    try:
+        return duration_ms(value) == 0
+    except Inexpressible:
+        text = str(value).strip()
+        return bool(text) and all(c in "0.nsuµmh" for c in text) and not any(c in "123456789" for c in text)
+
+
+def duration_text(ms: int) -> str:
+    """The largest whole unit: `1h`, `5m`, `10s`, `500ms`."""
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def percent(value: Any) -> str:
+    """A percentage (0-100) as decimal text: `10`, `0.1`, `12.5`."""
+    if isinstance(value, bool) or value is None:
+        raise Inexpressible(f"`{value}` is not a percentage")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise Inexpressible(f"`{value}` is not a percentage") from None
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise Inexpressible(f"{value} is outside 0-100 %")
+    if 0 < number < Decimal("0.0001"):
+        raise Inexpressible(f"{value} % is below the smallest share Istio counts")
+    text = format(number.normalize(), "f")
+    return text
+
+
+def whole_percent(value: Any) -> str:
+    text = percent(value)
+    if "." in text:
+        raise Inexpressible(f"{text} % is not a whole percentage")
+    return text
+
+
+def quoted(text: str) -> str:
+    """A .mesh string literal: `\\"` and `\\\\` are its only escapes, so a
+    backslash is doubled only where it would otherwise start one (before
+    a quote, a backslash or the closing quote)."""
+    out = []
+    for i, c in enumerate(text):
+        if c == '"':
+            out.append('\\"')
+        elif c == "\\" and (i + 1 == len(text) or text[i + 1] in '"\\'):
+            out.append("\\\\")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def protocol(value: Any) -> Optional[str]:
+    """An Istio protocol name (`HTTP`, `grpc-web`, ...) as the language's, None when it has none."""
+    text = str(value or "").lower()
+    return text if text in PROTOCOLS else None
