@@ -123,6 +123,7 @@ def command(paths, out, clusters, fleet_file, namespace, strict, force, istio_ve
 def _fleet(path: str, fmt: str, color_: str):
     from meshc.importer.run import Fleet
     from meshc.language import syntax as s
+    from meshc.language.fmt import format_text
     from meshc.language.lower import lower
     from meshc.language.parse import parse
     from meshc.pipeline import InputError, read_source
@@ -136,7 +137,8 @@ def _fleet(path: str, fmt: str, color_: str):
     if tree is not None and fleets:
         policy, diagnostics = lower([s.File(tree.span, tree.path, tuple(fleets))])
         if policy is not None and policy.fleet is not None:
-            return Fleet(fleets[0], policy.fleet)
+            alone = len(tree.items) == 1
+            return Fleet(fleets[0], policy.fleet, format_text(source.text, source.path) if alone else None)
     if diagnostics:
         _print(diagnostics, {source.path: source}, fmt, color_)
     raise click.UsageError(f"{path} holds no fleet meshc can use" + (" (see above)" if diagnostics else ""))

@@ -14,6 +14,7 @@ import re
 from typing import Optional
 
 from meshc.importer import values as val
+from meshc.importer.exposes import ExposureReader
 from meshc.importer.destination_rules import DestinationRuleReading, flat, policies, read_destination_rule
 from meshc.importer.hosts import SUFFIX, service_of
 from meshc.importer.ledger import Ledger
@@ -237,6 +238,9 @@ class ClusterReader:
                 renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the VirtualService")
                 svc.routes = self.routes(reading, svc, dead)
                 svc.sources.append(res)
+        exposures = ExposureReader(self, self.ledger)
+        for reading in self.gateway_virtual_services:
+            exposures.read(reading)
 
     def routes(self, reading: VirtualServiceReading, svc: Service, dead: set[int]) -> tuple[Route, ...]:
         res = reading.resource

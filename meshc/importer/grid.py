@@ -46,8 +46,10 @@ def input_requests(documents: Iterable[dict], registry: Registry, cluster: str, 
     known = dict(registry.services)
     for host, ports in sorted(known.items()):
         alts = [a for h, found in mesh_hosts.items() if host_matches(h, host) for a in found]
-        for port in ports:
-            out.update(place_requests(host, port.number, None, alts, cluster, fleet, per_place))
+        # A service whose ports nobody said is tried on port 80, as pilot
+        # gives such a host a virtual host there.
+        for number in [p.number for p in ports] or [80]:
+            out.update(place_requests(host, number, None, alts, cluster, fleet, per_place))
     for host, alts in sorted(mesh_hosts.items()):
         if host not in known and not host.startswith("*"):
             out.update(place_requests(host, 80, None, alts, cluster, fleet, per_place))

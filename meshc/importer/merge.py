@@ -21,8 +21,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence
 
 from meshc.importer.ledger import Ledger
+from meshc.importer.locality import unlocalise
 from meshc.importer.model import (ClusterImport, Namespace, Port, Route, Service, Settings, Target, settings)
 from meshc.importer.resources import Resource
+from meshc.model.topology import Topology
 
 DEFAULT_ROUTE = "default"
 
@@ -47,8 +49,12 @@ class Merged:
     services: dict[tuple[str, str], Plan]
 
 
-def merge_clusters(readings: Sequence[ClusterImport], primaries: Sequence[str], ledger: Ledger) -> Merged:
-    """`readings` in cluster order; only `primaries` carry configuration."""
+def merge_clusters(readings: Sequence[ClusterImport], primaries: Sequence[str], ledger: Ledger,
+                   topology: Optional[Topology] = None) -> Merged:
+    """`readings` in cluster order; only `primaries` carry configuration;
+    `topology` (with a fleet) lets `local` services be recognised."""
+    if topology is not None:
+        unlocalise(readings, primaries, topology)
     configs = [r for r in readings if r.cluster in primaries]
     clusters = tuple(r.cluster for r in readings)
     services: dict[tuple[str, str], Plan] = {}
@@ -79,6 +85,8 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
                                "configures a service in every primary alike")
     plan = Plan(replace(base, ports=_ports(everywhere)))
     plan.placement = _placement(everywhere, [r.cluster for r in readings])
+    if base.local is not None and set(base.local) != {r.cluster for r in readings}:
+        plan.placement = base.local
     plan.routes = base.routes or ()
     for cluster, other in configured[1:]:
         _compare(ledger, base, other, cluster)

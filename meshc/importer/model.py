@@ -166,6 +166,8 @@ class Service:
     """Route options of a VirtualService with no route of its own (the
     `default` entry of a service that only sets options)."""
     exposes: tuple[Expose, ...] = ()
+    local: Optional[tuple[str, ...]] = None
+    """A `local` service: the clusters it runs in."""
     runs_here: Optional[bool] = None
     """From the cluster's Service: a real one (True), meshc's stub (False), none (None)."""
     sources: list[Resource] = field(default_factory=list)

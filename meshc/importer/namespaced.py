@@ -284,7 +284,7 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
         principals = [str(p) for p in s.get("principals") or ()]
         namespaces = [str(n) for n in s.get("namespaces") or ()]
         s.finish("the language's `allow` tests principals or namespaces only; the rule is left out")
-        if (principals and namespaces) or not (principals or namespaces) or len(s.read) != len(s.data):
+        if (principals and namespaces) or not (principals or namespaces) or set(s.data) - s.read:
             ok = False
             if principals and namespaces:
                 s.lose("namespaces", "the language's `allow` tests principals or namespaces, not both; the rule is "
@@ -306,7 +306,7 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
         methods = [str(m) for m in op.get("methods") or ()]
         paths = [str(p) for p in op.get("paths") or ()]
         op.finish("the language's `allow` tests methods and paths only; the rule is left out")
-        if len(op.read) != len(op.data) or not all(m in HTTP_METHODS for m in methods) or \
+        if set(op.data) - op.read or not all(m in HTTP_METHODS for m in methods) or \
                 not all(_path_ok(p) for p in paths) or not (methods or paths):
             if not all(m in HTTP_METHODS for m in methods):
                 op.bad("methods", "the language allows the methods " + ", ".join(HTTP_METHODS))

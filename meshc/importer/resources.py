@@ -42,14 +42,13 @@ class Resource:
     kind: str
     namespace: str
     name: str
-    body: dict
-    document: Document
-    base: Path = ()
+    body: dict = field(repr=False)
+    document: Document = field(repr=False)
+    base: Path = field(default=(), repr=False)
     """Where the resource sits in its document (`items[3]` in a List)."""
     namespace_given: bool = True
     order: int = 0
     """Position among the cluster's resources, in file and document order."""
-    extra: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> dict:

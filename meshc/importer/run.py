@@ -25,6 +25,7 @@ from meshc.importer.yaml_source import YamlError, read_documents
 from meshc.language import ir
 from meshc.language import syntax as s
 from meshc.language.source import SourceFile, display_path
+from meshc.model.topology import Topology
 
 SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_CLUSTER = "default"
@@ -37,10 +38,13 @@ class ImportInputError(Exception):
 
 @dataclass(frozen=True)
 class Fleet:
-    """A fleet given with `--fleet`: its syntax (written back as is) and IR."""
+    """A fleet given with `--fleet`: its syntax, its IR, and the file's text
+    in fmt's layout when it holds the fleet alone (written back as it is,
+    comments and all)."""
 
     syntax: s.Fleet
     ir: ir.Fleet
+    text: Optional[str] = None
 
     @property
     def names(self) -> list[str]:
@@ -139,8 +143,8 @@ def _source(path: str, out: Inputs) -> Optional[SourceFile]:
 def import_policy(inputs: Inputs, fleet: Optional[Fleet], cluster_names: Sequence[str]) -> Result:
     """Read every cluster's resources and write the policy's files."""
     names = list(cluster_names)
-    ledger = Ledger(names)
     remotes = {c for c in names if fleet is not None and fleet.primary_of(c) != c}
+    ledger = Ledger([c for c in names if c not in remotes])
     readings = []
     skipped: Counter = Counter(inputs.skipped)
     for cluster in names:
@@ -148,16 +152,48 @@ def import_policy(inputs: Inputs, fleet: Optional[Fleet], cluster_names: Sequenc
         readings.append(reader.read(inputs.clusters.get(cluster, []), remote=cluster in remotes))
         skipped.update(reader.skipped)
     primaries = [c for c in names if c not in remotes]
-    merged = merge_clusters(readings, primaries, ledger)
+    _cross_network(readings, fleet, ledger)
+    topology = Topology(ir.MeshPolicy(files=(), fleet=fleet.ir)) if fleet is not None else (
+        _plain_topology(names) if names != [DEFAULT_CLUSTER] else None)
+    merged = merge_clusters(readings, primaries, ledger, topology)
     in_fleet = set(fleet.names) if fleet is not None else (set(names) if names != [DEFAULT_CLUSTER] else set())
     Validator(merged, in_fleet, ledger).run()
     syntax = fleet.syntax if fleet is not None else (
         write_fleet(FLEET_NAME, names, {}) if names != [DEFAULT_CLUSTER] else None)
-    writer = Writer(merged, syntax)
+    writer = Writer(merged, syntax, fleet.text if fleet is not None else None)
     if fleet is None and syntax is not None:
         _version_notes(writer, syntax, inputs)
     files = writer.files()
     return Result(files, ledger.diagnostics(), inputs, fleet, skipped, ledger)
+
+
+def _plain_topology(names: Sequence[str]):
+    """The fleet of an import without --fleet: primaries only."""
+    from meshc.model.topology import Topology
+
+    clusters = tuple(ir.Cluster.model_construct(span=None, name=ir.Name.model_construct(span=None, value=n),
+                                                remote_of=None, network=None, gateway=None) for n in names)
+    return Topology(ir.MeshPolicy.model_construct(files=(), fleet=ir.Fleet.model_construct(
+        span=None, name=None, clusters=clusters, dns_proxying=False), namespaces=()))
+
+
+def _cross_network(readings, fleet: Optional[Fleet], ledger: Ledger) -> None:
+    """The east-west Gateway is the fleet's to render: meshc writes it into a
+    primary of a multi-network fleet whose clusters declare an east-west
+    gateway address, which the YAML does not carry."""
+    topology = Topology(ir.MeshPolicy(files=(), fleet=fleet.ir)) if fleet is not None else None
+    for reading in readings:
+        res = reading.cross_network_gateway
+        if res is None:
+            continue
+        served = topology.served_by(reading.cluster) if topology is not None else ()
+        if topology is not None and topology.multi_network and any(topology.has_gateway(c) for c in served):
+            continue
+        ledger.lose("unsupported-kind", res, ("metadata", "name"),
+                    "is the east-west gateway of a fleet on several networks: meshc renders it from the fleet's "
+                    "`network` and `gateway ADDRESS`, which the YAML does not carry; it is not imported",
+                    "give the fleet with --fleet, its clusters with their networks and east-west gateway addresses",
+                    value=True)
 
 
 def _version_notes(writer: Writer, fleet: s.Fleet, inputs: Inputs) -> None:

@@ -46,16 +46,19 @@ def Q(text: str) -> s.Word:
 
 
 class Writer:
-    def __init__(self, merged: Merged, fleet: Optional[s.Fleet]):
+    def __init__(self, merged: Merged, fleet: Optional[s.Fleet], fleet_text: Optional[str] = None):
         self.merged = merged
         self.fleet = fleet
+        self.fleet_text = fleet_text
         self.clusters = set(merged.clusters) if fleet is not None else set()
         self.comments: dict[int, list[str]] = {}
         self._commented: list = []  # keeps the commented nodes alive, so that their ids stay theirs
 
     def files(self) -> dict[str, str]:
         out = {}
-        if self.fleet is not None:
+        if self.fleet_text is not None:
+            out["fleet.mesh"] = self.fleet_text
+        elif self.fleet is not None:
             out["fleet.mesh"] = print_tree(s.File(_HERE, "fleet.mesh", (self.fleet,)), self.comments)
         for name, ns in self.merged.namespaces.items():
             plans = [p for k, p in self.merged.services.items() if k[0] == name]
@@ -123,6 +126,8 @@ class Writer:
         body: list = []
         if plan.placement:
             body.append(s.Placement(_HERE, tuple(W(c) for c in plan.placement)))
+        if svc.local is not None:
+            body.append(s.Local(_HERE))
         port_policies = dict(svc.port_policies)
         for number, port in svc.ports.items():
             policy = self.policy(port_policies.get(number, ()))
@@ -141,8 +146,7 @@ class Writer:
             body.append(s.Override(_HERE, W(cluster), tuple(inner)))
         node = s.Service(_HERE, W(svc.name), None, tuple(body))
         titles = list(dict.fromkeys(r.title for r in svc.sources))
-        if titles:
-            self.comment(node, [f"# from {', '.join(titles)}"])
+        self.comment(node, [f"# from {', '.join(titles)}" if titles else "# a destination of other services' routes"])
         return node
 
     def _cluster_order(self, cluster: str) -> int:

@@ -1,0 +1,297 @@
+"""VirtualServices bound to gateways, read back as `expose` statements.
+
+An exposure serves a service's own routes on a gateway host, each narrowed
+by the exposure's `when` (backends/routes.py `gateway_virtual_services`):
+the entries of service S are `S-ROUTE` (then `-2`, `-3` for its second and
+later groups on the host), each matching `when ∧ route`, ending with
+`S-not-found` when no route of S takes every request. So a group of
+entries is an exposure when, with `when` read from its catch-all entry
+(the route without `when`, the service's `default`, or the not-found
+entry), meshc's own conjunction of `when` with each of S's routes gives
+back every entry, and the entries do what S's routes do. Hand-written
+ingress is read the same way when an entry sends everything to one
+service that has no routes of its own: `expose ... when MATCH`.
+
+What fits neither is reported (`gateway-routes-differ`): the language has
+no routes that exist on a gateway only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from meshc.backends.routes import conjunction
+from meshc.importer.hosts import service_of
+from meshc.importer.ledger import Ledger
+from meshc.importer.model import Cond, Dest, Expose, Forward, Gateway, Match, Mirror, Origin, Route, Service, Target
+from meshc.importer.virtual_services import MESH, Entry, VirtualServiceReading
+from meshc.language import ir
+from meshc.language.source import Span
+
+_HERE = Span("<import>", 1, 1, 1, 1, 0, 0)
+_SUFFIX = re.compile(r"(?P<route>.*?)(?P<suffix>-[2-9]|-[1-9][0-9]+)?(?P<preview>-preview)?")
+MESH_ONLY = ("port", "source-label", "source-namespace")
+NOT_FOUND = "not-found"
+DEFAULT = "default"
+
+
+@dataclass
+class _Group:
+    service: Service
+    suffix: str
+    entries: list[tuple[Entry, str]]  # the entry and its route name (S- and the suffix taken off)
+
+
+class ExposureReader:
+    def __init__(self, reader, ledger: Ledger):
+        self.reader = reader  # cluster.ClusterReader: targets, routes, services
+        self.ledger = ledger
+        self.model = reader.model
+
+    def read(self, reading: VirtualServiceReading) -> None:
+        res = reading.resource
+        for ref in reading.gateways:
+            if ref == MESH:
+                continue
+            gateway = self._gateway(ref)
+            if gateway is None:
+                self.ledger.lose("gateway-routes-differ", res, ("spec", "gateways"),
+                                 f"names gateway `{ref}`, which is not imported; its routes there are left out",
+                                 value=True)
+                continue
+            for host, i in reading.hosts:
+                if not _serves(gateway, host):
+                    self.ledger.lose("resource-not-in-effect", res, ("spec", "hosts", i),
+                                     f"`{host}` is not a host gateway `{ref}` serves: no request reaches these routes "
+                                     "there", value=True)
+                    continue
+                self._host(reading, gateway, host)
+
+    def _gateway(self, ref: str) -> Optional[Gateway]:
+        ns, _, name = ref.partition("/")
+        found = self.model.namespaces.get(ns)
+        return next((g for g in found.gateways if g.name == name), None) if found else None
+
+    def _host(self, reading: VirtualServiceReading, gateway: Gateway, host: str) -> None:
+        res = reading.resource
+        expected = f"{gateway.name}-{host.replace('*', 'wildcard').replace('.', '-')}"[:63].strip("-")
+        if res.namespace != gateway.namespace or res.name != expected:
+            self.ledger.lose("name-not-kept", res, ("metadata", "name"),
+                             f"the VirtualService `{res.namespace}/{res.name}` becomes "
+                             f"`{gateway.namespace}/{expected}` (meshc names it after its gateway and host)",
+                             value=True)
+        entries = [e for e in reading.entries if e.usable or e.direct_status == 404]
+        taken: set[int] = set()
+        for group in self._groups(entries):
+            expose = self._exposure(group, gateway, host, res)
+            if expose is not None:
+                group.service.exposes += (expose,)
+                group.service.sources.append(res)
+                taken.update(e.index for e, _ in group.entries)
+        for entry in entries:
+            if entry.index in taken:
+                continue
+            expose, service = self._plain(entry, gateway, host, res)
+            if expose is not None:
+                service.exposes += (expose,)
+                service.sources.append(res)
+                continue
+            self.ledger.lose("gateway-routes-differ", res, ("spec", "http", entry.index),
+                             "cannot be written as an `expose` of a service's own routes; it is left out",
+                             "the language has no routes that exist on a gateway only")
+
+    # --------------------------------------------- meshc's own rendering
+    def _groups(self, entries: list[Entry]) -> list[_Group]:
+        """Consecutive entries named `S-...` for one service S and suffix."""
+        groups: list[_Group] = []
+        for entry in entries:
+            named = self._owner(entry)
+            if named is None:
+                groups.append(None)
+                continue
+            service, rest = named
+            m = _SUFFIX.fullmatch(rest)
+            suffix = m.group("suffix") or ""
+            route = m.group("route") + (m.group("preview") or "")
+            last = groups[-1] if groups else None
+            if last is not None and last.service is service and last.suffix == suffix:
+                last.entries.append((entry, route))
+            else:
+                groups.append(_Group(service, suffix, [(entry, route)]))
+        return [g for g in groups if g is not None]
+
+    def _owner(self, entry: Entry) -> Optional[tuple[Service, str]]:
+        """The service an entry named `S-...` belongs to: one of its
+        destinations' services, else a known service of that name."""
+        if not entry.name:
+            return None
+        for raw, _ in entry.dests:
+            key = service_of(raw.host)
+            if key is not None and entry.name.startswith(key[1] + "-"):
+                return self.model.service(*key), entry.name[len(key[1]) + 1:]
+        found = [svc for svc in self.model.services.values() if entry.name.startswith(svc.name + "-")]
+        if not found:
+            return None
+        svc = max(found, key=lambda f: (len(f.name), f.routes is not None))
+        return svc, entry.name[len(svc.name) + 1:]
+
+    def _exposure(self, group: _Group, gateway: Gateway, host: str, res) -> Optional[Expose]:
+        svc = group.service
+        routes = svc.routes or ()
+        own = f"{svc.name}.{svc.namespace}.svc.cluster.local"
+        catch_all = next((r.name for r in routes if not r.matches), None) if routes else DEFAULT
+        by_name = {name: e for e, name in group.entries}
+        anchor = by_name.get(catch_all or NOT_FOUND)
+        if anchor is None:
+            return None
+        when = anchor.matches or ()
+        expected = self._expected(svc, when)
+        if expected is None:
+            return None
+        # The exposure's port is on the service's own destinations; so is
+        # the only port of a service, written out anyway: try both readings.
+        ports = {t.port for e, _ in group.entries for t, _ in e.dests + e.mirrors if t.host == own} - {None}
+        for port in [None, *sorted(ports)]:
+            found = []
+            for entry, name in group.entries:
+                if entry.direct_status == 404 and not entry.usable:
+                    found.append((name, _canonical(entry.matches or ()), "404"))
+                    continue
+                route = self.reader._route(res, replace(entry, name=name), svc, set())
+                if route is None:
+                    return None
+                found.append((route.name, _canonical(route.matches), _unported(route, own, port)))
+            if found == expected:
+                origin = Origin(res, ("spec", "http", group.entries[0][0].index))
+                return Expose(gateway.name, host, port, tuple(when), origin)
+        return None
+
+    def _expected(self, svc: Service, when: tuple[Match, ...]) -> Optional[list]:
+        """The entries meshc renders for `svc` exposed with `when`: (route
+        name, matches, what it does); None when it cannot be worked out."""
+        out = []
+        outer = tuple(_ir(m) for m in when)
+        routes = svc.routes
+        if routes is None:
+            return [(DEFAULT, _canonical(when), _unported(Route(DEFAULT, (), None, (), ()), "", None))]
+        for route in routes:
+            own = tuple(m for m in route.matches if not any(c.kind in MESH_ONLY for c in m))
+            if route.matches and not own:
+                continue
+            matches = conjunction(outer, tuple(_ir(m) for m in own))
+            if matches is None:
+                continue
+            back = _canonical(tuple(_back(m) for m in matches))
+            if back is None:
+                return None
+            from meshc.importer.model import BlueGreen
+            if isinstance(route.action, BlueGreen):
+                header = ir.HeaderCondition.model_construct(span=_HERE, name="x-preview", match=ir.StringMatch.model_construct(op="exact", value="true"))
+                preview = conjunction(matches, (ir.Match.model_construct(span=_HERE, conditions=(header,)),))
+                if preview is not None:
+                    target = Target(svc.namespace, svc.name, route.action.preview)
+                    out.append((f"{route.name}-preview", _canonical(tuple(_back(m) for m in preview)),
+                                _unported(Route("", (), Forward((Dest(target),)), route.mirrors, route.options), "",
+                                          None)))
+                target = Target(svc.namespace, svc.name, route.action.active)
+                route = replace(route, action=Forward((Dest(target),)))
+            out.append((route.name, back, _unported(route, "", None)))
+        if not any(not r.matches for r in routes):
+            out.append((NOT_FOUND, _canonical(when), "404"))
+        return out
+
+    # ------------------------------------------------ hand-written ingress
+    def _plain(self, entry: Entry, gateway: Gateway, host: str, res) -> tuple[Optional[Expose], Optional[Service]]:
+        if not entry.usable or len(entry.dests) != 1 or entry.mirrors or entry.options:
+            return None, None
+        raw, _ = entry.dests[0]
+        if raw.subset is not None:
+            return None, None
+        target = self.reader.target(res, raw)
+        if target is None:
+            return None, None
+        svc = self.model.services.get((target.namespace, target.service))
+        if svc is None or svc.routes is not None:
+            return None, None
+        if any(c.kind in MESH_ONLY for m in entry.matches or () for c in m):
+            return None, None
+        if entry.name is not None and entry.name != f"{svc.name}-default":
+            self.ledger.lose("name-not-kept", res, ("spec", "http", entry.index, "name"),
+                             f"the entry `{entry.name}` is named after its service and route (`{svc.name}-default`)",
+                             value=True)
+        return Expose(gateway.name, host, target.port, entry.matches or (),
+                      Origin(res, ("spec", "http", entry.index))), svc
+
+
+def _serves(gateway: Gateway, host: str) -> bool:
+    """checks/routing.py `_serves`: one of the gateway's hosts, or under its wildcard."""
+    return any(p in ("*", host) or (p.startswith("*.") and host.endswith(p[1:])) for p in gateway.hosts)
+
+
+def _unported(route: Route, own: str, port: Optional[int]) -> tuple:
+    """What a route does, with the exposure's port taken off the service's own destinations."""
+    def strip(t: Target) -> Target:
+        host = f"{t.service}.{t.namespace}.svc.cluster.local"
+        return replace(t, port=None) if host == own and t.port == port else t
+
+    action = route.action
+    if isinstance(action, Forward):
+        action = Forward(tuple(replace(d, target=strip(d.target)) for d in action.dests))
+        if len(action.dests) == 1 and action.dests[0].target.subset is None and \
+                f"{action.dests[0].target.service}.{action.dests[0].target.namespace}.svc.cluster.local" == own:
+            action = None
+    mirrors = tuple(replace(m, target=strip(m.target)) for m in route.mirrors)
+    return action, mirrors, route.options
+
+
+_KINDS = {
+    "header": lambda c: ir.HeaderCondition.model_construct(span=_HERE, name=c.name, match=_sm(c)),
+    "header-absent": lambda c: ir.HeaderAbsentCondition.model_construct(span=_HERE, name=c.name),
+    "cookie": lambda c: ir.CookieCondition.model_construct(span=_HERE, name=c.name, value=c.value),
+    "path": lambda c: ir.PathCondition.model_construct(span=_HERE, match=_sm(c)),
+    "method": lambda c: ir.MethodCondition.model_construct(span=_HERE, method=c.value),
+    "query": lambda c: ir.QueryCondition.model_construct(span=_HERE, name=c.name, match=_sm(c)),
+    "port": lambda c: ir.PortCondition.model_construct(span=_HERE, port=int(c.value)),
+    "source-label": lambda c: ir.SourceLabelCondition.model_construct(
+        span=_HERE, label=ir.LabelPair.model_construct(span=_HERE, key=c.name, value=c.value)),
+    "source-namespace": lambda c: ir.SourceNamespaceCondition.model_construct(
+        span=_HERE, namespace=ir.Name.model_construct(span=_HERE, value=c.value)),
+}
+
+
+def _sm(c: Cond) -> ir.StringMatch:
+    return ir.StringMatch.model_construct(op=c.op, value=c.value)
+
+
+def _ir(match: Match) -> ir.Match:
+    return ir.Match.model_construct(span=_HERE, conditions=tuple(_KINDS[c.kind](c) for c in match))
+
+
+def _back(match: ir.Match) -> Match:
+    out = []
+    for c in match.conditions:
+        if isinstance(c, ir.HeaderCondition):
+            out.append(Cond("header", c.name, c.match.op, c.match.value))
+        elif isinstance(c, ir.HeaderAbsentCondition):
+            out.append(Cond("header-absent", c.name))
+        elif isinstance(c, ir.CookieCondition):
+            out.append(Cond("cookie", c.name, value=c.value))
+        elif isinstance(c, ir.PathCondition):
+            out.append(Cond("path", op=c.match.op, value=c.match.value))
+        elif isinstance(c, ir.MethodCondition):
+            out.append(Cond("method", value=c.method))
+        elif isinstance(c, ir.QueryCondition):
+            out.append(Cond("query", c.name, c.match.op, c.match.value))
+        elif isinstance(c, ir.PortCondition):
+            out.append(Cond("port", value=str(c.port)))
+        elif isinstance(c, ir.SourceLabelCondition):
+            out.append(Cond("source-label", c.label.key, value=c.label.value))
+        else:
+            out.append(Cond("source-namespace", value=c.namespace.value))
+    return tuple(out)
+
+
+def _canonical(matches) -> tuple:
+    return tuple(tuple(sorted(m, key=repr)) for m in matches)
