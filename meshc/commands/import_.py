@@ -100,8 +100,8 @@ def command(paths, out, clusters, fleet_file, namespace, strict, force, istio_ve
     primaries = {n: fleet.primary_of(n) if fleet is not None else n for n in names}
     istio = {n: versions.get(primaries[n]) or default for n in names}
     files = {name: output.with_header(text) for name, text in result.files.items()}
-    proof = prove(files, display_path(os.path.abspath(out)), inputs.clusters, primaries, istio, result.ledger,
-                  namespace)
+    proof = prove(files, result.trees, display_path(os.path.abspath(out)), inputs.clusters, primaries, istio,
+                  result.ledger, namespace)
     diagnostics = sorted(result.losses + proof.diagnostics, key=lambda d: d.sort_key())
     sources = {**inputs.sources, **proof.sources}
     _print(diagnostics, sources, fmt, color)
@@ -126,6 +126,7 @@ def _fleet(path: str, fmt: str, color_: str):
     from meshc.language.fmt import format_text
     from meshc.language.lower import lower
     from meshc.language.parse import parse
+    from meshc.language.source import SourceFile
     from meshc.pipeline import InputError, read_source
 
     try:
@@ -137,8 +138,10 @@ def _fleet(path: str, fmt: str, color_: str):
     if tree is not None and fleets:
         policy, diagnostics = lower([s.File(tree.span, tree.path, tuple(fleets))])
         if policy is not None and policy.fleet is not None:
-            alone = len(tree.items) == 1
-            return Fleet(fleets[0], policy.fleet, format_text(source.text, source.path) if alone else None)
+            if len(tree.items) > 1:
+                return Fleet(fleets[0], policy.fleet)
+            text = format_text(source.text, source.path)
+            return Fleet(fleets[0], policy.fleet, text, parse(SourceFile(source.path, text))[0])
     if diagnostics:
         _print(diagnostics, {source.path: source}, fmt, color_)
     raise click.UsageError(f"{path} holds no fleet meshc can use" + (" (see above)" if diagnostics else ""))

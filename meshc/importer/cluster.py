@@ -11,13 +11,14 @@ apply` of the files in order would leave it.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Optional
 
 from meshc.importer import values as val
 from meshc.importer.exposes import ExposureReader
 from meshc.importer.destination_rules import DestinationRuleReading, flat, policies, read_destination_rule
 from meshc.importer.hosts import SUFFIX, service_of
-from meshc.importer.ledger import Ledger
+from meshc.importer.ledger import Ledger, Recorder
 from meshc.importer.model import (BlueGreen, ClusterImport, Dest, Forward, Mirror, Origin, Port, Route, Service,
                                   Subset, Target)
 from meshc.importer.namespaced import (is_cross_network, read_authorization_policy, read_gateway,
@@ -37,9 +38,10 @@ _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
 
 class ClusterReader:
-    def __init__(self, cluster: str, ledger: Ledger):
+    def __init__(self, cluster: str, ledger: Ledger, cache: Optional[dict] = None):
         self.cluster = cluster
         self.ledger = ledger
+        self.cache = {} if cache is None else cache
         self.model = ClusterImport(cluster)
         self.virtual_services: list[VirtualServiceReading] = []
         self.gateway_virtual_services: list[VirtualServiceReading] = []
@@ -119,12 +121,22 @@ class ClusterReader:
                                      f"is not imported: meshc sets no {key[:-1]}s but its own")
             elif key not in SERVER_METADATA:
                 self.ledger.field(res, ("metadata", key), "meshc does not set it")
-        for key in ("status",):
-            if key in res.body:
-                pass  # written by the server
         for key in res.body:
             if key not in ("apiVersion", "kind", "metadata", "spec", "status"):
                 self.ledger.field(res, (key,), "it is not part of the resource's schema")
+
+    def _once(self, res: Resource, key: tuple, compute):
+        """`compute(reporter)` for one resource body, done once for every
+        cluster whose input holds the same body (identical texts are parsed
+        into the same objects), its losses reported for each."""
+        whole = (id(res.body), res.namespace) + key
+        found = self.cache.get(whole)
+        if found is None:
+            recorder = Recorder()
+            found = self.cache[whole] = (compute(recorder), recorder)
+        value, recorder = found
+        recorder.replay(self.ledger, res)
+        return value
 
     # --------------------------------------------------------- services
     def _service(self, res: Resource) -> None:
@@ -134,12 +146,12 @@ class ClusterReader:
         for number, port in ports.items():
             svc.ports.setdefault(number, port)
 
-    def _service_for(self, res: Resource, host: str, path: tuple) -> Optional[Service]:
+    def _service_for(self, res: Resource, host: str, path: tuple, report=None) -> Optional[Service]:
         key = service_of(host)
         if key is None:
             why = ("Istio takes a name with a dot literally" if "." in host and not host.endswith(SUFFIX)
                    and host.count(".") < 2 else "the language routes and sets policy for services of the mesh only")
-            self.ledger.lose("host-not-a-service", res, path,
+            (report or self.ledger).lose("host-not-a-service", res, path,
                              f"`{host}` is not a Kubernetes service (`NAME.NAMESPACE{SUFFIX}`): {why}; "
                              "it is not imported", value=True)
             return None
@@ -149,9 +161,10 @@ class ClusterReader:
     def _destination_rules(self, rules: list[Resource]) -> None:
         readings: list[DestinationRuleReading] = []
         for res in rules:
-            reading = read_destination_rule(res, self.ledger)
+            reading = self._once(res, ("rule",), lambda rec, res=res: read_destination_rule(res, rec))
             if reading is None:
                 continue
+            reading = replace(reading, resource=res)
             host = reading.host
             if host.startswith("*.") and host == f"*.{res.namespace}{SUFFIX}":
                 self._defaults(reading)
@@ -178,7 +191,7 @@ class ClusterReader:
             taken[reading.host] = res
             renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the DestinationRule")
             defaults = self.model.namespace(svc.namespace).defaults or ()
-            found = policies(reading, defaults, self.ledger)
+            found = self._once(res, ("policies", defaults), lambda rec: policies(reading, defaults, rec))
             svc.policy = found.policy
             svc.port_policies = tuple(sorted(found.ports.items()))
             for number in found.ports:
@@ -217,13 +230,14 @@ class ClusterReader:
     def _virtual_services(self, resources: list[Resource]) -> None:
         owner: dict[str, Resource] = {}
         for res in resources:
-            reading = read_virtual_service(res, self.ledger)
+            reading = replace(self._once(res, ("vs",), lambda rec, res=res: read_virtual_service(res, rec)),
+                              resource=res)
             if reading.gateways != (MESH,):
                 self.gateway_virtual_services.append(reading)
             if MESH not in reading.gateways:
                 continue
             self.virtual_services.append(reading)
-            dead = _dead(res)
+            dead = self._once(res, ("dead",), lambda rec, res=res: _dead(res))
             for host, i in reading.hosts:
                 svc = self._service_for(res, host, ("spec", "hosts", i))
                 if svc is None:
@@ -236,20 +250,25 @@ class ClusterReader:
                     continue
                 owner[host] = res
                 renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the VirtualService")
-                svc.routes = self.routes(reading, svc, dead)
+                svc.routes = self._once(res, ("routes", svc.key),
+                                        lambda rec, reading=reading, svc=svc, dead=dead: self.routes(
+                                            reading, svc, dead, rec))
+                self._touch(svc.routes)
                 svc.sources.append(res)
         exposures = ExposureReader(self, self.ledger)
         for reading in self.gateway_virtual_services:
             exposures.read(reading)
 
-    def routes(self, reading: VirtualServiceReading, svc: Service, dead: set[int]) -> tuple[Route, ...]:
+    def routes(self, reading: VirtualServiceReading, svc: Service, dead: set[int], report) -> tuple[Route, ...]:
+        """The routes of one VirtualService for one of its services; losses
+        go to `report` (a Recorder, replayed for each cluster)."""
         res = reading.resource
         out: list[Route] = []
         names: set[str] = set()
         entries = reading.entries
         for position, entry in enumerate(entries):
             if entry.index in dead:
-                self.ledger.lose("dead-entry", res, ("spec", "http", entry.index),
+                report.lose("dead-entry", res, ("spec", "http", entry.index),
                                  "can never match (an earlier entry takes every request it would); it is left out")
                 continue
             if not entry.usable:
@@ -257,45 +276,57 @@ class ClusterReader:
                         and all(r.matches for r in out):
                     continue  # the 404 the language renders after routes that all have a `when`
                 if entry.direct_status == 404:
-                    self.ledger.field(res, ("spec", "http", entry.index, "directResponse"),
+                    report.field(res, ("spec", "http", entry.index, "directResponse"),
                                       "the language answers 404 itself only after routes that all have a `when`; "
                                       "the entry is left out")
                 continue
-            route = self._route(res, entry, svc, names)
+            route = self._route(res, entry, svc, names, report)
             if route is not None:
                 out.append(route)
                 names.add(route.name)
         return _blue_green(tuple(out), Target(svc.namespace, svc.name))
 
-    def _route(self, res: Resource, entry: Entry, svc: Service, names: set[str]) -> Optional[Route]:
+    def _route(self, res: Resource, entry: Entry, svc: Service, names: set[str], report) -> Optional[Route]:
         dests = []
         for raw, weight in entry.dests:
-            target = self.target(res, raw)
+            target = self.target(res, raw, report)
             if target is None:
                 return None
             dests.append(Dest(target, weight))
         mirrors = []
         for raw, percent in entry.mirrors:
-            target = self.target(res, raw)
+            target = self.target(res, raw, report)
             if target is not None:
                 mirrors.append(Mirror(target, percent))
         action = Forward(tuple(dests))
         own = Target(svc.namespace, svc.name)
         if len(dests) == 1 and dests[0].target == own:
             action = None
-        name = self._route_name(res, entry, names)
+        name = self._route_name(res, entry, names, report)
         return Route(name, entry.matches or (), action, tuple(mirrors), entry.options,
                      Origin(res, ("spec", "http", entry.index)))
 
-    def target(self, res: Resource, raw: RawTarget) -> Optional[Target]:
-        other = self._service_for(res, raw.host, raw.path + ("host",))
+    def target(self, res: Resource, raw: RawTarget, report) -> Optional[Target]:
+        other = self._service_for(res, raw.host, raw.path + ("host",), report)
         if other is None:
             return None
-        if raw.port is not None and raw.port not in other.ports:
-            other.ports[raw.port] = Port(raw.port, "http", known=False)
-        return Target(other.namespace, other.name, raw.subset, raw.port)
+        target = Target(other.namespace, other.name, raw.subset, raw.port)
+        self._touch_target(target)
+        return target
 
-    def _route_name(self, res: Resource, entry: Entry, names: set[str]) -> str:
+    def _touch(self, routes: tuple[Route, ...]) -> None:
+        """The services (and ports) routes send to exist in this cluster's
+        reading, as reading the routes here would have made them."""
+        for route in routes:
+            for target in _targets(route):
+                self._touch_target(target)
+
+    def _touch_target(self, target: Target) -> None:
+        other = self.model.service(target.namespace, target.service)
+        if target.port is not None and target.port not in other.ports:
+            other.ports[target.port] = Port(target.port, "http", known=False)
+
+    def _route_name(self, res: Resource, entry: Entry, names: set[str], report) -> str:
         if entry.name is None:
             base = f"route-{entry.index + 1}"
         else:
@@ -304,7 +335,7 @@ class ClusterReader:
         while name in names or name.endswith("-preview") and name[:-8] in names:
             name, n = f"{base}-{n}", n + 1
         if entry.name is not None and name != entry.name:
-            renamed(self.ledger, res, ("spec", "http", entry.index, "name"), entry.name, name, "the route name")
+            renamed(report, res, ("spec", "http", entry.index, "name"), entry.name, name, "the route name")
         return name
 
 
@@ -313,6 +344,13 @@ def _dead(res: Resource) -> set[int]:
         return {d.index for d in dead_entries({"metadata": {"namespace": res.namespace}, "spec": res.spec})}
     except (DocumentError, TypeError, ValueError, AttributeError, KeyError):
         return set()
+
+
+def _targets(route: Route) -> list[Target]:
+    out = [m.target for m in route.mirrors]
+    if isinstance(route.action, Forward):
+        out += [d.target for d in route.action.dests]
+    return out
 
 
 def _blue_green(routes: tuple[Route, ...], own: Target) -> tuple[Route, ...]:

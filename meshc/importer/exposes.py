@@ -159,7 +159,7 @@ class ExposureReader:
                 if entry.direct_status == 404 and not entry.usable:
                     found.append((name, _canonical(entry.matches or ()), "404"))
                     continue
-                route = self.reader._route(res, replace(entry, name=name), svc, set())
+                route = self.reader._route(res, replace(entry, name=name), svc, set(), self.ledger)
                 if route is None:
                     return None
                 found.append((route.name, _canonical(route.matches), _unported(route, own, port)))
@@ -209,7 +209,7 @@ class ExposureReader:
         raw, _ = entry.dests[0]
         if raw.subset is not None:
             return None, None
-        target = self.reader.target(res, raw)
+        target = self.reader.target(res, raw, self.ledger)
         if target is None:
             return None, None
         svc = self.model.services.get((target.namespace, target.service))

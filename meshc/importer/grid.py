@@ -44,8 +44,9 @@ def input_requests(documents: Iterable[dict], registry: Registry, cluster: str, 
                 target = mesh_hosts if gw == "mesh" else gateway_hosts.setdefault(gw, {})
                 target.setdefault(host, []).extend(alts)
     known = dict(registry.services)
+    wildcards = [(h, found) for h, found in mesh_hosts.items() if h.startswith("*")]
     for host, ports in sorted(known.items()):
-        alts = [a for h, found in mesh_hosts.items() if host_matches(h, host) for a in found]
+        alts = list(mesh_hosts.get(host, ())) + [a for h, found in wildcards if host_matches(h, host) for a in found]
         # A service whose ports nobody said is tried on port 80, as pilot
         # gives such a host a virtual host there.
         for number in [p.number for p in ports] or [80]:

@@ -8,6 +8,7 @@ literally. Gateway references become `NS/NAME` (`resolveGatewayName`).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Optional
 
 from meshc.importer import values as val
@@ -18,10 +19,12 @@ DOMAIN = "cluster.local"
 SUFFIX = ".svc." + DOMAIN
 
 
+@lru_cache(maxsize=None)
 def fqdn(host: str, namespace: str) -> str:
     return _fqdn(host, namespace, DOMAIN).lower()
 
 
+@lru_cache(maxsize=None)
 def service_of(host: str) -> Optional[tuple[str, str]]:
     """(namespace, name) of a Kubernetes service's host, None for any other host."""
     if not host.endswith(SUFFIX):

@@ -16,17 +16,50 @@ from meshc.importer.resources import Resource
 from meshc.importer.yaml_source import describe
 
 
-class Ledger:
+class _Reporting:
+    """What readers call to report a loss; `lose` is the subclass's."""
+
+    def lose(self, name: str, resource: Resource, path: Sequence[Any], message: str,
+             help: Optional[str] = None, *, value: bool = False, labels: Sequence[Label] = ()) -> None:
+        raise NotImplementedError
+
+    def field(self, resource: Resource, path: Sequence[Any], reason: str, help: Optional[str] = None) -> None:
+        """A field the language has no place for: dropped."""
+        self.lose("unsupported-field", resource, path, f"is not imported: {reason}", help)
+
+    def bad_value(self, resource: Resource, path: Sequence[Any], reason: str, help: Optional[str] = None) -> None:
+        """A value the language cannot hold (out of its range, not its syntax)."""
+        self.lose("unsupported-value", resource, path, f"is not imported: {reason}", help, value=True)
+
+
+class Recorder(_Reporting):
+    """Losses of reading one resource, kept to be reported for each cluster
+    whose input holds the same resource (read once, reported everywhere)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def lose(self, name, resource, path, message, help=None, *, value=False, labels=()) -> None:
+        self.calls.append((name, tuple(path), message, help, value, tuple(labels)))
+
+    def replay(self, ledger: "Ledger", resource: Resource) -> None:
+        for name, path, message, help, value, labels in self.calls:
+            ledger.lose(name, resource, path, message, help, value=value, labels=labels)
+
+
+class Ledger(_Reporting):
     def __init__(self, clusters: Sequence[str] = ()):
         self.clusters = tuple(clusters)
         self._found: dict[tuple, tuple[Diagnostic, list[str]]] = {}
         self._lost: set[tuple[str, str, str]] = set()
 
     def lose(self, name: str, resource: Resource, path: Sequence[Any], message: str,
-             help: Optional[str] = None, *, value: bool = False, labels: Sequence[Label] = ()) -> None:
+             help: Optional[str] = None, *, value: bool = False, labels: Sequence[Label] = (),
+             merged: bool = False) -> None:
         """Report `message` (what is lost and what that changes) for the
         field at `path` of `resource`; `value` points at the field's value
-        rather than its key."""
+        rather than its key. `merged`: found in the policy the clusters
+        were merged into, so it concerns them all."""
         path = tuple(path)
         key = (name, resource.kind, resource.namespace, resource.name, path, message)
         self._lost.add(resource.key)
@@ -38,15 +71,7 @@ class Ledger:
         span = resource.value_span(*path) if value else resource.span(*path)
         where = f"{resource.title}: " + (f"`{describe(path)}` " if path else "")
         self._found[key] = (diagnostic(name, where + message, span, help=help, labels=labels),
-                            [resource.cluster])
-
-    def field(self, resource: Resource, path: Sequence[Any], reason: str, help: Optional[str] = None) -> None:
-        """A field the language has no place for: dropped."""
-        self.lose("unsupported-field", resource, path, f"is not imported: {reason}", help)
-
-    def bad_value(self, resource: Resource, path: Sequence[Any], reason: str, help: Optional[str] = None) -> None:
-        """A value the language cannot hold (out of its range, not its syntax)."""
-        self.lose("unsupported-value", resource, path, f"is not imported: {reason}", help, value=True)
+                            list(self.clusters) if merged else [resource.cluster])
 
     def has_losses(self, resource: Resource) -> bool:
         return resource.key in self._lost

@@ -171,6 +171,8 @@ def _overrides(plan: Plan, configured: list[tuple[str, Service]]) -> None:
 def _split(values: dict[str, dict[str, Any]]) -> tuple[Settings, dict[str, Settings]]:
     """(settings for every cluster, {cluster: its own settings})."""
     clusters = list(values)
+    if all(values[c] == values[clusters[0]] for c in clusters[1:]):
+        return settings(values[clusters[0]]) if clusters else (), {}
     keys = sorted({k for v in values.values() for k in v})
     common: dict[str, Any] = {}
     own: dict[str, dict[str, Any]] = {c: {} for c in clusters}

@@ -45,6 +45,8 @@ class Fleet:
     syntax: s.Fleet
     ir: ir.Fleet
     text: Optional[str] = None
+    tree: Optional[s.File] = None
+    """The file's tree, when `text` is written."""
 
     @property
     def names(self) -> list[str]:
@@ -74,6 +76,8 @@ class Result:
     fleet: Optional[Fleet]
     skipped: Counter
     ledger: Ledger
+    trees: dict[str, s.File]
+    """The syntax tree each file was printed from."""
 
 
 def read_inputs(clusters: Sequence[tuple[str, Sequence[str]]], namespace: str) -> Inputs:
@@ -147,8 +151,9 @@ def import_policy(inputs: Inputs, fleet: Optional[Fleet], cluster_names: Sequenc
     ledger = Ledger([c for c in names if c not in remotes])
     readings = []
     skipped: Counter = Counter(inputs.skipped)
+    cache: dict = {}
     for cluster in names:
-        reader = ClusterReader(cluster, ledger)
+        reader = ClusterReader(cluster, ledger, cache)
         readings.append(reader.read(inputs.clusters.get(cluster, []), remote=cluster in remotes))
         skipped.update(reader.skipped)
     primaries = [c for c in names if c not in remotes]
@@ -164,7 +169,10 @@ def import_policy(inputs: Inputs, fleet: Optional[Fleet], cluster_names: Sequenc
     if fleet is None and syntax is not None:
         _version_notes(writer, syntax, inputs)
     files = writer.files()
-    return Result(files, ledger.diagnostics(), inputs, fleet, skipped, ledger)
+    trees = dict(writer.trees)
+    if fleet is not None and fleet.tree is not None:
+        trees["fleet.mesh"] = fleet.tree
+    return Result(files, ledger.diagnostics(), inputs, fleet, skipped, ledger, trees)
 
 
 def _plain_topology(names: Sequence[str]):

@@ -38,7 +38,8 @@ class Validator:
 
     def _lose(self, origin: Optional[Origin], message: str, help: Optional[str] = None, *path) -> None:
         if origin is not None:
-            self.ledger.lose("unsupported-value", origin.resource, origin.path + path, message, help, value=True)
+            self.ledger.lose("unsupported-value", origin.resource, origin.path + path, message, help, value=True,
+                             merged=True)
 
     def _subsets(self, plan: Plan) -> None:
         kept = []

@@ -10,6 +10,7 @@ lowers.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Callable, Optional
@@ -59,7 +60,11 @@ _port_name = _validator(v.PortName)
 
 def name(value: Any, what: str = "name") -> str:
     """A DNS-1123 label the grammar reads as a name."""
-    text = str(value)
+    return _name(str(value), what)
+
+
+@lru_cache(maxsize=None)
+def _name(text: str, what: str) -> str:
     if not NAME.fullmatch(text):
         raise Inexpressible(f"`{text}` is not a {what} the language can write (a DNS-1123 label)")
     return _dns_label(text)
@@ -126,14 +131,21 @@ def regex(value: Any) -> str:
 def duration_ms(value: Any) -> int:
     """A protobuf or Go duration (`10s`, `1.5s`, `250ms`, `1m30s`) in whole
     milliseconds, at least 1."""
-    text = str(value).strip()
+    if isinstance(value, bool):
+        raise Inexpressible(f"`{value}` is not a duration")
+    return _duration_ms(str(value).strip())
+
+
+@lru_cache(maxsize=4096)
+def _duration_ms(text: str) -> int:
+    value = text
     pos, total = 0, Fraction(0)
     for part in _DURATION_PART.finditer(text):
         if part.start() != pos:
             break
         total += Fraction(part.group(1)) * _UNIT[part.group(2)]
         pos = part.end()
-    if pos != len(text) or not text or isinstance(value, bool):
+    if pos != len(text) or not text:
         raise Inexpressible(f"`{value}` is not a duration")
     if total.denominator != 1:
         raise Inexpressible(f"`{value}` is not a whole number of milliseconds")

@@ -52,6 +52,8 @@ class Writer:
         self.fleet_text = fleet_text
         self.clusters = set(merged.clusters) if fleet is not None else set()
         self.comments: dict[int, list[str]] = {}
+        self.trees: dict[str, s.File] = {}
+        """The syntax tree each file was printed from (the fleet's when printed)."""
         self._commented: list = []  # keeps the commented nodes alive, so that their ids stay theirs
 
     def files(self) -> dict[str, str]:
@@ -59,15 +61,19 @@ class Writer:
         if self.fleet_text is not None:
             out["fleet.mesh"] = self.fleet_text
         elif self.fleet is not None:
-            out["fleet.mesh"] = print_tree(s.File(_HERE, "fleet.mesh", (self.fleet,)), self.comments)
+            out["fleet.mesh"] = self._print(s.File(_HERE, "fleet.mesh", (self.fleet,)))
         for name, ns in self.merged.namespaces.items():
             plans = [p for k, p in self.merged.services.items() if k[0] == name]
             body = self.namespace(ns, plans)
             if not body:
                 continue
             node = s.Namespace(_HERE, W(name), tuple(body))
-            out[f"{name}.mesh"] = print_tree(s.File(_HERE, f"{name}.mesh", (node,)), self.comments)
+            out[f"{name}.mesh"] = self._print(s.File(_HERE, f"{name}.mesh", (node,)))
         return out
+
+    def _print(self, tree: s.File) -> str:
+        self.trees[tree.path] = tree
+        return print_tree(tree, self.comments)
 
     # ----------------------------------------------------------- namespace
     def namespace(self, ns, plans: list[Plan]) -> list:
