@@ -280,13 +280,14 @@ class ClusterReader:
                                       "the language answers 404 itself only after routes that all have a `when`; "
                                       "the entry is left out")
                 continue
-            route = self._route(res, entry, svc, names, report)
+            route = self._route(res, entry, Target(svc.namespace, svc.name), names, report)
             if route is not None:
                 out.append(route)
                 names.add(route.name)
         return _blue_green(tuple(out), Target(svc.namespace, svc.name))
 
-    def _route(self, res: Resource, entry: Entry, svc: Service, names: set[str], report) -> Optional[Route]:
+    def _route(self, res: Resource, entry: Entry, own: Optional[Target], names: set[str], report) -> Optional[Route]:
+        """A usable entry as a route of the service `own` (None: of a gateway)."""
         dests = []
         for raw, weight in entry.dests:
             target = self.target(res, raw, report)
@@ -299,8 +300,7 @@ class ClusterReader:
             if target is not None:
                 mirrors.append(Mirror(target, percent))
         action = Forward(tuple(dests))
-        own = Target(svc.namespace, svc.name)
-        if len(dests) == 1 and dests[0].target == own:
+        if own is not None and len(dests) == 1 and dests[0].target == own:
             action = None
         name = self._route_name(res, entry, names, report)
         return Route(name, entry.matches or (), action, tuple(mirrors), entry.options,

@@ -8,12 +8,10 @@ later groups on the host), each matching `when ∧ route`, ending with
 entries is an exposure when, with `when` read from its catch-all entry
 (the route without `when`, the service's `default`, or the not-found
 entry), meshc's own conjunction of `when` with each of S's routes gives
-back every entry, and the entries do what S's routes do. Hand-written
-ingress is read the same way when an entry sends everything to one
-service that has no routes of its own: `expose ... when MATCH`.
+back every entry, and the entries do what S's routes do.
 
-What fits neither is reported (`gateway-routes-differ`): the language has
-no routes that exist on a gateway only.
+Entries before the exposures are routes that exist on the gateway only:
+the gateway's `host HOST { ... }` block, in the order written.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from meshc.importer.ledger import Ledger
 from meshc.importer.model import Cond, Dest, Expose, Forward, Gateway, Match, Mirror, Origin, Route, Service, Target
 from meshc.importer.virtual_services import MESH, Entry, VirtualServiceReading
 from meshc.language import ir
+from meshc.language.ir import CLUSTER_LABEL as CLUSTER
 from meshc.language.source import Span
 
 _HERE = Span("<import>", 1, 1, 1, 1, 0, 0)
@@ -75,6 +74,10 @@ class ExposureReader:
         return next((g for g in found.gateways if g.name == name), None) if found else None
 
     def _host(self, reading: VirtualServiceReading, gateway: Gateway, host: str) -> None:
+        """The host's entries: meshc renders a gateway's `host` block first,
+        then the exposures; so the longest run of exposure groups at the
+        end is read as exposures, and every entry before it as the block's
+        routes, in the order written."""
         res = reading.resource
         expected = f"{gateway.name}-{host.replace('*', 'wildcard').replace('.', '-')}"[:63].strip("-")
         if res.namespace != gateway.namespace or res.name != expected:
@@ -83,24 +86,55 @@ class ExposureReader:
                              f"`{gateway.namespace}/{expected}` (meshc names it after its gateway and host)",
                              value=True)
         entries = [e for e in reading.entries if e.usable or e.direct_status == 404]
-        taken: set[int] = set()
-        for group in self._groups(entries):
+        exposures: list[tuple[Service, Expose]] = []
+        start = len(entries)
+        groups = self._groups(entries)
+        for group in reversed(groups):
+            if start == 0 or group.entries[-1][0] is not entries[start - 1]:
+                break
             expose = self._exposure(group, gateway, host, res)
-            if expose is not None:
-                group.service.exposes += (expose,)
-                group.service.sources.append(res)
-                taken.update(e.index for e, _ in group.entries)
-        for entry in entries:
-            if entry.index in taken:
+            if expose is None:
+                break
+            exposures.insert(0, (group.service, expose))
+            start -= len(group.entries)
+        for service, expose in exposures:
+            service.exposes += (expose,)
+            service.sources.append(res)
+        routes = []
+        names: set[str] = set()
+        for entry in entries[:start]:
+            route = self._gateway_route(res, entry, names)
+            if route is not None:
+                routes.append(route)
+                names.add(route.name)
+        if routes:
+            key = (gateway.namespace, gateway.name, host)
+            self.model.host_routes[key] = self.model.host_routes.get(key, ()) + tuple(routes)
+
+    def _gateway_route(self, res, entry: Entry, names: set[str]) -> Optional[Route]:
+        """An entry as a route of the gateway's `host` block (which tests no
+        port, source or namespace: they are the gateway's own there)."""
+        if not entry.usable:
+            self.ledger.field(res, ("spec", "http", entry.index, "directResponse"),
+                              "the language answers 404 itself only after routes that all have a `when`; the entry "
+                              "is left out")
+            return None
+        route = self.reader._route(res, entry, None, names, self.ledger)
+        if route is None:
+            return None
+        kept = []
+        for i, match in enumerate(route.matches):
+            mesh = [c for c in match if c.kind in MESH_ONLY and not (c.kind == "source-label" and c.name == CLUSTER)]
+            if mesh:
+                self.ledger.lose("unsupported-field", res, ("spec", "http", entry.index, "match", i),
+                                 f"tests the {mesh[0].kind.replace('-', ' ')} of a request at a gateway, where it is "
+                                 "the gateway's own; the language refuses that (MESH325), so the alternative is left "
+                                 "out")
                 continue
-            expose, service = self._plain(entry, gateway, host, res)
-            if expose is not None:
-                service.exposes += (expose,)
-                service.sources.append(res)
-                continue
-            self.ledger.lose("gateway-routes-differ", res, ("spec", "http", entry.index),
-                             "cannot be written as an `expose` of a service's own routes; it is left out",
-                             "the language has no routes that exist on a gateway only")
+            kept.append(match)
+        if route.matches and not kept:
+            return None
+        return replace(route, matches=tuple(kept))
 
     # --------------------------------------------- meshc's own rendering
     def _groups(self, entries: list[Entry]) -> list[_Group]:
@@ -159,7 +193,8 @@ class ExposureReader:
                 if entry.direct_status == 404 and not entry.usable:
                     found.append((name, _canonical(entry.matches or ()), "404"))
                     continue
-                route = self.reader._route(res, replace(entry, name=name), svc, set(), self.ledger)
+                route = self.reader._route(res, replace(entry, name=name), Target(svc.namespace, svc.name), set(),
+                                           self.ledger)
                 if route is None:
                     return None
                 found.append((route.name, _canonical(route.matches), _unported(route, own, port)))
@@ -201,29 +236,6 @@ class ExposureReader:
         if not any(not r.matches for r in routes):
             out.append((NOT_FOUND, _canonical(when), "404"))
         return out
-
-    # ------------------------------------------------ hand-written ingress
-    def _plain(self, entry: Entry, gateway: Gateway, host: str, res) -> tuple[Optional[Expose], Optional[Service]]:
-        if not entry.usable or len(entry.dests) != 1 or entry.mirrors or entry.options:
-            return None, None
-        raw, _ = entry.dests[0]
-        if raw.subset is not None:
-            return None, None
-        target = self.reader.target(res, raw, self.ledger)
-        if target is None:
-            return None, None
-        svc = self.model.services.get((target.namespace, target.service))
-        if svc is None or svc.routes is not None:
-            return None, None
-        if any(c.kind in MESH_ONLY for m in entry.matches or () for c in m):
-            return None, None
-        if entry.name is not None and entry.name != f"{svc.name}-default":
-            self.ledger.lose("name-not-kept", res, ("spec", "http", entry.index, "name"),
-                             f"the entry `{entry.name}` is named after its service and route (`{svc.name}-default`)",
-                             value=True)
-        return Expose(gateway.name, host, target.port, entry.matches or (),
-                      Origin(res, ("spec", "http", entry.index))), svc
-
 
 def _serves(gateway: Gateway, host: str) -> bool:
     """checks/routing.py `_serves`: one of the gateway's hosts, or under its wildcard."""

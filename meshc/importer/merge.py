@@ -43,10 +43,21 @@ class Plan:
 
 
 @dataclass
+class Block:
+    """A gateway's `host` block as it will be written."""
+
+    routes: tuple[Route, ...]
+    options: Settings = ()
+    route_overrides: dict[str, dict[str, Settings]] = field(default_factory=dict)
+
+
+@dataclass
 class Merged:
     clusters: tuple[str, ...]
     namespaces: dict[str, Namespace]
     services: dict[tuple[str, str], Plan]
+    blocks: dict[tuple[str, str, str], Block] = field(default_factory=dict)
+    """By (namespace, gateway, host)."""
 
 
 def merge_clusters(readings: Sequence[ClusterImport], primaries: Sequence[str], ledger: Ledger,
@@ -66,7 +77,40 @@ def merge_clusters(readings: Sequence[ClusterImport], primaries: Sequence[str], 
     namespaces = _namespaces(configs, ledger)
     for ns, _ in keys:
         namespaces.setdefault(ns, Namespace(ns))
-    return Merged(clusters, dict(sorted(namespaces.items())), services)
+    blocks = {key: _block(key, configs, ledger) for key in sorted({k for r in configs for k in r.host_routes})}
+    return Merged(clusters, dict(sorted(namespaces.items())), services, blocks)
+
+
+def _block(key: tuple[str, str, str], configs: Sequence[ClusterImport], ledger: Ledger) -> Block:
+    """A `host` block: routes the same everywhere, their options per cluster."""
+    found = [(r.cluster, r.host_routes[key]) for r in configs if key in r.host_routes]
+    base = found[0][1]
+    origin = base[0].origin.resource if base and base[0].origin else None
+    if origin is not None and (len(found) < len(configs) or any(_shape(rs) != _shape(base) for _, rs in found)):
+        ledger.lose("differs-per-cluster", origin, ("spec", "http"),
+                    f"routes host `{key[2]}` on gateway {key[0]}/{key[1]} otherwise in some clusters; the language "
+                    "routes a gateway's host the same in every cluster, and the first cluster's routes are imported")
+    same = [(c, rs) for c, rs in found if _shape(rs) == _shape(base)]
+    block = Block(base)
+    routes = []
+    for i, route in enumerate(base):
+        common, per_cluster = _split({c: dict(rs[i].options) for c, rs in same})
+        routes.append(replace(route, options=common))
+        if per_cluster:
+            block.route_overrides[route.name] = per_cluster
+    overridden = {k for o in block.route_overrides.values() for c in o.values() for k in dict(c)}
+    first = dict(routes[0].options) if routes else {}
+    shared = {k: v for k, v in first.items()
+              if k not in overridden and all(dict(r.options).get(k, _NOTHING) == v for r in routes)}
+    if shared:
+        block.options = settings(shared)
+        routes = [replace(r, options=settings({k: v for k, v in dict(r.options).items() if k not in shared}))
+                  for r in routes]
+    block.routes = tuple(routes)
+    return block
+
+
+_NOTHING = object()
 
 
 # --------------------------------------------------------------- services

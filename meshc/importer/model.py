@@ -242,6 +242,8 @@ class ClusterImport:
     services: dict[tuple[str, str], Service] = field(default_factory=dict)
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     cross_network_gateway: Optional[Resource] = None
+    host_routes: dict[tuple[str, str, str], tuple[Route, ...]] = field(default_factory=dict)
+    """The routes of a gateway's `host` blocks, by (namespace, gateway, host)."""
 
     def namespace(self, name: str) -> Namespace:
         found = self.namespaces.get(name)

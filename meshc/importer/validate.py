@@ -31,7 +31,7 @@ class Validator:
         for plan in self.merged.services.values():
             self._subsets(plan)
             self._policy(plan)
-        for plan in self.merged.services.values():
+        for plan in [*self.merged.services.values(), *self.merged.blocks.values()]:
             plan.routes = tuple(r for r in (self._route(plan, r) for r in plan.routes) if r is not None)
             for name in [n for n in plan.route_overrides if n not in {r.name for r in plan.routes}]:
                 del plan.route_overrides[name]
@@ -62,8 +62,10 @@ class Validator:
             plan.service = replace(plan.service, policy=tuple(
                 (k, v) for k, v in plan.service.policy if k != "failover-priority"))
 
-    def _route(self, plan: Plan, route: Route) -> Optional[Route]:
-        svc = plan.service
+    def _route(self, plan, route: Route) -> Optional[Route]:
+        """A service's route (or a gateway `host` block's), with what it
+        names checked."""
+        svc = getattr(plan, "service", None)
         matches = []
         for i, match in enumerate(route.matches):
             problem = next((p for p in (self._condition(svc, c) for c in match) if p), None)
@@ -74,7 +76,7 @@ class Validator:
         if route.matches and not matches:
             self._lose(route.origin, "has no alternative left; the route is left out")
             return None
-        for target in _targets(route, (svc.namespace, svc.name)):
+        for target in _targets(route, (svc.namespace, svc.name) if svc is not None else None):
             problem = self._target(target)
             if problem:
                 self._lose(route.origin, f"{problem}: Istio answers 503; the route is left out")
@@ -84,9 +86,10 @@ class Validator:
     def _condition(self, svc, c: Cond) -> Optional[str]:
         if c.kind == "source-label" and c.name == CLUSTER_LABEL and c.value not in self.fleet:
             return f"it matches callers in cluster `{c.value}`, which is not in the fleet"
-        if c.kind == "port" and int(c.value) not in svc.ports:
+        if c.kind == "port" and svc is not None and int(c.value) not in svc.ports:
             return f"port {c.value} is not a port of service {svc.namespace}/{svc.name}"
-        if c.kind == "port" and not svc.ports[int(c.value)].known and any(p.known for p in svc.ports.values()):
+        if c.kind == "port" and svc is not None and not svc.ports[int(c.value)].known and \
+                any(p.known for p in svc.ports.values()):
             return f"port {c.value} is not a port of the Service {svc.namespace}/{svc.name}"
         return None
 
@@ -102,7 +105,7 @@ class Validator:
         return None
 
 
-def _targets(route: Route, own: tuple[str, str]) -> list[Target]:
+def _targets(route: Route, own: Optional[tuple[str, str]]) -> list[Target]:
     action = route.action
     out = [m.target for m in route.mirrors]
     if isinstance(action, Forward):

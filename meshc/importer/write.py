@@ -124,6 +124,12 @@ class Writer:
                 body.append(s.GatewayServer(_HERE, server.protocol, port,
                                             W(server.credential) if server.credential else None))
         body += [s.GatewaySelector(_HERE, W(k), Q(v)) for k, v in g.selector]
+        for host in g.hosts:
+            block = self.merged.blocks.get((g.namespace, g.name, host))
+            if block is not None:
+                inner = self.options(block.options) + [
+                    self.route(r, (g.namespace, ""), block.route_overrides.get(r.name, {})) for r in block.routes]
+                body.append(s.GatewayHost(_HERE, W(host), tuple(inner)))
         return s.Gateway(_HERE, W(g.name), tuple(body))
 
     # ------------------------------------------------------------- service
