@@ -7,6 +7,13 @@ tests/diagnostics/MESHnnn_name.txt holds the exact full-format output
 come from a command, not from `check`: such a fixture's first line says
 which (`# command: meshc promote FILE cart`), and the fixture is run alone
 in its directory.
+
+`meshc import` codes (82x-85x) have YAML fixtures, MESHnnn_name.yaml, whose
+first line is the command (`# command: meshc import FILE -o OUT`; OTHER
+stands for MESHnnn_name.other.yml beside it, a second cluster's input).
+`# expect:` marks lines of the YAML; `# expect-elsewhere: CODE` a
+diagnostic in another file (the imported policy, or OTHER); `# exit: N` the
+exit code when it is not 1.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from meshc.diagnostics.codes import CODES
 
 HERE = Path(__file__).parent / "diagnostics"
 FIXTURES = sorted(HERE.glob("MESH*.mesh"))
+IMPORT_FIXTURES = sorted(HERE.glob("MESH*.yaml"))
 _COMMAND = re.compile(r"\A# command: meshc (.*?)\s*(?:#|$)", re.M)
+_EXPECT_ELSEWHERE = re.compile(r"# expect-elsewhere: ((?:MESH\d{3}\s*)+)")
+_EXIT = re.compile(r"^# exit: (\d+)", re.M)
 
 
 def fixture_command(path: Path) -> list[str] | None:
@@ -55,14 +65,55 @@ def run_command(path: Path, args: list[str], tmp_path: Path, monkeypatch) -> tup
 
 
 def test_every_code_has_a_fixture():
-    covered = {p.name.split("_", 1)[0] for p in FIXTURES}
+    covered = {p.name.split("_", 1)[0] for p in FIXTURES + IMPORT_FIXTURES}
     assert sorted(set(CODES) - covered) == []
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_fixture_is_named_after_its_code(code):
-    names = [p.stem for p in FIXTURES if p.name.startswith(code + "_")]
+    names = [p.stem for p in FIXTURES + IMPORT_FIXTURES if p.name.startswith(code + "_")]
     assert names == [f"{code}_{CODES[code].name}"]
+
+
+@pytest.mark.parametrize("path", IMPORT_FIXTURES, ids=lambda p: p.stem)
+def test_import_fixture_gives_its_diagnostics_where_marked(path, golden, tmp_path, monkeypatch):
+    """Run the fixture's `meshc import` in a copy (paths read as in the
+    repository), in the json and full formats."""
+    from click.testing import CliRunner
+
+    from meshc.cli import cli
+
+    text = path.read_bytes().decode("utf-8", "replace")
+    args = fixture_command(path)
+    assert args is not None and args[0] == "import", "an import fixture starts with `# command: meshc import ...`"
+    here = tmp_path / "tests" / "diagnostics"
+    here.mkdir(parents=True)
+    (here / path.name).write_bytes(path.read_bytes())
+    other = path.with_name(path.stem + ".other.yml")
+    if other.exists():
+        (here / other.name).write_bytes(other.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    table = {"FILE": f"tests/diagnostics/{path.name}", "OTHER": f"tests/diagnostics/{other.name}", "OUT": "out"}
+    argv = [_substitute(a, table) for a in args]
+    full = CliRunner().invoke(cli, argv)
+    as_json = CliRunner().invoke(cli, argv + ["--output-format", "json"])
+    exit_code = int(_EXIT.search(text).group(1)) if _EXIT.search(text) else 1
+    assert full.exit_code == as_json.exit_code == exit_code, full.output
+    found = [(d["location"]["file"], d["location"]["line"], d["code"]) for d in json.loads(as_json.stderr)]
+    mine = sorted((line, code) for file, line, code in found if file == table["FILE"])
+    assert mine == sorted(expectations(path))
+    elsewhere = sorted(code for file, _, code in found if file != table["FILE"])
+    expected = sorted(c for line in text.splitlines() for m in _EXPECT_ELSEWHERE.finditer(line) for c in m.group(1).split())
+    assert elsewhere == expected
+    golden.check(path.with_suffix(".txt"), full.stderr)
+
+
+def _substitute(arg: str, table: dict[str, str]) -> str:
+    """FILE, OTHER and OUT in an argument (`--cluster a=FILE` too)."""
+    name, sep, value = arg.partition("=")
+    if sep and value in table:
+        return f"{name}={table[value]}"
+    return table.get(arg, arg)
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)

@@ -92,7 +92,8 @@ def command(paths, out, clusters, fleet_file, namespace, strict, force, istio_ve
         raise click.UsageError(str(err)) from None
     if inputs.unreadable:
         _print(inputs.unreadable, inputs.sources, fmt, color)
-        click.echo(f"nothing imported: {len(inputs.unreadable)} file(s) cannot be read", err=True)
+        if verbosity >= 0 and fmt in ("full", "concise"):
+            click.echo(f"nothing imported: {len(inputs.unreadable)} file(s) cannot be read", err=True)
         sys.exit(2)
     result = import_policy(inputs, fleet, names)
     default = istio_version or ISTIO_VERSIONS[-1]
@@ -106,8 +107,9 @@ def command(paths, out, clusters, fleet_file, namespace, strict, force, istio_ve
     sources = {**inputs.sources, **proof.sources}
     _print(diagnostics, sources, fmt, color)
     lost = bool(diagnostics)
+    talk = verbosity >= 0 and fmt in ("full", "concise")
     if strict and lost:
-        if verbosity >= 0:
+        if talk:
             click.echo(f"nothing written (--strict): {_count(diagnostics)}", err=True)
         sys.exit(1)
     try:
@@ -115,7 +117,7 @@ def command(paths, out, clusters, fleet_file, namespace, strict, force, istio_ve
     except OutputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
-    if verbosity >= 0:
+    if talk:
         _summary(result, proof, written, out, diagnostics)
     sys.exit(1 if lost else 0)
 

@@ -416,5 +416,10 @@ def policies(reading: DestinationRuleReading, base: Settings, ledger: Ledger) ->
 
 
 def _names(keys: list[str]) -> str:
-    shown = sorted({k.split(".")[0] for k in keys})
+    """The Istio fields that hold these settings."""
+    shown = sorted({_FIELD_OF.get(k.split(".")[0], "connectionPool") for k in keys})
     return ", ".join(f"`{k}`" for k in shown)
+
+
+_FIELD_OF = {"eject": "outlierDetection", "lb": "loadBalancer", "failover": "loadBalancer",
+             "failover-priority": "loadBalancer", "distribute": "loadBalancer", "tls": "tls"}

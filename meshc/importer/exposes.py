@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from meshc.backends.routes import conjunction
-from meshc.importer.hosts import service_of
+from meshc.importer.hosts import gateway_ref, service_of
 from meshc.importer.ledger import Ledger
 from meshc.importer.model import Cond, Dest, Expose, Forward, Gateway, Match, Mirror, Origin, Route, Service, Target
 from meshc.importer.virtual_services import MESH, Entry, VirtualServiceReading
@@ -56,7 +56,9 @@ class ExposureReader:
                 continue
             gateway = self._gateway(ref)
             if gateway is None:
-                self.ledger.lose("gateway-routes-differ", res, ("spec", "gateways"),
+                written = [gateway_ref(str(g), res.namespace) for g in res.spec.get("gateways") or ()]
+                where = ("spec", "gateways", written.index(ref)) if ref in written else ("spec", "gateways")
+                self.ledger.lose("gateway-routes-differ", res, where,
                                  f"names gateway `{ref}`, which is not imported; its routes there are left out",
                                  value=True)
                 continue

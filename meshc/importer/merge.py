@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence
 
+from meshc.diagnostics import Label
 from meshc.importer.ledger import Ledger
 from meshc.importer.locality import unlocalise
 from meshc.importer.model import (ClusterImport, Namespace, Port, Route, Service, Settings, Target, settings)
@@ -89,7 +90,8 @@ def _block(key: tuple[str, str, str], configs: Sequence[ClusterImport], ledger: 
     if origin is not None and (len(found) < len(configs) or any(_shape(rs) != _shape(base) for _, rs in found)):
         ledger.lose("differs-per-cluster", origin, ("spec", "http"),
                     f"routes host `{key[2]}` on gateway {key[0]}/{key[1]} otherwise in some clusters; the language "
-                    "routes a gateway's host the same in every cluster, and the first cluster's routes are imported")
+                    "routes a gateway's host the same in every cluster, and the first cluster's routes are imported",
+                    merged=True)
     same = [(c, rs) for c, rs in found if _shape(rs) == _shape(base)]
     block = Block(base)
     routes = []
@@ -162,10 +164,15 @@ def _origin(svc: Service) -> Optional[Resource]:
     return svc.sources[0] if svc.sources else None
 
 
+def _source(svc: Service, kind: str) -> Optional[Resource]:
+    """The resource of a kind a service was read from (any, lacking one)."""
+    return next((r for r in svc.sources if r.kind == kind), _origin(svc))
+
+
 def _differs(ledger: Ledger, svc: Service, message: str, path: tuple = ("metadata", "name")) -> None:
     res = _origin(svc)
     if res is not None:
-        ledger.lose("differs-per-cluster", res, path, message, value=True)
+        ledger.lose("differs-per-cluster", res, path, message, value=True, merged=True)
 
 
 def _compare(ledger: Ledger, base: Service, other: Service, cluster: str) -> None:
@@ -181,12 +188,14 @@ def _compare(ledger: Ledger, base: Service, other: Service, cluster: str) -> Non
     if base.exposes != other.exposes:
         what.append("gateway exposure")
     if what:
-        res = _origin(other) or _origin(base)
-        if res is not None:
-            ledger.lose("differs-per-cluster", res, ("metadata", "name"),
+        kind = "VirtualService" if what[0] in ("routes", "gateway exposure") else "DestinationRule"
+        mine, theirs = _source(base, kind), _source(other, kind)
+        if mine is not None:
+            labels = [Label(theirs.span("metadata", "name"), f"cluster `{cluster}` has this")] if theirs else []
+            ledger.lose("differs-per-cluster", mine, ("metadata", "name"),
                         f"gives service {base.namespace}/{base.name} other {' and '.join(what)} in cluster `{cluster}` "
-                        f"than in `{_origin(base).cluster if _origin(base) else 'the first'}`; the language keeps "
-                        "these the same in every cluster, and the first cluster's are imported", value=True)
+                        "than here; the language keeps these the same in every cluster, and these are imported",
+                        value=True, labels=labels, merged=True)
 
 
 def _shape(routes: Optional[tuple[Route, ...]]) -> Any:
@@ -303,7 +312,7 @@ def _namespaces(configs: Sequence[ClusterImport], ledger: Ledger) -> dict[str, N
                         ledger.lose("differs-per-cluster", origin, ("metadata", "name"),
                                     f"namespace `{name}` has other {what} in cluster `{cluster}` than in "
                                     f"`{found[0][0]}`; the language keeps them the same in every cluster, and the "
-                                    "first cluster's are imported", value=True)
+                                    "first cluster's are imported", value=True, merged=True)
         out[name] = base
     return out
 

@@ -67,7 +67,13 @@ def write(directory: str, files: Mapping[str, str], force: bool) -> Written:
     if changed and not force:
         raise OutputError(f"{os.path.join(directory, changed[0])} was edited since meshc import wrote it; "
                           "move it away, or pass --force to replace it")
-    return Written(write_tree(directory, files), tuple(changed))
+    return Written(write_tree(directory, files, owned=_imported), tuple(changed))
+
+
+def _imported(marked: Mapping[str, bytes]) -> set[str]:
+    """The files of OUT an import wrote (OUT holds no subdirectories of ours)."""
+    prefix = PREFIX.encode()
+    return {rel for rel, content in marked.items() if "/" not in rel and content.startswith(prefix)}
 
 
 def _read(path: str) -> tuple[str, str]:

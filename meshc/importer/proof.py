@@ -33,6 +33,7 @@ from meshc.importer.ledger import Ledger
 from meshc.importer.normalise import ROUTING, normal_forms
 from meshc.importer.resources import Resource
 from meshc.language.ir import CLUSTER_LABEL
+from meshc.language import ir
 from meshc.language import syntax as s
 from meshc.language.source import SourceFile, Span
 from meshc.pipeline import Compiled, compile_sources
@@ -75,7 +76,9 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
     proof.sources = {s.path: s for s in sources}
     by_path = {_shown(directory, name): tree for name, tree in trees.items()}
     compiled = compile_sources(sources, parse_file=lambda source: (by_path[source.path], []))
-    if not compiled.ok:
+    if not sources:  # nothing could be imported: the empty policy, which renders nothing
+        compiled.policy = ir.MeshPolicy(files=())
+    elif not compiled.ok:
         compiled = compile_sources(sources)  # again from the text, to say where
     proof.compiled = compiled
     proof.diagnostics += [_not_compiled(d) for d in compiled.diagnostics if d.is_error]
@@ -217,7 +220,7 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
             message = f"the imported policy renders a {what} the input does not have in cluster `{cluster}`"
         else:
             message = f"the imported policy renders the {what} otherwise than the input in cluster `{cluster}`"
-        span = res.span("spec") if res is not None else next(iter(proof.sources.values())).span_at(0)
+        span = res.span("spec") if res is not None else _anywhere(proof, found)
         proof.diagnostics.append(diagnostic("import-document-differs", message, span))
 
 
@@ -257,7 +260,7 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
         proof.differing += 1
         where, key = _input_entry(before, request, a, found)
         if where is None:
-            where = located.entry(b) or next(iter(proof.sources.values())).span_at(0)
+            where = located.entry(b) or _anywhere(proof, found)
         if key in reported:
             continue
         reported.add(key)
@@ -267,13 +270,23 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
             where, help="the loss report says what the import could not carry; or route it by hand"))
 
 
+def _anywhere(proof: Proof, found: list[Resource]) -> Span:
+    """Where to report what neither side can locate: the first written file,
+    else the first input resource."""
+    if proof.sources:
+        return next(iter(proof.sources.values())).span_at(0)
+    return found[0].span() if found else Span("<input>", 1, 1, 1, 1, 0, 0)
+
+
 def _order(r: Request) -> tuple:
     return (r.gateway or "", r.host, r.port, r.path, r.method, r.headers, r.source_namespace, r.source_labels,
             r.source_cluster or "")
 
 
 def _comparable(d: Decision) -> Decision:
-    return replace(d, entry=None, virtual_service=None)
+    """A decision without the names of what took the request; Istio's
+    default route and a route doing exactly what it does are alike."""
+    return replace(d, entry=None, virtual_service=None, kind="route" if d.kind == "default" else d.kind)
 
 
 def _input_entry(evaluator, request: Request, decision: Decision, found: list[Resource]) -> tuple[Optional[Span], Any]:

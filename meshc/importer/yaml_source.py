@@ -97,13 +97,16 @@ class Document:
         return _span(self.source, key if key is not None else node)
 
     def value_span(self, path: Path) -> Span:
-        """Where the value at `path` is written (the key's span when absent)."""
+        """Where the value at `path` is written: the key's span when it is
+        absent, or a block of several lines (a mapping or list)."""
         node = self.node
         for step in path:
             found = _child(node, step)
             if found is None:
                 return self.span(path)
             node = found[1]
+        if not isinstance(node, ScalarNode) and node.end_mark.line > node.start_mark.line:
+            return self.span(path)
         return _span(self.source, node)
 
 

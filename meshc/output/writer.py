@@ -56,7 +56,7 @@ import shutil
 import stat
 import tempfile
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Optional
+from typing import Callable, Iterator, Mapping, Optional
 
 from ruamel.yaml import YAML
 
@@ -105,10 +105,14 @@ class _Tree:
 # ---------------------------------------------------------------- public API
 
 
-def write_tree(out_dir: str, files: Mapping[str, str]) -> WriteReport:
+def write_tree(out_dir: str, files: Mapping[str, str],
+               owned: Optional[Callable[[Mapping[str, bytes]], set[str]]] = None) -> WriteReport:
     """Make meshc's files in `out_dir` exactly `files`, atomically, leaving
     foreign entries alone. Raises OutputError, having changed nothing, when a
-    path is unsafe or a foreign entry is in the way."""
+    path is unsafe or a foreign entry is in the way. `owned` says which of
+    the files carrying meshc's header are this command's (by default a
+    render's: its kustomizations and what they list; `meshc import` owns
+    the .mesh files it wrote)."""
     encoded = _encode(files)
     out = os.path.abspath(out_dir)
     try:
@@ -117,7 +121,7 @@ def write_tree(out_dir: str, files: Mapping[str, str]) -> WriteReport:
         raise OutputError(f"cannot create the directory of {out_dir}: {err.strerror}") from err
     with _locked(out):
         warnings = _remove_stale_staging(out)
-        tree = _scan(out, out_dir)
+        tree = _scan(out, out_dir, owned)
         _check_collisions(out_dir, tree, encoded)
         if tree.mode is None:
             _check_interrupted_swap(out, out_dir)
@@ -225,7 +229,7 @@ def _show(out_dir: str, rel: str) -> str:
 # ---------------------------------------------------------------- reading OUT
 
 
-def _scan(out: str, out_dir: str) -> _Tree:
+def _scan(out: str, out_dir: str, owned: Optional[Callable[[Mapping[str, bytes]], set[str]]] = None) -> _Tree:
     """Inventory OUT. Refuses a symlinked OUT (replacing it would replace
     the link) and mount points (the old tree is deleted recursively)."""
     try:
@@ -242,7 +246,7 @@ def _scan(out: str, out_dir: str) -> _Tree:
         raise OutputError(f"{out_dir} is a mount point; meshc replaces the output directory by renaming it, so choose a directory inside it")
     tree = _Tree(mode=stat.S_IMODE(st.st_mode), owner=(st.st_uid, st.st_gid))
     _scan_dir(out, out_dir, "", st.st_dev, tree)
-    listed = _listed(tree.ours)
+    listed = (owned or _listed)(tree.ours)
     for rel in sorted(tree.ours.keys() - listed):
         del tree.ours[rel]
         tree.foreign.append(rel)
