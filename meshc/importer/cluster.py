@@ -280,6 +280,9 @@ class ClusterReader:
                                       "the language answers 404 itself only after routes that all have a `when`; "
                                       "the entry is left out")
                 continue
+            last = position == len(entries) - 1 and entry.matches is None and entry.name is None
+            if last and "default" not in names:
+                entry = replace(entry, name="default")  # an unnamed last catch-all: the language's default route
             route = self._route(res, entry, Target(svc.namespace, svc.name), names, report)
             if route is not None:
                 out.append(route)

@@ -319,13 +319,14 @@ def describe_request(r: Request) -> str:
 
 
 def _difference(a: Decision, b: Decision) -> str:
+    ca, cb = _comparable(a), _comparable(b)
     fields = [f for f in ("kind", "status", "destinations", "timeout_ms", "retries", "fault", "mirrors", "rewrite",
-                          "cors", "policies") if getattr(a, f) != getattr(b, f)]
+                          "cors", "policies") if getattr(ca, f) != getattr(cb, f)]
     if "kind" in fields or "status" in fields or "destinations" in fields:
         return f"the input {describe(a)}; the imported policy {describe(b)}"
-    parts = [f"{f.replace('_ms', '')}: {_value(getattr(a, f))} in the input, {_value(getattr(b, f))} imported"
+    parts = [f"{f.replace('_ms', '')} {_value(f, getattr(a, f))} in the input, {_value(f, getattr(b, f))} imported"
              for f in fields]
-    return f"routed alike ({describe(a)}) but " + "; ".join(parts)
+    return f"both send it to {_shares(b)}, with " + "; ".join(parts)
 
 
 def describe(d: Decision) -> str:
@@ -333,9 +334,12 @@ def describe(d: Decision) -> str:
         return f"answers {d.status}" if d.status is not None else "gives no HTTP answer"
     if d.kind == "redirect":
         return f"redirects ({d.status})"
-    shares = ", ".join(f"{_target(s.target)} {float(s.share) * 100:g}%" for s in d.destinations)
     how = "takes Istio's default route to" if d.kind == "default" else "routes it to"
-    return f"{how} {shares}"
+    return f"{how} {_shares(d)}"
+
+
+def _shares(d: Decision) -> str:
+    return ", ".join(f"{_target(s.target)} {float(s.share) * 100:g}%" for s in d.destinations)
 
 
 def _target(t) -> str:
@@ -343,7 +347,14 @@ def _target(t) -> str:
     return text + (f" port {t.port}" if t.port else "")
 
 
-def _value(value: Any) -> str:
+def _value(field: str, value: Any) -> str:
     if value is None or value == ():
         return "none"
+    if field == "timeout_ms":
+        return f"{value} ms"
+    if field == "retries":
+        if not value.attempts:
+            return "none"
+        on = ",".join(value.retry_on + tuple(map(str, value.statuses)))
+        return f"{value.attempts} attempt{'s' if value.attempts != 1 else ''}" + (f" on {on}" if on else "")
     return str(value)
