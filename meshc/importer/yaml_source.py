@@ -131,8 +131,9 @@ def _parse(source: SourceFile) -> list[tuple[Any, Node]]:
     out = []
     try:
         for node in yaml.compose_all(source.text, Loader=_Loader):
-            if node is not None:
-                out.append((_data(node, source, {}), node))
+            data = None if node is None else _data(node, source, {})
+            if data is not None:  # an empty document (`---` at the end of a stream)
+                out.append((data, node))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = _mark_span(source, mark) if mark is not None else source.span_at(0)
