@@ -193,11 +193,12 @@ class ClusterReader:
             defaults = self.model.namespace(svc.namespace).defaults or ()
             found = self._once(res, ("policies", defaults), lambda rec: policies(reading, defaults, rec))
             svc.policy = found.policy
-            svc.port_policies = tuple(sorted(found.ports.items()))
+            svc.port_policies = tuple((number, own, effective) for number, (own, effective) in found.ports.items())
+            svc.combos = found.combos
             for number in found.ports:
                 svc.ports.setdefault(number, Port(number, "http", known=False))
-            svc.subsets = tuple(Subset(name, labels, policy, Origin(res, ("spec", "subsets", s.index)))
-                                for (name, labels, policy), s in zip(found.subsets, reading.subsets))
+            svc.subsets = tuple(Subset(name, labels, own, effective, Origin(res, ("spec", "subsets", s.index)))
+                                for (name, labels, own, effective), s in zip(found.subsets, reading.subsets))
             svc.sources.append(res)
 
     def _defaults(self, reading: DestinationRuleReading) -> None:
@@ -254,6 +255,9 @@ class ClusterReader:
                                         lambda rec, reading=reading, svc=svc, dead=dead: self.routes(
                                             reading, svc, dead, rec))
                 self._touch(svc.routes)
+                for route in svc.routes:  # a `port` match says the service has that port
+                    for number in {int(c.value) for m in route.matches for c in m if c.kind == "port"}:
+                        svc.ports.setdefault(number, Port(number, "http", known=False))
                 svc.sources.append(res)
         exposures = ExposureReader(self, self.ledger)
         for reading in self.gateway_virtual_services:
@@ -332,8 +336,10 @@ class ClusterReader:
     def _route_name(self, res: Resource, entry: Entry, names: set[str], report) -> str:
         if entry.name is None:
             base = f"route-{entry.index + 1}"
+        elif val.is_name(entry.name):
+            base = entry.name
         else:
-            base = _NOT_NAME.sub("-", entry.name.lower()).strip("-")[:55] or f"route-{entry.index + 1}"
+            base = _NOT_NAME.sub("-", entry.name.lower()).strip("-")[:63].strip("-") or f"route-{entry.index + 1}"
         name, n = base, 2
         while name in names or name.endswith("-preview") and name[:-8] in names:
             name, n = f"{base}-{n}", n + 1

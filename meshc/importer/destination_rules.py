@@ -16,14 +16,13 @@ applied; a setting Istio dropped and the language would keep is reported
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import product
 from typing import Any, Optional
 
 from meshc.importer import values as val
 from meshc.importer.fields import Fields
 from meshc.importer.hosts import fqdn
 from meshc.importer.ledger import Ledger
-from meshc.importer.model import Settings, difference, merge, settings
+from meshc.importer.model import Settings, difference, least, merge, settings
 from meshc.importer.resources import Resource
 from meshc.language.ir import TOPOLOGY_LABELS
 
@@ -60,8 +59,13 @@ class Policies:
     """What a service's DestinationRule becomes in the language."""
 
     policy: Settings = ()
-    ports: dict[int, Settings] = field(default_factory=dict)
-    subsets: list[tuple[str, tuple[tuple[str, str], ...], Settings]] = field(default_factory=list)
+    ports: dict[int, tuple[Settings, Settings]] = field(default_factory=dict)
+    """port -> (what it sets beyond the service, what Istio applies there)"""
+    subsets: list[tuple[str, tuple[tuple[str, str], ...], Optional[Settings], Settings]] = field(default_factory=list)
+    """(name, labels, what it sets beyond the service or None, what Istio applies to it)"""
+    combos: dict[tuple[str, int], Settings] = field(default_factory=dict)
+    """What Istio applies to a subset on a port with port-level settings: the
+    written policies are checked against it once every cluster is read."""
 
 
 def read_destination_rule(resource: Resource, ledger: Ledger) -> Optional[DestinationRuleReading]:
@@ -392,30 +396,23 @@ def policies(reading: DestinationRuleReading, base: Settings, ledger: Ledger) ->
     dropped = sorted(set(dict(base)) - set(dict(top)))
     if dropped:
         ledger.lose("policy-not-inherited", resource, ("spec", "trafficPolicy") if reading.top else ("spec", "host"),
-                    f"does not set {_names(dropped)}, which the namespace's wildcard DestinationRule sets and "
+                    f"does not set {istio_fields(dropped)}, which the namespace's wildcard DestinationRule sets and "
                     "Istio does not apply to a service with its own rule; the language's `defaults` apply to it")
     ports = sorted(set(reading.ports) | {p for s in reading.subsets for p in s.ports})
-    for port in sorted(reading.ports):
-        out.ports[port] = difference(istio_effective(reading, None, port), service)
+    for port in reading.ports:  # in the order written: meshc renders them in the order of the ports
+        effective = istio_effective(reading, None, port)
+        out.ports[port] = (least(effective, service), effective)
     for s in reading.subsets:
-        out.subsets.append((s.name, s.labels, difference(istio_effective(reading, s, None), service)))
-    subsets: list[Optional[SubsetReading]] = [None, *reading.subsets]
-    for subset, port in product(subsets, [None, *ports]):
-        istio = istio_effective(reading, subset, port)
-        ours = merge(service, out.ports.get(port, ()) if port is not None else ())
-        if subset is not None:
-            ours = merge(ours, dict((n, p) for n, _, p in out.subsets)[subset.name])
-        if ours != istio:
-            kept = sorted(k for k, v in ours if dict(istio).get(k) != v)
-            where = ("spec", "subsets", subset.index) if subset is not None else ("spec", "trafficPolicy")
-            what = (f"subset `{subset.name}`" if subset else "the service") + (f" on port {port}" if port else "")
-            ledger.lose("policy-not-inherited", resource, where,
-                        f"Istio replaces whole messages: for {what} it drops or changes {_names(kept)}, which "
-                        "the language's setting-by-setting inheritance keeps")
+        effective = istio_effective(reading, s, None)
+        own = least(effective, service) if s.policy is not None or s.ports else None
+        out.subsets.append((s.name, s.labels, own, effective))
+    for subset in reading.subsets:
+        for port in ports:
+            out.combos[(subset.name, port)] = istio_effective(reading, subset, port)
     return out
 
 
-def _names(keys: list[str]) -> str:
+def istio_fields(keys: list[str]) -> str:
     """The Istio fields that hold these settings."""
     shown = sorted({_FIELD_OF.get(k.split(".")[0], "connectionPool") for k in keys})
     return ", ".join(f"`{k}`" for k in shown)

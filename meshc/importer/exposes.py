@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
+from meshc.backends.documents import slug
 from meshc.backends.routes import conjunction
 from meshc.importer.hosts import gateway_ref, service_of
 from meshc.importer.ledger import Ledger
-from meshc.importer.model import Cond, Dest, Expose, Forward, Gateway, Match, Mirror, Origin, Route, Service, Target
+from meshc.importer.model import BlueGreen, Cond, Dest, Expose, Forward, Gateway, Match, Origin, Route, Service, Target
 from meshc.importer.virtual_services import MESH, Entry, VirtualServiceReading
 from meshc.language import ir
 from meshc.language.ir import CLUSTER_LABEL as CLUSTER
@@ -33,6 +34,7 @@ _HERE = Span("<import>", 1, 1, 1, 1, 0, 0)
 _SUFFIX = re.compile(r"(?P<route>.*?)(?P<suffix>-[2-9]|-[1-9][0-9]+)?(?P<preview>-preview)?")
 MESH_ONLY = ("port", "source-label", "source-namespace")
 NOT_FOUND = "not-found"
+PREVIEW = "x-preview"  # model/resolve.py PREVIEW_HEADER
 DEFAULT = "default"
 
 
@@ -81,7 +83,7 @@ class ExposureReader:
         end is read as exposures, and every entry before it as the block's
         routes, in the order written."""
         res = reading.resource
-        expected = f"{gateway.name}-{host.replace('*', 'wildcard').replace('.', '-')}"[:63].strip("-")
+        expected = f"{gateway.name}-{slug(host)}"
         if res.namespace != gateway.namespace or res.name != expected:
             self.ledger.lose("name-not-kept", res, ("metadata", "name"),
                              f"the VirtualService `{res.namespace}/{res.name}` becomes "
@@ -148,9 +150,7 @@ class ExposureReader:
                 groups.append(None)
                 continue
             service, rest = named
-            m = _SUFFIX.fullmatch(rest)
-            suffix = m.group("suffix") or ""
-            route = m.group("route") + (m.group("preview") or "")
+            route, suffix = _route_and_suffix(service, rest)
             last = groups[-1] if groups else None
             if last is not None and last.service is service and last.suffix == suffix:
                 last.entries.append((entry, route))
@@ -183,81 +183,93 @@ class ExposureReader:
         if anchor is None:
             return None
         when = anchor.matches or ()
-        expected = self._expected(svc, when)
-        if expected is None:
-            return None
-        # The exposure's port is on the service's own destinations; so is
-        # the only port of a service, written out anyway: try both readings.
-        ports = {t.port for e, _ in group.entries for t, _ in e.dests + e.mirrors if t.host == own} - {None}
-        for port in [None, *sorted(ports)]:
-            found = []
-            for entry, name in group.entries:
-                if entry.direct_status == 404 and not entry.usable:
-                    found.append((name, _canonical(entry.matches or ()), "404"))
-                    continue
-                route = self.reader._route(res, replace(entry, name=name), Target(svc.namespace, svc.name), set(),
-                                           self.ledger)
-                if route is None:
-                    return None
-                found.append((route.name, _canonical(route.matches), _unported(route, own, port)))
-            if found == expected:
+        found = []
+        for entry, name in group.entries:
+            if entry.direct_status == 404 and not entry.usable:
+                found.append((name, _canonical(entry.matches or ()), "404"))
+                continue
+            route = self.reader._route(res, replace(entry, name=name), Target(svc.namespace, svc.name), set(),
+                                       self.ledger)
+            if route is None:
+                return None
+            found.append((route.name, _canonical(route.matches), (route.action, route.mirrors, route.options)))
+        # The exposure's port goes to the service's own destinations that
+        # name none: try no port, then each port those destinations have.
+        own = Target(svc.namespace, svc.name)
+        ports = {t.port for e, _ in group.entries for t, _ in e.dests + e.mirrors
+                 if t.host == f"{svc.name}.{svc.namespace}.svc.cluster.local"} - {None}
+        # A service with several ports is exposed on one of them (MESH319),
+        # named even where no destination shows which.
+        candidates = [*sorted(ports), *(p for p in svc.ports if p not in ports)] if len(svc.ports) > 1 \
+            else [None, *sorted(ports)]
+        for port in candidates:
+            if found == self._expected(svc, when, own, port):
                 origin = Origin(res, ("spec", "http", group.entries[0][0].index))
                 return Expose(gateway.name, host, port, tuple(when), origin)
         return None
 
-    def _expected(self, svc: Service, when: tuple[Match, ...]) -> Optional[list]:
-        """The entries meshc renders for `svc` exposed with `when`: (route
-        name, matches, what it does); None when it cannot be worked out."""
+    def _expected(self, svc: Service, when: tuple[Match, ...], own: Target, port: Optional[int]) -> Optional[list]:
+        """The entries meshc renders for `svc` exposed with `when` on `port`:
+        (route name, matches, what it does); None when it cannot be worked out."""
         out = []
         outer = tuple(_ir(m) for m in when)
         routes = svc.routes
         if routes is None:
-            return [(DEFAULT, _canonical(when), _unported(Route(DEFAULT, (), None, (), ()), "", None))]
+            return [(DEFAULT, _canonical(when), _at_gateway(Route(DEFAULT, (), None, (), ()), own, port))]
         for route in routes:
-            own = tuple(m for m in route.matches if not any(c.kind in MESH_ONLY for c in m))
-            if route.matches and not own:
+            mine = tuple(m for m in route.matches if not any(c.kind in MESH_ONLY for c in m))
+            if route.matches and not mine:
                 continue
-            matches = conjunction(outer, tuple(_ir(m) for m in own))
+            matches = conjunction(outer, tuple(_ir(m) for m in mine))
             if matches is None:
                 continue
             back = _canonical(tuple(_back(m) for m in matches))
-            if back is None:
-                return None
-            from meshc.importer.model import BlueGreen
             if isinstance(route.action, BlueGreen):
-                header = ir.HeaderCondition.model_construct(span=_HERE, name="x-preview", match=ir.StringMatch.model_construct(op="exact", value="true"))
+                header = ir.HeaderCondition.model_construct(
+                    span=_HERE, name=PREVIEW, match=ir.StringMatch.model_construct(op="exact", value="true"))
                 preview = conjunction(matches, (ir.Match.model_construct(span=_HERE, conditions=(header,)),))
                 if preview is not None:
-                    target = Target(svc.namespace, svc.name, route.action.preview)
+                    to_preview = Forward((Dest(replace(own, subset=route.action.preview)),))
                     out.append((f"{route.name}-preview", _canonical(tuple(_back(m) for m in preview)),
-                                _unported(Route("", (), Forward((Dest(target),)), route.mirrors, route.options), "",
-                                          None)))
-                target = Target(svc.namespace, svc.name, route.action.active)
-                route = replace(route, action=Forward((Dest(target),)))
-            out.append((route.name, back, _unported(route, "", None)))
+                                _at_gateway(replace(route, action=to_preview), own, port)))
+                route = replace(route, action=Forward((Dest(replace(own, subset=route.action.active)),)))
+            out.append((route.name, back, _at_gateway(route, own, port)))
         if not any(not r.matches for r in routes):
             out.append((NOT_FOUND, _canonical(when), "404"))
         return out
+
+
+def _route_and_suffix(service: Service, rest: str) -> tuple[str, str]:
+    """`ROUTE[-N][-preview]` of an entry `SERVICE-...`: the route, with
+    `-preview` kept, and the group suffix `-N`. A route's own name may end
+    in `-N` (`gmf3st7-9`): the service's route names decide."""
+    names = {r.name for r in service.routes or ()} | {DEFAULT, NOT_FOUND}
+    plain = rest[: -len("-preview")] if rest.endswith("-preview") else rest
+    if plain in names:
+        return rest, ""
+    m = _SUFFIX.fullmatch(rest)
+    return m.group("route") + (m.group("preview") or ""), m.group("suffix") or ""
+
 
 def _serves(gateway: Gateway, host: str) -> bool:
     """checks/routing.py `_serves`: one of the gateway's hosts, or under its wildcard."""
     return any(p in ("*", host) or (p.startswith("*.") and host.endswith(p[1:])) for p in gateway.hosts)
 
 
-def _unported(route: Route, own: str, port: Optional[int]) -> tuple:
-    """What a route does, with the exposure's port taken off the service's own destinations."""
-    def strip(t: Target) -> Target:
-        host = f"{t.service}.{t.namespace}.svc.cluster.local"
-        return replace(t, port=None) if host == own and t.port == port else t
+def _at_gateway(route: Route, own: Target, port: Optional[int]) -> tuple:
+    """What a service's route does at a gateway exposing it on `port`
+    (backends/routes.py `_destination`): the service's own destinations that
+    name no port get it, a route without `to` goes to the service on it."""
+    def there(t: Target) -> Target:
+        mine = (t.namespace, t.service) == (own.namespace, own.service)
+        return replace(t, port=port) if mine and t.port is None else t
 
     action = route.action
-    if isinstance(action, Forward):
-        action = Forward(tuple(replace(d, target=strip(d.target)) for d in action.dests))
-        if len(action.dests) == 1 and action.dests[0].target.subset is None and \
-                f"{action.dests[0].target.service}.{action.dests[0].target.namespace}.svc.cluster.local" == own:
-            action = None
-    mirrors = tuple(replace(m, target=strip(m.target)) for m in route.mirrors)
-    return action, mirrors, route.options
+    if action is None and port is not None:
+        action = Forward((Dest(replace(own, port=port)),))
+    elif isinstance(action, Forward):
+        action = Forward(tuple(replace(d, target=there(d.target)) for d in action.dests))
+    return action, tuple(replace(m, target=there(m.target)) for m in route.mirrors), route.options
 
 
 _KINDS = {

@@ -79,10 +79,10 @@ def _local_shape(svc: Service, topology: Topology) -> Optional[tuple[tuple[str, 
         if not s.name.startswith(first + "-") or (CLUSTER_LABEL, first) not in s.labels:
             return None
         declared.append(Subset(s.name[len(first) + 1:], tuple(x for x in s.labels if x[0] != CLUSTER_LABEL),
-                               s.policy, s.origin))
+                               s.policy, s.effective, s.origin))
     expected = []
     for c in placement:
-        expected.append((c, ((CLUSTER_LABEL, c),), ()))
+        expected.append((c, ((CLUSTER_LABEL, c),), None))
         expected += [(f"{c}-{d.name}", d.labels + ((CLUSTER_LABEL, c),), d.policy) for d in declared]
     if [(s.name, s.labels, s.policy) for s in subsets] != [(n, lbl, p) for n, lbl, p in expected]:
         return None

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence
 
 from meshc.diagnostics import Label
+from meshc.importer.destination_rules import istio_fields
 from meshc.importer.ledger import Ledger
 from meshc.importer.locality import unlocalise
-from meshc.importer.model import (ClusterImport, Namespace, Port, Route, Service, Settings, Target, settings)
+from meshc.importer.model import (ClusterImport, Namespace, Origin, Port, Route, Service, Settings, Target, least, merge,
+                                  settings)
 from meshc.importer.resources import Resource
 from meshc.model.topology import Topology
 
@@ -72,7 +74,8 @@ def merge_clusters(readings: Sequence[ClusterImport], primaries: Sequence[str], 
     services: dict[tuple[str, str], Plan] = {}
     keys = sorted({k for r in readings for k in r.services})
     for key in keys:
-        plan = _service(key, configs, readings, ledger)
+        plan = _service(key, configs, readings, ledger, {r.cluster: r.namespaces[key[0]].defaults or ()
+                                                         for r in configs if key[0] in r.namespaces})
         if plan is not None:
             services[key] = plan
     namespaces = _namespaces(configs, ledger)
@@ -117,12 +120,18 @@ _NOTHING = object()
 
 # --------------------------------------------------------------- services
 def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: Sequence[ClusterImport],
-             ledger: Ledger) -> Optional[Plan]:
+             ledger: Ledger, defaults: dict[str, Settings]) -> Optional[Plan]:
     found = [(r.cluster, r.services[key]) for r in configs if key in r.services]
     configured = [(c, s) for c, s in found if s.configured()]
     everywhere = [(r.cluster, r.services[key]) for r in readings if key in r.services]
     if not found and not everywhere:
         return None
+    if configured and any(s.routes is None for _, s in configured) and all(
+            s.routes is None or _options_only(s) for _, s in configured):
+        # A service with route options in some clusters only renders a
+        # VirtualService there only: no routes, its options per cluster.
+        configured = [(c, replace(s, routes=(), options=s.routes[0].options if s.routes else ()))
+                      for c, s in configured]
     base = configured[0][1] if configured else (found or everywhere)[0][1]
     if configured and len(configured) < len(configs):
         missing = [r.cluster for r in configs if r.cluster not in {c for c, _ in configured}]
@@ -138,8 +147,90 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
         _compare(ledger, base, other, cluster)
     if configured:
         _overrides(plan, configured)
+        _levels(plan, [(c, s, defaults.get(c, ())) for c, s in configured], ledger)
     _lift(plan)
     return plan
+
+
+def _levels(plan: Plan, configured: list[tuple[str, Service, Settings]], ledger: Ledger) -> None:
+    """The policy each port and subset is written with: one that, over the
+    service's policy in each cluster (`on CLUSTER` included), and for a
+    subset on a port over the port's, gives what Istio applies there, in
+    every cluster. Where none does, the clusters disagree (only a service's
+    policy may differ per cluster) or Istio's whole-message replacement
+    drops what the language's inheritance keeps: both are reported."""
+    service = {c: merge(d, s.policy) for c, s, d in configured}
+    ports, written_ports = [], {}
+    for number, own, effective in plan.service.port_policies:
+        found = [(service[c], e, True) for c, s, _ in configured for n, _, e in s.port_policies if n == number]
+        written, problem = _level(found, set())
+        if problem:
+            origin = next((Origin(r, ("spec", "trafficPolicy")) for r in plan.service.sources
+                           if r.kind == "DestinationRule"), None)
+            _level_lost(ledger, origin, f"port {number}", problem)
+            written = own
+        ports.append((number, written, effective))
+        written_ports[number] = written or ()
+    # A port's own settings win over the service's but not over a subset's:
+    # a setting a subset repeats from the service must not be one a port sets.
+    ported = {k for own in written_ports.values() for k, _ in own}
+    subsets = []
+    for i, sub in enumerate(plan.service.subsets):
+        found = []
+        for c, s, _ in configured:
+            if i < len(s.subsets) and s.subsets[i].name == sub.name:
+                present = s.subsets[i].policy is not None
+                found.append((service[c], s.subsets[i].effective, present))
+                found += [(merge(service[c], written_ports[n]), s.combos[(sub.name, n)], present)
+                          for n in written_ports if (sub.name, n) in s.combos]
+        written, problem = _level(found, ported)
+        if problem:
+            _level_lost(ledger, sub.origin, f"subset `{sub.name}`", problem)
+            written = sub.policy
+        subsets.append(replace(sub, policy=written))
+    plan.service = replace(plan.service, subsets=tuple(subsets), port_policies=tuple(ports))
+
+
+def _level(found: list[tuple[Settings, Settings, bool]], avoid: set[str]) -> tuple[Optional[Settings], Any]:
+    """(what it inherits, what Istio applies, has a policy) for every place a
+    subset or port policy applies -> (the settings to write or None for no
+    policy, None), or (None, the problem): `clusters` when no one policy
+    fits every cluster, else the settings Istio drops that the language
+    would keep. `avoid`: settings not to repeat from the service (ports set
+    them) when one must be written to keep a policy that sets nothing new."""
+    if not any(present for _, _, present in found):
+        return None, None
+    wanted: dict[str, Any] = {}
+    for under, effective, _ in found:
+        for k, v in least(effective, under):
+            if wanted.setdefault(k, v) != v:
+                return None, "clusters"
+    if not wanted and any(effective for _, effective, _ in found):
+        # A policy that sets nothing new still has to be there (meshc renders
+        # it in full): one setting every place inherits alike.
+        first = dict(found[0][1])
+        agreed = [k for k, v in first.items() if k not in avoid and all(dict(u).get(k) == v for u, _, _ in found)]
+        key = next((k for k in agreed if not k.startswith("eject.")), next(iter(agreed), None))
+        if key is None:
+            return None, "clusters"
+        wanted = {k: v for k, v in first.items() if k == key or (key.startswith("eject.") and k.startswith("eject."))}
+    chosen = settings(wanted)
+    kept = sorted({k for under, effective, _ in found for k, v in merge(under, chosen)
+                   if dict(effective).get(k) != v})
+    return (chosen, None) if not kept else (None, kept)
+
+
+def _level_lost(ledger: Ledger, origin: Optional[Origin], what: str, problem: Any) -> None:
+    if origin is None:
+        return
+    if problem == "clusters":
+        ledger.lose("differs-per-cluster", origin.resource, origin.path,
+                    f"gives {what} a policy no one `.mesh` policy can give in every cluster (only a service's policy "
+                    "may differ per cluster, `on CLUSTER`); the first cluster's is imported", merged=True)
+    else:
+        ledger.lose("policy-not-inherited", origin.resource, origin.path,
+                    f"Istio replaces whole messages: for {what} it drops or changes {istio_fields(problem)}, which the "
+                    "language's setting-by-setting inheritance keeps", merged=True)
 
 
 def _ports(everywhere: list[tuple[str, Service]]) -> dict[int, Port]:
@@ -180,11 +271,11 @@ def _compare(ledger: Ledger, base: Service, other: Service, cluster: str) -> Non
     what = []
     if _shape(base.routes) != _shape(other.routes):
         what.append("routes")
-    if tuple((s.name, s.labels, s.policy) for s in base.subsets) != tuple(
-            (s.name, s.labels, s.policy) for s in other.subsets):
-        what.append("subsets or their policy")
-    if base.port_policies != other.port_policies:
-        what.append("port-level policy")
+    if tuple((s.name, s.labels, s.policy is None) for s in base.subsets) != tuple(
+            (s.name, s.labels, s.policy is None) for s in other.subsets):
+        what.append("subsets")
+    if [p[0] for p in base.port_policies] != [p[0] for p in other.port_policies]:
+        what.append("ports with a policy")
     if base.exposes != other.exposes:
         what.append("gateway exposure")
     if what:
@@ -219,6 +310,8 @@ def _overrides(plan: Plan, configured: list[tuple[str, Service]]) -> None:
     common, per_cluster = _split({c: dict(s.policy) for c, s in configured})
     plan.service = replace(plan.service, policy=common)
     plan.policy_overrides = per_cluster
+    if base.routes == ():
+        plan.options, plan.option_overrides = _split({c: dict(s.options) for c, s in configured})
 
 
 def _split(values: dict[str, dict[str, Any]]) -> tuple[Settings, dict[str, Settings]]:
@@ -288,6 +381,12 @@ def _lift(plan: Plan) -> None:
     only = plan.routes[0]
     if len(plan.routes) == 1 and _plain_default(only) and not only.options and plan.options:
         plan.routes = ()  # the service's options alone render this very entry
+
+
+def _options_only(svc: Service) -> bool:
+    """A VirtualService whose one route is the `default` a service with
+    options and no routes renders."""
+    return svc.routes is not None and len(svc.routes) == 1 and _plain_default(svc.routes[0])
 
 
 def _plain_default(route: Route) -> bool:

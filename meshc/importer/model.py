@@ -38,18 +38,30 @@ def merge(base: Settings, over: Settings) -> Settings:
     return settings(out)
 
 
-def difference(effective: Settings, base: Settings) -> Settings:
+def difference(effective: Settings, base: Settings, whole_eject: bool = True) -> Settings:
     """The settings `effective` sets otherwise than `base`; an `eject`
     field that differs brings the whole `eject` (the statement needs its
-    count and errors)."""
+    count and errors), unless `whole_eject` is False."""
     have, under = dict(effective), dict(base)
     out = {k: v for k, v in have.items() if under.get(k, _ABSENT) != v}
-    if any(k.startswith("eject.") for k in out):
+    if whole_eject and any(k.startswith("eject.") for k in out):
         out.update({k: v for k, v in have.items() if k.startswith("eject.")})
     return settings(out)
 
 
 _ABSENT = object()
+
+
+def least(effective: Settings, base: Settings) -> Settings:
+    """The fewest settings that, over `base`, give `effective`: each that
+    differs (an `eject` field alone, with the count and errors its
+    statement needs)."""
+    out = dict(difference(effective, base, whole_eject=False))
+    if any(k.startswith("eject.") for k in out):
+        have = dict(effective)
+        for k in ("eject.consecutive", "eject.errors"):
+            out.setdefault(k, have.get(k))
+    return settings(out)
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,11 @@ class Port:
 class Subset:
     name: str
     labels: tuple[tuple[str, str], ...]
-    policy: Settings = ()
+    policy: Optional[Settings] = None
+    """What the subset sets beyond the service; None: no policy of its own."""
+    effective: Settings = field(default=(), compare=False)
+    """What Istio applies to the subset, in one cluster's reading (clusters
+    merged, the policy written is the one that gives this in each)."""
     origin: Optional[Origin] = field(default=None, compare=False)
 
 
@@ -159,7 +175,10 @@ class Service:
     ports: dict[int, Port] = field(default_factory=dict)
     subsets: tuple[Subset, ...] = ()
     policy: Settings = ()
-    port_policies: tuple[tuple[int, Settings], ...] = ()
+    port_policies: tuple[tuple[int, Settings, Settings], ...] = ()
+    """(port, what it sets beyond the service, what Istio applies there)."""
+    combos: dict[tuple[str, int], Settings] = field(default_factory=dict)
+    """What Istio applies to (subset, port) where the port has port-level settings."""
     routes: Optional[tuple[Route, ...]] = None
     """None: no VirtualService; () cannot happen (a VirtualService has a route)."""
     options: Settings = ()

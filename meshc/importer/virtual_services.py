@@ -141,84 +141,17 @@ def _matches(http: Fields) -> Optional[tuple[Match, ...]]:
 
 
 def _alternative(m: Fields) -> Optional[Match]:
-    """One HTTPMatchRequest; None when it tests something the language
-    cannot (it is left out: never widened)."""
+    """One HTTPMatchRequest, its conditions in the order its fields are
+    written (meshc writes them in the order of the `when`); None when it
+    tests something the language cannot (it is left out: never widened)."""
     conds: list[Cond] = []
     ok = True
-    uri = m.get("uri")
-    if uri is not None:
-        op_value = _string_match(m, "uri", uri)
-        ok &= op_value is not None
-        if op_value:
-            conds.append(Cond("path", op=op_value[0], value=op_value[1]))
-    for name, match in _mapping(m, "headers"):
-        cond = _header(m, name, match)
-        ok &= cond is not None
-        if cond is not None:
-            conds.append(cond)
-    for name, match in _mapping(m, "withoutHeaders"):
-        try:
-            header = val.header_name(str(name).lower())
-        except val.Inexpressible as err:
-            m.bad(("withoutHeaders"), str(err))
-            ok = False
-            continue
-        if match not in ({}, None):
-            m.lose("withoutHeaders", f"`header {name} absent` is the only test of a missing header the language has "
-                                     "(a value under `withoutHeaders` is not)")
-            ok = False
-            continue
-        conds.append(Cond("header-absent", name=header))
-    method = m.get("method")
-    if method is not None:
-        found = _string_match(m, "method", method)
-        if found and found[0] == "exact" and found[1] in HTTP_METHODS:
-            conds.append(Cond("method", value=found[1]))
-        else:
-            ok = False
-            if found:
-                m.bad("method", "the language tests a method by its exact name (" + ", ".join(HTTP_METHODS) + ")")
-    for name, match in _mapping(m, "queryParams"):
-        if not val.NAME.fullmatch(str(name)):
-            m.bad("queryParams", f"the query parameter `{name}` cannot be written in the language")
-            ok = False
-            continue
-        found = _string_match(m, ("queryParams", name), match, present=True)
-        ok &= found is not None
-        if found:
-            conds.append(Cond("query", name=str(name), op=found[0], value=found[1]))
-    port = m.get("port")
-    if port is not None:
-        try:
-            conds.append(Cond("port", value=str(val.port(port))))
-        except val.Inexpressible as err:
-            m.bad("port", str(err))
-            ok = False
-    for key, value in _mapping(m, "sourceLabels"):
-        try:
-            k, v = val.label(key, value)
-            conds.append(Cond("source-label", name=k, value=v))
-        except val.Inexpressible as err:
-            m.bad("sourceLabels", str(err))
-            ok = False
-    source_ns = m.get("sourceNamespace")
-    if source_ns is not None:
-        try:
-            conds.append(Cond("source-namespace", value=val.name(source_ns, "namespace")))
-        except val.Inexpressible as err:
-            m.bad("sourceNamespace", str(err))
-            ok = False
-    gateways = m.get("gateways")
-    if gateways is not None:
-        resolved = {gateway_ref(str(g), m.resource.namespace) for g in gateways} if isinstance(gateways, list) else {}
-        if resolved != {MESH}:
-            m.lose("gateways", "the language cannot limit one alternative to some gateways; the alternative is left "
-                               "out")
-            ok = False
-    for key in ("authority", "scheme"):
-        if key in m:
-            m.lose(key, f"the language cannot test the `{key}`; the alternative is left out")
-            ok = False
+    for key in list(m.data):
+        read = _MATCH_FIELDS.get(key)
+        if read is not None and m.data[key] is not None:
+            found, good = read(m, key)
+            conds += found
+            ok &= good
     if m.get("ignoreUriCase"):
         m.lose("ignoreUriCase", "the language matches paths case-sensitively; the alternative only takes the exact "
                                 "case now")
@@ -232,6 +165,111 @@ def _alternative(m: Fields) -> Optional[Match]:
                       "import never matches more requests than its input")
         return None
     return tuple(conds)
+
+
+def _uri(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    found = _string_match(m, key, m.get(key))
+    return ([Cond("path", op=found[0], value=found[1])] if found else []), found is not None
+
+
+def _headers(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    out, ok = [], True
+    for name, match in _mapping(m, key):
+        cond = _header(m, name, match)
+        ok &= cond is not None
+        if cond is not None:
+            out.append(cond)
+    return out, ok
+
+
+def _without_headers(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    out, ok = [], True
+    for name, match in _mapping(m, key):
+        try:
+            header = val.header_name(str(name).lower())
+        except val.Inexpressible as err:
+            m.bad((key, name), str(err))
+            ok = False
+            continue
+        if match not in ({}, None):
+            m.lose((key, name), f"`header {name} absent` is the only test of a missing header the language has "
+                                "(a value under `withoutHeaders` is not)")
+            ok = False
+            continue
+        out.append(Cond("header-absent", name=header))
+    return out, ok
+
+
+def _method(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    found = _string_match(m, key, m.get(key))
+    if found and found[0] == "exact" and found[1] in HTTP_METHODS:
+        return [Cond("method", value=found[1])], True
+    if found:
+        m.bad(key, "the language tests a method by its exact name (" + ", ".join(HTTP_METHODS) + ")")
+    return [], False
+
+
+def _query(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    out, ok = [], True
+    for name, match in _mapping(m, key):
+        if not val.NAME.fullmatch(str(name)):
+            m.bad((key, name), f"the query parameter `{name}` cannot be written in the language")
+            ok = False
+            continue
+        found = _string_match(m, (key, name), match, present=True)
+        ok &= found is not None
+        if found:
+            out.append(Cond("query", name=str(name), op=found[0], value=found[1]))
+    return out, ok
+
+
+def _port(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    try:
+        return [Cond("port", value=str(val.port(m.get(key))))], True
+    except val.Inexpressible as err:
+        m.bad(key, str(err))
+        return [], False
+
+
+def _source_labels(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    out, ok = [], True
+    for name, value in _mapping(m, key):
+        try:
+            k, v = val.label(name, value)
+            out.append(Cond("source-label", name=k, value=v))
+        except val.Inexpressible as err:
+            m.bad((key, name), str(err))
+            ok = False
+    return out, ok
+
+
+def _source_namespace(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    try:
+        return [Cond("source-namespace", value=val.name(m.get(key), "namespace"))], True
+    except val.Inexpressible as err:
+        m.bad(key, str(err))
+        return [], False
+
+
+def _gateways(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    gateways = m.get(key)
+    resolved = {gateway_ref(str(g), m.resource.namespace) for g in gateways} if isinstance(gateways, list) else {}
+    if resolved == {MESH}:
+        return [], True
+    m.lose(key, "the language cannot limit one alternative to some gateways; the alternative is left out")
+    return [], False
+
+
+def _untestable(m: Fields, key: str) -> tuple[list[Cond], bool]:
+    m.lose(key, f"the language cannot test the `{key}`; the alternative is left out")
+    return [], False
+
+
+_MATCH_FIELDS = {
+    "uri": _uri, "headers": _headers, "withoutHeaders": _without_headers, "method": _method,
+    "queryParams": _query, "port": _port, "sourceLabels": _source_labels, "sourceNamespace": _source_namespace,
+    "gateways": _gateways, "authority": _untestable, "scheme": _untestable,
+}
 
 
 def _mapping(m: Fields, key: str):

@@ -140,11 +140,12 @@ class Writer:
             body.append(s.Placement(_HERE, tuple(W(c) for c in plan.placement)))
         if svc.local is not None:
             body.append(s.Local(_HERE))
-        port_policies = dict(svc.port_policies)
+        port_policies = {number: own for number, own, _ in svc.port_policies}
         for number, port in svc.ports.items():
-            policy = self.policy(port_policies.get(number, ()))
-            body.append(s.Port(_HERE, W(number), W(port.protocol), tuple(policy) if policy else None,
-                               W(port.name) if port.name else None))
+            # A port-level entry is a `port` block, empty when it sets what
+            # the service does: meshc renders it all the same.
+            policy = tuple(self.policy(port_policies[number])) if number in port_policies else None
+            body.append(s.Port(_HERE, W(number), W(port.protocol), policy, W(port.name) if port.name else None))
         body += self.subsets(svc.subsets)
         body += self.options(plan.options)
         body += self.policy(svc.policy)
@@ -203,7 +204,7 @@ class Writer:
                 body.append(s.SubsetCluster(_HERE, W(value)))
             else:
                 body.append(s.Label(_HERE, W(key), Q(value)))
-        body += self.policy(sub.policy)
+        body += self.policy(sub.policy or ())
         return s.Subset(_HERE, W(sub.name), tuple(body))
 
     def subset_policy(self, sub: Subset) -> s.Subset:

@@ -1,0 +1,225 @@
+"""Round trip (issue 10, item 5): for generated policies, import(render(P))
+renders byte for byte what P renders, and has P's IR up to what the YAML
+carries.
+
+What the YAML does not carry is the freedom of writing, not meaning: which
+block a route option or a policy setting was written in (the service, the
+route, `on CLUSTER`: only what applies in each cluster is rendered), the
+order of the conditions of an `and`, service ports (a Service is rendered
+only as a stub), and a canary's steps, pauses and gates (its route renders
+the live split; the gates render as PrometheusRule alerts, which the import
+reports as lost). So the IR is compared in a projection that resolves
+those: every route's options and every subset's policy as they apply in
+each cluster, canaries as their live split.
+
+The budget is small by default; a long run:
+MESHC_ROUNDTRIP_EXAMPLES=500 pytest tests/importer/test_roundtrip.py
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from typing import Optional
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from support import run_import
+
+from meshc.language import ir
+from meshc.language.fmt import without_spans
+from meshc.model.resolve import Index, ServiceInfo, canary_split, merge, weights
+from meshc.model.topology import Topology
+from meshc.output.manifests import files as manifest_files
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from strategies_policy import policies  # noqa: E402
+from test_properties import compiled_cleanly, render_cleanly, written  # noqa: E402
+
+EXAMPLES = int(os.environ.get("MESHC_ROUNDTRIP_EXAMPLES", "25"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@given(policies(max_namespaces=2, max_routes=2))
+def test_import_of_the_render_renders_the_same_and_means_the_same(policy):
+    files = policy.files()
+    with written(files) as (directory, paths):
+        original = compiled_cleanly(paths)
+        rendering = render_cleanly(original)
+        with tempfile.TemporaryDirectory(prefix="meshc-roundtrip-") as tmp:
+            out = Path(tmp) / "rendered"
+            for rel, text in manifest_files(rendering, ["policy.mesh"]).items():
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                (out / rel).write_text(text, encoding="utf-8")
+            args = [str(out / "default")]
+            if original.policy.fleet is not None:
+                args = ["--fleet", os.path.join(directory, "00-fleet.mesh")]
+                args += [a for c in Topology(original.policy).names for a in ("--cluster", f"{c}={out / c}")]
+            done = run_import(args, Path(tmp) / "imported")
+            alerts = [d for d in done.diagnostics if d["code"] == "MESH820"
+                      and "/prometheusrule-" in d["location"]["file"]]
+            assert [d for d in done.diagnostics if d not in alerts] == [], done.stderr + "\n" + "".join(files.values())
+            from support import rendered as render_out
+
+            again = render_out(done.out)
+            imported_policy = _compiled(done.out)
+    hidden = _hidden_ports(original.policy, imported_policy)
+    before = {k: v for k, v in _documents(rendering, hidden).items() if "/prometheusrule-" not in k}
+    assert _documents(again, hidden) == before
+    assert projection(imported_policy, hidden) == projection(original.policy, hidden)
+
+
+def _hidden_ports(original: ir.MeshPolicy, imported: ir.MeshPolicy) -> dict[str, Optional[int]]:
+    """Hosts of services whose ports the YAML does not all show: host -> the
+    one port it shows (the import declares it, and meshc then writes it into
+    destinations without a port, as Istio would pick it), or None."""
+    before, after = Index(original).services, Index(imported).services
+    out = {}
+    for key, info in before.items():
+        shown = len(after[key].service.ports) if key in after else 0
+        if shown < len(info.service.ports):
+            out[info.host] = after[key].service.ports[0].number if shown == 1 else None
+    return out
+
+
+def _documents(rendering, hidden: dict[str, int]) -> dict[str, str]:
+    """Every document's YAML, a destination's port to a host of `hidden` left out."""
+    from meshc.output.emit import dump
+
+    def strip(dest):
+        if isinstance(dest, dict) and hidden.get(dest.get("host")) == (dest.get("port") or {}).get("number"):
+            return {k: v for k, v in dest.items() if k != "port"}
+        return dest
+
+    out = {}
+    for cluster, docs in rendering.clusters.items():
+        for doc in docs:
+            body = doc.body
+            if doc.kind == "VirtualService" and hidden:
+                body = copy.deepcopy(body)
+                for http in body["spec"].get("http", ()):
+                    for r in http.get("route", ()):
+                        r["destination"] = strip(r["destination"])
+                    if "mirror" in http:
+                        http["mirror"] = strip(http["mirror"])
+                    for m in http.get("mirrors", ()):
+                        m["destination"] = strip(m["destination"])
+            out[f"{cluster}/{doc.path}"] = dump(body)
+    return out
+
+
+def _compiled(out: Path) -> ir.MeshPolicy:
+    from meshc.pipeline import compile_paths, discover
+
+    (paths,) = discover([str(out)])
+    return compile_paths(paths).policy
+
+
+def projection(policy: ir.MeshPolicy, hidden: dict[str, int]) -> dict:
+    """The IR as the rendered YAML carries it (see the module docstring);
+    the ports of the `hidden` hosts are left out of destinations."""
+    index = Index(policy)
+    index.hidden = hidden
+    clusters = Topology(policy).names
+    services = {}
+    for info in index.all_services():
+        svc = info.service
+        routes = [_route(index, info, r, clusters) for r in svc.routes]
+        if not svc.routes:
+            options = {c: _plain(info.options(None, c)) for c in clusters}
+            if any(_set(o) for o in options.values()):
+                routes = [("default", (), None, [], options)]
+        subsets = [(s.name.value, _plain(s.labels), {c: _plain(merge(info.policy(c), s.policy)) for c in clusters})
+                   for s in svc.subsets if s.labels]
+        policies = {c: _plain(info.policy(c)) for c in clusters}
+        exposes = [{**_plain(e), "port": e.port if _port_shows(info) else None} for e in svc.exposes]
+        if routes or subsets or any(_set(p) for p in policies.values()) or exposes or svc.local:
+            services[info.key] = {"routes": routes, "subsets": subsets, "policy": policies, "exposes": exposes,
+                                  "local": svc.local is not None}
+    blocks = {(b.namespace.name.value,) + b.key: [_route(index, b, r, clusters) for r in b.block.routes]
+              for b in index.gateway_hosts()}
+    namespaces = {}
+    for ns in policy.namespaces:
+        gateways = [{**_plain(g), "host_routes": None} for g in ns.gateways]
+        found = {"defaults": _plain(ns.defaults), "mtls": sorted(map(repr, _plain(ns.mtls))),
+                 "allows": sorted(map(repr, _plain(ns.allows))), "gateways": gateways,
+                 "externals": _plain(ns.externals)}
+        if any(_set(x) for x in found.values()):
+            namespaces[ns.name.value] = found
+    return {"fleet": _plain(policy.fleet), "services": services, "blocks": {k: v for k, v in blocks.items() if v},
+            "namespaces": namespaces}
+
+
+def _route(index: Index, owner, route: ir.Route, clusters: list[str]) -> tuple:
+    """A route with its conditions as a set, its destinations resolved (the
+    namespace, and the port Istio would pick anyway) and its options as they
+    apply in each cluster."""
+    return (route.name.value, _matches(route.matches), _action(index, owner, route.action),
+            sorted(repr((_target(index, owner, m.target), m.percent.value if m.percent else 100.0))
+                   for m in route.mirrors),
+            {c: _plain(owner.options(route, c)) for c in clusters})
+
+
+def _port_shows(info) -> bool:
+    """Whether an exposure's port shows in the YAML: on the service's own
+    destinations that name no port (a subset, the service itself)."""
+    for route in info.service.routes or ():
+        if not isinstance(route.action, ir.Forward):
+            return True
+        targets = [d.target for d in route.action.destinations] + [m.target for m in route.mirrors]
+        if any(isinstance(t, ir.SubsetTarget) or (t.service.value == info.service.name.value and t.port is None
+                                                  and t.namespace in (None,) + (t.namespace,))
+               for t in targets):
+            return True
+    return not info.service.routes
+
+
+def _target(index: Index, owner, target) -> tuple:
+    if isinstance(target, ir.SubsetTarget):
+        return owner.key, target.subset.value, None
+    other = index.target_service(owner, target)
+    port = target.port
+    if port is None and other is not None and len(other.service.ports) == 1:
+        port = other.service.ports[0].number
+    if other is not None and other.host in index.hidden and index.hidden[other.host] in (port, None):
+        port = None
+    return other.key if other else target.service.value, target.subset.value if target.subset else None, port
+
+
+def _action(index: Index, owner, action):
+    if isinstance(action, ir.Canary):
+        baseline, candidate = canary_split(action)
+        return [((owner.key, action.baseline.value, None), baseline), ((owner.key, action.candidate.value, None),
+                                                                        candidate)]
+    if isinstance(action, ir.Forward):
+        shares = weights(action) if len(action.destinations) > 1 else [None]
+        return [(_target(index, owner, d.target), w) for d, w in zip(action.destinations, shares)]
+    if action is None and isinstance(owner, ServiceInfo):  # no `to`: the service itself
+        ports = owner.service.ports
+        port = ports[0].number if len(ports) == 1 and owner.host not in index.hidden else None
+        return [((owner.key, None, port), None)]
+    return _plain(action)
+
+
+def _matches(matches) -> tuple:
+    return tuple(sorted(repr(sorted(map(repr, without_spans(m.model_dump())["conditions"]))) for m in matches))
+
+
+def _plain(node):
+    if node is None:
+        return None
+    if isinstance(node, (list, tuple)):
+        return [_plain(n) for n in node]
+    return without_spans(node.model_dump()) if hasattr(node, "model_dump") else node
+
+
+def _set(value) -> bool:
+    """Whether a projected value says anything (not only empty settings)."""
+    if isinstance(value, dict):
+        return any(_set(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_set(v) for v in value)
+    return value not in (None, False, ())
