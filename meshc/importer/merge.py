@@ -240,7 +240,7 @@ def _ports(everywhere: list[tuple[str, Service]]) -> dict[int, Port]:
             known = ports.get(number)
             if known is None or (known.name is None and port.name is not None):
                 ports[number] = port
-    return dict(sorted(ports.items()))
+    return ports  # in the order read: meshc renders port-level settings in the order of the ports
 
 
 def _placement(everywhere: list[tuple[str, Service]], clusters: list[str]) -> tuple[str, ...]:
