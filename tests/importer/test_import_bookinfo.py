@@ -5,7 +5,7 @@ what can be held imports without loss (the proof agrees)."""
 from __future__ import annotations
 
 import pytest
-from support import FIXTURES, assert_canonical, run_import, written
+from import_support import FIXTURES, assert_canonical, run_import, written
 
 BOOKINFO = FIXTURES / "bookinfo"
 VIRTUAL_SERVICES = sorted(p.name for p in BOOKINFO.glob("virtual-service-*.yaml"))

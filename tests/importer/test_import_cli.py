@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support import FIXTURES, assert_canonical, run_import, written
+from import_support import FIXTURES, assert_canonical, run_import, written
 
 from meshc.cli import cli
 

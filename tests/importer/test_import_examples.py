@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import ROOT, assert_canonical, documents, rendered, run_import
+from import_support import ROOT, assert_canonical, documents, rendered, run_import
 
 GOLDEN = ROOT / "golden" / "examples"
 FLEET = ROOT / "examples" / "fleet.mesh"

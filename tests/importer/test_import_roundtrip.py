@@ -13,7 +13,7 @@ those: every route's options and every subset's policy as they apply in
 each cluster, canaries as their live split.
 
 The budget is small by default; a long run:
-MESHC_ROUNDTRIP_EXAMPLES=500 pytest tests/importer/test_roundtrip.py
+MESHC_ROUNDTRIP_EXAMPLES=500 pytest tests/importer/test_import_roundtrip.py
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
-from support import run_import
+from import_support import run_import
 
 from meshc.language import ir
 from meshc.language.fmt import without_spans
@@ -62,7 +62,7 @@ def test_import_of_the_render_renders_the_same_and_means_the_same(policy):
             alerts = [d for d in done.diagnostics if d["code"] == "MESH820"
                       and "/prometheusrule-" in d["location"]["file"]]
             assert [d for d in done.diagnostics if d not in alerts] == [], done.stderr + "\n" + "".join(files.values())
-            from support import rendered as render_out
+            from import_support import rendered as render_out
 
             again = render_out(done.out)
             imported_policy = _compiled(done.out)
