@@ -267,34 +267,46 @@ class ClusterReader:
         """The routes of one VirtualService for one of its services; losses
         go to `report` (a Recorder, replayed for each cluster)."""
         res = reading.resource
-        out: list[Route] = []
-        names: set[str] = set()
+        own = Target(svc.namespace, svc.name)
+        read: list[tuple[Route, Entry]] = []
         entries = reading.entries
         for position, entry in enumerate(entries):
             if entry.index in dead:
                 report.lose("dead-entry", res, ("spec", "http", entry.index),
-                                 "can never match (an earlier entry takes every request it would); it is left out")
+                            "can never match (an earlier entry takes every request it would); it is left out")
                 continue
             if not entry.usable:
-                if entry.direct_status == 404 and entry.matches is None and position == len(entries) - 1 and out \
-                        and all(r.matches for r in out):
+                if entry.direct_status == 404 and entry.matches is None and position == len(entries) - 1 and read \
+                        and all(r.matches for r, _ in read):
                     continue  # the 404 the language renders after routes that all have a `when`
                 if entry.direct_status == 404:
                     report.field(res, ("spec", "http", entry.index, "directResponse"),
-                                      "the language answers 404 itself only after routes that all have a `when`; "
-                                      "the entry is left out")
+                                 "the language answers 404 itself only after routes that all have a `when`; "
+                                 "the entry is left out")
                 continue
             last = position == len(entries) - 1 and entry.matches is None and entry.name is None
-            if last and "default" not in names:
+            if last and all(e.name != "default" for _, e in read):
                 entry = replace(entry, name="default")  # an unnamed last catch-all: the language's default route
-            route = self._route(res, entry, Target(svc.namespace, svc.name), names, report)
+            route = self._unnamed_route(res, entry, own, report)
             if route is not None:
-                out.append(route)
-                names.add(route.name)
-        return _blue_green(tuple(out), Target(svc.namespace, svc.name))
+                read.append((route, entry))
+        # Named once blue-green pairs are found: a preview entry's name is the
+        # pair's name plus `-preview`, which may not be a name of its own.
+        out: list[Route] = []
+        names: set[str] = set()
+        for route, entry in _blue_green(read, own):
+            route = replace(route, name=self._route_name(res, entry, names, report))
+            out.append(route)
+            names.add(route.name)
+        return tuple(out)
 
     def _route(self, res: Resource, entry: Entry, own: Optional[Target], names: set[str], report) -> Optional[Route]:
         """A usable entry as a route of the service `own` (None: of a gateway)."""
+        route = self._unnamed_route(res, entry, own, report)
+        return None if route is None else replace(route, name=self._route_name(res, entry, names, report))
+
+    def _unnamed_route(self, res: Resource, entry: Entry, own: Optional[Target], report) -> Optional[Route]:
+        """A route named as the entry is (`_route_name` makes it a name)."""
         dests = []
         for raw, weight in entry.dests:
             target = self.target(res, raw, report)
@@ -309,8 +321,7 @@ class ClusterReader:
         action = Forward(tuple(dests))
         if own is not None and len(dests) == 1 and dests[0].target == own:
             action = None
-        name = self._route_name(res, entry, names, report)
-        return Route(name, entry.matches or (), action, tuple(mirrors), entry.options,
+        return Route(entry.name or "", entry.matches or (), action, tuple(mirrors), entry.options,
                      Origin(res, ("spec", "http", entry.index)))
 
     def target(self, res: Resource, raw: RawTarget, report) -> Optional[Target]:
@@ -362,29 +373,31 @@ def _targets(route: Route) -> list[Target]:
     return out
 
 
-def _blue_green(routes: tuple[Route, ...], own: Target) -> tuple[Route, ...]:
+def _blue_green(read: list[tuple[Route, Entry]], own: Target) -> list[tuple[Route, Entry]]:
     """meshc's blue-green pair, read back: `NAME-preview` (the route's
     matches, each with `x-preview: true`, to the preview subset) just before
     `NAME` (to the active subset), with the same options and mirrors."""
     from meshc.importer.model import Cond
 
-    out: list[Route] = []
+    out: list[tuple[Route, Entry]] = []
     i = 0
-    while i < len(routes):
-        preview, route = routes[i], routes[i + 1] if i + 1 < len(routes) else None
-        if route is not None and preview.name == f"{route.name}-preview" and _single_subset(preview, own) and \
-                _single_subset(route, own) and preview.options == route.options and preview.mirrors == route.mirrors:
+    while i < len(read):
+        preview, route = read[i][0], read[i + 1][0] if i + 1 < len(read) else None
+        if route is not None and route.name and preview.name == f"{route.name}-preview" and \
+                _single_subset(preview, own) and _single_subset(route, own) and preview.options == route.options \
+                and preview.mirrors == route.mirrors:
             header = Cond("header", name="x-preview", op="exact", value="true")
-            own = route.matches or ((),)
-            if tuple(tuple(sorted(m + (header,), key=repr)) for m in own) == tuple(
+            matches = route.matches or ((),)
+            if tuple(tuple(sorted(m + (header,), key=repr)) for m in matches) == tuple(
                     tuple(sorted(m, key=repr)) for m in preview.matches):
                 action = BlueGreen(route.action.dests[0].target.subset, preview.action.dests[0].target.subset)
-                out.append(Route(route.name, route.matches, action, route.mirrors, route.options, route.origin))
+                out.append((Route(route.name, route.matches, action, route.mirrors, route.options, route.origin),
+                            read[i + 1][1]))
                 i += 2
                 continue
-        out.append(preview)
+        out.append(read[i])
         i += 1
-    return tuple(out)
+    return out
 
 
 def _single_subset(route: Route, own: Target) -> bool:

@@ -159,18 +159,27 @@ class ExposureReader:
         return [g for g in groups if g is not None]
 
     def _owner(self, entry: Entry) -> Optional[tuple[Service, str]]:
-        """The service an entry named `S-...` belongs to: one of its
-        destinations' services, else a known service of that name."""
+        """The service an entry named `S-...` belongs to: of the services so
+        named (its destinations' first), one that has the route the rest of
+        the name gives; services of one name in several namespaces are
+        told apart so."""
         if not entry.name:
             return None
-        for raw, _ in entry.dests:
+        found: list[Service] = []
+        for raw, _ in entry.dests + entry.mirrors:
             key = service_of(raw.host)
             if key is not None and entry.name.startswith(key[1] + "-"):
-                return self.model.service(*key), entry.name[len(key[1]) + 1:]
-        found = [svc for svc in self.model.services.values() if entry.name.startswith(svc.name + "-")]
+                found.append(self.model.service(*key))
+        found += [svc for svc in self.model.services.values() if entry.name.startswith(svc.name + "-")]
         if not found:
             return None
-        svc = max(found, key=lambda f: (len(f.name), f.routes is not None))
+
+        def rank(svc: Service) -> tuple:
+            route, _ = _route_and_suffix(svc, entry.name[len(svc.name) + 1:])
+            known = route.removesuffix("-preview") in {r.name for r in svc.routes or ()} | {DEFAULT, NOT_FOUND}
+            return known, len(svc.name), -found.index(svc), svc.routes is not None
+
+        svc = max(found, key=rank)
         return svc, entry.name[len(svc.name) + 1:]
 
     def _exposure(self, group: _Group, gateway: Gateway, host: str, res) -> Optional[Expose]:
