@@ -23,8 +23,9 @@ import re
 import shlex
 from pathlib import Path
 
+import jsonschema
 import pytest
-from helpers import diagnose, expectations
+from helpers import ROOT, diagnose, expectations
 
 from meshc.diagnostics import Severity, report
 from meshc.diagnostics.codes import CODES
@@ -35,6 +36,7 @@ IMPORT_FIXTURES = sorted(HERE.glob("MESH*.yaml"))
 _COMMAND = re.compile(r"\A# command: meshc (.*?)\s*(?:#|$)", re.M)
 _EXPECT_ELSEWHERE = re.compile(r"# expect-elsewhere: ((?:MESH\d{3}\s*)+)")
 _EXIT = re.compile(r"^# exit: (\d+)", re.M)
+JSON_SCHEMA = json.loads((ROOT / "schemas" / "meshc-diagnostics.schema.json").read_text())
 
 
 def fixture_command(path: Path) -> list[str] | None:
@@ -99,7 +101,9 @@ def test_import_fixture_gives_its_diagnostics_where_marked(path, golden, tmp_pat
     as_json = CliRunner().invoke(cli, argv + ["--output-format", "json"])
     exit_code = int(_EXIT.search(text).group(1)) if _EXIT.search(text) else 1
     assert full.exit_code == as_json.exit_code == exit_code, full.output
-    found = [(d["location"]["file"], d["location"]["line"], d["code"]) for d in json.loads(as_json.stderr)]
+    data = json.loads(as_json.stderr)
+    jsonschema.Draft202012Validator(JSON_SCHEMA).validate(data)
+    found = [(d["location"]["file"], d["location"]["line"], d["code"]) for d in data]
     mine = sorted((line, code) for file, line, code in found if file == table["FILE"])
     assert mine == sorted(expectations(path))
     elsewhere = sorted(code for file, _, code in found if file != table["FILE"])

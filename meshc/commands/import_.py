@@ -182,7 +182,7 @@ def _summary(result, proof, written, out: str, diagnostics) -> None:
         kinds = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in sorted(result.skipped.items()))
         click.echo(f"not traffic policy, skipped: {kinds}", err=True)
     if proof.complete:
-        click.echo(f"proof: {proof.requests} requests in {proof.clusters} cluster{'s' if proof.clusters != 1 else ''}"
+        click.echo(f"proof: {proof.requests} request{'s' if proof.requests != 1 else ''} in {proof.clusters} cluster{'s' if proof.clusters != 1 else ''}"
                    f", {proof.differing} routed differently; {proof.alike} of {proof.documents} documents alike "
                    "after normalisation", err=True)
     click.echo("nothing lost" if not diagnostics else _count(diagnostics) + " (see above)", err=True)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
-from import_support import FIXTURES, assert_canonical, run_import, written
+from import_support import FIXTURES, ROOT, assert_canonical, run_import, written
 
 from meshc.cli import cli
+
+SARIF_SCHEMA = json.loads((ROOT / "tests" / "sarif" / "sarif-schema-2.1.0.json").read_text())
 
 BOOKINFO = FIXTURES / "bookinfo"
 CART = """\
@@ -156,3 +160,11 @@ def test_the_loss_report_in_every_format(fmt, tmp_path):
                                     "--output-format", fmt])
     assert done.exit_code == 1
     assert "MESH821" in done.stderr
+    if fmt == "sarif":
+        log = json.loads(done.stderr)
+        jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+        assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["MESH821"]
+    elif fmt == "gitlab":
+        assert [issue["check_name"] for issue in json.loads(done.stderr)] == ["MESH821"]
+    elif fmt == "junit":
+        assert ET.fromstring(done.stderr).find(".//failure") is not None
