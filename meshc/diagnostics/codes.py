@@ -551,7 +551,8 @@ _TABLE: tuple[Code, ...] = (
          "for a canary.",
          "`meshc import` carries every resource it can into .mesh; one it cannot is left out of the policy, and "
          "rendering the policy would not produce it. A canary's alerts cannot bring the canary back: its steps "
-         "are not in the YAML, so the route is imported as the split it has now.",
+         "are not in the YAML, so the route is imported as the split it has now (a split that differs between "
+         "clusters becomes a canary with waves whose steps are the shares seen).",
          "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: lua, namespace: shop}",
          "Keep the resource outside meshc's output (apply it separately), or express its intent in the policy."),
     Code("MESH821", "unsupported-field", W,

@@ -21,15 +21,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence
 
 from meshc.diagnostics import Label
+from meshc.importer import values as val
 from meshc.importer.destination_rules import istio_fields
 from meshc.importer.ledger import Ledger
 from meshc.importer.locality import unlocalise
-from meshc.importer.model import (ClusterImport, Namespace, Origin, Port, Route, Service, Settings, Target, least, merge,
-                                  settings)
+from meshc.importer.model import (ClusterImport, Forward, Namespace, Origin, Port, Route, Service, Settings, Target,
+                                  Waves, least, merge, settings)
 from meshc.importer.resources import Resource
 from meshc.model.topology import Topology
 
 DEFAULT_ROUTE = "default"
+# Words that end the list of a wave's clusters besides the statement words
+# (docs/language.md, lexical rules): such a cluster cannot be listed.
+WAVE_WORDS = frozenset({"after", "at", "wave", "pause", "analysis"})
 
 
 @dataclass
@@ -132,6 +136,8 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
         # VirtualService there only: no routes, its options per cluster.
         configured = [(c, replace(s, routes=(), options=s.routes[0].options if s.routes else ()))
                       for c, s in configured]
+    if len(configured) > 1 and len(configured) == len(configs):
+        configured = _waves(configured)
     base = configured[0][1] if configured else (found or everywhere)[0][1]
     if configured and len(configured) < len(configs):
         missing = [r.cluster for r in configs if r.cluster not in {c for c, _ in configured}]
@@ -150,6 +156,54 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
         _levels(plan, [(c, s, defaults.get(c, ())) for c, s in configured], ledger)
     _lift(plan)
     return plan
+
+
+def _waves(configured: list[tuple[str, Service]]) -> list[tuple[str, Service]]:
+    """A route that differs between the primaries only in its split between
+    two subsets of the service is meshc's fleet canary: its steps are the
+    candidate's shares seen (and 100 %, where every canary ends), its waves
+    the primaries by share, furthest first, each after the wave before at
+    its step. The language has no other way for routing to differ per
+    cluster (docs/language.md, "Fleet canaries")."""
+    routes = [s.routes for _, s in configured]
+    if any(r is None for r in routes) or len({len(r) for r in routes}) != 1 or any(
+            c in val.STATEMENT_WORDS | WAVE_WORDS for c, _ in configured):
+        return configured
+    changed = [list(r) for r in routes]
+    for i, first in enumerate(routes[0]):
+        variants = [r[i] for r in routes]
+        if all(_shape((v,)) == _shape((first,)) for v in variants):
+            continue
+        splits = [_two_subsets(v, configured[0][1]) for v in variants]
+        if None in splits or len({sp[:2] for sp in splits}) != 1 or any(
+                (v.name, v.matches, v.mirrors) != (first.name, first.matches, first.mirrors) for v in variants):
+            continue
+        shares = [sp[2] for sp in splits]
+        steps = tuple(sorted(set(shares) - {0} | {100}))
+        at = {c: steps.index(p) + 1 if p else 0 for (c, _), p in zip(configured, shares)}
+        waves: list[tuple[tuple[str, ...], Optional[int], int]] = []
+        for step in sorted(set(at.values()), reverse=True):
+            before = waves[-1][2] if waves else None
+            after = before if step and before is not None and before < len(steps) else None
+            waves.append((tuple(c for c, _ in configured if at[c] == step), after, step))
+        action = Waves(splits[0][0], splits[0][1], steps, tuple(waves))
+        for k in range(len(changed)):
+            changed[k][i] = replace(changed[k][i], action=action)
+    return [(c, replace(svc, routes=tuple(rs))) for (c, svc), rs in zip(configured, changed)]
+
+
+def _two_subsets(route: Route, svc: Service) -> Optional[tuple[str, str, int]]:
+    """(baseline, candidate, candidate's share) of a route splitting between
+    two subsets of `svc`, as a canary renders it (baseline first)."""
+    action = route.action
+    if not isinstance(action, Forward) or len(action.dests) != 2:
+        return None
+    (b, bw), (c, cw) = ((d.target, d.weight) for d in action.dests)
+    if any(t.namespace != svc.namespace or t.service != svc.name or t.port is not None or t.subset is None
+           for t in (b, c)) or b.subset == c.subset or not (bw or "").isdigit() or not (cw or "").isdigit() \
+            or int(bw) + int(cw) != 100:
+        return None
+    return b.subset, c.subset, int(cw)
 
 
 def _levels(plan: Plan, configured: list[tuple[str, Service, Settings]], ledger: Ledger) -> None:

@@ -108,7 +108,19 @@ class BlueGreen:
     preview: str
 
 
-Action = Union[Forward, BlueGreen, None]
+@dataclass(frozen=True)
+class Waves:
+    """A canary whose live split differs between clusters: meshc's fleet
+    canary (`wave`s), read back from each primary's split."""
+
+    baseline: str
+    candidate: str
+    steps: tuple[int, ...]
+    waves: tuple[tuple[tuple[str, ...], Optional[int], int], ...]
+    """(clusters, after, at) of each wave, in order."""
+
+
+Action = Union[Forward, BlueGreen, Waves, None]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Optional
 
 from meshc.importer.ledger import Ledger
 from meshc.importer.merge import Merged, Plan
-from meshc.importer.model import BlueGreen, Cond, Forward, Origin, Route, Target
+from meshc.importer.model import BlueGreen, Cond, Forward, Origin, Route, Target, Waves
 from meshc.language.ir import CLUSTER_LABEL
 
 FLEET_HELP = "give the fleet with --fleet, or each cluster with --cluster NAME=PATH"
@@ -112,4 +112,6 @@ def _targets(route: Route, own: Optional[tuple[str, str]]) -> list[Target]:
         out += [d.target for d in action.dests]
     elif isinstance(action, BlueGreen):
         out += [Target(own[0], own[1], action.active), Target(own[0], own[1], action.preview)]
+    elif isinstance(action, Waves):
+        out += [Target(own[0], own[1], action.baseline), Target(own[0], own[1], action.candidate)]
     return out

@@ -24,6 +24,13 @@ NAME = re.compile(r"[A-Za-z_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?")
 LABEL_KEY = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?")
 HOSTNAME = re.compile(r"(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?)+|\*")
 LOCALITY = re.compile(r"(\*|[A-Za-z0-9_\-]+)(/(\*|[A-Za-z0-9_\-]+)){0,2}")
+# Words that may start a statement inside a service, a subset or a route: a
+# list of names (`subsets by`, `in`) ends at one, so such a name is written
+# another way (docs/language.md, lexical rules).
+STATEMENT_WORDS = frozenset("""
+port subsets subset route expose in local on timeout retry fault rewrite cors circuit-breaker lb tls failover
+distribute when to canary blue-green mirror
+""".split())
 RETRY_CONDITIONS = frozenset({
     "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
     "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",

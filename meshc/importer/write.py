@@ -20,7 +20,7 @@ from typing import Any, Iterable, Optional, Sequence
 from meshc.importer import values as val
 from meshc.importer.merge import Merged, Plan
 from meshc.importer.model import (BREAKER_ORDER, BlueGreen, Cond, Expose, Forward, Gateway, Match, Mirror,
-                                  Settings, Subset, Target)
+                                  Settings, Subset, Target, Waves)
 from meshc.language import syntax as s
 from meshc.language.fmt import print_tree
 from meshc.language.ir import CLUSTER_LABEL
@@ -28,15 +28,6 @@ from meshc.language.source import Span
 
 _HERE = Span("<import>", 1, 1, 1, 1, 0, 0)
 _OPS = {"exact": "=", "prefix": "^=", "regex": "~"}
-# Words that may start a statement inside a service, a subset or a route: a
-# list of names (`subsets by`, `in`) ends at one, so such a name is written
-# another way (docs/language.md, lexical rules).
-STATEMENT_WORDS = frozenset("""
-port subsets subset route expose in local on timeout retry fault rewrite cors circuit-breaker lb tls failover
-distribute when to canary blue-green mirror
-""".split())
-
-
 def W(text: Any) -> s.Word:
     return s.Word(_HERE, str(text))
 
@@ -190,7 +181,7 @@ class Writer:
 
     def _by_key(self, sub: Subset) -> bool:
         """Whether `subsets by KEY` can declare the subset."""
-        if len(sub.labels) != 1 or sub.name in STATEMENT_WORDS:
+        if len(sub.labels) != 1 or sub.name in val.STATEMENT_WORDS:
             return False
         key, value = sub.labels[0]
         if key == CLUSTER_LABEL:
@@ -226,6 +217,12 @@ class Writer:
                 for d in action.dests)))
         elif isinstance(action, BlueGreen):
             body.append(s.BlueGreen(_HERE, W(action.active), W(action.preview)))
+        elif isinstance(action, Waves):
+            body.append(s.Canary(_HERE, W(action.baseline), W(action.candidate),
+                                 tuple(W(f"{p}%") for p in action.steps), None, (), (), tuple(
+                                     s.Wave(_HERE, tuple(W(c) for c in clusters),
+                                            W(after) if after is not None else None, W(at) if at else None)
+                                     for clusters, after, at in action.waves)))
         body += [self.mirror(m, own) for m in route.mirrors]
         body += self.options(route.options)
         for cluster in sorted(overrides, key=self._cluster_order):

@@ -34,6 +34,7 @@ def golden_documents() -> dict[str, str]:
 def test_only_the_canary_alerts_are_lost(imported):
     assert imported.exit_code == 1, imported.stderr
     assert [(d["code"], Path(d["location"]["file"]).name) for d in imported.diagnostics] == [
+        ("MESH820", "prometheusrule-search-canary.yaml"),
         ("MESH820", "prometheusrule-checkout-canary.yaml"),
         ("MESH820", "prometheusrule-user-service-canary.yaml"),
     ]

@@ -10,7 +10,8 @@ only as a stub), and a canary's steps, pauses and gates (its route renders
 the live split; the gates render as PrometheusRule alerts, which the import
 reports as lost). So the IR is compared in a projection that resolves
 those: every route's options and every subset's policy as they apply in
-each cluster, canaries as their live split.
+each cluster, canaries as their live split in each cluster (a canary's
+waves come back with the shares seen as steps).
 
 The budget is small by default; a long run:
 MESHC_ROUNDTRIP_EXAMPLES=500 pytest tests/importer/test_import_roundtrip.py
@@ -33,6 +34,7 @@ from meshc.language import ir
 from meshc.language.fmt import without_spans
 from meshc.model.resolve import Index, ServiceInfo, canary_split, merge, weights
 from meshc.model.topology import Topology
+from meshc.model.waves import live_step
 from meshc.output.manifests import files as manifest_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -86,11 +88,41 @@ namespace b {
 }
 """,
 }
+FLEET = """fleet prod {
+  cluster a region r1
+  cluster b region r2
+  cluster c remote of b region r2
+  cluster d region r3
+}
+"""
+WAVES = {
+    "three waves": """namespace shop {
+  service cart {
+    port 80 http
+    subsets by version v1 v2
+    route main { canary v1 -> v2 steps 5% 25% 100% wave a at 3 wave b after 2 at 2 wave d at 0 }
+  }
+}
+""",
+    "two waves at the same step, one ahead": """namespace shop {
+  service cart {
+    port 80 http
+    subsets by version v1 v2
+    route main { canary v1 -> v2 steps 10% 50% 100% wave a d at 2 wave b after 1 at 1 }
+  }
+}
+""",
+}
 
 
 @pytest.mark.parametrize("source", FOUND.values(), ids=FOUND.keys())
 def test_import_of_the_render_of_cases_found(source):
     assert_round_trip({"policy.mesh": source})
+
+
+@pytest.mark.parametrize("source", WAVES.values(), ids=WAVES.keys())
+def test_a_split_that_differs_per_cluster_comes_back_as_waves(source):
+    assert_round_trip({"00-fleet.mesh": FLEET, "policy.mesh": source})
 
 
 def assert_round_trip(files: dict[str, str]) -> None:
@@ -205,7 +237,7 @@ def _route(index: Index, owner, route: ir.Route, clusters: list[str]) -> tuple:
     """A route with its conditions as a set, its destinations resolved (the
     namespace, and the port Istio would pick anyway) and its options as they
     apply in each cluster."""
-    return (route.name.value, _matches(route.matches), _action(index, owner, route.action),
+    return (route.name.value, _matches(route.matches), {c: _action(index, owner, route.action, c) for c in clusters},
             sorted(repr((_target(index, owner, m.target), m.percent.value if m.percent else 100.0))
                    for m in route.mirrors),
             {c: _plain(owner.options(route, c)) for c in clusters})
@@ -237,9 +269,9 @@ def _target(index: Index, owner, target) -> tuple:
     return other.key if other else target.service.value, target.subset.value if target.subset else None, port
 
 
-def _action(index: Index, owner, action):
-    if isinstance(action, ir.Canary):
-        baseline, candidate = canary_split(action)
+def _action(index: Index, owner, action, cluster: str):
+    if isinstance(action, ir.Canary):  # its live split in the cluster (the step of its wave)
+        baseline, candidate = canary_split(action, live_step(action, index.topology, cluster))
         return [((owner.key, action.baseline.value, None), baseline), ((owner.key, action.candidate.value, None),
                                                                         candidate)]
     if isinstance(action, ir.Forward):
