@@ -29,6 +29,7 @@ from typing import Any, Optional, Sequence
 from meshc.diagnostics import Diagnostic, Label, sanitize
 from meshc.diagnostics.codes import diagnostic
 from meshc.importer.grid import input_requests
+from meshc.importer.hosts import fqdn
 from meshc.importer.ledger import Ledger
 from meshc.importer.normalise import ROUTING, normal_forms
 from meshc.importer.resources import Resource
@@ -246,9 +247,10 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
     from meshc.semantics.evaluate import Evaluator
     from meshc.semantics.grid import requests_for
 
+    requests = input_requests(documents, reg, cluster, fleet, default_namespace=default_namespace)
+    reg = _assumed_ports(reg)
     before = Evaluator(documents, reg, istio=istio)
     after = Evaluator(rendered, reg, istio=istio)
-    requests = input_requests(documents, reg, cluster, fleet, default_namespace=default_namespace)
     requests |= set(requests_for(compiled.policy, cluster))
     requests = {r for r in requests if r.source_cluster is None or r.source_cluster in served}
     proof.requests += len(requests)
@@ -259,6 +261,10 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
             continue
         proof.differing += 1
         where, key = _input_entry(before, request, a, found)
+        if _policies_only(a, b):
+            where = _policy_rule(a, b, found, default_namespace) or where
+            # once per rule and change, not per subset or route taking it
+            key = (where, tuple(tuple(changed) for _, changed in _policy_changes(a, b)))
         if where is None:
             where = located.entry(b) or _anywhere(proof, found)
         if key in reported:
@@ -268,6 +274,17 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
             "import-routes-differently",
             f"in cluster `{cluster}`, {describe_request(request)}: {_difference(a, b)}",
             where, help="the loss report says what the import could not carry; or route it by hand"))
+
+
+def _assumed_ports(reg):
+    """A service whose ports neither side says (no Kubernetes Service in
+    the input, no `port` in the policy) is given port 80, where the grid
+    tries it: with no port, Istio builds no cluster for it, and the
+    evaluator would compare no DestinationRule policy."""
+    from meshc.semantics.request import Registry, ServicePort
+
+    http = (ServicePort(80, "http"),)
+    return Registry({host: ports or http for host, ports in reg.services.items()})
 
 
 def _anywhere(proof: Proof, found: list[Resource]) -> Span:
@@ -324,9 +341,45 @@ def _difference(a: Decision, b: Decision) -> str:
                           "cors", "policies") if getattr(ca, f) != getattr(cb, f)]
     if "kind" in fields or "status" in fields or "destinations" in fields:
         return f"the input {describe(a)}; the imported policy {describe(b)}"
-    parts = [f"{f.replace('_ms', '')} {_value(f, getattr(a, f))} in the input, {_value(f, getattr(b, f))} imported"
+    parts = [_policy_text(a, b) if f == "policies" else
+             f"{f.replace('_ms', '')} {_value(f, getattr(a, f))} in the input, {_value(f, getattr(b, f))} imported"
              for f in fields]
-    return f"both send it to {_shares(b)}, with " + "; ".join(parts)
+    return f"both send it to {_shares(b)}; " + "; ".join(parts)
+
+
+def _policies_only(a: Decision, b: Decision) -> bool:
+    return replace(_comparable(a), policies=()) == replace(_comparable(b), policies=())
+
+
+def _policy_rule(a: Decision, b: Decision, found: list[Resource], default_namespace: str) -> Optional[Span]:
+    """The input DestinationRule of the first destination whose policy
+    differs (the policy, not the route, is what changed)."""
+    for target, _ in _policy_changes(a, b):
+        for res in found:
+            if res.kind == "DestinationRule" and isinstance(res.spec.get("host"), str) and fqdn(
+                    res.spec["host"], res.namespace or default_namespace) == target.host:
+                return res.span("spec", "trafficPolicy") if "trafficPolicy" in res.spec else res.span("spec", "host")
+    return None
+
+
+def _policy_changes(a: Decision, b: Decision) -> list[tuple[Any, list[tuple[str, Any, Any]]]]:
+    """(target, [(setting, the input's value, the import's)]) for each
+    destination whose policy differs."""
+    before, after = dict(a.policies), dict(b.policies)
+    out = []
+    for target in dict.fromkeys([*before, *after]):
+        mine, theirs = dict(before.get(target, ())), dict(after.get(target, ()))
+        changed = [(k, mine.get(k), theirs.get(k)) for k in sorted(mine.keys() | theirs.keys())
+                   if mine.get(k) != theirs.get(k)]
+        if changed:
+            out.append((target, changed))
+    return out
+
+
+def _policy_text(a: Decision, b: Decision) -> str:
+    return "; ".join(f"{_target(t)}'s policy has " + ", ".join(
+        f"{k} {'none' if x is None else x} in the input, {'none' if y is None else y} imported" for k, x, y in changed)
+        for t, changed in _policy_changes(a, b))
 
 
 def describe(d: Decision) -> str:
