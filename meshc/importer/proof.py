@@ -264,7 +264,7 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
         if _policies_only(a, b):
             where = _policy_rule(a, b, found, default_namespace) or where
             # once per rule and change, not per subset or route taking it
-            key = (where, tuple(tuple(changed) for _, changed in _policy_changes(a, b)))
+            key = (where, frozenset(tuple(changed) for _, changed in _policy_changes(a, b)))
         if where is None:
             where = located.entry(b) or _anywhere(proof, found)
         if key in reported:
@@ -302,8 +302,24 @@ def _order(r: Request) -> tuple:
 
 def _comparable(d: Decision) -> Decision:
     """A decision without the names of what took the request; Istio's
-    default route and a route doing exactly what it does are alike."""
-    return replace(d, entry=None, virtual_service=None, kind="route" if d.kind == "default" else d.kind)
+    default route and a route doing exactly what it does are alike, and
+    so are policies pilot makes the same cluster of."""
+    return replace(d, entry=None, virtual_service=None, kind="route" if d.kind == "default" else d.kind,
+                   policies=tuple((t, _as_applied(p)) for t, p in d.policies))
+
+
+def _as_applied(flat: tuple) -> tuple:
+    """A flattened policy as pilot applies it
+    (pilot/pkg/networking/core/cluster_traffic_policy.go): LEAST_CONN is
+    LEAST_REQUEST (`applyLoadBalancer`); `outlierDetection.consecutiveErrors`
+    is read by nothing, and an `outlierDetection` without
+    `consecutive5xxErrors` leaves Envoy's default, 5 (`applyOutlierDetection`)."""
+    out = {k: v for k, v in flat if k != "outlierDetection.consecutiveErrors"}
+    if out.get("loadBalancer.simple") == "LEAST_CONN":
+        out["loadBalancer.simple"] = "LEAST_REQUEST"
+    if any(k.startswith("outlierDetection.") for k, _ in flat):
+        out.setdefault("outlierDetection.consecutive5xxErrors", 5)
+    return tuple(sorted(out.items()))
 
 
 def _input_entry(evaluator, request: Request, decision: Decision, found: list[Resource]) -> tuple[Optional[Span], Any]:
@@ -365,7 +381,7 @@ def _policy_rule(a: Decision, b: Decision, found: list[Resource], default_namesp
 def _policy_changes(a: Decision, b: Decision) -> list[tuple[Any, list[tuple[str, Any, Any]]]]:
     """(target, [(setting, the input's value, the import's)]) for each
     destination whose policy differs."""
-    before, after = dict(a.policies), dict(b.policies)
+    before, after = dict(_comparable(a).policies), dict(_comparable(b).policies)
     out = []
     for target in dict.fromkeys([*before, *after]):
         mine, theirs = dict(before.get(target, ())), dict(after.get(target, ()))
