@@ -58,8 +58,8 @@ class ClusterReader:
             if kind == "alerts":
                 self.ledger.lose("unsupported-kind", res, ("kind",),
                                  "holds the alerts meshc renders for a canary's health gates: the canary's steps are "
-                                 "not in the YAML, so its route is imported as the split each cluster has now and the alerts are "
-                                 "not rendered", value=True)
+                                 "not in the YAML, so its route is imported as the split each cluster has now and the "
+                                 "alerts are not rendered", value=True)
                 continue
             if kind == "unsupported":
                 self.ledger.lose("unsupported-kind", res, ("kind",),

@@ -30,6 +30,11 @@ class Imported:
         return sorted((Path(d["location"]["file"]).name, d["location"]["line"], d["code"])
                       for d in self.diagnostics if d["location"]["file"].endswith(file))
 
+    def located(self) -> list[tuple[str, int, int, str]]:
+        """(the file's directory and name, line, column, code) of every diagnostic."""
+        return sorted(("/".join(Path(d["location"]["file"]).parts[-2:]), d["location"]["line"],
+                       d["location"]["column"], d["code"]) for d in self.diagnostics)
+
     def codes(self) -> list[str]:
         return sorted(d["code"] for d in self.diagnostics)
 
