@@ -336,7 +336,7 @@ def _compare(ledger: Ledger, base: Service, other: Service, cluster: str) -> Non
         kind = "VirtualService" if what[0] in ("routes", "gateway exposure") else "DestinationRule"
         mine, theirs = _source(base, kind), _source(other, kind)
         if mine is not None:
-            labels = [Label(theirs.span("metadata", "name"), f"cluster `{cluster}` has this")] if theirs else []
+            labels = [Label(theirs.value_span("metadata", "name"), f"cluster `{cluster}` has this")] if theirs else []
             ledger.lose("differs-per-cluster", mine, ("metadata", "name"),
                         f"gives service {base.namespace}/{base.name} other {' and '.join(what)} in cluster `{cluster}` "
                         "than here; the language keeps these the same in every cluster, and these are imported",

@@ -266,7 +266,8 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
             # once per rule and change, not per subset or route taking it
             key = (where, frozenset(tuple(changed) for _, changed in _policy_changes(a, b)))
         if where is None:
-            where = located.entry(b) or _anywhere(proof, found)
+            where = _unseen_virtual_service(request, found, default_namespace) or located.entry(b) or \
+                _anywhere(proof, found)
         if key in reported:
             continue
         reported.add(key)
@@ -337,6 +338,18 @@ def _input_entry(evaluator, request: Request, decision: Decision, found: list[Re
             if (i, j) not in missed:
                 return res.span("spec", "http", i), (decision.virtual_service, i)
     return res.span("metadata", "name"), decision.virtual_service
+
+
+def _unseen_virtual_service(request: Request, found: list[Resource], default_namespace: str) -> Optional[Span]:
+    """A VirtualService of the input for the request's host that did not
+    take it (its `exportTo` hides it from the caller's namespace, or it is
+    bound to gateways only): where the imported route comes from."""
+    for res in found:
+        hosts = res.spec.get("hosts") if res.kind == "VirtualService" else None
+        if isinstance(hosts, list) and any(
+                isinstance(h, str) and fqdn(h, res.namespace or default_namespace) == request.host for h in hosts):
+            return res.span("spec", "exportTo") if "exportTo" in res.spec else res.span("metadata", "name")
+    return None
 
 
 def describe_request(r: Request) -> str:
