@@ -14,7 +14,7 @@ each cluster, canaries as their live split in each cluster (a canary's
 waves come back with the shares seen as steps).
 
 The budget is small by default; a long run:
-MESHC_ROUNDTRIP_EXAMPLES=500 pytest tests/importer/test_import_roundtrip.py
+MESHC_IMPORT_ROUNDTRIP_EXAMPLES=500 pytest tests/importer/test_import_roundtrip.py
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from strategies_policy import policies  # noqa: E402
 from test_properties import compiled_cleanly, render_cleanly, written  # noqa: E402
 
-EXAMPLES = int(os.environ.get("MESHC_ROUNDTRIP_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("MESHC_IMPORT_ROUNDTRIP_EXAMPLES", "25"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
