@@ -125,6 +125,13 @@ def _run(args: list[str]):
         return cli.main(args=args, prog_name="meshc", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:
+        # A command's sys.exit(N), returned so that main still skips the
+        # interpreter's teardown (a second or more after a large import).
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        click.echo(exc.code, err=True)
+        return 1
     except click.ClickException as exc:
         exc.show()
         return 2 if exc.exit_code in (1, 2) else exc.exit_code

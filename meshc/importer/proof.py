@@ -92,7 +92,9 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
     if errors:
         return proof
     located = _Locator(sources, default_version)
-    done: dict[tuple, None] = {}
+    # Clusters whose input and render are alike, and whose configuration
+    # never tests the caller's cluster, route alike: one evaluation each.
+    alike: dict[tuple, tuple[list[str], tuple]] = {}
     forms: dict[int, dict] = {}
     for cluster, primary in primaries.items():
         found = _latest(inputs.get(primary, []))
@@ -102,12 +104,15 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
         ports = {h: tuple(p.number for p in ps) for h, ps in reg.services.items()}
         if primary == cluster:
             _compare_documents(proof, found, documents, rendered, ports, ledger, default_namespace, cluster, forms)
-        key = (tuple(id(r.body) for r in found), tuple(id(d) for d in rendered), istio[cluster])
-        if key in done and not _tests_cluster(documents + rendered):
-            continue
-        done[key] = None
-        served = tuple(c for c, p in primaries.items() if p == primary)
-        _compare_routing(proof, cluster, served, found, documents, rendered, reg, istio[cluster], compiled,
+        # (the reader shares one body among clusters whose files hold the
+        # same document, as the backend shares rendered documents)
+        key = (cluster,) if _tests_cluster(documents + rendered) else (
+            tuple(map(id, documents)), tuple(map(id, rendered)), istio[cluster])
+        group = alike.setdefault(key, ([], (found, documents, rendered, reg, istio[cluster])))
+        group[0].append(cluster)
+    for clusters, (found, documents, rendered, reg, version) in alike.values():
+        served = tuple(c for c, p in primaries.items() if p in {primaries[k] for k in clusters})
+        _compare_routing(proof, clusters, served, found, documents, rendered, reg, version, compiled,
                          located, tuple(primaries), default_namespace)
     proof.clusters = len(primaries)
     proof.diagnostics = sanitize(proof.diagnostics)
@@ -238,15 +243,16 @@ def _forms(doc: dict, default_namespace: str, ports: dict, cache: dict) -> dict:
 
 
 # ----------------------------------------------------------------- routing
-def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found: list[Resource],
+def _compare_routing(proof: Proof, clusters: list[str], served: tuple[str, ...], found: list[Resource],
                      documents: list[dict], rendered: list[dict], reg, istio: str, compiled: Compiled,
                      located: "_Locator", fleet: tuple[str, ...], default_namespace: str) -> None:
-    """Requests from callers in `cluster` (a grid tries callers of other
-    clusters too, where a match tests the caller's cluster: only those this
-    configuration serves are real)."""
+    """Requests from callers in `clusters` (alike; a grid tries callers of
+    other clusters too, where a match tests the caller's cluster: only
+    those this configuration serves are real)."""
     from meshc.semantics.evaluate import Evaluator
     from meshc.semantics.grid import requests_for
 
+    cluster = clusters[0]
     requests = input_requests(documents, reg, cluster, fleet, default_namespace=default_namespace)
     reg = _assumed_ports(reg)
     before = Evaluator(documents, reg, istio=istio)
@@ -257,7 +263,7 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
     reported: set = set()
     for request in sorted(requests, key=_order):
         a, b = before.evaluate(request), after.evaluate(request)
-        if _comparable(a) == _comparable(b):
+        if a == b or _comparable(a) == _comparable(b):
             continue
         proof.differing += 1
         where, key = _input_entry(before, request, a, found)
@@ -273,7 +279,8 @@ def _compare_routing(proof: Proof, cluster: str, served: tuple[str, ...], found:
         reported.add(key)
         proof.diagnostics.append(diagnostic(
             "import-routes-differently",
-            f"in cluster `{cluster}`, {describe_request(request)}: {_difference(a, b)}",
+            f"in cluster{'s' if len(clusters) > 1 else ''} {', '.join(f'`{c}`' for c in clusters)}, "
+            f"{describe_request(request)}: {_difference(a, b)}",
             where, help="the loss report says what the import could not carry; or route it by hand"))
 
 

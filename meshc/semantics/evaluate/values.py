@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import Optional, Union
 
 from meshc.semantics.evaluate.documents import DocumentError
@@ -18,7 +19,15 @@ def duration_ms(value: Union[str, int, float, None]) -> Optional[int]:
     (truncated), None when absent."""
     if value is None:
         return None
-    text = str(value).strip()
+    try:
+        return _duration_ms(str(value).strip())
+    except DocumentError:
+        raise DocumentError(f"not a duration: {value!r}") from None
+
+
+@lru_cache(maxsize=4096)
+def _duration_ms(text: str) -> int:
+    """Cached: a policy repeats a few durations thousands of times."""
     pos, total = 0, Fraction(0)
     for part in _DURATION_PART.finditer(text):
         if part.start() != pos:
@@ -26,7 +35,7 @@ def duration_ms(value: Union[str, int, float, None]) -> Optional[int]:
         total += Fraction(part.group(1)) * _UNIT_MS[part.group(2)]
         pos = part.end()
     if pos != len(text) or not text:
-        raise DocumentError(f"not a duration: {value!r}")
+        raise DocumentError(text)
     return int(total)
 
 
