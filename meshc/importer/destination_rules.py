@@ -111,7 +111,7 @@ def _traffic_policy(tp: Fields) -> tuple[Grouped, dict[int, Grouped]]:
         if not isinstance(number, int):
             entry.bad("port", "a port-level entry needs `port.number`; the entry is left out")
             continue
-        ports.setdefault(number, _grouped(entry, port_level=True))
+        ports.setdefault(number, _grouped(entry))
         entry.finish()
     for key, what in (("tunnel", "the language has no tunnel settings"),
                       ("proxyProtocol", "the language has no PROXY protocol settings"),
@@ -122,20 +122,13 @@ def _traffic_policy(tp: Fields) -> tuple[Grouped, dict[int, Grouped]]:
     return top, ports
 
 
-def _grouped(tp: Fields, port_level: bool = False) -> Grouped:
+def _grouped(tp: Fields) -> Grouped:
     out: Grouped = {}
-    pool = tp.sub("connectionPool")
-    if pool is not None:
-        out["connectionPool"] = _connection_pool(pool)
-    lb = tp.sub("loadBalancer")
-    if lb is not None:
-        out["loadBalancer"] = _load_balancer(lb)
-    od = tp.sub("outlierDetection")
-    if od is not None:
-        out["outlierDetection"] = _outlier_detection(od)
-    tls = tp.sub("tls")
-    if tls is not None:
-        out["tls"] = _tls(tls)
+    for key, read in (("connectionPool", _connection_pool), ("loadBalancer", _load_balancer),
+                      ("outlierDetection", _outlier_detection), ("tls", _tls)):
+        found = tp.sub(key)
+        if found is not None:
+            out[key] = read(found)
     return out
 
 

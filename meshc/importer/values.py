@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Any, Callable, Optional
 
 from pydantic import TypeAdapter, ValidationError
 
 from meshc.language import values as v
+from meshc.semantics.evaluate.documents import DocumentError
+from meshc.semantics.evaluate.values import duration
 
 # The grammar's tokens (grammar/mesh.lark).
 NAME = re.compile(r"[A-Za-z_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?")
@@ -37,9 +38,6 @@ RETRY_CONDITIONS = frozenset({
     "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
 })
 PROTOCOLS = ("http", "http2", "grpc", "https", "tcp", "tls")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT = {"ns": Fraction(1, 10**6), "us": Fraction(1, 1000), "µs": Fraction(1, 1000), "ms": Fraction(1),
-         "s": Fraction(1000), "m": Fraction(60_000), "h": Fraction(3_600_000)}
 
 
 class Inexpressible(ValueError):
@@ -138,26 +136,17 @@ def regex(value: Any) -> str:
 def duration_ms(value: Any) -> int:
     """A protobuf or Go duration (`10s`, `1.5s`, `250ms`, `1m30s`) in whole
     milliseconds, at least 1."""
-    if isinstance(value, bool):
-        raise Inexpressible(f"`{value}` is not a duration")
-    return _duration_ms(str(value).strip())
-
-
-@lru_cache(maxsize=4096)
-def _duration_ms(text: str) -> int:
-    value = text
-    pos, total = 0, Fraction(0)
-    for part in _DURATION_PART.finditer(text):
-        if part.start() != pos:
-            break
-        total += Fraction(part.group(1)) * _UNIT[part.group(2)]
-        pos = part.end()
-    if pos != len(text) or not text:
-        raise Inexpressible(f"`{value}` is not a duration")
+    text = str(value).strip()
+    try:
+        total = None if isinstance(value, bool) else duration(text)
+    except DocumentError:
+        total = None
+    if total is None:
+        raise Inexpressible(f"`{text}` is not a duration")
     if total.denominator != 1:
-        raise Inexpressible(f"`{value}` is not a whole number of milliseconds")
+        raise Inexpressible(f"`{text}` is not a whole number of milliseconds")
     if total < 1:
-        raise Inexpressible(f"`{value}` is shorter than the 1 ms the language allows")
+        raise Inexpressible(f"`{text}` is shorter than the 1 ms the language allows")
     return int(total)
 
 

@@ -17,16 +17,19 @@ _UNIT_MS = {"ns": Fraction(1, 1_000_000), "us": Fraction(1, 1000), "µs": Fracti
 def duration_ms(value: Union[str, int, float, None]) -> Optional[int]:
     """A duration (`10s`, `1.5s`, `250ms`, `1m30s`) in whole milliseconds
     (truncated), None when absent."""
-    if value is None:
-        return None
+    return None if value is None else int(duration(value))
+
+
+def duration(value: Union[str, int, float]) -> Fraction:
+    """A duration in milliseconds, exactly; DocumentError when it is none."""
     try:
-        return _duration_ms(str(value).strip())
+        return _duration(str(value).strip())
     except DocumentError:
         raise DocumentError(f"not a duration: {value!r}") from None
 
 
 @lru_cache(maxsize=4096)
-def _duration_ms(text: str) -> int:
+def _duration(text: str) -> Fraction:
     """Cached: a policy repeats a few durations thousands of times."""
     pos, total = 0, Fraction(0)
     for part in _DURATION_PART.finditer(text):
@@ -36,7 +39,7 @@ def _duration_ms(text: str) -> int:
         pos = part.end()
     if pos != len(text) or not text:
         raise DocumentError(text)
-    return int(total)
+    return total
 
 
 def percent_ppm(value: Union[int, float, str, None]) -> Fraction:
