@@ -353,7 +353,8 @@ class ClusterReader:
             base = _NOT_NAME.sub("-", entry.name.lower()).strip("-")[:63].strip("-") or f"route-{entry.index + 1}"
         name, n = base, 2
         while name in names or name.endswith("-preview") and name[:-8] in names:
-            name, n = f"{base}-{n}", n + 1
+            suffix = f"-{n}"  # within a DNS label's 63 characters
+            name, n = base[: 63 - len(suffix)].rstrip("-") + suffix, n + 1
         if entry.name is not None and name != entry.name:
             renamed(report, res, ("spec", "http", entry.index, "name"), entry.name, name, "the route name")
         return name

@@ -197,11 +197,11 @@ class ExposureReader:
             if entry.direct_status == 404 and not entry.usable:
                 found.append((name, _canonical(entry.matches or ()), "404"))
                 continue
-            route = self.reader._route(res, replace(entry, name=name), Target(svc.namespace, svc.name), set(),
-                                       self.ledger)
+            # named as meshc names the entries (`ROUTE-preview` may be no name of its own)
+            route = self.reader._unnamed_route(res, entry, Target(svc.namespace, svc.name), self.ledger)
             if route is None:
                 return None
-            found.append((route.name, _canonical(route.matches), (route.action, route.mirrors, route.options)))
+            found.append((name, _canonical(route.matches), (route.action, route.mirrors, route.options)))
         # The exposure's port goes to the service's own destinations that
         # name none: try no port, then each port those destinations have.
         own = Target(svc.namespace, svc.name)

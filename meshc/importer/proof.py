@@ -112,8 +112,11 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
         group[0].append(cluster)
     for clusters, (found, documents, rendered, reg, version) in alike.values():
         served = tuple(c for c, p in primaries.items() if p in {primaries[k] for k in clusters})
+        # what another cluster's input says locates what the import took from it
+        mine = set(map(id, found))
+        elsewhere = [r for c in dict.fromkeys(primaries.values()) for r in inputs.get(c, []) if id(r) not in mine]
         _compare_routing(proof, clusters, served, found, documents, rendered, reg, version, compiled,
-                         located, tuple(primaries), default_namespace)
+                         located, tuple(primaries), default_namespace, found + elsewhere)
     proof.clusters = len(primaries)
     proof.diagnostics = sanitize(proof.diagnostics)
     return proof
@@ -245,10 +248,12 @@ def _forms(doc: dict, default_namespace: str, ports: dict, cache: dict) -> dict:
 # ----------------------------------------------------------------- routing
 def _compare_routing(proof: Proof, clusters: list[str], served: tuple[str, ...], found: list[Resource],
                      documents: list[dict], rendered: list[dict], reg, istio: str, compiled: Compiled,
-                     located: "_Locator", fleet: tuple[str, ...], default_namespace: str) -> None:
+                     located: "_Locator", fleet: tuple[str, ...], default_namespace: str,
+                     anywhere: list[Resource]) -> None:
     """Requests from callers in `clusters` (alike; a grid tries callers of
     other clusters too, where a match tests the caller's cluster: only
-    those this configuration serves are real)."""
+    those this configuration serves are real). `anywhere`: every cluster's
+    input, this one's first, to say where a difference comes from."""
     from meshc.semantics.evaluate import Evaluator
     from meshc.semantics.grid import requests_for
 
@@ -268,11 +273,11 @@ def _compare_routing(proof: Proof, clusters: list[str], served: tuple[str, ...],
         proof.differing += 1
         where, key = _input_entry(before, request, a, found)
         if _policies_only(a, b):
-            where = _policy_rule(a, b, found, default_namespace) or where
+            where = _policy_rule(a, b, anywhere, default_namespace) or where
             # once per rule and change, not per subset or route taking it
             key = (where, frozenset(tuple(changed) for _, changed in _policy_changes(a, b)))
         if where is None:
-            where = _unseen_virtual_service(request, found, default_namespace) or located.entry(b) or \
+            where = _where_unrouted(request, anywhere, default_namespace) or located.entry(b) or \
                 _anywhere(proof, found)
         if key in reported:
             continue
@@ -347,15 +352,21 @@ def _input_entry(evaluator, request: Request, decision: Decision, found: list[Re
     return res.span("metadata", "name"), decision.virtual_service
 
 
-def _unseen_virtual_service(request: Request, found: list[Resource], default_namespace: str) -> Optional[Span]:
+def _where_unrouted(request: Request, found: list[Resource], default_namespace: str) -> Optional[Span]:
     """A VirtualService of the input for the request's host that did not
     take it (its `exportTo` hides it from the caller's namespace, or it is
-    bound to gateways only): where the imported route comes from."""
+    bound to gateways only): where the imported route comes from; at a
+    gateway, else, the gateway's servers."""
     for res in found:
         hosts = res.spec.get("hosts") if res.kind == "VirtualService" else None
         if isinstance(hosts, list) and any(
                 isinstance(h, str) and fqdn(h, res.namespace or default_namespace) == request.host for h in hosts):
             return res.span("spec", "exportTo") if "exportTo" in res.spec else res.span("metadata", "name")
+    if request.gateway is not None:  # a request no VirtualService took at a gateway: the gateway's servers
+        ns, _, name = request.gateway.partition("/")
+        gateway = next((r for r in found if r.kind == "Gateway" and (r.namespace, r.name) == (ns, name)), None)
+        if gateway is not None:
+            return gateway.span("spec", "servers")
     return None
 
 

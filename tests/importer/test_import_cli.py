@@ -168,3 +168,33 @@ def test_the_loss_report_in_every_format(fmt, tmp_path):
         assert [issue["check_name"] for issue in json.loads(done.stderr)] == ["MESH821"]
     elif fmt == "junit":
         assert ET.fromstring(done.stderr).find(".//failure") is not None
+
+
+def test_a_difference_is_reported_where_the_import_took_it_from(tmp_path):
+    """A DestinationRule in one cluster only: the import applies it
+    everywhere (reported), and the proof's difference in the other cluster
+    points at that rule, not at the written policy."""
+    pay = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: pay, namespace: shop}\n" \
+          "spec:\n  host: pay\n  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
+    a = write(tmp_path / "a" / "cart.yaml", CART)
+    b = write(tmp_path / "b" / "pay.yaml", CART + "---\n" + pay)
+    done = run_import(["--cluster", f"a={a}", "--cluster", f"b={b}"], tmp_path / "out")
+    line = len((CART + "---\n").splitlines()) + 6  # the rule's trafficPolicy
+    assert ("pay.yaml", line, "MESH850") in done.where()
+    assert [d["message"].split(":")[0] for d in done.diagnostics if d["code"] == "MESH850"] == [
+        "in cluster `a`, GET pay.shop.svc.cluster.local"]
+
+
+def test_a_request_no_route_takes_at_a_gateway_is_reported_at_its_servers(tmp_path):
+    gateway = write(tmp_path / "gw.yaml", """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  servers:
+  - port: {number: 443, protocol: HTTPS, name: https}
+    hosts: ["*.example.com"]
+    tls: {mode: MUTUAL, credentialName: c}
+""")
+    done = run_import([str(gateway)], tmp_path / "out")
+    assert ("gw.yaml", 5, "MESH850") in done.where()

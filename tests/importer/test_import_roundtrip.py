@@ -70,6 +70,16 @@ FOUND = {
   }
 }
 """,
+    "an exposed blue-green route whose name is 63 characters long": """namespace a {
+  gateway web { hosts h0.example.com https credential tls-cert }
+  service b {
+    port 80 http
+    subsets by version v1 v2
+    expose via web host h0.example.com
+    route xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy { blue-green active v1 preview v2 }
+  }
+}
+""",
     "an exposure of a service named like a service of another namespace": """namespace a {
   gateway web { hosts h0.example.com https credential tls-cert }
   service a {
