@@ -145,6 +145,7 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
                                f"{', '.join(c for c, _ in configured)} but not in {', '.join(missing)}; the language "
                                "configures a service in every primary alike")
     plan = Plan(replace(base, ports=_ports(everywhere)))
+    plan.service = replace(plan.service, exposes=_exposed_ports(plan.service))
     plan.placement = _placement(everywhere, [r.cluster for r in readings])
     if base.local is not None and set(base.local) != {r.cluster for r in readings}:
         plan.placement = base.local
@@ -295,6 +296,18 @@ def _ports(everywhere: list[tuple[str, Service]]) -> dict[int, Port]:
             if known is None or (known.name is None and port.name is not None):
                 ports[number] = port
     return ports  # in the order read: meshc renders port-level settings in the order of the ports
+
+
+def _exposed_ports(svc: Service) -> tuple:
+    """An exposure read with no port (no destination at the gateway showed
+    one), of a service found to have several ports once every resource was
+    read: the language wants one said (MESH319). It shows only in the
+    service's own destinations that name no port, which meshc's rendering
+    of such a service has none of; the lowest is written, and the proof
+    compares what it renders."""
+    if len(svc.ports) < 2:
+        return svc.exposes
+    return tuple(replace(e, port=min(svc.ports)) if e.port is None else e for e in svc.exposes)
 
 
 def _placement(everywhere: list[tuple[str, Service]], clusters: list[str]) -> tuple[str, ...]:

@@ -80,6 +80,23 @@ FOUND = {
   }
 }
 """,
+    "an exposure whose port no destination at the gateway shows": """namespace a {
+  gateway web {
+    hosts h0.example.com
+    https credential tls-cert
+    host h0.example.com {
+      route edge { when header x absent to service v1 port 1 }
+    }
+  }
+  service v1 {
+    port 1 http
+    port 2 http
+    expose via web host h0.example.com port 1
+    route a { to service v1 port 2 0%, service other port 1 100% }
+  }
+  service other { port 1 http }
+}
+""",
     "an exposure of a service named like a service of another namespace": """namespace a {
   gateway web { hosts h0.example.com https credential tls-cert }
   service a {
