@@ -130,12 +130,13 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
     everywhere = [(r.cluster, r.services[key]) for r in readings if key in r.services]
     if not found and not everywhere:
         return None
-    if configured and any(s.routes is None for _, s in configured) and all(
-            s.routes is None or _options_only(s) for _, s in configured):
+    if configured and all(s.routes is None or _options_only(s) for _, s in configured) and (
+            any(s.routes is None for _, s in configured) or len(configured) < len(found)):
         # A service with route options in some clusters only renders a
-        # VirtualService there only: no routes, its options per cluster.
+        # VirtualService there only: no routes, its options per cluster
+        # (none where it has no VirtualService, or nothing at all).
         configured = [(c, replace(s, routes=(), options=s.routes[0].options if s.routes else ()))
-                      for c, s in configured]
+                      for c, s in found]
     if len(configured) > 1 and len(configured) == len(configs):
         configured = _waves(configured)
     base = configured[0][1] if configured else (found or everywhere)[0][1]
@@ -155,7 +156,7 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
     if configured:
         _overrides(plan, configured)
         _levels(plan, [(c, s, defaults.get(c, ())) for c, s in configured], ledger)
-    _lift(plan)
+    _lift(plan, [c for c, _ in configured])
     return plan
 
 
@@ -416,7 +417,7 @@ def _hashable(value: Any) -> Any:
     return repr(value)
 
 
-def _lift(plan: Plan) -> None:
+def _lift(plan: Plan, clusters: list[str]) -> None:
     """A route option every route has alike, in every cluster, is the service's."""
     routes = plan.routes
     if not routes:
@@ -446,8 +447,9 @@ def _lift(plan: Plan) -> None:
         if not plan.route_overrides[name]:
             del plan.route_overrides[name]
     only = plan.routes[0]
-    if len(plan.routes) == 1 and _plain_default(only) and not only.options and plan.options:
-        plan.routes = ()  # the service's options alone render this very entry
+    if len(plan.routes) == 1 and _plain_default(only) and not only.options and (
+            plan.options or set(clusters) <= set(plan.option_overrides)):
+        plan.routes = ()  # the service's options (in every cluster) alone render this very entry
 
 
 def _options_only(svc: Service) -> bool:

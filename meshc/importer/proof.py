@@ -457,4 +457,15 @@ def _value(field: str, value: Any) -> str:
             return "none"
         on = ",".join(value.retry_on + tuple(map(str, value.statuses)))
         return f"{value.attempts} attempt{'s' if value.attempts != 1 else ''}" + (f" on {on}" if on else "")
+    if field == "fault":
+        parts = [f"delay {value.delay_ms} ms for {float(value.delay_share) * 100:g}%"] if value.delay_ms else []
+        if value.abort_status is not None:
+            parts.append(f"abort {value.abort_status} for {float(value.abort_share) * 100:g}%")
+        return ", ".join(parts) or "none"
+    if field == "mirrors":
+        return ", ".join(f"{_target(m.target)} {float(m.share) * 100:g}%" for m in value)
+    if field == "cors":
+        said = [f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, tuple) else v}"
+                for k, v in vars(value).items() if v not in (None, ())]
+        return "{" + "; ".join(said) + "}"
     return str(value)

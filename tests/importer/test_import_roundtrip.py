@@ -147,8 +147,35 @@ def test_import_of_the_render_of_cases_found(source):
     assert_round_trip({"policy.mesh": source})
 
 
+FOUND_IN_FLEETS = {
+    "route options in one cluster only": """namespace shop {
+  defaults { lb least-request }
+  service cart {
+    port 80 http
+    port 81 http
+    on a { fault delay 1ms 1% fault abort 200 0.1% cors credentials }
+  }
+}
+""",
+    "other route options in each cluster": """namespace shop {
+  service cart {
+    port 80 http
+    on a { fault abort 200 1% }
+    on b { cors credentials }
+    on d { timeout 1s }
+  }
+}
+""",
+}
+
+
 @pytest.mark.parametrize("source", WAVES.values(), ids=WAVES.keys())
 def test_a_split_that_differs_per_cluster_comes_back_as_waves(source):
+    assert_round_trip({"00-fleet.mesh": FLEET, "policy.mesh": source})
+
+
+@pytest.mark.parametrize("source", FOUND_IN_FLEETS.values(), ids=FOUND_IN_FLEETS.keys())
+def test_import_of_the_render_of_fleet_cases_found(source):
     assert_round_trip({"00-fleet.mesh": FLEET, "policy.mesh": source})
 
 
