@@ -32,6 +32,7 @@ from import_support import rendered, run_import
 
 from meshc.language import ir
 from meshc.language.fmt import without_spans
+from meshc.model.conditions import MESH_ONLY
 from meshc.model.resolve import Index, ServiceInfo, canary_split, merge, weights
 from meshc.model.topology import Topology
 from meshc.model.waves import live_step
@@ -299,8 +300,12 @@ def _route(index: Index, owner, route: ir.Route, clusters: list[str]) -> tuple:
 
 def _port_shows(info) -> bool:
     """Whether an exposure's port shows in the YAML: on the service's own
-    destinations that name no port (a subset, the service itself)."""
+    destinations that name no port (a subset, the service itself), in the
+    routes rendered at the gateway (not those whose every alternative tests
+    the port or the source, which are the gateway's own there)."""
     for route in info.service.routes or ():
+        if route.matches and all(any(isinstance(c, MESH_ONLY) for c in m.conditions) for m in route.matches):
+            continue
         if not isinstance(route.action, ir.Forward):
             return True
         targets = [d.target for d in route.action.destinations] + [m.target for m in route.mirrors]
