@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, sanitize
@@ -66,6 +67,8 @@ class Inputs:
     sources: dict[str, SourceFile] = field(default_factory=dict)
     unreadable: list[Diagnostic] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    lines: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    """Line starts by text, shared by the SourceFiles of one text."""
 
 
 @dataclass
@@ -124,7 +127,7 @@ def _files(paths: Sequence[str]) -> list[str]:
 
 
 def _source(path: str, out: Inputs) -> Optional[SourceFile]:
-    shown = display_path(path)
+    shown = _display(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -139,9 +142,24 @@ def _source(path: str, out: Inputs) -> Optional[SourceFile]:
         out.unreadable.append(diagnostic("unreadable-yaml", f"byte 0x{data[err.start]:02x} at offset {err.start} "
                                          "is not valid UTF-8", source.span_at(len(prefix))))
         return None
-    source = SourceFile(shown, text.removeprefix("\ufeff"))
+    text = text.removeprefix("\ufeff")
+    known = out.lines.get(text)  # the same manifest in several clusters' directories
+    source = SourceFile(shown, text, known) if known else SourceFile(shown, text)
+    out.lines.setdefault(text, source._line_starts)
     out.sources[shown] = source
     return source
+
+
+@lru_cache(maxsize=256)
+def _display_directory(cwd: str, directory: str) -> str:
+    return display_path(directory)
+
+
+def _display(path: str) -> str:
+    """display_path, worked out once per directory (thousands of files)."""
+    directory, name = os.path.split(path)
+    shown = _display_directory(os.getcwd(), directory or ".")
+    return name if shown == "." else f"{shown}/{name}"
 
 
 def import_policy(inputs: Inputs, fleet: Optional[Fleet], cluster_names: Sequence[str]) -> Result:

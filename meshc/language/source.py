@@ -35,6 +35,8 @@ class SourceFile:
     _line_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self._line_starts:  # given: the line starts of another SourceFile of the same text
+            return
         # One find per line rather than a test per character: the language
         # server builds a SourceFile for every edit of a file.
         starts, find = [0], self.text.find
