@@ -4,19 +4,15 @@ policies as staged in git's index (`--staged`)."""
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from meshc.config import Overrides, Settings
 from meshc.language.source import display_path
 from meshc.pipeline import Compiled, compile_paths, compile_sources, decode, read_bounded, read_source
 from meshc.selection import InputError, common_directory, excluded_by_patterns, select, siblings
-
-if TYPE_CHECKING:
-    from meshc.language.ir import MeshPolicy
 
 STDIN = "<stdin>"
 
@@ -36,11 +32,9 @@ class Inputs:
 
 
 def read(paths: Sequence[str], overrides: Overrides, stdin_filename: Optional[str] = None,
-         staged: bool = False, start: Optional[Callable[[Settings, MeshPolicy], Any]] = None) -> Inputs:
+         staged: bool = False) -> Inputs:
     """Compile what the paths name; InputError for a path that cannot be
-    read, config.ConfigError for a configuration that cannot. `start` is
-    called as `start(settings, policy)` for every policy on disk that
-    lowers cleanly, before its checks (pipeline.compile_sources)."""
+    read, config.ConfigError for a configuration that cannot."""
     if staged:
         if "-" in paths:
             raise InputError("--staged reads git's index; it does not combine with `-`")
@@ -52,8 +46,7 @@ def read(paths: Sequence[str], overrides: Overrides, stdin_filename: Optional[st
     if stdin_filename is not None:
         raise InputError("--stdin-filename names what `-` reads; give `-` as the path")
     selection = select(paths, overrides)
-    return Inputs([Policy(compile_paths(p.files, start and functools.partial(start, p.settings)), p.settings)
-                   for p in selection.policies],
+    return Inputs([Policy(compile_paths(p.files), p.settings) for p in selection.policies],
                   selection.settings, selection.skipped)
 
 

@@ -10,7 +10,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterable, Optional, Sequence
+from typing import BinaryIO, Callable, Iterable, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic, Severity, has_errors, sanitize
 from meshc.diagnostics.codes import diagnostic
@@ -36,8 +36,6 @@ class Compiled:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     suppressions: list = field(default_factory=list)
     """`# meshc: ignore[...]` comments (diagnostics/suppress.py)."""
-    started: Any = None
-    """What `compile_sources`' `start` returned, when it was called."""
 
     @property
     def ok(self) -> bool:
@@ -137,16 +135,12 @@ def compile_sources(
     sources: Sequence[SourceFile],
     pre: Sequence[Diagnostic] = (),
     parse_file: Optional[Callable[[SourceFile], tuple]] = None,
-    start: Optional[Callable[[ir.MeshPolicy], Any]] = None,
 ) -> Compiled:
     """Parse, lower and check one policy; `pre` are the reading errors of
     some files (which are then left out). A file that does not read or parse
     does not stop the others: each is checked as far as it can be alone.
     `parse_file` replaces `parse.parse`, for callers that keep parsed files
-    (the language server re-parses only the file that changed). `start`,
-    when every file parsed and the policy lowered cleanly, is called with
-    it before the checks run (render starts rendering it alongside, in
-    another process); what it returns is `Compiled.started`."""
+    (the language server re-parses only the file that changed)."""
     from meshc.checks import run_checks
     from meshc.language.lower import lower
     from meshc.language.parse import parse
@@ -160,11 +154,6 @@ def compile_sources(
     complete = len(files) == len(sources)
     if files:
         policy, diags = lower(files)
-        # The syntax trees go before `start` may fork: freed after, their
-        # pages would be copied into this process just to be released.
-        files.clear()
-        if start is not None and complete and policy is not None and not has_errors(compiled.diagnostics + diags):
-            compiled.started = start(policy)
         found = diags + (run_checks(policy) if policy is not None else [])
         if complete:
             compiled.policy = policy
@@ -197,11 +186,11 @@ def _parsed(compiled: Compiled, sources: Sequence[SourceFile], unreadable: set[s
     return files, texts
 
 
-def compile_paths(paths: Sequence[str], start: Optional[Callable[[ir.MeshPolicy], Any]] = None) -> Compiled:
-    """Read and compile the given files as one policy (`start`: see compile_sources)."""
+def compile_paths(paths: Sequence[str]) -> Compiled:
+    """Read and compile the given files as one policy."""
     sources, diags = [], []
     for path in paths:
         src, d = read_source(path)
         sources.append(src)
         diags.extend(d)
-    return compile_sources(sources, diags, start=start)
+    return compile_sources(sources, diags)

@@ -127,6 +127,32 @@ def test_failing_render_leaves_out_untouched(rendered_examples, tmp_path):
     assert tree(out) == before
 
 
+def test_a_policy_that_fails_its_checks_writes_nothing_and_says_so_once(tmp_path):
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "a.mesh").write_text("namespace prod {\n  service bad {\n    port 80 http\n    route r { to v9 }\n  }\n}\n")
+    result = run("render", str(policy), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert result.stderr.count("MESH201") == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_rendering_diagnostics_are_reported_once_and_before_a_cluster_usage_error(tmp_path):
+    """MESH323 comes from rendering: render renders once and prints it
+    once, also when --cluster then names no cluster of the fleet."""
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    shutil.copy(ROOT / "tests" / "diagnostics" / "MESH323_dead-rendered-entry.mesh", policy / "a.mesh")
+    written = run("render", str(policy), "-o", str(tmp_path / "out"))
+    assert written.exit_code == 0 and written.stderr.count("warning[MESH323]") == 1, written.stderr
+    checked = run("render", str(policy), "-o", str(tmp_path / "out"), "--check")
+    assert checked.exit_code == 0 and checked.stderr.count("warning[MESH323]") == 1, checked.stderr
+    unknown = run("render", str(policy), "-o", str(tmp_path / "other"), "--cluster", "nowhere")
+    assert unknown.exit_code == 2 and unknown.stderr.count("warning[MESH323]") == 1, unknown.stderr
+    assert unknown.stderr.index("warning[MESH323]") < unknown.stderr.index("no cluster `nowhere`")
+    assert not (tmp_path / "other").exists()
+
+
 def test_stale_files_are_removed_and_foreign_files_kept(in_repo, tmp_path):
     policy = tmp_path / "policy"
     policy.mkdir()

@@ -142,21 +142,17 @@ def settings_or_exit(call):
         raise ConfigProblem(str(err)) from None
 
 
-def one_policy(paths, overrides, start=None):
+def one_policy(paths, overrides):
     """The one policy PATHS name (inputs.Policy), read and compiled; a usage
-    error when they name none or several (render, namespaces, graph).
-    `start`: see inputs.read."""
+    error when they name none or several (render, namespaces, graph)."""
     from meshc.inputs import read
     from meshc.selection import InputError
 
     try:
-        inputs = settings_or_exit(lambda: read(paths, overrides, start=start))
+        inputs = settings_or_exit(lambda: read(paths, overrides))
     except InputError as err:
         raise click.UsageError(str(err)) from None
     if len(inputs.policies) != 1:
-        for policy in inputs.policies:
-            if policy.compiled.started is not None:
-                policy.compiled.started.cancel()
         what = "no .mesh files" if not inputs.policies else f"{len(inputs.policies)} policies"
         raise click.UsageError(f"this takes one policy (one directory of .mesh files); these paths hold {what}")
     return inputs.policies[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -74,8 +73,7 @@ def command(paths, out, check, to_stdout, cluster, overrides, istio_version, out
 
 @dataclass
 class Output:
-    """What rendering a policy gives a command, in one piece, so that it
-    can be made in another process while the parent checks the policy."""
+    """What rendering a policy gives a command."""
 
     clusters: list[str]
     """The fleet's clusters, rendered or not."""
@@ -91,24 +89,12 @@ def rendered(paths, overrides, cluster, one_cluster: bool, color: str, verbosity
     printed, and `make(chosen, policy)` of the documents of the chosen
     clusters (`{cluster: documents}`, without the kinds the configuration
     excludes). Exits 1 when the policy has errors, 2 on a usage,
-    configuration or I/O error.
-
-    With several CPUs the rendering starts in a forked process as soon as
-    the policy has lowered (meshc/parallel.py) and the checks run
-    meanwhile here; it is used only if they pass."""
-    from meshc.parallel import Forked
-
+    configuration or I/O error."""
     if cluster is not None and not cluster.strip():
         raise click.UsageError("--cluster is empty (with an Argo CD plugin: is the CLUSTER variable set?)")
-    start = functools.partial(Forked, _output, cluster, one_cluster, make)
-    policy = options.one_policy(paths, overrides, start=start)
+    policy = options.one_policy(paths, overrides)
     compiled, settings = policy.compiled, policy.settings
-    result = None
-    if compiled.ok:
-        result = compiled.started.result() if compiled.started else _output(cluster, one_cluster, make, settings,
-                                                                            compiled.policy)
-    elif compiled.started is not None:
-        compiled.started.cancel()
+    result = _output(cluster, one_cluster, make, settings, compiled.policy) if compiled.ok else None
     diagnostics = reported(compiled, settings, result and result.diagnostics)
     _print(diagnostics, compiled.sources, settings.output_format, color, verbosity)
     if result is None or any(d.is_error for d in diagnostics):
