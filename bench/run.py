@@ -13,8 +13,8 @@ intent as ../shared/bench-peer/istio.libsonnet and prints, in one run:
    ratios, so that load from other users of the machine hits both alike;
 2. meshc's time per stage, measured in-process in a fresh process per run;
 3. the growth of the time per 10x N;
-4. meshc's parallel speed-up: render on one CPU, and on two CPUs with the
-   serial path (MESHC_JOBS=1) and the parallel one (MESHC_JOBS=2);
+4. render on one CPU and on two: meshc renders in one thread by design
+   (bench/README.md says why), so two CPUs should not change its time;
 5. the cold `meshc check` of a one-service file next to
    `python -c "import lark, pydantic, ruamel.yaml, click"`, alternately
    (with --instructions, also both commands' instruction counts under
@@ -61,11 +61,8 @@ LARGE = 1000
 SERVICES_PER_FILE = 100
 IMPORT_LINE = "import lark, pydantic, ruamel.yaml, click"
 STAGES = ("import", "read", "parse", "lower", "checks", "backend", "emitted", "emit", "write")
-PARALLEL = (("1 CPU", 1, None), ("2 CPUs, serial", 2, "1"), ("2 CPUs, parallel", 2, "2"))
-"""Section 4's configurations: (label, CPUs the process may use, MESHC_JOBS).
-By default meshc forks only when a CPU is idle at that moment (so section 1
-measures what users get on this machine as loaded as it is); here
-MESHC_JOBS fixes the path, serial or parallel."""
+CPU_COUNTS = (("1 CPU", 1), ("2 CPUs", 2))
+"""Section 4's configurations: (label, CPUs the process may use)."""
 
 # Targets of the issues.
 TARGET_NS = (1000, 5000)
@@ -114,8 +111,8 @@ class SizeResult:
     meshc: list[Sample] = field(default_factory=list)
     peer: list[Sample] = field(default_factory=list)
     stages: list[dict[str, float]] = field(default_factory=list)
-    parallel: dict[str, list[Sample]] = field(default_factory=dict)
-    """Section 4: samples per PARALLEL label."""
+    by_cpus: dict[str, list[Sample]] = field(default_factory=dict)
+    """Section 4: samples per CPU_COUNTS label."""
     documents: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -180,17 +177,16 @@ def write_one_service(directory: Path, clusters: int) -> Path:
 # --------------------------------------------------- measuring one process
 
 
-def measure(cmd: list[str], cpus: Optional[int] = None, jobs: Optional[str] = None) -> Sample:
+def measure(cmd: list[str], cpus: Optional[int] = None) -> Sample:
     """Run `cmd` once in a fresh process under a wrapper of its own, so that
     the child's peak RSS (a max over all children waited for) is this
     command's alone; the wrapper times the child, not its own start-up.
     `cpus`: run it on that many of the CPUs this process may use (their
-    affinity); `jobs`: MESHC_JOBS for it. Dirty pages of earlier runs are
-    flushed first (os.sync), so that their writeback is not billed to this
-    run. CPU time includes the command's children (meshc's forked renderer)."""
+    affinity). Dirty pages of earlier runs are flushed first (os.sync), so
+    that their writeback is not billed to this run. CPU time includes the
+    command's children."""
     os.sync()
-    options = [f"--cpus={cpus or 0}", f"--jobs={jobs or ''}"]
-    wrapper = [sys.executable, str(Path(__file__).resolve()), "_measure", *options, "--", *cmd]
+    wrapper = [sys.executable, str(Path(__file__).resolve()), "_measure", f"--cpus={cpus or 0}", "--", *cmd]
     done = subprocess.run(wrapper, capture_output=True, text=True)
     if done.returncode != 0:
         raise BenchError(f"{' '.join(cmd)}: exit {done.returncode}\n{done.stderr[-2000:]}")
@@ -198,20 +194,16 @@ def measure(cmd: list[str], cpus: Optional[int] = None, jobs: Optional[str] = No
 
 
 def measure_child(argv: list[str]) -> int:
-    """In the wrapper process, given `--cpus=K --jobs=J -- CMD...`: run CMD
-    (on the first K CPUs of this process's affinity when K > 0, with
-    MESHC_JOBS=J when J is given), print its wall time, CPU time and peak
-    RSS as JSON, and exit with its code."""
+    """In the wrapper process, given `--cpus=K -- CMD...`: run CMD (on the
+    first K CPUs of this process's affinity when K > 0), print its wall
+    time, CPU time and peak RSS as JSON, and exit with its code."""
     split = argv.index("--")
     options = dict(arg.lstrip("-").split("=", 1) for arg in argv[:split])
     cmd = argv[split + 1:]
     if int(options["cpus"]) and hasattr(os, "sched_setaffinity"):  # elsewhere: every CPU
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: int(options["cpus"])])
-    env = dict(os.environ)
-    if options["jobs"]:
-        env["MESHC_JOBS"] = options["jobs"]
     start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.stderr.buffer.write(done.stderr)
@@ -381,7 +373,7 @@ def bench_size(n: int, runs: int, meshc: str, peer: Peer, tmp: Path) -> SizeResu
     benchmark ends: on ext4, creating thousands of files just after deleting
     thousands costs up to ten times more, which would bill one run for the
     previous run's clean-up."""
-    result = SizeResult(n, runs, parallel={label: [] for label, _, _ in PARALLEL})
+    result = SizeResult(n, runs, by_cpus={label: [] for label, _ in CPU_COUNTS})
     source = write_workload(tmp / f"src-{n}", n, CLUSTERS)
     for run in range(runs):
         progress(f"N={n}: run {run + 1}/{runs}")
@@ -398,10 +390,10 @@ def bench_size(n: int, runs: int, meshc: str, peer: Peer, tmp: Path) -> SizeResu
             if peer.python:
                 result.documents["peer"] = expect_documents("the peer", kinds(yaml.read_text(encoding="utf-8")), n)
         result.stages.append(stage_times(source, tmp / f"stages-{n}-{run}"))
-        configurations = PARALLEL if run % 2 == 0 else PARALLEL[::-1]
-        for label, cpus, jobs in configurations:
-            target = tmp / f"parallel-{n}-{run}-{cpus}-{jobs or 'auto'}"
-            result.parallel[label].append(measure([meshc, "render", str(source), "-o", str(target)], cpus, jobs))
+        configurations = CPU_COUNTS if run % 2 == 0 else CPU_COUNTS[::-1]
+        for label, cpus in configurations:
+            target = tmp / f"cpus-{n}-{run}-{cpus}"
+            result.by_cpus[label].append(measure([meshc, "render", str(source), "-o", str(target)], cpus))
     return result
 
 
@@ -579,14 +571,14 @@ def report(results: list[SizeResult], check: dict[str, list[Sample]], growths: d
         "3. growth per 10x N: time ratio, normalised linearly (t(5000)/t(1000) x 2); 10 = linear",
         ["", *steps],
         [[who, *(fmt(by_step[s], ".1f") for s in steps)] for who, by_step in growths.items()])
-    labels = [label for label, _, _ in PARALLEL]
+    labels = [label for label, _ in CPU_COUNTS]
     print_table(
-        "4. meshc render's parallel speed-up: median wall (CPU) seconds; speed-up = median of "
-        f"per-run ratios to `{labels[0]}` (their range)",
+        "4. meshc render on one CPU and on two (one thread by design): median wall (CPU) seconds; "
+        f"speed-up = median of per-run ratios to `{labels[0]}` (their range)",
         ["N", *labels, *(f"speed-up, {label}" for label in labels[1:])],
-        [[str(r.n), *(f"{median_walls(r.parallel[label]):.3f} ({median_cpu(r.parallel[label]):.3f})"
+        [[str(r.n), *(f"{median_walls(r.by_cpus[label]):.3f} ({median_cpu(r.by_cpus[label]):.3f})"
                       for label in labels),
-          *(ratio_cell(r.parallel[labels[0]], r.parallel[label]) for label in labels[1:])]
+          *(ratio_cell(r.by_cpus[labels[0]], r.by_cpus[label]) for label in labels[1:])]
          for r in results])
     rows = [["meshc check FILE (one service)", f"{median_walls(check['check']):.3f}",
              f"{median_cpu(check['check']):.3f}"],
