@@ -92,18 +92,25 @@ class DestinationRules:
                 _merge(self.exported.setdefault(ns, {}), host, export_to, spec)
             elif ns == root_namespace:
                 _merge(self.root_local, host, export_to, spec)
+        # each index's wildcard hosts, by the index's id (the indexes live
+        # as long as this object; an absent index is empty, so has none)
+        indexes = [*self.local.values(), *self.exported.values(), self.root_local]
+        self._wildcards = {id(i): [h for h in i if h.startswith("*")] for i in indexes}
+
+    def _most_specific(self, host: str, index: dict[str, list[_Consolidated]]) -> Optional[str]:
+        return most_specific(host, index, self._wildcards.get(id(index), ()))
 
     def lookup(self, host: str, proxy_namespace: str, service_namespace: str) -> Optional[_Consolidated]:
         """push_context.go `destinationRule` for a proxy in `proxy_namespace`."""
         index = self.local.get(proxy_namespace, {}) if proxy_namespace != self.root else self.root_local
-        found = most_specific(host, index)
+        found = self._most_specific(host, index)
         if found is not None:
             return index[found][0]
         for ns in (service_namespace, self.root):
             if not ns:
                 continue
             exported = self.exported.get(ns, {})
-            found = most_specific(host, exported)
+            found = self._most_specific(host, exported)
             if found is not None:
                 visible = [c for c in exported[found] if c.visible_to(proxy_namespace)]
                 if visible:
