@@ -38,8 +38,7 @@ def check_topology(policy: ir.MeshPolicy) -> list[Diagnostic]:
                 f"cluster `{name}` is a remote of `{primary.name.value}`, which is a remote itself",
                 cluster.remote_of.span, labels=[Label(primary.remote_of.span, "a remote here")],
                 help=f"name the primary that runs istiod: `remote of {primary.remote_of.value}`"))
-        elif (cluster.network is not None and primary.network is not None
-              and cluster.network.value != primary.network.value and primary.gateway is None):
+        elif not topology.same_network(name, primary.name.value) and not topology.has_gateway(primary.name.value):
             # Istio's primary-remote on several networks: the remote's proxies
             # and its istiod-less control plane reach the primary's istiod
             # through the primary's east-west gateway (expose-istiod.yaml,
