@@ -95,7 +95,7 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
     # Clusters whose input and render are alike, and whose configuration
     # never tests the caller's cluster, route alike: one evaluation each.
     alike: dict[tuple, tuple[list[str], tuple]] = {}
-    forms: dict[int, dict] = {}
+    forms: dict[tuple, tuple] = {}
     for cluster, primary in primaries.items():
         found = _latest(inputs.get(primary, []))
         documents = [_with_namespace(r, default_namespace) for r in found]
@@ -202,7 +202,7 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
     matched = set()
     for res, doc in zip(found, documents):
         twin = same.get((res.kind, res.namespace, res.name))
-        if twin is not None and twin.get("spec") == doc.get("spec") and _group(twin) == _group(doc):
+        if twin is not None and _equal(twin, doc, cache):
             proof.documents += 1
             proof.alike += 1
             matched.add(id(twin))
@@ -233,16 +233,30 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
         proof.diagnostics.append(diagnostic("import-document-differs", message, span))
 
 
+def _equal(rendered: dict, given: dict, cache: dict) -> bool:
+    """Whether a rendered document configures what the input's does as
+    written (same spec, same API group); once per pair of documents
+    (clusters share them). The entry holds both, so that neither id is
+    reused while the cache lives."""
+    key = ("equal", id(rendered), id(given))
+    found = cache.get(key)
+    if found is None:
+        same = rendered.get("spec") == given.get("spec") and _group(rendered) == _group(given)
+        found = cache[key] = (same, rendered, given)
+    return found[0]
+
+
 def _group(doc: dict) -> str:
     return str(doc.get("apiVersion", "")).rpartition("/")[0]
 
 
 def _forms(doc: dict, default_namespace: str, ports: dict, cache: dict) -> dict:
-    """A document's normal forms, once per document (clusters share them)."""
-    found = cache.get(id(doc))
+    """A document's normal forms, once per document (clusters share them;
+    the entry holds the document, so that its id is not reused)."""
+    found = cache.get(("forms", id(doc)))
     if found is None:
-        found = cache[id(doc)] = normal_forms([doc], default_namespace, ports)
-    return found
+        found = cache[("forms", id(doc))] = (normal_forms([doc], default_namespace, ports), doc)
+    return found[0]
 
 
 # ----------------------------------------------------------------- routing
