@@ -56,7 +56,8 @@ from meshc.semantics.evaluate.gateway import VHost, listener, merged_gateways, s
 from meshc.semantics.evaluate.hosts import Domains, Services, is_http_or_sniffed, strip_port, visible
 from meshc.semantics.evaluate.matchers import split_path
 from meshc.semantics.evaluate.policy import DestinationRules
-from meshc.semantics.evaluate.routes import Alternative, Miss, View, VirtualService, compile_virtual_service
+from meshc.semantics.evaluate.routes import (Alternative, EntryActions, Miss, View, VirtualService,
+                                             compile_virtual_service)
 from meshc.semantics.request import Registry, Request, ServicePort
 
 PASSTHROUGH = "PassthroughCluster"
@@ -112,7 +113,7 @@ class Evaluator:
                 try:
                     compiled = compile_virtual_service(res, domain)
                     for entry in compiled.entries:
-                        _validate(entry.spec)
+                        entry.actions = _validate(entry.spec, self.default_retries)
                     self.virtual_services.append(compiled)
                 except (DocumentError, TypeError, ValueError, AttributeError, KeyError) as err:
                     self.problems.append(f"VirtualService {res.key}: {err}")
@@ -356,8 +357,9 @@ class Evaluator:
     def _translate(self, alt: Alternative, port: int, ns: str, mode: str) -> tuple[Decision, Optional[Alternative]]:
         """route.go `TranslateRoute` for a route of this listener port."""
         spec = alt.entry.spec
-        common = dict(virtual_service=alt.entry.virtual_service.key, entry=alt.entry.name,
-                      fault=actions.fault(spec.get("fault")), cors=actions.cors(spec.get("corsPolicy")))
+        known = alt.entry.actions or _validate(spec, self.default_retries)
+        common = dict(virtual_service=alt.entry.virtual_service.key, entry=alt.entry.name, fault=known.fault,
+                      cors=known.cors)
         if spec.get("redirect") is not None:
             code = int((spec["redirect"] or {}).get("redirectCode") or 301)
             return Decision("redirect", code, **common), None
@@ -376,8 +378,8 @@ class Evaluator:
             return Decision("respond", **common), None
         mirrors = actions.mirrors(spec, port, lookup)
         targets = sorted({s.target for s in shares + mirrors}, key=lambda t: t.key)
-        decision = Decision("route", None, destinations=shares, timeout_ms=actions.timeout_ms(spec.get("timeout")),
-                            retries=actions.convert_retries(spec.get("retries"), self.default_retries),
+        decision = Decision("route", None, destinations=shares, timeout_ms=known.timeout_ms,
+                            retries=known.retries,
                             mirrors=mirrors,
                             policies=tuple((t, self._policy(t, ns)) for t in targets), **common)
         rewriting = spec.get("rewrite") or {}
@@ -417,19 +419,20 @@ class Evaluator:
         return found
 
 
-def _validate(spec: dict) -> None:
+def _validate(spec: dict, default_retries: Retries) -> EntryActions:
     """Translate an entry once, so that what Istio's webhook would reject
-    (a bad duration, percentage or regex) is found when loading."""
+    (a bad duration, percentage or regex) is found when loading; what does
+    not depend on the listener port is kept for every decision."""
     def no_ports(host: str) -> tuple:
         return ()
-    actions.timeout_ms(spec.get("timeout"))
-    actions.convert_retries(spec.get("retries"))
-    actions.fault(spec.get("fault"))
-    actions.cors(spec.get("corsPolicy"))
+    known = EntryActions(actions.timeout_ms(spec.get("timeout")),
+                         actions.convert_retries(spec.get("retries"), default_retries),
+                         actions.fault(spec.get("fault")), actions.cors(spec.get("corsPolicy")))
     actions.mirrors(spec, 0, no_ports)
     if spec.get("redirect") is None and spec.get("directResponse") is None:
         actions.destinations(spec, 0, no_ports)
     actions.rewrite(spec.get("rewrite"), None, "", "/")
+    return known
 
 
 def _selects(vs_host: str, on_port: dict[str, ServicePort]) -> bool:

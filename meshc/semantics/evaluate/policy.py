@@ -96,6 +96,7 @@ class DestinationRules:
         # as long as this object; an absent index is empty, so has none)
         indexes = [*self.local.values(), *self.exported.values(), self.root_local]
         self._wildcards = {id(i): [h for h in i if h.startswith("*")] for i in indexes}
+        self._flat: dict[tuple, tuple[Flat, dict]] = {}
 
     def _most_specific(self, host: str, index: dict[str, list[_Consolidated]]) -> Optional[str]:
         return most_specific(host, index, self._wildcards.get(id(index), ()))
@@ -130,7 +131,17 @@ class DestinationRules:
             effective, _ = port_level(rule.traffic_policy, port)
         else:
             effective = merge_subset(rule.traffic_policy, rule.subsets[subset], port)
-        return flatten(effective or {})
+        return self._flatten(effective or {})
+
+    def _flatten(self, policy: dict) -> Flat:
+        """`flatten`, once per set of field messages: the subsets and ports
+        of a rule mostly share its top-level ones. An entry holds its policy,
+        so that the ids in its key stay those of its fields."""
+        key = tuple((f, id(v)) for f, v in policy.items())
+        found = self._flat.get(key)
+        if found is None:
+            found = self._flat[key] = (flatten(policy), policy)
+        return found[0]
 
 
 def _merge(index: dict[str, list[_Consolidated]], host: str, export_to: frozenset, spec: dict) -> None:

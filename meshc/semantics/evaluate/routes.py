@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from meshc.semantics.decision import Cors, Fault, Retries
 from meshc.semantics.evaluate.documents import MESH_GATEWAY, DocumentError, Resource, fqdn, gateway_name
 from meshc.semantics.evaluate.matchers import HeaderCheck, PathCheck, Pattern, parse_query
 
@@ -147,6 +148,17 @@ class Alternative:
         return out
 
 
+@dataclass(frozen=True)
+class EntryActions:
+    """What an entry does whatever the listener port: its timeout, its
+    retry policy (the evaluator's release gives the default), fault and CORS."""
+
+    timeout_ms: Optional[int]
+    retries: Retries
+    fault: Optional[Fault]
+    cors: Optional[Cors]
+
+
 @dataclass(eq=False)
 class Entry:
     """One element of `spec.http`."""
@@ -157,6 +169,7 @@ class Entry:
     spec: dict
     alternatives: tuple[Alternative, ...] = ()
     has_match: bool = True
+    actions: Optional[EntryActions] = None  # set by the evaluator that loads the entry, for its Istio release
 
 
 @dataclass(eq=False)
