@@ -221,12 +221,12 @@ def place_requests(host: str, port: int, gateway: Optional[str], alts: list[tupl
         if all(a[s] == b[s] for s in a.keys() & b.keys()):
             assignments.append({**a, **b})
     assignments.extend({slot: v} for slot, vs in values.items() for v in vs)
-    out: dict[Request, None] = {}
+    out: dict[tuple, None] = {}  # many assignments make the same request: built once each
     for a in assignments:
-        out.setdefault(_request(host, port, gateway, a, cluster, source), None)
+        out.setdefault(_request_fields(host, port, gateway, a, cluster, source), None)
         if len(out) >= limit:
             break
-    return list(out)
+    return [Request(*fields) for fields in out]
 
 
 def _hit(alt: tuple, values: dict[Slot, list[Value]]) -> Optional[Assignment]:
@@ -257,20 +257,34 @@ def _misses(alts: list[tuple], values: dict[Slot, list[Value]]) -> Assignment:
     return out
 
 
-def _request(host: str, port: int, gateway: Optional[str], a: Assignment, cluster: str,
-             source: Optional[dict]) -> Request:
-    headers = {s[1]: v for s, v in sorted(a.items(), key=_slot_key) if s[0] == "header" and v is not None}
-    cookies = [v for s, v in sorted(a.items(), key=_slot_key) if s[0] == "cookie" and v is not None]
+def _request_fields(host: str, port: int, gateway: Optional[str], a: Assignment, cluster: str,
+                    source: Optional[dict]) -> tuple:
+    """The fields of the request an assignment makes, in Request's order."""
+    headers: dict[str, str] = {}
+    cookies, query, labels = [], [], []
+    for s, v in sorted(a.items(), key=_slot_key):  # one slot of a kind and name each: sorted by name
+        if v is None:
+            continue
+        kind = s[0]
+        if kind == "header":
+            headers[s[1]] = v
+        elif kind == "cookie":
+            cookies.append(v)
+        elif kind == "query":
+            query.append(f"{s[1]}={v}")
+        elif kind == "source-label":
+            labels.append((s[1], v))
     if cookies and "cookie" not in headers:
         headers["cookie"] = "; ".join(cookies)
     path = a.get(("path",)) or "/"
-    query = [f"{s[1]}={v}" for s, v in sorted(a.items(), key=_slot_key) if s[0] == "query" and v is not None]
     if query:
         path += "?" + "&".join(query)
-    labels = tuple(sorted((s[1], v) for s, v in a.items() if s[0] == "source-label" and v is not None))
-    fields = source or {"source_namespace": a.get(("source-namespace",)) or "default", "source_labels": labels}
-    return Request(host, port, gateway, a.get(("method",)) or "GET", path, tuple(sorted(headers.items())),
-                   source_cluster=a.get(("source-cluster",)) or cluster, **fields)
+    if source is not None:
+        namespace, labelled = source["source_namespace"], source["source_labels"]
+    else:
+        namespace, labelled = a.get(("source-namespace",)) or "default", tuple(labels)
+    return (host, port, gateway, a.get(("method",)) or "GET", path, tuple(sorted(headers.items())), namespace,
+            labelled, a.get(("source-cluster",)) or cluster)
 
 
 def _slot_key(item: tuple[Slot, Value]) -> Slot:
