@@ -145,8 +145,8 @@ def _service(key: tuple[str, str], configs: Sequence[ClusterImport], readings: S
         _differs(ledger, base, f"configures service {key[0]}/{key[1]} in cluster "
                                f"{', '.join(c for c, _ in configured)} but not in {', '.join(missing)}; the language "
                                "configures a service in every primary alike")
-    plan = Plan(replace(base, ports=_ports(everywhere)))
-    plan.service = replace(plan.service, exposes=_exposed_ports(plan.service))
+    ports = _ports(everywhere)
+    plan = Plan(replace(base, ports=ports, exposes=_exposed_ports(base, ports)))
     plan.placement = _placement(everywhere, [r.cluster for r in readings])
     if base.local is not None and set(base.local) != {r.cluster for r in readings}:
         plan.placement = base.local
@@ -172,6 +172,7 @@ def _waves(configured: list[tuple[str, Service]]) -> list[tuple[str, Service]]:
             c in val.STATEMENT_WORDS | WAVE_WORDS for c, _ in configured):
         return configured
     changed = [list(r) for r in routes]
+    made = False
     for i, first in enumerate(routes[0]):
         variants = [r[i] for r in routes]
         if all(_shape((v,)) == _shape((first,)) for v in variants):
@@ -191,6 +192,9 @@ def _waves(configured: list[tuple[str, Service]]) -> list[tuple[str, Service]]:
         action = Waves(splits[0][0], splits[0][1], steps, tuple(waves))
         for k in range(len(changed)):
             changed[k][i] = replace(changed[k][i], action=action)
+        made = True
+    if not made:
+        return configured
     return [(c, replace(svc, routes=tuple(rs))) for (c, svc), rs in zip(configured, changed)]
 
 
@@ -243,8 +247,9 @@ def _levels(plan: Plan, configured: list[tuple[str, Service, Settings]], ledger:
         if problem:
             _level_lost(ledger, sub.origin, f"subset `{sub.name}`", problem)
             written = sub.policy
-        subsets.append(replace(sub, policy=written))
-    plan.service = replace(plan.service, subsets=tuple(subsets), port_policies=tuple(ports))
+        subsets.append(sub if written == sub.policy else replace(sub, policy=written))
+    if tuple(subsets) != plan.service.subsets or tuple(ports) != plan.service.port_policies:
+        plan.service = replace(plan.service, subsets=tuple(subsets), port_policies=tuple(ports))
 
 
 def _level(found: list[tuple[Settings, Settings, bool]], avoid: set[str]) -> tuple[Optional[Settings], Any]:
@@ -299,16 +304,16 @@ def _ports(everywhere: list[tuple[str, Service]]) -> dict[int, Port]:
     return ports  # in the order read: meshc renders port-level settings in the order of the ports
 
 
-def _exposed_ports(svc: Service) -> tuple:
+def _exposed_ports(svc: Service, ports: dict) -> tuple:
     """An exposure read with no port (no destination at the gateway showed
     one), of a service found to have several ports once every resource was
     read: the language wants one said (MESH319). It shows only in the
     service's own destinations that name no port, which meshc's rendering
     of such a service has none of; the lowest is written, and the proof
     compares what it renders."""
-    if len(svc.ports) < 2:
+    if len(ports) < 2:
         return svc.exposes
-    return tuple(replace(e, port=min(svc.ports)) if e.port is None else e for e in svc.exposes)
+    return tuple(replace(e, port=min(ports)) if e.port is None else e for e in svc.exposes)
 
 
 def _placement(everywhere: list[tuple[str, Service]], clusters: list[str]) -> tuple[str, ...]:
@@ -371,12 +376,13 @@ def _overrides(plan: Plan, configured: list[tuple[str, Service]]) -> None:
     for i, route in enumerate(plan.routes):
         values = {c: dict(s.routes[i].options) for c, s in same}
         common, per_cluster = _split(values)
-        routes.append(replace(route, options=common))
+        routes.append(route if common == route.options else replace(route, options=common))
         if per_cluster:
             plan.route_overrides[route.name] = per_cluster
     plan.routes = tuple(routes)
     common, per_cluster = _split({c: dict(s.policy) for c, s in configured})
-    plan.service = replace(plan.service, policy=common)
+    if common != plan.service.policy:
+        plan.service = replace(plan.service, policy=common)
     plan.policy_overrides = per_cluster
     if base.routes == ():
         plan.options, plan.option_overrides = _split({c: dict(s.options) for c, s in configured})
