@@ -115,12 +115,13 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
         group = alike.setdefault(key, ([], (found, documents, rendered, reg, istio[cluster])))
         group[0].append(cluster)
     for clusters, (found, documents, rendered, reg, version) in alike.values():
+        one = _read_alike(documents, rendered, forms)
         served = tuple(c for c, p in primaries.items() if p in {primaries[k] for k in clusters})
         # what another cluster's input says locates what the import took from it
         mine = set(map(id, found))
         elsewhere = [r for c in dict.fromkeys(primaries.values()) for r in inputs.get(c, []) if id(r) not in mine]
         _compare_routing(proof, clusters, served, found, documents, rendered, reg, version, compiled,
-                         located, tuple(primaries), default_namespace, found + elsewhere)
+                         located, tuple(primaries), default_namespace, found + elsewhere, one)
     proof.clusters = len(primaries)
     proof.diagnostics = sanitize(proof.diagnostics)
     return proof
@@ -239,14 +240,18 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
 
 def _equal(rendered: dict, given: dict, cache: dict) -> bool:
     """Whether a rendered document configures what the input's does as
-    written (same spec, same API group); once per pair of documents
-    (clusters share them). The entry holds both, so that neither id is
-    reused while the cache lives."""
-    key = ("equal", id(rendered), id(given))
+    written (same spec, same API group)."""
+    return _same(rendered.get("spec"), given.get("spec"), cache) and _group(rendered) == _group(given)
+
+
+def _same(rendered: Any, given: Any, cache: dict) -> bool:
+    """`rendered == given`, once per pair of objects (clusters share
+    documents, and both comparisons ask). The entry holds both, so that
+    neither id is reused while the cache lives."""
+    key = ("same", id(rendered), id(given))
     found = cache.get(key)
     if found is None:
-        same = rendered.get("spec") == given.get("spec") and _group(rendered) == _group(given)
-        found = cache[key] = (same, rendered, given)
+        found = cache[key] = (rendered == given, rendered, given)
     return found[0]
 
 
@@ -267,11 +272,12 @@ def _forms(doc: dict, default_namespace: str, ports: dict, cache: dict) -> dict:
 def _compare_routing(proof: Proof, clusters: list[str], served: tuple[str, ...], found: list[Resource],
                      documents: list[dict], rendered: list[dict], reg, istio: str, compiled: Compiled,
                      located: "_Locator", fleet: tuple[str, ...], default_namespace: str,
-                     anywhere: list[Resource]) -> None:
+                     anywhere: list[Resource], one: bool) -> None:
     """Requests from callers in `clusters` (alike; a grid tries callers of
     other clusters too, where a match tests the caller's cluster: only
     those this configuration serves are real). `anywhere`: every cluster's
-    input, this one's first, to say where a difference comes from."""
+    input, this one's first, to say where a difference comes from. `one`:
+    both sides give the evaluator the same resources."""
     from meshc.semantics.evaluate import Evaluator
     from meshc.semantics.grid import requests_for
 
@@ -279,7 +285,7 @@ def _compare_routing(proof: Proof, clusters: list[str], served: tuple[str, ...],
     requests = input_requests(documents, reg, cluster, fleet, default_namespace=default_namespace)
     reg = _assumed_ports(reg)
     before = Evaluator(documents, reg, istio=istio)
-    after = before if _read_alike(documents, rendered) else Evaluator(rendered, reg, istio=istio)
+    after = before if one else Evaluator(rendered, reg, istio=istio)
     requests |= set(requests_for(compiled.policy, cluster))
     requests = {r for r in requests if r.source_cluster is None or r.source_cluster in served}
     proof.requests += len(requests)
@@ -308,7 +314,7 @@ def _compare_routing(proof: Proof, clusters: list[str], served: tuple[str, ...],
             where, help="the loss report says what the import could not carry; or route it by hand"))
 
 
-def _read_alike(documents: list[dict], rendered: list[dict]) -> bool:
+def _read_alike(documents: list[dict], rendered: list[dict], cache: dict) -> bool:
     """Whether the evaluator reads the same resources from both sides."""
     from meshc.semantics.evaluate.documents import DocumentError, resources
 
@@ -316,9 +322,12 @@ def _read_alike(documents: list[dict], rendered: list[dict]) -> bool:
         return sorted(resources(side), key=lambda r: (r.kind, r.namespace, r.name))
 
     try:
-        return read(documents) == read(rendered)
+        before, after = read(documents), read(rendered)
     except (DocumentError, AttributeError, TypeError):  # malformed: the evaluator says what it makes of it
         return False
+    return len(before) == len(after) and all(
+        (a.kind, a.namespace, a.name, a.created) == (b.kind, b.namespace, b.name, b.created)
+        and _same(b.spec, a.spec, cache) for a, b in zip(before, after))
 
 
 def _assumed_ports(reg):
