@@ -86,11 +86,14 @@ def _dr(spec: dict, ns: str, meta: dict, ports: dict) -> tuple:
     numbers = sorted({e["port"]["number"] for e in (top or {}).get("portLevelSettings") or ()})
     subsets = {str(s.get("name")): (tuple(sorted((s.get("labels") or {}).items())), s.get("trafficPolicy"))
                for s in spec.get("subsets") or ()}
-    form = {}
+    form, flat = {}, {}
     for name in [None, *sorted(subsets)]:
         for port in [None, *numbers]:
-            policy = merge_subset(top, subsets[name][1] if name else None, port)
-            form[(name, port)] = flatten(policy or {})
+            policy = merge_subset(top, subsets[name][1] if name else None, port) or {}
+            # subsets without a policy of their own merge to the rule's: flattened once
+            if id(policy) not in flat:
+                flat[id(policy)] = (flatten(policy), policy)
+            form[(name, port)] = flat[id(policy)][0]
     labels = {name: labels for name, (labels, _) in subsets.items()}
     return (host,), (labels, form)
 

@@ -219,10 +219,11 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
         if id(doc) not in matched:
             after.update(_forms(doc, default_namespace, ports, cache))
     keys = set(before) | set(after)
+    differing = [k for k in keys if not _same(after.get(k), before.get(k), cache)]
     proof.documents += len(keys)
-    proof.alike += sum(1 for k in keys if before.get(k) == after.get(k))
-    for key in sorted(keys, key=repr):
-        if key[0] in ROUTING or before.get(key) == after.get(key):
+    proof.alike += len(keys) - len(differing)
+    for key in sorted(differing, key=repr):
+        if key[0] in ROUTING:
             continue
         res = by_key.get(key)
         if res is not None and ledger.has_losses(res):
