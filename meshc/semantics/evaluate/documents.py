@@ -105,7 +105,8 @@ def sorted_resources(items: Iterable[Resource]) -> list[Resource]:
 def fqdn(host: str, namespace: str, domain: str) -> str:
     """pilot's `ResolveShortnameToFQDN`: a name without a dot (other than
     `*` and IP addresses) is a Kubernetes service in `namespace`."""
-    if not host or host == "*" or "." in host or _is_ip(host):
+    # a name without a dot is an address only in IPv6's notation, with colons
+    if not host or host == "*" or "." in host or (":" in host and _is_ip(host)):
         return host
     return f"{host}.{namespace}.svc.{domain}"
 
