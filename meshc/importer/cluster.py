@@ -164,7 +164,7 @@ class ClusterReader:
             reading = self._once(res, ("rule",), lambda rec, res=res: read_destination_rule(res, rec))
             if reading is None:
                 continue
-            reading = replace(reading, resource=res)
+            reading = _own(reading, res)
             host = reading.host
             if host.startswith("*.") and host == f"*.{res.namespace}{SUFFIX}":
                 self._defaults(reading)
@@ -231,8 +231,7 @@ class ClusterReader:
     def _virtual_services(self, resources: list[Resource]) -> None:
         owner: dict[str, Resource] = {}
         for res in resources:
-            reading = replace(self._once(res, ("vs",), lambda rec, res=res: read_virtual_service(res, rec)),
-                              resource=res)
+            reading = _own(self._once(res, ("vs",), lambda rec, res=res: read_virtual_service(res, rec)), res)
             if reading.gateways != (MESH,):
                 self.gateway_virtual_services.append(reading)
             if MESH not in reading.gateways:
@@ -295,7 +294,8 @@ class ClusterReader:
         out: list[Route] = []
         names: set[str] = set()
         for route, entry in _blue_green(read, own):
-            route = replace(route, name=self._route_name(res, entry, names, report))
+            name = self._route_name(res, entry, names, report)
+            route = route if route.name == name else replace(route, name=name)
             out.append(route)
             names.add(route.name)
         return tuple(out)
@@ -409,3 +409,9 @@ def _single_subset(route: Route, own: Target) -> bool:
     target = action.dests[0].target
     return (target.namespace, target.service, target.port) == (own.namespace, own.service, None) and \
         target.subset is not None
+
+
+def _own(reading, res: Resource):
+    """A reading shared among clusters (ClusterReader._once), with this
+    cluster's resource."""
+    return reading if reading.resource is res else replace(reading, resource=res)

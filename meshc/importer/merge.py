@@ -445,7 +445,7 @@ def _lift(plan: Plan, clusters: list[str]) -> None:
         if mine:
             plan.option_overrides[c] = settings(mine)
     plan.routes = tuple(replace(r, options=settings({k: v for k, v in dict(r.options).items() if k not in lifted}))
-                        for r in routes)
+                        if any(k in lifted for k, _ in r.options) else r for r in routes)
     for name in list(plan.route_overrides):
         left = {c: settings({k: v for k, v in dict(o).items() if k not in lifted})
                 for c, o in plan.route_overrides[name].items()}

@@ -50,7 +50,8 @@ class Validator:
                                        "left out", FLEET_HELP)
                 continue
             kept.append(sub)
-        plan.service = replace(plan.service, subsets=tuple(kept))
+        if len(kept) != len(plan.service.subsets):
+            plan.service = replace(plan.service, subsets=tuple(kept))
 
     def _policy(self, plan: Plan) -> None:
         pins = dict(plan.service.policy).get("failover-priority", ())
@@ -81,7 +82,7 @@ class Validator:
             if problem:
                 self._lose(route.origin, f"{problem}: Istio answers 503; the route is left out")
                 return None
-        return replace(route, matches=tuple(matches))
+        return route if len(matches) == len(route.matches) else replace(route, matches=tuple(matches))
 
     def _condition(self, svc, c: Cond) -> Optional[str]:
         if c.kind == "source-label" and c.name == CLUSTER_LABEL and c.value not in self.fleet:
