@@ -136,9 +136,16 @@ def regex(value: Any) -> str:
 def duration_ms(value: Any) -> int:
     """A protobuf or Go duration (`10s`, `1.5s`, `250ms`, `1m30s`) in whole
     milliseconds, at least 1."""
-    text = str(value).strip()
+    if isinstance(value, bool):
+        raise Inexpressible(f"`{value}` is not a duration")
+    return _duration_ms(str(value).strip())
+
+
+@lru_cache(maxsize=4096)
+def _duration_ms(text: str) -> int:
+    """Cached: manifests repeat a few durations thousands of times."""
     try:
-        total = None if isinstance(value, bool) else duration(text)
+        total = duration(text)
     except DocumentError:
         total = None
     if total is None:

@@ -4,8 +4,10 @@ Kubernetes reads manifests with go-yaml (YAML 1.1 scalars, duplicate keys
 rejected); PyYAML's composer follows the same YAML 1.1 rules and, with
 libyaml, composes a file's nodes in C, each with its line and column. The
 nodes are turned into plain data here in one pass (ruamel's loaders are ten
-to twenty times slower on thousands of documents), and kept: the position
-of a field is looked up in them only when a diagnostic needs it.
+to twenty times slower on thousands of documents) and dropped: the
+position of a field is looked up only when a diagnostic needs it, in the
+nodes of its file composed again then (kept, they would hold most of an
+import's memory for the few files a report names).
 
 Identical texts (the same manifest in several clusters' directories) are
 parsed once.
@@ -76,12 +78,19 @@ class YamlError(Exception):
 
 @dataclass(frozen=True)
 class Document:
-    """One document of a YAML stream: its data and the node it came from."""
+    """One document of a YAML stream (`index` among its non-empty ones) and its data."""
 
     source: SourceFile
     index: int
     data: Any
-    node: Node
+
+    @property
+    def node(self) -> Node:
+        """The node the data came from (the file is composed again on first use)."""
+        nodes = _NODES.get(self.source.text)
+        if nodes is None:
+            nodes = _NODES[self.source.text] = [node for _, node in _parse(self.source)]
+        return nodes[self.index]
 
     def span(self, path: Path = ()) -> Span:
         """Where the field at `path` (keys and list indices from the
@@ -110,21 +119,22 @@ class Document:
         return _span(self.source, node)
 
 
-_PARSED: dict[str, list[tuple[Any, Node]]] = {}
+_PARSED: dict[str, list[Any]] = {}
+_NODES: dict[str, list[Node]] = {}
 
 
 def read_documents(source: SourceFile) -> list[Document]:
     """Every document of a YAML stream; YamlError when it cannot be read."""
     parsed = _PARSED.get(source.text)
     if parsed is None:
-        parsed = _parse(source)
-        _PARSED[source.text] = parsed
-    return [Document(source, i, data, node) for i, (data, node) in enumerate(parsed)]
+        parsed = _PARSED[source.text] = [data for data, _ in _parse(source)]
+    return [Document(source, i, data) for i, data in enumerate(parsed)]
 
 
 def clear_cache() -> None:
     """Forget the texts parsed so far (between imports in one process)."""
     _PARSED.clear()
+    _NODES.clear()
 
 
 def _parse(source: SourceFile) -> list[tuple[Any, Node]]:
