@@ -67,8 +67,8 @@ class Inputs:
     sources: dict[str, SourceFile] = field(default_factory=dict)
     unreadable: list[Diagnostic] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
-    lines: dict[str, list[int]] = field(default_factory=dict, repr=False)
-    """Line starts by text, shared by the SourceFiles of one text."""
+    texts: dict[str, SourceFile] = field(default_factory=dict, repr=False)
+    """The first file of each text: the others share its text and line starts."""
 
 
 @dataclass
@@ -143,9 +143,9 @@ def _source(path: str, out: Inputs) -> Optional[SourceFile]:
                                          "is not valid UTF-8", source.span_at(len(prefix))))
         return None
     text = text.removeprefix("\ufeff")
-    known = out.lines.get(text)  # the same manifest in several clusters' directories
-    source = SourceFile(shown, text, known) if known else SourceFile(shown, text)
-    out.lines.setdefault(text, source._line_starts)
+    known = out.texts.get(text)  # the same manifest in several clusters' directories: its text and lines kept once
+    source = SourceFile(shown, known.text, known._line_starts) if known else SourceFile(shown, text)
+    out.texts.setdefault(text, source)
     out.sources[shown] = source
     return source
 
