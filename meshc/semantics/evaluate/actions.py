@@ -98,12 +98,14 @@ def destination_target(dest: dict, listener_port: int, lookup: Lookup) -> Target
     only port of the service pilot looked up, else the listener port."""
     if not isinstance(dest, dict) or not dest.get("host"):
         raise DocumentError(f"a destination needs a host: {dest!r}")
-    host = str(dest["host"])
+    host, subset = str(dest["host"]), dest.get("subset") or None
+    if subset is not None and not isinstance(subset, str):
+        raise DocumentError(f"a destination's subset is a name: {subset!r}")
     port = (dest.get("port") or {}).get("number")
     if port is None:
         ports = lookup(host.lower())
         port = ports[0].number if len(ports) == 1 else listener_port
-    return Target(host, dest.get("subset") or None, int(port))
+    return Target(host, subset, int(port))
 
 
 def destinations(spec: dict, listener_port: int, lookup: Lookup) -> Optional[tuple[Share, ...]]:

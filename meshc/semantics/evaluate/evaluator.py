@@ -53,7 +53,8 @@ from meshc.semantics.evaluate import actions
 from meshc.semantics.evaluate.documents import (MESH_GATEWAY, DocumentError, host_matches, load_directory, load_yaml,
                                                 resources, sorted_resources)
 from meshc.semantics.evaluate.gateway import VHost, listener, merged_gateways, sni_server, virtual_hosts
-from meshc.semantics.evaluate.hosts import Domains, Services, is_http_or_sniffed, strip_port, visible
+from meshc.semantics.evaluate.gateway import check as check_gateway
+from meshc.semantics.evaluate.hosts import Domains, Services, hosts_of, is_http_or_sniffed, strip_port, visible
 from meshc.semantics.evaluate.matchers import split_path
 from meshc.semantics.evaluate.policy import DestinationRules
 from meshc.semantics.evaluate.routes import (Alternative, EntryActions, Miss, View, VirtualService,
@@ -117,10 +118,11 @@ class Evaluator:
                     self.virtual_services.append(compiled)
                 except (DocumentError, TypeError, ValueError, AttributeError, KeyError) as err:
                     self.problems.append(f"VirtualService {res.key}: {err}")
-        self.gateways = [r for r in found if r.kind == "Gateway"]
+        self.gateways = self._readable(found, "Gateway", check_gateway)
         self._gateway_by_key = {g.key: g for g in self.gateways}
-        self.services = Services(registry, [r for r in found if r.kind == "ServiceEntry"], domain)
-        self.rules = DestinationRules([r for r in found if r.kind == "DestinationRule"], domain, root_namespace)
+        self.services = Services(registry, self._readable(found, "ServiceEntry", hosts_of), domain)
+        self.rules = DestinationRules([r for r in found if r.kind == "DestinationRule"], domain, root_namespace,
+                                      self.problems)
         self._visible: dict[tuple[str, str], list[VirtualService]] = {}
         self._sidecar_tables: dict[tuple, Domains[_SidecarHost]] = {}
         self._gateway_tables: dict[tuple, Domains[VHost]] = {}
@@ -128,6 +130,20 @@ class Evaluator:
         self._policies: dict[tuple, tuple] = {}
         self._defaults: dict[tuple, Decision] = {}
         self._tcp: dict[tuple, Optional[tuple[str, str]]] = {}
+
+    def _readable(self, found: list, kind: str, check) -> list:
+        """The resources of `kind` that `check` reads without raising; the
+        others (what Istio's webhook would refuse) are left out, in `problems`."""
+        out = []
+        for res in found:
+            if res.kind != kind:
+                continue
+            try:
+                check(res)
+                out.append(res)
+            except (DocumentError, TypeError, ValueError, AttributeError, KeyError) as err:
+                self.problems.append(f"{kind} {res.key}: {err}")
+        return out
 
     @classmethod
     def from_directory(cls, path: Union[str, Path], registry: Registry = Registry(), **options) -> "Evaluator":

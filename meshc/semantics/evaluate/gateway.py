@@ -113,6 +113,16 @@ def servers(gateway: Resource) -> list[Server]:
     return out
 
 
+def check(gateway: Resource) -> None:
+    """Read a Gateway as `listener` and the routing do, so that what the
+    webhook would refuse (a server or TLS setting that is not a mapping, a
+    port without a number) raises when loading."""
+    for server in servers(gateway):
+        for setting in ("https_redirect", "is_tls_server", "is_http_server", "route_name", "sni_hosts"):
+            getattr(server, setting)
+    dict((gateway.spec.get("selector") or {}).items())
+
+
 def merged_gateways(gateways: list[Resource], labels: Mapping[str, str]) -> list[Resource]:
     """The Gateways a pod with `labels` merges (push_context.go `mergeGateways`)."""
     return [g for g in gateways if labels_subset({str(k): str(v) for k, v in (g.spec.get("selector") or {}).items()},

@@ -35,6 +35,17 @@ def is_http_or_sniffed(protocol: str) -> bool:
     return protocol.lower() not in NON_HTTP_PROTOCOLS
 
 
+def hosts_of(entry: Resource) -> list[str]:
+    """A ServiceEntry's hosts, lower case; raises for what the webhook
+    refuses (hosts that are not a list of names, ports without a number)."""
+    hosts = entry.spec.get("hosts") or []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise TypeError(f"ServiceEntry {entry.key}: hosts are not a list of names")
+    for p in entry.spec.get("ports") or ():
+        int(p["number"])
+    return [h.lower() for h in hosts]
+
+
 class Services:
     """The hosts the control plane knows: the registry's, plus the hosts
     of every ServiceEntry among the documents (with the entry's ports and
@@ -47,8 +58,7 @@ class Services:
         for entry in service_entries:
             ports = tuple(ServicePort(int(p["number"]), str(p.get("protocol") or "").lower())
                           for p in entry.spec.get("ports") or () if isinstance(p, dict) and "number" in p)
-            for host in entry.spec.get("hosts") or ():
-                host = str(host).lower()
+            for host in hosts_of(entry):
                 known = {p.number: p for p in self.ports.get(host, ())}
                 for p in ports:
                     known.setdefault(p.number, p)

@@ -71,19 +71,29 @@ class _Consolidated:
 
 
 class DestinationRules:
-    """Every DestinationRule of a cluster, indexed as pilot indexes them."""
+    """Every DestinationRule of a cluster, indexed as pilot indexes them.
+    A rule Istio's webhook would reject (a subset or policy that is not a
+    mapping, ...) is left out and described in `problems`."""
 
-    def __init__(self, rules: Iterable[Resource], domain: str, root_namespace: str = "istio-system") -> None:
+    def __init__(self, rules: Iterable[Resource], domain: str, root_namespace: str = "istio-system",
+                 problems: Optional[list[str]] = None) -> None:
         self.root = root_namespace
         self.local: dict[str, dict[str, list[_Consolidated]]] = {}
         self.exported: dict[str, dict[str, list[_Consolidated]]] = {}
         self.root_local: dict[str, list[_Consolidated]] = {}
+        self._flat: dict[tuple, tuple[Flat, dict]] = {}
         for rule in rules:
             spec = rule.spec
-            if spec.get("workloadSelector") is not None:
+            try:
+                if spec.get("workloadSelector") is not None:
+                    continue
+                host = fqdn(str(spec.get("host") or ""), rule.namespace, domain).lower()
+                export_to = frozenset(str(e) for e in spec.get("exportTo") or ())
+                self._check(spec)
+            except (TypeError, ValueError, AttributeError, KeyError) as err:
+                if problems is not None:
+                    problems.append(f"DestinationRule {rule.key}: {err}")
                 continue
-            host = fqdn(str(spec.get("host") or ""), rule.namespace, domain).lower()
-            export_to = frozenset(str(e) for e in spec.get("exportTo") or ())
             ns = rule.namespace
             if not export_to or export_to & {"*", ".", ns}:
                 _merge(self.local.setdefault(ns, {}), host, export_to, spec)
@@ -96,7 +106,21 @@ class DestinationRules:
         # as long as this object; an absent index is empty, so has none)
         indexes = [*self.local.values(), *self.exported.values(), self.root_local]
         self._wildcards = {id(i): [h for h in i if h.startswith("*")] for i in indexes}
-        self._flat: dict[tuple, tuple[Flat, dict]] = {}
+
+    def _check(self, spec: dict) -> None:
+        """Read a rule's every subset and port as `policy` does, so that
+        what the webhook would reject raises here, when loading (the
+        flattened policies are kept for `policy`)."""
+        alone = _Consolidated(frozenset(), spec)
+        top = alone.traffic_policy
+        policies = [top, *alone.subsets.values()]
+        # every port a policy names, and one none does (port_level then reads every entry)
+        ports = {None, -1} | {(e.get("port") or {}).get("number") for p in policies if p is not None
+                              for e in p.get("portLevelSettings") or ()}
+        for port in ports:
+            self._flatten(port_level(top, port)[0] or {})
+            for subset in alone.subsets.values():
+                self._flatten(merge_subset(top, subset, port) or {})
 
     def _most_specific(self, host: str, index: dict[str, list[_Consolidated]]) -> Optional[str]:
         return most_specific(host, index, self._wildcards.get(id(index), ()))
@@ -190,6 +214,11 @@ def flatten(policy: dict) -> Flat:
     return tuple(sorted(out.items()))
 
 
+def _items(items: list) -> tuple:
+    """A list as a tuple of its flattened messages and values (nested lists as tuples)."""
+    return tuple(flatten(i) if isinstance(i, dict) else _items(i) if isinstance(i, list) else i for i in items)
+
+
 def _flatten(value, path: str, out: dict, skip: tuple = ()) -> None:
     for key, item in value.items():
         if key in skip or item is None:
@@ -198,7 +227,7 @@ def _flatten(value, path: str, out: dict, skip: tuple = ()) -> None:
         if isinstance(item, dict):
             _flatten(item, name + ".", out)
         elif isinstance(item, list):
-            out[name] = tuple(flatten(i) if isinstance(i, dict) else i for i in item)
+            out[name] = _items(item)
         elif key in DURATION_FIELDS and isinstance(item, str):
             out[name] = duration_ms(item)
         else:
