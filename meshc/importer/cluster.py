@@ -23,7 +23,7 @@ from meshc.importer.model import (BlueGreen, ClusterImport, Dest, Forward, Mirro
                                   Subset, Target)
 from meshc.importer.namespaced import (is_cross_network, read_authorization_policy, read_gateway,
                                        read_peer_authentication, read_service, read_service_entry, renamed)
-from meshc.importer.resources import Resource, category, version_problem
+from meshc.importer.resources import Resource, category, malformed, version_problem
 from meshc.importer.virtual_services import MESH, Entry, RawTarget, VirtualServiceReading, read_virtual_service
 from meshc.semantics.evaluate import DocumentError, dead_entries
 
@@ -49,7 +49,7 @@ class ClusterReader:
 
     # ------------------------------------------------------------ entry
     def read(self, found: list[Resource], remote: bool = False) -> ClusterImport:
-        chosen = self._latest(found)
+        chosen = self._latest([res for res in found if category(res) == "other" or self._well_formed(res)])
         for res in chosen:
             kind = category(res)
             if kind == "other":
@@ -86,17 +86,32 @@ class ClusterReader:
         for res in by_kind.get("Gateway", ()):
             self._gateway(res)
         for res in by_kind.get("ServiceEntry", ()):
-            external = read_service_entry(res, self.ledger)
+            external = self._once(res, ("entry",), lambda rec, res=res: read_service_entry(res, rec))
             if external is not None:
                 self.model.namespace(res.namespace).externals.append(external)
         for res in by_kind.get("PeerAuthentication", ()):
-            mtls = read_peer_authentication(res, self.ledger)
+            mtls = self._once(res, ("mtls",), lambda rec, res=res: read_peer_authentication(res, rec))
             if mtls is not None:
                 self.model.namespace(res.namespace).mtls.append(mtls)
         for res in by_kind.get("AuthorizationPolicy", ()):
-            self.model.namespace(res.namespace).allows += read_authorization_policy(res, self.ledger)
+            allows = self._once(res, ("allows",), lambda rec, res=res: read_authorization_policy(res, rec))
+            self.model.namespace(res.namespace).allows += allows or []
         self._virtual_services(by_kind.get("VirtualService", []))
         return self.model
+
+    def _well_formed(self, res: Resource) -> bool:
+        problem = malformed(res)
+        if problem is not None:
+            self.ledger.lose("resource-not-in-effect", res, problem[0],
+                             f"{problem[1]}: the API server refuses the resource, so Istio never reads it; it is "
+                             "not imported", value=True)
+            return False
+        if not val.is_name(res.namespace):
+            self.ledger.lose("unsupported-value", res, ("metadata", "namespace"),
+                             f"`{res.namespace}` cannot be written in the language (a namespace's name starts with "
+                             "a letter); the resource is not imported", value=True)
+            return False
+        return True
 
     def _latest(self, found: list[Resource]) -> list[Resource]:
         last: dict[tuple, Resource] = {}
@@ -128,12 +143,19 @@ class ClusterReader:
     def _once(self, res: Resource, key: tuple, compute):
         """`compute(reporter)` for one resource body, done once for every
         cluster whose input holds the same body (identical texts are parsed
-        into the same objects), its losses reported for each."""
+        into the same objects), its losses reported for each; None when the
+        resource holds what its schema does not allow (`_unreadable`)."""
         whole = (id(res.body), res.namespace) + key
         found = self.cache.get(whole)
         if found is None:
             recorder = Recorder()
-            found = self.cache[whole] = (compute(recorder), recorder)
+            try:
+                value = compute(recorder)
+            except UNREADABLE as err:
+                recorder = Recorder()
+                _unreadable(recorder, res, err)
+                value = None
+            found = self.cache[whole] = (value, recorder)
         value, recorder = found
         recorder.replay(self.ledger, res)
         return value
@@ -223,7 +245,7 @@ class ClusterReader:
         if is_cross_network(res):
             self.model.cross_network_gateway = res
             return
-        gateway = read_gateway(res, self.ledger)
+        gateway = self._once(res, ("gateway",), lambda rec: read_gateway(res, rec))
         if gateway is not None:
             self.model.namespace(res.namespace).gateways.append(gateway)
 
@@ -231,13 +253,16 @@ class ClusterReader:
     def _virtual_services(self, resources: list[Resource]) -> None:
         owner: dict[str, Resource] = {}
         for res in resources:
-            reading = _own(self._once(res, ("vs",), lambda rec, res=res: read_virtual_service(res, rec)), res)
+            reading = self._once(res, ("vs",), lambda rec, res=res: read_virtual_service(res, rec))
+            if reading is None:
+                continue
+            reading = _own(reading, res)
             if reading.gateways != (MESH,):
                 self.gateway_virtual_services.append(reading)
             if MESH not in reading.gateways:
                 continue
             self.virtual_services.append(reading)
-            dead = self._once(res, ("dead",), lambda rec, res=res: _dead(res))
+            dead = self._once(res, ("dead",), lambda rec, res=res: _dead(res)) or set()
             for host, i in reading.hosts:
                 svc = self._service_for(res, host, ("spec", "hosts", i))
                 if svc is None:
@@ -250,9 +275,12 @@ class ClusterReader:
                     continue
                 owner[host] = res
                 renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the VirtualService")
-                svc.routes = self._once(res, ("routes", svc.key),
-                                        lambda rec, reading=reading, svc=svc, dead=dead: self.routes(
-                                            reading, svc, dead, rec))
+                routes = self._once(res, ("routes", svc.key),
+                                    lambda rec, reading=reading, svc=svc, dead=dead: self.routes(reading, svc, dead,
+                                                                                                  rec))
+                if routes is None:
+                    continue
+                svc.routes = routes
                 self._touch(svc.routes)
                 for route in svc.routes:  # a `port` match says the service has that port
                     for number in {int(c.value) for m in route.matches for c in m if c.kind == "port"}:
@@ -358,6 +386,17 @@ class ClusterReader:
         if entry.name is not None and name != entry.name:
             renamed(report, res, ("spec", "http", entry.index, "name"), entry.name, name, "the route name")
         return name
+
+
+UNREADABLE = (TypeError, AttributeError, ValueError, KeyError, IndexError)
+"""What reading a value of a type the schema does not allow raises (a list
+where a mapping belongs, a number for a host, ...)."""
+
+
+def _unreadable(report, res: Resource, err: Exception) -> None:
+    report.lose("unsupported-value", res, ("spec",),
+                f"holds a value of a type meshc cannot read there ({type(err).__name__}: {err}); the resource is not "
+                "imported", "Istio's schema refuses such values; if kubectl applies the resource, please report it")
 
 
 def _dead(res: Resource) -> set[int]:

@@ -88,12 +88,17 @@ def read_destination_rule(resource: Resource, ledger: Ledger) -> Optional[Destin
         except val.Inexpressible as err:
             s.bad("name", str(err) + "; the subset is left out")
             continue
+        given = s.sub("labels")
         labels = []
-        for k, v in (s.get("labels") or {}).items():
+        for k, v in given.data.items() if given is not None else ():
             try:
-                labels.append(val.label(k, v))
+                labels.append(val.subset_label(k, v))
             except val.Inexpressible as err:
                 s.bad(("labels", k), str(err))
+        if not labels:
+            s.bad("labels", "it names no label, so the subset is every endpoint of the service, which a subset "
+                            "of the language cannot be; the subset is left out")
+            continue
         sub_tp = s.sub("trafficPolicy")
         policy, ports = _traffic_policy(sub_tp) if sub_tp is not None else (None, {})
         s.finish()

@@ -22,6 +22,7 @@ from meshc.semantics.request import Registry, Request
 from meshc.semantics.evaluate.documents import host_matches
 
 _HERE = Span("<input>", 1, 1, 1, 1, 0, 0)
+_UNREADABLE = (TypeError, AttributeError, ValueError, KeyError)
 _OPS = ("exact", "prefix", "regex")
 
 
@@ -35,10 +36,13 @@ def input_requests(documents: Iterable[dict], registry: Registry, cluster: str, 
     for vs in virtual_services:
         ns = _namespace(vs, default_namespace)
         spec = vs["spec"]
-        hosts = [fqdn(str(h), ns) for h in spec.get("hosts") or ()]
-        gateways = [gateway_ref(str(g), ns) for g in spec.get("gateways") or ()] or ["mesh"]
-        alts = [alt for http in spec.get("http") or () if isinstance(http, dict)
-                for alt in _alternatives(http.get("match"))]
+        try:
+            hosts = [fqdn(str(h), ns) for h in spec.get("hosts") or ()]
+            gateways = [gateway_ref(str(g), ns) for g in spec.get("gateways") or ()] or ["mesh"]
+            alts = [alt for http in spec.get("http") or () if isinstance(http, dict)
+                    for alt in _alternatives(http.get("match"))]
+        except _UNREADABLE:  # what Istio's webhook refuses, the evaluator leaves out too
+            continue
         for host in hosts:
             for gw in gateways:
                 target = mesh_hosts if gw == "mesh" else gateway_hosts.setdefault(gw, {})
@@ -55,23 +59,35 @@ def input_requests(documents: Iterable[dict], registry: Registry, cluster: str, 
         if host not in known and not host.startswith("*"):
             out.update(place_requests(host, 80, None, alts, cluster, fleet, per_place))
     for gw in (d for d in docs if d.get("kind") == "Gateway" and isinstance(d.get("spec"), dict)):
-        ns = _namespace(gw, default_namespace)
-        name = f"{ns}/{(gw.get('metadata') or {}).get('name')}"
-        bound = gateway_hosts.get(name, {})
-        selector = gw["spec"].get("selector") or {}
-        source = {"source_namespace": ns,
-                  "source_labels": tuple(sorted((str(k), str(v)) for k, v in selector.items()))}
-        for server in gw["spec"].get("servers") or ():
-            if not isinstance(server, dict):
-                continue
-            number = (server.get("port") or {}).get("number") if isinstance(server.get("port"), dict) else None
-            if not isinstance(number, int):
-                continue
-            served = {_concrete(str(h).split("/")[-1]) for h in server.get("hosts") or ()}
-            hosts = sorted(served | {_concrete(h) for h in bound} | {UNSERVED_HOST})
-            for host in hosts:
-                alts = [a for h, found in bound.items() if host_matches(h, host) for a in found]
-                out.update(place_requests(host, number, name, alts, cluster, fleet, per_place, source))
+        try:
+            out.update(_gateway_requests(gw, gateway_hosts, default_namespace, cluster, fleet, per_place))
+        except _UNREADABLE:
+            continue
+    return out
+
+
+def _gateway_requests(gw: dict, gateway_hosts: dict[str, dict[str, list[tuple]]], default_namespace: str,
+                      cluster: str, fleet: tuple[str, ...], per_place: int) -> set[Request]:
+    """The grid of a Gateway's servers, with the alternatives of the
+    VirtualServices bound to it."""
+    out: set[Request] = set()
+    ns = _namespace(gw, default_namespace)
+    name = f"{ns}/{(gw.get('metadata') or {}).get('name')}"
+    bound = gateway_hosts.get(name, {})
+    selector = gw["spec"].get("selector") or {}
+    source = {"source_namespace": ns,
+              "source_labels": tuple(sorted((str(k), str(v)) for k, v in selector.items()))}
+    for server in gw["spec"].get("servers") or ():
+        if not isinstance(server, dict):
+            continue
+        number = (server.get("port") or {}).get("number") if isinstance(server.get("port"), dict) else None
+        if not isinstance(number, int):
+            continue
+        served = {_concrete(str(h).split("/")[-1]) for h in server.get("hosts") or ()}
+        hosts = sorted(served | {_concrete(h) for h in bound} | {UNSERVED_HOST})
+        for host in hosts:
+            alts = [a for h, found in bound.items() if host_matches(h, host) for a in found]
+            out.update(place_requests(host, number, name, alts, cluster, fleet, per_place, source))
     return out
 
 

@@ -42,10 +42,10 @@ def normal_forms(documents: list[dict], default_namespace: str, registry_ports: 
             if found is None:
                 continue
             key, form = found(spec, ns, meta, registry_ports)
+            if key is not None:
+                out[(kind,) + key] = form
         except (TypeError, ValueError, AttributeError, KeyError):
             continue
-        if key is not None:
-            out[(kind,) + key] = form
     return out
 
 

@@ -36,7 +36,7 @@ from meshc.importer.grid import input_requests
 from meshc.importer.hosts import fqdn
 from meshc.importer.ledger import Ledger
 from meshc.importer.normalise import ROUTING, normal_forms
-from meshc.importer.resources import Resource
+from meshc.importer.resources import Resource, category, malformed
 from meshc.language.ir import CLUSTER_LABEL
 from meshc.language import ir
 from meshc.language import syntax as s
@@ -167,9 +167,12 @@ def _not_compiled(d: Diagnostic) -> Diagnostic:
 
 
 def _latest(found: list[Resource]) -> list[Resource]:
-    """The resources `kubectl apply` would leave: the last of each name."""
+    """The resources `kubectl apply` would leave: the last of each name
+    among those the API server accepts."""
     last: dict[tuple, Resource] = {}
     for res in found:
+        if category(res) != "other" and malformed(res) is not None:
+            continue
         last[(res.group, res.kind, res.namespace, res.name)] = res
     return list(last.values())
 
@@ -185,13 +188,19 @@ def _with_namespace(res: Resource, default: str) -> dict:
 def _tests_cluster(documents: list[dict]) -> bool:
     """Whether a VirtualService tests the caller's cluster (then clusters differ)."""
     for doc in documents:
-        if doc.get("kind") != "VirtualService":
+        spec = doc.get("spec")
+        if doc.get("kind") != "VirtualService" or not isinstance(spec, dict):
             continue
-        for http in (doc.get("spec") or {}).get("http") or ():
-            for m in http.get("match") or () if isinstance(http, dict) else ():
-                if isinstance(m, dict) and CLUSTER_LABEL in (m.get("sourceLabels") or {}):
+        for http in _list(spec.get("http")):
+            for m in _list(http.get("match")) if isinstance(http, dict) else ():
+                labels = m.get("sourceLabels") if isinstance(m, dict) else None
+                if isinstance(labels, dict) and CLUSTER_LABEL in labels:
                     return True
     return False
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 # --------------------------------------------------------------- documents

@@ -8,6 +8,7 @@ A document is a resource when it is a mapping with `apiVersion` and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
@@ -65,13 +66,18 @@ class Resource:
         return f"{self.kind} {self.namespace}/{self.name}"
 
     @property
+    def metadata(self) -> dict:
+        meta = self.body.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
     def labels(self) -> dict:
-        labels = (self.body.get("metadata") or {}).get("labels")
+        labels = self.metadata.get("labels")
         return labels if isinstance(labels, dict) else {}
 
     @property
     def created(self) -> str:
-        return str((self.body.get("metadata") or {}).get("creationTimestamp") or "")
+        return str(self.metadata.get("creationTimestamp") or "")
 
     def span(self, *path: Any) -> Span:
         """Where a field of the resource (a path from the resource's root) is written."""
@@ -109,6 +115,32 @@ def _resources(document: Document, data: Any, base: Path, cluster: str, namespac
     given = meta.get("namespace")
     yield Resource(cluster, group, version, kind, str(given or namespace), str(meta.get("name") or ""),
                    data, document, base, namespace_given=bool(given))
+
+
+def malformed(resource: Resource) -> Optional[tuple[Path, str]]:
+    """(the field, what is wrong with it) when the API server would refuse
+    the resource outright, so that Istio never reads it: its `metadata` is
+    no mapping, its name no DNS-1123 subdomain, its namespace no DNS-1123
+    label, or its `spec` no mapping (k8s.io/apimachinery validation.go
+    `NameIsDNSSubdomain`, `ValidateNamespaceName`)."""
+    meta = resource.body.get("metadata")
+    if not isinstance(meta, dict):
+        return ("metadata",), "is not a mapping"
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if name is None:
+        return ("metadata", "name"), "is missing"
+    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        return ("metadata", "name"), "is not a resource name (a DNS-1123 subdomain)"
+    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 63
+                                  or not _DNS_LABEL.fullmatch(namespace)):
+        return ("metadata", "namespace"), "is not a namespace name (a DNS-1123 label)"
+    if resource.body.get("spec") is not None and not isinstance(resource.body["spec"], dict):
+        return ("spec",), "is not a mapping"
+    return None
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def category(resource: Resource) -> str:

@@ -104,6 +104,38 @@ def label(key: Any, value: Any) -> tuple[str, str]:
     return _label_key(k), _label_value(val)
 
 
+def subset_label(key: Any, value: Any) -> tuple[str, str]:
+    """A label of a subset, which is written `KEY = VALUE` in the subset's
+    block: a key that is a word of the language may not read back there."""
+    k, v = label(key, value)
+    if k in _words() and not _reads_as_subset_label(k):
+        raise Inexpressible(f"`{k}` is a word of the language, which cannot be written as a label key in a subset")
+    return k, v
+
+
+@lru_cache(maxsize=1)
+def _words() -> frozenset[str]:
+    from meshc.language.tables import grammar_text
+
+    return frozenset(re.findall(r'"([a-z][a-z0-9-]*)"', grammar_text()))
+
+
+@lru_cache(maxsize=None)
+def _reads_as_subset_label(key: str) -> bool:
+    """Whether `KEY = "v"` parses as a label in a subset's block, first and
+    after another label (`lb` and `in` start other statements there; after
+    a value, `host` is read as the keyword)."""
+    from meshc.language.parse import parse
+    from meshc.language.source import SourceFile
+
+    def parses(labels: str) -> bool:
+        text = f"namespace a {{\n  service b {{\n    subset v1 {{\n{labels}    }}\n  }}\n}}\n"
+        tree, diagnostics = parse(SourceFile("<label>", text))
+        return tree is not None and not diagnostics
+
+    return parses(f'      {key} = "v"\n') and parses(f'      x = "v"\n      {key} = "v"\n')
+
+
 def port_name(value: Any) -> str:
     return _port_name(str(value))
 

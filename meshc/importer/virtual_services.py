@@ -137,6 +137,8 @@ def _matches(http: Fields) -> Optional[tuple[Match, ...]]:
         alt = _alternative(Fields(http.resource, http.ledger, data, http.at("match", i)))
         if alt is not None:
             out.append(alt)
+    if () in out:  # an alternative that tests nothing (`match: [{}]`) takes every request: no `when`
+        return None
     return tuple(out)
 
 
