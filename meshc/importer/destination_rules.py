@@ -84,7 +84,7 @@ def read_destination_rule(resource: Resource, ledger: Ledger) -> Optional[Destin
     for i, data in spec.items("subsets"):
         s = Fields(resource, ledger, data, spec.at("subsets", i))
         try:
-            name = val.name(s.get("name", ""), "subset name")
+            name = val.subset_name(s.get("name", ""))
         except val.Inexpressible as err:
             s.bad("name", str(err) + "; the subset is left out")
             continue

@@ -104,6 +104,15 @@ def label(key: Any, value: Any) -> tuple[str, str]:
     return _label_key(k), _label_value(val)
 
 
+def subset_name(value: Any) -> str:
+    """A subset's name: a name, and not `service`, which after `to` starts
+    a reference to another service."""
+    found = name(value, "subset name")
+    if found == "service":
+        raise Inexpressible("`service` cannot name a subset: `to service ...` names another service")
+    return found
+
+
 def subset_label(key: Any, value: Any) -> tuple[str, str]:
     """A label of a subset, which is written `KEY = VALUE` in the subset's
     block: a key that is a word of the language may not read back there."""

@@ -34,6 +34,10 @@ CASES = {
     "a keyword as a subset's second label key": (
         DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n  subsets:\n"
              "  - name: v1\n    labels: {version: v1, host: a}\n", {("MESH822", 8)}),
+    "a subset named service": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n  subsets:\n"
+                                    "  - {name: service, labels: {version: v1}}\n---\n" + VS
+                               + "metadata: {name: cart, namespace: shop}\nspec:\n  hosts: [cart]\n  http:\n"
+                                 "  - route: [{destination: {host: cart, subset: service}}]\n", {("MESH822", 7)}),
     "subsets that are not mappings": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
                                            "  subsets: [null, 3]\n", None),
     "a connection pool that is a list": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
