@@ -205,3 +205,32 @@ def test_a_lower_case_method_is_sent_as_given_with_a_warning(in_repo):
     assert result.stdout.startswith("get http://")
     assert "warning: HTTP methods are case-sensitive" in result.stderr and "`method = GET`" in result.stderr
     assert "warning" not in run("route", "examples", "--service", "production/user-service").stderr
+
+
+def test_a_condition_both_the_exposure_and_the_route_test_is_said_once(tmp_path):
+    policy = tmp_path / "p.mesh"
+    policy.write_text("""fleet f {
+  cluster a
+  cluster b
+}
+
+namespace shop {
+  gateway gw {
+    hosts shop.example.com
+    http
+  }
+  service cart {
+    port 80 http
+    subsets by version v1 v2
+    expose via gw host shop.example.com when from cluster a
+    route beta {
+      when from cluster a and header g absent
+      to v2
+    }
+    route default { to v1 }
+  }
+}
+""", encoding="utf-8")
+    result = run("route", str(policy), "--via", "gw", "--host", "shop.example.com", "--cluster", "a")
+    assert result.exit_code == 0, result.output
+    assert "    when from cluster a and header g absent at " in result.stdout

@@ -103,7 +103,8 @@ def _taken(a: Answer, variant: Variant, home: Optional[ServiceInfo]) -> list[str
            f" ({d.virtual_service}, entry {d.entry})"]
     matched = getattr(why.matched, "conditions", ())
     if matched:
-        said = " and ".join(c.text for c in matched)
+        # an exposure's `when` and the route's may test the same thing: said once
+        said = " and ".join(dict.fromkeys(c.text for c in matched))
         out.append(f"  when {said} at {where(why.when or matched[0].span)}")
     return out
 
