@@ -23,7 +23,7 @@ from meshc.importer.model import (BlueGreen, ClusterImport, Dest, Forward, Mirro
                                   Subset, Target)
 from meshc.importer.namespaced import (is_cross_network, read_authorization_policy, read_gateway,
                                        read_peer_authentication, read_service, read_service_entry, renamed)
-from meshc.importer.resources import Resource, category, malformed, version_problem
+from meshc.importer.resources import Resource, category, version_problem
 from meshc.importer.virtual_services import MESH, Entry, RawTarget, VirtualServiceReading, read_virtual_service
 from meshc.semantics.evaluate import DocumentError, dead_entries
 
@@ -100,7 +100,7 @@ class ClusterReader:
         return self.model
 
     def _well_formed(self, res: Resource) -> bool:
-        problem = malformed(res)
+        problem = res.refused
         if problem is not None:
             self.ledger.lose("resource-not-in-effect", res, problem[0],
                              f"{problem[1]}: the API server refuses the resource, so Istio never reads it; it is "

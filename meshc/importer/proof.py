@@ -36,7 +36,7 @@ from meshc.importer.grid import input_requests
 from meshc.importer.hosts import fqdn
 from meshc.importer.ledger import Ledger
 from meshc.importer.normalise import ROUTING, normal_forms
-from meshc.importer.resources import Resource, category, malformed
+from meshc.importer.resources import Resource, category
 from meshc.language.ir import CLUSTER_LABEL
 from meshc.language import ir
 from meshc.language import syntax as s
@@ -171,7 +171,7 @@ def _latest(found: list[Resource]) -> list[Resource]:
     among those the API server accepts."""
     last: dict[tuple, Resource] = {}
     for res in found:
-        if category(res) != "other" and malformed(res) is not None:
+        if category(res) != "other" and res.refused is not None:
             continue
         last[(res.group, res.kind, res.namespace, res.name)] = res
     return list(last.values())

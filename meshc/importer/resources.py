@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterator, Optional
 
 from meshc.importer.yaml_source import Document, Path
@@ -64,6 +65,11 @@ class Resource:
     def title(self) -> str:
         """`VirtualService shop/cart`."""
         return f"{self.kind} {self.namespace}/{self.name}"
+
+    @cached_property
+    def refused(self) -> Optional[tuple[Path, str]]:
+        """`malformed(self)`, asked by the reader and by the proof."""
+        return malformed(self)
 
     @property
     def metadata(self) -> dict:

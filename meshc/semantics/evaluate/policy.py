@@ -113,10 +113,12 @@ class DestinationRules:
         flattened policies are kept for `policy`)."""
         alone = _Consolidated(frozenset(), spec)
         top = alone.traffic_policy
-        policies = [top, *alone.subsets.values()]
-        # every port a policy names, and one none does (port_level then reads every entry)
-        ports = {None, -1} | {(e.get("port") or {}).get("number") for p in policies if p is not None
-                              for e in p.get("portLevelSettings") or ()}
+        policies = [p for p in (top, *alone.subsets.values()) if p is not None]
+        ports = {None}
+        if any(p.get("portLevelSettings") for p in policies):
+            # every port a policy names, and one none does (port_level then reads every entry)
+            ports |= {-1} | {(e.get("port") or {}).get("number") for p in policies
+                             for e in p.get("portLevelSettings") or ()}
         for port in ports:
             self._flatten(port_level(top, port)[0] or {})
             for subset in alone.subsets.values():
