@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import lru_cache
 from typing import Any, Iterator, Optional
 
 from meshc.importer.yaml_source import Document, Path
@@ -66,10 +66,14 @@ class Resource:
         """`VirtualService shop/cart`."""
         return f"{self.kind} {self.namespace}/{self.name}"
 
-    @cached_property
+    @property
     def refused(self) -> Optional[tuple[Path, str]]:
-        """`malformed(self)`, asked by the reader and by the proof."""
-        return malformed(self)
+        """`malformed(self)`, worked out once: the reader and the proof ask.
+        (functools.cached_property takes a lock on every read before 3.12.)"""
+        found = self.__dict__.get("_refused", _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self.__dict__["_refused"] = malformed(self)
+        return found
 
     @property
     def metadata(self) -> dict:
@@ -135,16 +139,27 @@ def malformed(resource: Resource) -> Optional[tuple[Path, str]]:
     name, namespace = meta.get("name"), meta.get("namespace")
     if name is None:
         return ("metadata", "name"), "is missing"
-    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+    if not isinstance(name, str) or not _is_subdomain(name):
         return ("metadata", "name"), "is not a resource name (a DNS-1123 subdomain)"
-    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 63
-                                  or not _DNS_LABEL.fullmatch(namespace)):
+    if namespace is not None and (not isinstance(namespace, str) or not _is_label(namespace)):
         return ("metadata", "namespace"), "is not a namespace name (a DNS-1123 label)"
     if resource.body.get("spec") is not None and not isinstance(resource.body["spec"], dict):
         return ("spec",), "is not a mapping"
     return None
 
 
+@lru_cache(maxsize=4096)
+def _is_subdomain(name: str) -> bool:
+    """Cached: every cluster's copy of a manifest has the same names."""
+    return len(name) <= 253 and _DNS_SUBDOMAIN.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=1024)
+def _is_label(name: str) -> bool:
+    return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
+
+
+_UNKNOWN = object()
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
