@@ -99,7 +99,7 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
     # Clusters whose input and render are alike, and whose configuration
     # never tests the caller's cluster, route alike: one evaluation each.
     alike: dict[tuple, tuple[list[str], tuple]] = {}
-    memo: dict[tuple, tuple] = {}  # per document or pair of documents, which clusters share (_same, _forms, ...)
+    memo: dict[tuple, tuple] = {}  # per document or pair of documents, which clusters share (_same, _forms)
     for cluster, primary in primaries.items():
         found = _latest(inputs.get(primary, []))
         documents = [_with_namespace(r, default_namespace) for r in found]
@@ -110,7 +110,7 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
             _compare_documents(proof, found, documents, rendered, ports, ledger, default_namespace, cluster, memo)
         # (the reader shares one body among clusters whose files hold the
         # same document, as the backend shares rendered documents)
-        key = (cluster,) if any(_tests_cluster(d, memo) for d in documents + rendered) else (
+        key = (cluster,) if _tests_cluster(documents + rendered) else (
             tuple(map(id, documents)), tuple(map(id, rendered)), istio[cluster])
         group = alike.setdefault(key, ([], (found, documents, rendered, reg, istio[cluster])))
         group[0].append(cluster)
@@ -185,24 +185,17 @@ def _with_namespace(res: Resource, default: str) -> dict:
     return {**res.body, "metadata": meta}
 
 
-def _tests_cluster(doc: dict, cache: dict) -> bool:
-    """Whether a VirtualService tests the caller's cluster (then clusters
-    differ); once per document (clusters share them; the entry holds it)."""
-    found = cache.get(("tests-cluster", id(doc)))
-    if found is None:
-        found = cache[("tests-cluster", id(doc))] = (_tests_caller_cluster(doc), doc)
-    return found[0]
-
-
-def _tests_caller_cluster(doc: dict) -> bool:
-    spec = doc.get("spec")
-    if doc.get("kind") != "VirtualService" or not isinstance(spec, dict):
-        return False
-    for http in _list(spec.get("http")):
-        for m in _list(http.get("match")) if isinstance(http, dict) else ():
-            labels = m.get("sourceLabels") if isinstance(m, dict) else None
-            if isinstance(labels, dict) and CLUSTER_LABEL in labels:
-                return True
+def _tests_cluster(documents: list[dict]) -> bool:
+    """Whether a VirtualService tests the caller's cluster (then clusters differ)."""
+    for doc in documents:
+        spec = doc.get("spec")
+        if doc.get("kind") != "VirtualService" or not isinstance(spec, dict):
+            continue
+        for http in _list(spec.get("http")):
+            for m in _list(http.get("match")) if isinstance(http, dict) else ():
+                labels = m.get("sourceLabels") if isinstance(m, dict) else None
+                if isinstance(labels, dict) and CLUSTER_LABEL in labels:
+                    return True
     return False
 
 
