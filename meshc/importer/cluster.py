@@ -86,15 +86,15 @@ class ClusterReader:
         for res in by_kind.get("Gateway", ()):
             self._gateway(res)
         for res in by_kind.get("ServiceEntry", ()):
-            external = self._once(res, ("entry",), lambda rec, res=res: read_service_entry(res, rec))
+            external = self._guarded(res, read_service_entry)
             if external is not None:
                 self.model.namespace(res.namespace).externals.append(external)
         for res in by_kind.get("PeerAuthentication", ()):
-            mtls = self._once(res, ("mtls",), lambda rec, res=res: read_peer_authentication(res, rec))
+            mtls = self._guarded(res, read_peer_authentication)
             if mtls is not None:
                 self.model.namespace(res.namespace).mtls.append(mtls)
         for res in by_kind.get("AuthorizationPolicy", ()):
-            allows = self._once(res, ("allows",), lambda rec, res=res: read_authorization_policy(res, rec))
+            allows = self._guarded(res, read_authorization_policy)
             self.model.namespace(res.namespace).allows += allows or []
         self._virtual_services(by_kind.get("VirtualService", []))
         return self.model
@@ -160,6 +160,20 @@ class ClusterReader:
         recorder.replay(self.ledger, res)
         return value
 
+    def _guarded(self, res: Resource, read):
+        """`read(res, ledger)` for this cluster (what it returns names this
+        cluster's resource); None when the resource holds what its schema
+        does not allow (`_unreadable`)."""
+        recorder = Recorder()
+        try:
+            value = read(res, recorder)
+        except UNREADABLE as err:
+            recorder = Recorder()
+            _unreadable(recorder, res, err)
+            value = None
+        recorder.replay(self.ledger, res)
+        return value
+
     # --------------------------------------------------------- services
     def _service(self, res: Resource) -> None:
         stub, ports = read_service(res)
@@ -214,6 +228,8 @@ class ClusterReader:
             renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the DestinationRule")
             defaults = self.model.namespace(svc.namespace).defaults or ()
             found = self._once(res, ("policies", defaults), lambda rec: policies(reading, defaults, rec))
+            if found is None:
+                continue
             svc.policy = found.policy
             svc.port_policies = tuple((number, own, effective) for number, (own, effective) in found.ports.items())
             svc.combos = found.combos
@@ -245,7 +261,7 @@ class ClusterReader:
         if is_cross_network(res):
             self.model.cross_network_gateway = res
             return
-        gateway = self._once(res, ("gateway",), lambda rec: read_gateway(res, rec))
+        gateway = self._guarded(res, read_gateway)
         if gateway is not None:
             self.model.namespace(res.namespace).gateways.append(gateway)
 

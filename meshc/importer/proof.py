@@ -214,6 +214,7 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
         same[(doc.get("kind"), meta.get("namespace"), meta.get("name"))] = doc
     before, after, by_key = {}, {}, {}
     matched = set()
+    known = _known_ports(ports, cache)
     for res, doc in zip(found, documents):
         twin = same.get((res.kind, res.namespace, res.name))
         if twin is not None and _equal(twin, doc, cache):
@@ -221,12 +222,12 @@ def _compare_documents(proof: Proof, found: list[Resource], documents: list[dict
             proof.alike += 1
             matched.add(id(twin))
             continue
-        for key, form in _forms(doc, default_namespace, ports, cache).items():
+        for key, form in _forms(doc, default_namespace, ports, known, cache).items():
             before[key] = form
             by_key[key] = res
     for doc in rendered:
         if id(doc) not in matched:
-            after.update(_forms(doc, default_namespace, ports, cache))
+            after.update(_forms(doc, default_namespace, ports, known, cache))
     keys = set(before) | set(after)
     differing = [k for k in keys if not _same(after.get(k), before.get(k), cache)]
     proof.documents += len(keys)
@@ -269,13 +270,21 @@ def _group(doc: dict) -> str:
     return str(doc.get("apiVersion", "")).rpartition("/")[0]
 
 
-def _forms(doc: dict, default_namespace: str, ports: dict, cache: dict) -> dict:
-    """A document's normal forms, once per document (clusters share them;
-    the entry holds the document, so that its id is not reused)."""
-    found = cache.get(("forms", id(doc)))
+def _forms(doc: dict, default_namespace: str, ports: dict, known: frozenset, cache: dict) -> dict:
+    """A document's normal forms, once per document and registry of ports
+    (`known`: `ports` as _known_ports keeps it; clusters share both, and
+    the entries hold the document, so that its id is not reused)."""
+    key = ("forms", id(doc), id(known))
+    found = cache.get(key)
     if found is None:
-        found = cache[("forms", id(doc))] = (normal_forms([doc], default_namespace, ports), doc)
+        found = cache[key] = (normal_forms([doc], default_namespace, ports), doc)
     return found[0]
+
+
+def _known_ports(ports: dict, cache: dict) -> frozenset:
+    """One object per registry of ports, kept by the cache: its id names it."""
+    seen = frozenset(ports.items())
+    return cache.setdefault(("ports", seen), (seen,))[0]
 
 
 # ----------------------------------------------------------------- routing

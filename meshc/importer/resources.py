@@ -141,7 +141,7 @@ def malformed(resource: Resource) -> Optional[tuple[Path, str]]:
         return ("metadata", "name"), "is missing"
     if not isinstance(name, str) or not _is_subdomain(name):
         return ("metadata", "name"), "is not a resource name (a DNS-1123 subdomain)"
-    if namespace is not None and (not isinstance(namespace, str) or not _is_label(namespace)):
+    if namespace not in (None, "") and (not isinstance(namespace, str) or not _is_label(namespace)):
         return ("metadata", "namespace"), "is not a namespace name (a DNS-1123 label)"
     if resource.body.get("spec") is not None and not isinstance(resource.body["spec"], dict):
         return ("spec",), "is not a mapping"

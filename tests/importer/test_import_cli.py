@@ -107,6 +107,26 @@ def test_resources_without_a_namespace_go_to_the_given_one(tmp_path):
     assert list(written(tmp_path / "out")) == ["bookinfo.mesh"]
 
 
+def test_an_empty_namespace_is_no_namespace(tmp_path):
+    """kubectl applies `namespace: ""` to the default namespace, as if none were given."""
+    source = write(tmp_path / "a.yaml", CART.replace("namespace: shop", 'namespace: ""'))
+    done = run_import([str(source), "--namespace", "shop"], tmp_path / "out")
+    assert (done.exit_code, done.diagnostics) == (0, []), done.stderr
+    assert list(written(tmp_path / "out")) == ["shop.mesh"]
+
+
+def test_a_difference_between_clusters_is_reported_in_the_cluster_that_has_it(tmp_path):
+    gateway = ("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: %s, namespace: shop}\n"
+               "spec:\n  selector: {istio: %s}\n  servers:\n  - port: {number: 80, name: http-80, protocol: HTTP}\n"
+               "    hosts: [\"*\"]\n")
+    for cluster in ("east", "west"):
+        write(tmp_path / cluster / "gw.yaml", gateway % ("a", "ingressgateway"))
+    write(tmp_path / "west" / "gw2.yaml", gateway % ("b", "other"))
+    done = run_import(["--cluster", f"east={tmp_path / 'east'}", "--cluster", f"west={tmp_path / 'west'}"],
+                      tmp_path / "out")
+    assert ("west/gw.yaml", 3, 18, "MESH827") in done.located(), done.stderr
+
+
 def test_several_clusters_make_a_fleet_and_per_cluster_overrides(tmp_path):
     a = write(tmp_path / "a.yaml", CART)
     b = write(tmp_path / "b.yaml", CART.replace("timeout: 5s", "timeout: 9s"))
