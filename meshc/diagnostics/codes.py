@@ -613,7 +613,8 @@ _TABLE: tuple[Code, ...] = (
     Code("MESH828", "resource-not-in-effect", W,
          "A resource that Istio does not use as written: a second VirtualService or DestinationRule for a host "
          "that another one already takes, a resource defined twice in the input, configuration applied to a "
-         "remote cluster (whose proxies follow their primary's).",
+         "remote cluster (whose proxies follow their primary's), or one the API server refuses (no name, a "
+         "namespace that is no DNS label, `metadata` or `spec` that is no mapping).",
          "Importing it would change what happens; it is left out, and the one Istio uses is imported.",
          "# two VirtualServices for reviews.shop.svc.cluster.local in namespace shop",
          "Merge them into one VirtualService."),
