@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Optional
+from typing import Any, Optional
 
 from meshc.importer import values as val
 from meshc.importer.exposes import ExposureReader
@@ -144,33 +144,19 @@ class ClusterReader:
         """`compute(reporter)` for one resource body, done once for every
         cluster whose input holds the same body (identical texts are parsed
         into the same objects), its losses reported for each; None when the
-        resource holds what its schema does not allow (`_unreadable`)."""
+        resource holds what its schema does not allow (`_attempt`)."""
         whole = (id(res.body), res.namespace) + key
         found = self.cache.get(whole)
         if found is None:
-            recorder = Recorder()
-            try:
-                value = compute(recorder)
-            except UNREADABLE as err:
-                recorder = Recorder()
-                _unreadable(recorder, res, err)
-                value = None
-            found = self.cache[whole] = (value, recorder)
+            found = self.cache[whole] = _attempt(res, compute)
         value, recorder = found
         recorder.replay(self.ledger, res)
         return value
 
     def _guarded(self, res: Resource, read):
-        """`read(res, ledger)` for this cluster (what it returns names this
-        cluster's resource); None when the resource holds what its schema
-        does not allow (`_unreadable`)."""
-        recorder = Recorder()
-        try:
-            value = read(res, recorder)
-        except UNREADABLE as err:
-            recorder = Recorder()
-            _unreadable(recorder, res, err)
-            value = None
+        """`read(res, reporter)` for this cluster alone (what it returns
+        names this cluster's resource); None as for `_once`."""
+        value, recorder = _attempt(res, lambda rec: read(res, rec))
         recorder.replay(self.ledger, res)
         return value
 
@@ -291,9 +277,8 @@ class ClusterReader:
                     continue
                 owner[host] = res
                 renamed(self.ledger, res, ("metadata", "name"), res.name, svc.name, "the VirtualService")
-                routes = self._once(res, ("routes", svc.key),
-                                    lambda rec, reading=reading, svc=svc, dead=dead: self.routes(reading, svc, dead,
-                                                                                                  rec))
+                routes = self._once(res, ("routes", svc.key), lambda rec, reading=reading, svc=svc, dead=dead:
+                                    self.routes(reading, svc, dead, rec))
                 if routes is None:
                     continue
                 svc.routes = routes
@@ -409,10 +394,19 @@ UNREADABLE = (TypeError, AttributeError, ValueError, KeyError, IndexError)
 where a mapping belongs, a number for a host, ...)."""
 
 
-def _unreadable(report, res: Resource, err: Exception) -> None:
-    report.lose("unsupported-value", res, ("spec",),
-                f"holds a value of a type meshc cannot read there ({type(err).__name__}: {err}); the resource is not "
-                "imported", "Istio's schema refuses such values; if kubectl applies the resource, please report it")
+def _attempt(res: Resource, compute) -> tuple[Any, Recorder]:
+    """(`compute(recorder)`, its losses); (None, the one loss saying why)
+    when the resource holds a value of a type its schema does not allow."""
+    recorder = Recorder()
+    try:
+        return compute(recorder), recorder
+    except UNREADABLE as err:
+        recorder = Recorder()
+        recorder.lose("unsupported-value", res, ("spec",),
+                      f"holds a value of a type meshc cannot read there ({type(err).__name__}: {err}); the resource "
+                      "is not imported", "Istio's schema refuses such values; if kubectl applies the resource, please "
+                      "report it")
+        return None, recorder
 
 
 def _dead(res: Resource) -> set[int]:
