@@ -74,7 +74,7 @@ class ClusterReader:
                                  f"is in remote cluster `{self.cluster}`, whose proxies follow their primary's "
                                  "configuration: Istio never reads it, and it is not imported", value=True)
                 continue
-            self._metadata(res)
+            self._once(res, ("metadata",), lambda rec, res=res: _metadata(res, rec))
         resources = [r for r in chosen if category(r) == "imported" and not version_problem(r)
                      and (not remote or r.kind == "Service")]
         by_kind: dict[str, list[Resource]] = {}
@@ -124,21 +124,6 @@ class ClusterReader:
                                  "imported, as `kubectl apply` would leave it", value=True)
             last[key] = res
         return list(last.values())
-
-    def _metadata(self, res: Resource) -> None:
-        meta = res.body.get("metadata") if isinstance(res.body.get("metadata"), dict) else {}
-        for key in meta:
-            if key in ("labels", "annotations"):
-                for k, v in (meta[key] or {}).items() if isinstance(meta[key], dict) else ():
-                    if (k, v) == MESHC_LABEL or (key == "annotations" and str(k).startswith(SERVER_ANNOTATIONS)):
-                        continue
-                    self.ledger.lose("metadata-not-imported", res, ("metadata", key, k),
-                                     f"is not imported: meshc sets no {key[:-1]}s but its own")
-            elif key not in SERVER_METADATA:
-                self.ledger.field(res, ("metadata", key), "meshc does not set it")
-        for key in res.body:
-            if key not in ("apiVersion", "kind", "metadata", "spec", "status"):
-                self.ledger.field(res, (key,), "it is not part of the resource's schema")
 
     def _once(self, res: Resource, key: tuple, compute):
         """`compute(reporter)` for one resource body, done once for every
@@ -392,6 +377,23 @@ class ClusterReader:
 UNREADABLE = (TypeError, AttributeError, ValueError, KeyError, IndexError)
 """What reading a value of a type the schema does not allow raises (a list
 where a mapping belongs, a number for a host, ...)."""
+
+
+def _metadata(res: Resource, report) -> None:
+    """Report the metadata meshc does not carry, and fields no resource has."""
+    meta = res.metadata
+    for key in meta:
+        if key in ("labels", "annotations"):
+            for k, v in (meta[key] or {}).items() if isinstance(meta[key], dict) else ():
+                if (k, v) == MESHC_LABEL or (key == "annotations" and str(k).startswith(SERVER_ANNOTATIONS)):
+                    continue
+                report.lose("metadata-not-imported", res, ("metadata", key, k),
+                            f"is not imported: meshc sets no {key[:-1]}s but its own")
+        elif key not in SERVER_METADATA:
+            report.field(res, ("metadata", key), "meshc does not set it")
+    for key in res.body:
+        if key not in ("apiVersion", "kind", "metadata", "spec", "status"):
+            report.field(res, (key,), "it is not part of the resource's schema")
 
 
 def _attempt(res: Resource, compute) -> tuple[Any, Recorder]:

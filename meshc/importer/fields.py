@@ -15,6 +15,8 @@ from meshc.importer.resources import Resource
 
 
 class Fields:
+    __slots__ = ("resource", "ledger", "data", "path", "read")
+
     def __init__(self, resource: Resource, ledger: Ledger, data: Any, path: tuple = ()):
         self.resource = resource
         self.ledger = ledger
