@@ -290,6 +290,10 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
                 s.lose("namespaces", "the language's `allow` tests principals or namespaces, not both; the rule is "
                                      "left out")
             continue
+        if "" in principals:
+            s.bad("principals", "an empty value, which Istio's webhook refuses; the rule is left out")
+            ok = False
+            continue
         if namespaces and not all(val.is_name(n) for n in namespaces):
             s.bad("namespaces", "not DNS-1123 names; the rule is left out")
             ok = False
@@ -310,6 +314,9 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
                 not all(_path_ok(p) for p in paths) or not (methods or paths):
             if not all(m in HTTP_METHODS for m in methods):
                 op.bad("methods", "the language allows the methods " + ", ".join(HTTP_METHODS))
+            if not all(_path_ok(p) for p in paths):
+                op.bad("paths", "the language's `allow` takes paths that are not empty, with at most one `*`, at "
+                                "the start or the end; the rule is left out")
             ok = False
             continue
         operations.append({"methods": tuple(methods), "paths": tuple(paths)})
@@ -325,6 +332,8 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
 
 
 def _path_ok(path: str) -> bool:
+    if not path:  # Istio's webhook refuses an empty value
+        return False
     try:
         val.string(path)
     except val.Inexpressible:

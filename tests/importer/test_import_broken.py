@@ -38,6 +38,11 @@ CASES = {
                                     "  - {name: service, labels: {version: v1}}\n---\n" + VS
                                + "metadata: {name: cart, namespace: shop}\nspec:\n  hosts: [cart]\n  http:\n"
                                  "  - route: [{destination: {host: cart, subset: service}}]\n", {("MESH822", 7)}),
+    "an empty principal or path in an authorization policy": (
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: api, namespace: shop}\n"
+        "spec:\n  selector: {matchLabels: {app: api}}\n  rules:\n  - from: [{source: {principals: [\"\"]}}]\n"
+        "  - from: [{source: {principals: [cluster.local/ns/a/sa/b]}}]\n    to: [{operation: {paths: [\"\"]}}]\n",
+        {("MESH822", 7), ("MESH822", 9)}),
     "subsets that are not mappings": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
                                            "  subsets: [null, 3]\n", None),
     "a connection pool that is a list": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
