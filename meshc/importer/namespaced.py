@@ -281,8 +281,8 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
         if s is None:
             ok = False
             continue
-        principals = [str(p) for p in s.get("principals") or ()]
-        namespaces = [str(n) for n in s.get("namespaces") or ()]
+        principals = [str(p) for _, p in s.items("principals")]
+        namespaces = [str(n) for _, n in s.items("namespaces")]
         s.finish("the language's `allow` tests principals or namespaces only; the rule is left out")
         if (principals and namespaces) or not (principals or namespaces) or set(s.data) - s.read:
             ok = False
@@ -292,6 +292,11 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
             continue
         if "" in principals:
             s.bad("principals", "an empty value, which Istio's webhook refuses; the rule is left out")
+            ok = False
+            continue
+        unwritten = _unwritable(principals)
+        if unwritten:
+            s.bad("principals", f"{unwritten}; the rule is left out")
             ok = False
             continue
         if namespaces and not all(val.is_name(n) for n in namespaces):
@@ -329,6 +334,16 @@ def _rule(rule: Fields, workload: str) -> list[Allow]:
     return [Allow(workload, s.get("principals", ()), s.get("namespaces", ()), o.get("methods", ()),
                   o.get("paths", ()), Origin(rule.resource, rule.path))
             for s in sources or [{}] for o in operations or [{}]]
+
+
+def _unwritable(texts: list[str]) -> Optional[str]:
+    """Why one of `texts` cannot be a .mesh string, None when all can."""
+    for text in texts:
+        try:
+            val.string(text)
+        except val.Inexpressible as err:
+            return str(err)
+    return None
 
 
 def _path_ok(path: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 from pydantic import TypeAdapter, ValidationError
 
 from meshc.language import values as v
+from meshc.language.strings import unsafe_character
 from meshc.semantics.evaluate.documents import DocumentError
 from meshc.semantics.evaluate.values import duration
 
@@ -163,6 +164,10 @@ def string(value: Any) -> str:
         value = str(value)
     if "\n" in value or "\r" in value:
         raise Inexpressible("the text has line breaks, which a .mesh string cannot hold")
+    bad = unsafe_character(value)
+    if bad is not None:
+        raise Inexpressible(f"the text has U+{ord(bad):04X}, a character no request carries and YAML tools may "
+                            "refuse, which a .mesh string cannot hold")
     return value
 
 

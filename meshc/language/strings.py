@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import re
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 from meshc.diagnostics import Diagnostic
 from meshc.diagnostics.codes import diagnostic
@@ -30,6 +30,13 @@ from meshc.language.source import Span
 
 # Not tab; not LF and CR either: a literal holds neither (a lone CR is MESH007).
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def unsafe_character(text: str) -> Optional[str]:
+    """The first character of `text` a string literal may not hold (see
+    the module's docstring), None when there is none."""
+    found = _UNSAFE.search(text)
+    return None if found is None else found.group()
 # A string literal or a comment (which may hold quotes of its own).
 _LITERAL = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"|#[^\n]*')
 _NAMES = {0x00: "NUL", 0x0A: "LF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL", 0x85: "NEL"}

@@ -43,6 +43,15 @@ CASES = {
         "spec:\n  selector: {matchLabels: {app: api}}\n  rules:\n  - from: [{source: {principals: [\"\"]}}]\n"
         "  - from: [{source: {principals: [cluster.local/ns/a/sa/b]}}]\n    to: [{operation: {paths: [\"\"]}}]\n",
         {("MESH822", 7), ("MESH822", 9)}),
+    "principals that are a string, or hold a control character": (
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: api, namespace: shop}\n"
+        "spec:\n  selector: {matchLabels: {app: api}}\n  rules:\n  - from: [{source: {principals: \"\\x1F\"}}]\n"
+        "  - from: [{source: {principals: [\"a\\x1Fb\"]}}]\n", {("MESH822", 7), ("MESH822", 8)}),
+    "a header value with a control character": (
+        CART_RULE + "---\n" + VS + "metadata: {name: cart, namespace: shop}\nspec:\n  hosts: [cart]\n  http:\n"
+        "  - name: beta\n    match: [{headers: {x-beta: {exact: \"1\\x1F\"}}}]\n"
+        "    route: [{destination: {host: cart, subset: v2}}]\n  - name: main\n"
+        "    route: [{destination: {host: cart, subset: v1}}]\n", None),
     "subsets that are not mappings": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
                                            "  subsets: [null, 3]\n", None),
     "a connection pool that is a list": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
