@@ -41,6 +41,7 @@ from meshc.language.ir import CLUSTER_LABEL
 from meshc.language import ir
 from meshc.language import syntax as s
 from meshc.language.source import SourceFile, Span
+from meshc.language.strings import suspect
 from meshc.pipeline import Compiled, compile_sources
 from meshc.semantics.decision import Decision
 from meshc.semantics.request import Request
@@ -80,7 +81,7 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
     sources = [SourceFile(_shown(directory, name), text) for name, text in sorted(files.items())]
     proof.sources = {s.path: s for s in sources}
     by_path = {_shown(directory, name): tree for name, tree in trees.items()}
-    compiled = compile_sources(sources, parse_file=lambda source: (by_path[source.path], []))
+    compiled = compile_sources(sources, parse_file=lambda source: _tree(source, by_path))
     if not sources:  # nothing could be imported: the empty policy, which renders nothing
         compiled.policy = ir.MeshPolicy(files=())
     elif not compiled.ok:
@@ -125,6 +126,18 @@ def prove(files: dict[str, str], trees: dict[str, s.File], directory: str, input
     proof.clusters = len(primaries)
     proof.diagnostics = sanitize(proof.diagnostics)
     return proof
+
+
+def _tree(source: SourceFile, printed: dict[str, s.File]) -> tuple:
+    """The tree a file was printed from; parsed from its text when it holds
+    a string literal the compile checks (an empty one, a control character):
+    those checks locate literals by their place in the text, which printed
+    trees do not have."""
+    if suspect(source.text):
+        from meshc.language.parse import parse
+
+        return parse(source)
+    return printed[source.path], []
 
 
 def _shown(directory: str, name: str) -> str:

@@ -171,6 +171,9 @@ def _alternative(m: Fields) -> Optional[Match]:
 
 def _uri(m: Fields, key: str) -> tuple[list[Cond], bool]:
     found = _string_match(m, key, m.get(key))
+    if found == ("exact", ""):
+        m.bad(key, "an empty exact path matches no request (every path starts with `/`); the alternative is left out")
+        return [], False
     return ([Cond("path", op=found[0], value=found[1])] if found else []), found is not None
 
 
@@ -480,7 +483,9 @@ def _options(http: Fields) -> Settings:
     if rewrite is not None:
         if "uri" in rewrite:
             try:
-                out["rewrite"] = val.string(rewrite.get("uri"))
+                uri = val.string(rewrite.get("uri"))
+                if uri:  # pilot rewrites nothing for an empty `uri` (route.go sets a prefix rewrite only for one)
+                    out["rewrite"] = uri
             except val.Inexpressible as err:
                 rewrite.bad("uri", str(err))
         for key, what in (("authority", "the language does not rewrite the authority (Host)"),
@@ -582,18 +587,28 @@ def _fault_share(f: Fields) -> Optional[str]:
     return "0"
 
 
+def _origin(c: Fields, path: tuple, value: Any, origins: list[str]) -> None:
+    """An exact origin, added to `origins` when the language can list it."""
+    try:
+        text = val.string(value)
+    except val.Inexpressible as err:
+        c.bad(path, f"{err}; the origin is left out")
+        return
+    if not text:
+        c.bad(path, "an empty origin, which no browser sends: it allows nothing; it is left out")
+        return
+    origins.append(text)
+
+
 def _cors(c: Fields) -> Optional[tuple]:
     origins: list[str] = []
     for i, o in c.items("allowOrigins"):
         if isinstance(o, dict) and set(o) == {"exact"}:
-            try:
-                origins.append(val.string(o["exact"]))
-                continue
-            except val.Inexpressible:
-                pass
-        c.bad(("allowOrigins"), f"the origin `{o}` is not an exact one; the language lists exact origins only")
+            _origin(c, ("allowOrigins", i), o["exact"], origins)
+        else:
+            c.bad(("allowOrigins"), f"the origin `{o}` is not an exact one; the language lists exact origins only")
     for i, o in c.items("allowOrigin"):
-        origins.append(str(o))
+        _origin(c, ("allowOrigin", i), o, origins)
     names = {}
     for key in ("allowMethods", "allowHeaders", "exposeHeaders"):
         found = []

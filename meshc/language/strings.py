@@ -32,6 +32,11 @@ from meshc.language.source import Span
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
+def suspect(text: str) -> bool:
+    """Whether a file's text holds a literal `check_strings` may report."""
+    return _UNSAFE.search(text) is not None or _EMPTY in text
+
+
 def unsafe_character(text: str) -> Optional[str]:
     """The first character of `text` a string literal may not hold (see
     the module's docstring), None when there is none."""
@@ -50,7 +55,7 @@ def check_strings(files: Sequence[s.File], texts: Sequence[str]) -> list[Diagnos
     are walked, so a clean file costs one scan."""
     out: list[Diagnostic] = []
     for file, text in zip(files, texts):
-        if _UNSAFE.search(text) is None and _EMPTY not in text:
+        if not suspect(text):
             continue
         suspects = [m.start() for m in _LITERAL.finditer(text)
                     if m.group().startswith('"') and (len(m.group()) == 2 or _UNSAFE.search(m.group()))]

@@ -52,6 +52,13 @@ CASES = {
         "  - name: beta\n    match: [{headers: {x-beta: {exact: \"1\\x1F\"}}}]\n"
         "    route: [{destination: {host: cart, subset: v2}}]\n  - name: main\n"
         "    route: [{destination: {host: cart, subset: v1}}]\n", None),
+    "an empty exact path, rewrite and CORS origin": (
+        VS + "metadata: {name: cart, namespace: shop}\nspec:\n  hosts: [cart]\n  http:\n"
+        "  - name: a\n    match: [{uri: {exact: \"\"}}]\n    route: [{destination: {host: cart}}]\n"
+        "  - name: b\n    match: [{uri: {prefix: /b}}]\n    rewrite: {uri: \"\"}\n"
+        "    route: [{destination: {host: cart}}]\n"
+        "  - name: main\n    corsPolicy: {allowOrigins: [{exact: \"\"}]}\n    route: [{destination: {host: cart}}]\n",
+        {("MESH822", 8), ("MESH822", 15)}),
     "subsets that are not mappings": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
                                            "  subsets: [null, 3]\n", None),
     "a connection pool that is a list": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
