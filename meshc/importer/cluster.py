@@ -364,7 +364,10 @@ class ClusterReader:
         elif val.is_name(entry.name):
             base = entry.name
         else:
-            base = _NOT_NAME.sub("-", entry.name.lower()).strip("-")[:63].strip("-") or f"route-{entry.index + 1}"
+            base = _NOT_NAME.sub("-", entry.name.lower()).strip("-")
+            if base and not base[0].isalpha():  # a name starts with a letter
+                base = f"route-{base}"
+            base = base[:63].strip("-") or f"route-{entry.index + 1}"
         name, n = base, 2
         while name in names or name.endswith("-preview") and name[:-8] in names:
             suffix = f"-{n}"  # within a DNS label's 63 characters

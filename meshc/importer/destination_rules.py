@@ -113,8 +113,8 @@ def _traffic_policy(tp: Fields) -> tuple[Grouped, dict[int, Grouped]]:
     for i, data in tp.items("portLevelSettings"):
         entry = Fields(tp.resource, tp.ledger, data, tp.at("portLevelSettings", i))
         number = (entry.get("port") or {}).get("number") if isinstance(entry.get("port"), dict) else None
-        if not isinstance(number, int):
-            entry.bad("port", "a port-level entry needs `port.number`; the entry is left out")
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
+            entry.bad("port", "a port-level entry needs `port.number`, a port; the entry is left out")
             continue
         ports.setdefault(number, _grouped(entry))
         entry.finish()

@@ -59,6 +59,13 @@ CASES = {
         "    route: [{destination: {host: cart}}]\n"
         "  - name: main\n    corsPolicy: {allowOrigins: [{exact: \"\"}]}\n    route: [{destination: {host: cart}}]\n",
         {("MESH822", 8), ("MESH822", 15)}),
+    "a route named by a number": (
+        VS + "metadata: {name: cart, namespace: shop}\nspec:\n  hosts: [cart]\n  http:\n"
+        "  - name: 0\n    route: [{destination: {host: cart}}]\n", {("MESH825", 7)}),
+    "a port-level setting whose port is no number": (
+        DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n  trafficPolicy:\n"
+        "    portLevelSettings:\n    - port: {number: false}\n      connectionPool: {tcp: {maxConnections: 5}}\n",
+        {("MESH822", 8)}),
     "subsets that are not mappings": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
                                            "  subsets: [null, 3]\n", None),
     "a connection pool that is a list": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
