@@ -81,7 +81,7 @@ def _gateway_requests(gw: dict, gateway_hosts: dict[str, dict[str, list[tuple]]]
         if not isinstance(server, dict):
             continue
         number = (server.get("port") or {}).get("number") if isinstance(server.get("port"), dict) else None
-        if not isinstance(number, int):
+        if isinstance(number, bool) or not isinstance(number, int):
             continue
         served = {_concrete(str(h).split("/")[-1]) for h in server.get("hosts") or ()}
         hosts = sorted(served | {_concrete(h) for h in bound} | {UNSERVED_HOST})

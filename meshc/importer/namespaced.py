@@ -114,7 +114,7 @@ def _server(s: Fields) -> Optional[Server]:
                 s.lose(key, "the language's gateways listen on every address; the server is left out")
         return None
     tls = s.sub("tls")
-    if not isinstance(number, int):
+    if not val.is_port(number):
         s.bad(("port", "number"), "not a port number; the server is left out")
         return None
     if protocol == "HTTP" and tls is not None and tls.get("httpsRedirect") is True and len(tls.data) == 1:
@@ -167,7 +167,12 @@ def read_service_entry(resource: Resource, ledger: Ledger) -> Optional[External]
     for i, data in spec.items("ports"):
         p = Fields(resource, ledger, data, spec.at("ports", i))
         number, protocol = p.get("number"), val.protocol(p.get("protocol"))
-        if not isinstance(number, int) or protocol is None:
+        if not val.is_port(number):
+            p.bad("number", "not a port number; the port is left out")
+            p.get("name")
+            p.finish()
+            continue
+        if protocol is None:
             p.bad("protocol", f"the language's external ports are {', '.join(val.PROTOCOLS)}; the port is left out")
             p.get("name")
             p.finish()

@@ -150,8 +150,13 @@ def port_name(value: Any) -> str:
     return _port_name(str(value))
 
 
+def is_port(value: Any) -> bool:
+    """A port number (YAML's `true` is no number, though Python's bool is an int)."""
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= 65535
+
+
 def port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+    if not is_port(value):
         raise Inexpressible(f"`{value}` is not a port number")
     return value
 

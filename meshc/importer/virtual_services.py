@@ -95,7 +95,7 @@ def _entry(spec: Fields, index: int, data: Any) -> Entry:
     if "directResponse" in http:
         status = (http.get("directResponse") or {}).get("status") if isinstance(http.get("directResponse"), dict) \
             else None
-        entry.direct_status = status if isinstance(status, int) else None
+        entry.direct_status = status if isinstance(status, int) and not isinstance(status, bool) else None
     if kinds != ["route"]:
         entry.usable = False
         if not kinds:
@@ -562,7 +562,7 @@ def _fault(f: Fields) -> dict:
         if "httpStatus" in abort:
             status = abort.get("httpStatus")
             share = _fault_share(abort)
-            if not isinstance(status, int) or not 200 <= status <= 599:
+            if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
                 abort.bad("httpStatus", f"{status} is not an HTTP status the language aborts with (200-599)")
             elif share is not None:
                 out["abort"] = (status, share)

@@ -66,6 +66,10 @@ CASES = {
         DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n  trafficPolicy:\n"
         "    portLevelSettings:\n    - port: {number: false}\n      connectionPool: {tcp: {maxConnections: 5}}\n",
         {("MESH822", 8)}),
+    "an external service whose port is no number": (
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: api, namespace: shop}\n"
+        "spec:\n  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n"
+        "  ports: [{number: false, name: https, protocol: HTTPS}]\n", {("MESH822", 8)}),
     "subsets that are not mappings": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
                                            "  subsets: [null, 3]\n", None),
     "a connection pool that is a list": (DR + "metadata: {name: cart, namespace: shop}\nspec:\n  host: cart\n"
