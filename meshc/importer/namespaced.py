@@ -371,8 +371,7 @@ def read_service(resource: Resource) -> tuple[bool, dict[int, Port]]:
     stub = labels.get("app.kubernetes.io/managed-by") == "meshc" and spec.get("selector") == {"app": resource.name}
     ports: dict[int, Port] = {}
     for p in spec.get("ports") if isinstance(spec.get("ports"), list) else ():
-        if not isinstance(p, dict) or isinstance(p.get("port"), bool) or not isinstance(p.get("port"), int) \
-                or not 1 <= p["port"] <= 65535:
+        if not isinstance(p, dict) or not val.is_port(p.get("port")):
             continue
         name = str(p.get("name") or "")
         protocol = val.protocol(p.get("appProtocol")) or val.protocol(name.split("-", 1)[0]) or "http"
