@@ -131,12 +131,6 @@ def read_documents(source: SourceFile) -> list[Document]:
     return [Document(source, i, data) for i, data in enumerate(parsed)]
 
 
-def clear_cache() -> None:
-    """Forget the texts parsed so far (between imports in one process)."""
-    _PARSED.clear()
-    _NODES.clear()
-
-
 def _parse(source: SourceFile) -> list[tuple[Any, Node]]:
     out = []
     try:
