@@ -51,6 +51,8 @@ class Resource:
     namespace_given: bool = True
     order: int = 0
     """Position among the cluster's resources, in file and document order."""
+    refused: Optional[tuple[Path, str]] = field(default=None, repr=False)
+    """Why the API server would refuse the resource (`malformed`), None when it would not."""
 
     @property
     def spec(self) -> dict:
@@ -65,15 +67,6 @@ class Resource:
     def title(self) -> str:
         """`VirtualService shop/cart`."""
         return f"{self.kind} {self.namespace}/{self.name}"
-
-    @property
-    def refused(self) -> Optional[tuple[Path, str]]:
-        """`malformed(self)`, worked out once: the reader and the proof ask.
-        (functools.cached_property takes a lock on every read before 3.12.)"""
-        found = self.__dict__.get("_refused", _UNKNOWN)
-        if found is _UNKNOWN:
-            found = self.__dict__["_refused"] = malformed(self)
-        return found
 
     @property
     def metadata(self) -> dict:
@@ -124,16 +117,16 @@ def _resources(document: Document, data: Any, base: Path, cluster: str, namespac
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     given = meta.get("namespace")
     yield Resource(cluster, group, version, kind, str(given or namespace), str(meta.get("name") or ""),
-                   data, document, base, namespace_given=bool(given))
+                   data, document, base, namespace_given=bool(given), refused=malformed(data))
 
 
-def malformed(resource: Resource) -> Optional[tuple[Path, str]]:
+def malformed(body: dict) -> Optional[tuple[Path, str]]:
     """(the field, what is wrong with it) when the API server would refuse
-    the resource outright, so that Istio never reads it: its `metadata` is
+    the resource `body` is outright, so that Istio never reads it: its `metadata` is
     no mapping, its name no DNS-1123 subdomain, its namespace no DNS-1123
     label, or its `spec` no mapping (k8s.io/apimachinery validation.go
     `NameIsDNSSubdomain`, `ValidateNamespaceName`)."""
-    meta = resource.body.get("metadata")
+    meta = body.get("metadata")
     if not isinstance(meta, dict):
         return ("metadata",), "is not a mapping"
     name, namespace = meta.get("name"), meta.get("namespace")
@@ -143,7 +136,7 @@ def malformed(resource: Resource) -> Optional[tuple[Path, str]]:
         return ("metadata", "name"), "is not a resource name (a DNS-1123 subdomain)"
     if namespace not in (None, "") and (not isinstance(namespace, str) or not _is_label(namespace)):
         return ("metadata", "namespace"), "is not a namespace name (a DNS-1123 label)"
-    if resource.body.get("spec") is not None and not isinstance(resource.body["spec"], dict):
+    if body.get("spec") is not None and not isinstance(body["spec"], dict):
         return ("spec",), "is not a mapping"
     return None
 
@@ -159,7 +152,6 @@ def _is_label(name: str) -> bool:
     return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
 
 
-_UNKNOWN = object()
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
